@@ -1,0 +1,102 @@
+// The file-system seam. Every byte shardwal reads or writes, every directory
+// it creates, syncs or lists, and every lock it takes goes through a
+// FileSystem, so tests (and embedders) can inject write/sync errors, a full
+// disk, stalls and power loss (see fault_injection_file_system.h).
+//
+// The interface is deliberately small: the WAL only ever appends to segment
+// files with positional writes, syncs them with fdatasync, and syncs the
+// directories whose entries it changed.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "shardwal/status.h"
+
+namespace shardwal {
+
+// A file open for writing. Not thread-safe: one shard flush thread owns it.
+class WritableFile {
+ public:
+  virtual ~WritableFile() = default;
+
+  // Writes every buffer of `iov`, in order, starting at `offset`. Loops over
+  // short writes and EINTR; any other failure is returned (errno kept).
+  virtual Status PWritev(const struct iovec* iov, int iovcnt, std::uint64_t offset) = 0;
+
+  // fdatasync(2). A failure is final: the caller must not retry it into a
+  // success (the kernel may already have dropped the dirty pages).
+  virtual Status Sync() = 0;
+
+  virtual Status Truncate(std::uint64_t size) = 0;
+
+  // Idempotent. The destructor closes too, ignoring errors.
+  virtual Status Close() = 0;
+
+  virtual const std::string& path() const = 0;
+};
+
+// A file open for reading at arbitrary offsets. Thread-safe.
+class ReadableFile {
+ public:
+  virtual ~ReadableFile() = default;
+
+  // Reads up to `n` bytes at `offset` into `scratch`; returns how many were
+  // read (fewer than n only at end of file).
+  virtual Result<std::size_t> PRead(std::uint64_t offset, std::size_t n, char* scratch) const = 0;
+
+  virtual Result<std::uint64_t> Size() const = 0;
+
+  virtual const std::string& path() const = 0;
+};
+
+// An exclusive advisory lock (flock) held until this object is destroyed.
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+  virtual const std::string& path() const = 0;
+};
+
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+
+  // The real thing: POSIX calls on the local file system.
+  static std::shared_ptr<FileSystem> Default();
+
+  // Creates `path` for writing; fails if it already exists (segments are
+  // never silently overwritten).
+  virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) = 0;
+
+  // Opens an existing file for writing without truncating it (recovery uses
+  // this to cut a torn tail).
+  virtual Result<std::unique_ptr<WritableFile>> ReopenWritableFile(const std::string& path) = 0;
+
+  virtual Result<std::unique_ptr<ReadableFile>> NewReadableFile(const std::string& path) = 0;
+
+  // mkdir -p. Every directory it creates is made durable (its parent is
+  // fsync'd), so a power loss cannot lose a shard directory.
+  virtual Status CreateDirs(const std::string& path) = 0;
+
+  // Names (not paths) of the entries of a directory, without "." and "..".
+  virtual Result<std::vector<std::string>> ListDir(const std::string& path) = 0;
+
+  virtual Result<bool> FileExists(const std::string& path) = 0;
+  virtual Result<std::uint64_t> FileSize(const std::string& path) = 0;
+  virtual Status DeleteFile(const std::string& path) = 0;
+  virtual Status RenameFile(const std::string& from, const std::string& to) = 0;
+
+  // fsync(2) on a directory: makes creations, renames and deletions of its
+  // entries durable.
+  virtual Status SyncDir(const std::string& path) = 0;
+
+  // Takes an exclusive lock on `path` (created if missing) without waiting.
+  // Busy when another process, or another open WAL in this process, holds it.
+  virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;
+};
+
+}  // namespace shardwal

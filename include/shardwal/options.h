@@ -1,0 +1,92 @@
+// Options for opening a WAL and for individual appends. Every field has a
+// default that works; Wal::Open validates them and names the bad one.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "shardwal/types.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace shardwal {
+
+class FileSystem;
+
+struct Options {
+  // The WAL's home: holds the LOCK file and, unless shard_dirs is given, the
+  // shard directories <dir>/shard-<i>. Required.
+  std::string dir;
+
+  // One directory per shard, e.g. on separate NVMe devices. Empty: use
+  // <dir>/shard-<i>. When given, its size is the shard count.
+  std::vector<std::string> shard_dirs;
+
+  // Number of shard logs (each with its own buffer, flush thread and
+  // segments). 0 picks DefaultShardCount().
+  std::uint32_t num_shards = 0;
+
+  Routing routing = Routing::kTag;
+
+  // Durability of an append that does not say otherwise.
+  Durability durability = Durability::kGroup;
+
+  // A batch closes when it holds this many bytes ...
+  std::size_t max_batch_bytes = 1 << 20;
+  // ... or this long after its first record arrived (for records nobody is
+  // waiting on), or at once when the flush thread is idle and someone waits.
+  std::chrono::microseconds max_batch_delay{1000};
+
+  // A segment file is closed and the next one started once it reaches this
+  // size (a batch never spans two segments).
+  std::uint64_t segment_bytes = 64ull << 20;
+
+  // Upper bound on tag + payload of one record.
+  std::uint32_t max_record_bytes = 1u << 20;
+
+  // Backpressure: bound on each shard's buffered-but-unwritten bytes. An
+  // append that does not fit waits up to backpressure_timeout, then fails
+  // with Status::Backpressure; TryAppend fails at once.
+  std::size_t max_buffered_bytes = 16u << 20;
+  std::chrono::milliseconds backpressure_timeout{5000};
+
+  // The file-system seam; null means FileSystem::Default().
+  std::shared_ptr<FileSystem> file_system;
+
+  // Where lifecycle events go (open, close, errors; never the hot path).
+  // Null: spdlog's default logger.
+  std::shared_ptr<spdlog::logger> logger;
+
+  // Called by the thread that raised the durable watermark, right after
+  // publishing the new value. For tests and metrics: must be cheap and must
+  // not call back into the Wal.
+  std::function<void(Lsn)> watermark_listener;
+
+  // min(8, max(2, hardware threads / 2)): flush threads mostly sleep in
+  // fdatasync, but more shards on one device mean smaller batches.
+  static std::uint32_t DefaultShardCount();
+};
+
+// Per-append knobs.
+struct AppendOptions {
+  std::optional<Durability> durability;  // default: Options::durability
+  RecordType type = RecordType::kData;
+  std::uint64_t txn_id = 0;  // 0: not part of a transaction
+};
+
+// One record of a batch append.
+struct RecordSpec {
+  std::string_view tag;
+  std::string_view payload;
+  RecordType type = RecordType::kData;
+  std::uint64_t txn_id = 0;
+};
+
+}  // namespace shardwal

@@ -1,0 +1,100 @@
+// Status and Result<T>: how every shardwal API reports failure.
+//
+// shardwal never throws across its API. A Status carries a code, the errno that
+// caused it (if any) and a message that names the file, shard, offset or LSN
+// involved, so an operator can act on it without reading code.
+#pragma once
+
+#include <cassert>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+namespace shardwal {
+
+class Status {
+ public:
+  enum class Code : unsigned char {
+    kOk = 0,
+    kInvalidArgument,  // bad option or bad input (record too large, ...)
+    kIOError,          // a write, sync, open, ... failed; sys_errno() says why
+    kBackpressure,     // a shard's buffer stayed full for the whole timeout
+    kClosed,           // the WAL was closed
+    kBusy,             // a directory is locked by another WAL instance
+    kCorruption,       // on-disk data failed validation
+    kNotSupported,     // valid request this version cannot serve
+    kNotFound,
+  };
+
+  Status() = default;
+
+  static Status OK() { return Status(); }
+  static Status InvalidArgument(std::string msg) { return Status(Code::kInvalidArgument, std::move(msg)); }
+  static Status IOError(std::string msg, int err = 0) { return Status(Code::kIOError, std::move(msg), err); }
+  static Status Backpressure(std::string msg) { return Status(Code::kBackpressure, std::move(msg)); }
+  static Status Closed(std::string msg) { return Status(Code::kClosed, std::move(msg)); }
+  static Status Busy(std::string msg) { return Status(Code::kBusy, std::move(msg)); }
+  static Status Corruption(std::string msg) { return Status(Code::kCorruption, std::move(msg)); }
+  static Status NotSupported(std::string msg) { return Status(Code::kNotSupported, std::move(msg)); }
+  static Status NotFound(std::string msg) { return Status(Code::kNotFound, std::move(msg)); }
+
+  bool ok() const { return code_ == Code::kOk; }
+  Code code() const { return code_; }
+  // The errno behind an I/O failure, 0 when there was none.
+  int sys_errno() const { return errno_; }
+  const std::string& message() const { return msg_; }
+
+  bool IsInvalidArgument() const { return code_ == Code::kInvalidArgument; }
+  bool IsIOError() const { return code_ == Code::kIOError; }
+  bool IsBackpressure() const { return code_ == Code::kBackpressure; }
+  bool IsClosed() const { return code_ == Code::kClosed; }
+  bool IsBusy() const { return code_ == Code::kBusy; }
+  bool IsCorruption() const { return code_ == Code::kCorruption; }
+  bool IsNotSupported() const { return code_ == Code::kNotSupported; }
+  bool IsNotFound() const { return code_ == Code::kNotFound; }
+
+  // "IOError: fdatasync shard 2 /data/shard-2/...: Input/output error (errno 5)"
+  std::string ToString() const;
+
+  // The same status with `context` put in front of its message.
+  Status WithContext(std::string_view context) const;
+
+  static std::string_view CodeName(Code c);
+
+ private:
+  Status(Code c, std::string msg, int err = 0) : code_(c), errno_(err), msg_(std::move(msg)) {}
+
+  Code code_ = Code::kOk;
+  int errno_ = 0;
+  std::string msg_;
+};
+
+// A value or the Status that explains why there is none.
+template <typename T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : v_(std::move(value)) {}            // NOLINT: implicit by design
+  Result(Status status) : v_(std::move(status)) {      // NOLINT
+    assert(!std::get<Status>(v_).ok() && "Result from an OK status carries no value");
+  }
+
+  bool ok() const { return std::holds_alternative<T>(v_); }
+  explicit operator bool() const { return ok(); }
+
+  const T& value() const& { assert(ok()); return std::get<T>(v_); }
+  T& value() & { assert(ok()); return std::get<T>(v_); }
+  T&& value() && { assert(ok()); return std::get<T>(std::move(v_)); }
+  const T& operator*() const& { return value(); }
+  T& operator*() & { return value(); }
+  const T* operator->() const { return &value(); }
+  T* operator->() { return &value(); }
+
+  // OK when a value is present.
+  Status status() const { return ok() ? Status::OK() : std::get<Status>(v_); }
+
+ private:
+  std::variant<T, Status> v_;
+};
+
+}  // namespace shardwal

@@ -1,0 +1,54 @@
+// The vocabulary shared by the whole API: LSNs, record types, durability and
+// routing policies.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace shardwal {
+
+// A log sequence number. The first record of a WAL gets LSN 1; every
+// successful append gets exactly one LSN, strictly increasing and gap-free
+// over all shards. 0 means "no LSN" (nothing appended / nothing durable yet).
+using Lsn = std::uint64_t;
+inline constexpr Lsn kNoLsn = 0;
+
+// What a record means. Stored in one byte on disk; values are stable.
+// Transaction records (begin/commit/abort/prepare) are written like data
+// records; recovery uses them for transaction-aware replay.
+enum class RecordType : std::uint8_t {
+  kData = 1,
+  kTxnBegin = 2,
+  kTxnCommit = 3,
+  kTxnAbort = 4,
+  kTxnPrepare = 5,
+  // 6..127 are reserved for future shardwal record kinds,
+  // 128..255 for applications (shardwal stores and replays them untouched).
+};
+inline constexpr std::uint8_t kFirstUserRecordType = 128;
+bool IsValidRecordType(std::uint8_t t);
+std::string_view RecordTypeName(RecordType t);
+
+// How long an append waits and whether its record is ever fdatasync'd.
+enum class Durability : std::uint8_t {
+  kNone,   // written to the segment but never fdatasync'd for its own sake
+           // (benchmarks, tests, data you can regenerate)
+  kAsync,  // fdatasync'd in the background within max_batch_delay; the
+           // caller does not wait (use WaitDurable / OnDurable to wait later)
+  kGroup,  // the call returns once the global durable watermark covers it
+};
+std::string_view DurabilityName(Durability d);
+std::optional<Durability> ParseDurability(std::string_view s);
+
+// Which shard an append goes to.
+enum class Routing : std::uint8_t {
+  kTag,     // Append(tag, ...) hashes the tag: same tag, same shard, so
+            // per-tag order is LSN order. Appends without a tag go by thread.
+  kThread,  // every append goes to the calling thread's shard (each thread
+            // sticks to one shard; threads are spread round-robin)
+};
+std::string_view RoutingName(Routing r);
+std::optional<Routing> ParseRouting(std::string_view s);
+
+}  // namespace shardwal

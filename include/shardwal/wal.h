@@ -1,0 +1,126 @@
+// shardwal::Wal: a multi-writer, partitioned write-ahead log.
+//
+//   Options opt;
+//   opt.dir = "/var/lib/myengine/wal";
+//   auto wal = Wal::Open(opt);                       // Result<std::unique_ptr<Wal>>
+//   if (!wal.ok()) { log(wal.status().ToString()); return; }
+//   Result<Lsn> lsn = (*wal)->Append("cpu.host42", payload);   // durable on return
+//
+// Every successful append gets one global LSN (1, 2, 3, ... over all shards,
+// no gaps). Records are routed by tag (same tag, same shard) or by thread onto
+// N shard logs, each with its own buffer, flush thread and segment files. One
+// write and one fdatasync cover a whole batch (group commit). The durable
+// watermark W = min over shards of each shard's durable frontier: every
+// LSN <= W is on stable storage. See docs/design.md for why that holds.
+//
+// All methods are thread-safe. Errors come back as Status, never exceptions.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "shardwal/options.h"
+#include "shardwal/status.h"
+#include "shardwal/types.h"
+
+namespace shardwal {
+
+// LSNs [first, last] given to one AppendBatch call (consecutive).
+struct LsnRange {
+  Lsn first = kNoLsn;
+  Lsn last = kNoLsn;
+};
+
+// Counters since Open. Cheap to take; per shard and summed.
+struct ShardStats {
+  std::uint64_t records = 0;        // appended to this shard
+  std::uint64_t bytes = 0;          // written to segments (framing included)
+  std::uint64_t batches = 0;        // writes issued
+  std::uint64_t fsyncs = 0;         // fdatasyncs completed
+  std::uint64_t segments = 0;       // segment files created
+  std::uint64_t buffered_bytes = 0; // waiting in the buffer right now
+  std::uint64_t backpressure_waits = 0;
+  Lsn durable_frontier = kNoLsn;    // F(s): every LSN <= this of this shard is durable
+};
+struct WalStats {
+  std::vector<ShardStats> shards;
+  ShardStats total;                 // sums (durable_frontier: the watermark)
+  Lsn last_lsn = kNoLsn;            // last assigned
+  Lsn durable_lsn = kNoLsn;         // the watermark W
+};
+
+class Wal {
+ public:
+  // Creates the WAL in options.dir (and the shard directories), or re-opens
+  // an empty one. A directory that already holds segments is refused until
+  // recovery lands. Fails with Busy if another WAL holds the directory.
+  static Result<std::unique_ptr<Wal>> Open(const Options& options);
+
+  // Closes (see Close()).
+  virtual ~Wal() = default;
+  Wal(const Wal&) = delete;
+  Wal& operator=(const Wal&) = delete;
+
+  // Appends one record routed by `tag` (Routing::kTag) or by the calling
+  // thread (Routing::kThread). With Durability::kGroup, returns once the
+  // record and every lower LSN are durable. A rejected append gets no LSN.
+  // Errors: InvalidArgument (tag + payload over max_record_bytes, tag over
+  // 65535 bytes, bad record type), Backpressure (buffer full for
+  // backpressure_timeout), Closed, or the IOError that put the WAL into
+  // its failed state (every later append gets it too).
+  virtual Result<Lsn> Append(std::string_view tag, std::string_view payload,
+                             const AppendOptions& options = {}) = 0;
+  // Untagged append: routed by the calling thread.
+  virtual Result<Lsn> Append(std::string_view payload, const AppendOptions& options = {}) = 0;
+
+  // Never blocks: fails at once with Backpressure when the shard's buffer is
+  // full, and does not wait for durability (a kGroup record is still
+  // flushed at once; wait for it with WaitDurable or OnDurable).
+  virtual Result<Lsn> TryAppend(std::string_view tag, std::string_view payload,
+                                const AppendOptions& options = {}) = 0;
+
+  // Appends many records in one call, all or nothing, with consecutive LSNs.
+  // Each record is routed by its own tag (or by the calling thread).
+  virtual Result<LsnRange> AppendBatch(std::span<const RecordSpec> records,
+                                       std::optional<Durability> durability = std::nullopt) = 0;
+
+  // Blocks until every LSN <= lsn is durable. Returns the WAL's error if it
+  // failed first, Closed if it was closed before lsn was assigned, and
+  // InvalidArgument for an LSN that was never assigned.
+  virtual Status WaitDurable(Lsn lsn) = 0;
+
+  // Calls `done` once `lsn` is durable (or with the error that prevented it),
+  // on shardwal's completion thread, in LSN order. Register one callback for
+  // a group of appends, not one per record.
+  virtual void OnDurable(Lsn lsn, std::function<void(const Status&)> done) = 0;
+  std::future<Status> DurableFuture(Lsn lsn);
+
+  // The durable watermark W: every LSN <= W is on stable storage. Monotonic.
+  virtual Lsn DurableLsn() const = 0;
+  // The last LSN assigned (0 before the first append).
+  virtual Lsn LastLsn() const = 0;
+
+  // OK, or the first error that put the WAL into its failed state.
+  virtual Status health() const = 0;
+
+  // Flushes and syncs everything buffered (whatever its durability), joins
+  // the flush threads, releases the directory locks. Idempotent; appends
+  // after Close fail with Closed. Returns the WAL's error if it failed.
+  virtual Status Close() = 0;
+
+  virtual WalStats Stats() const = 0;
+  virtual std::uint32_t num_shards() const = 0;
+  // The shard a tag is routed to (Routing::kTag).
+  virtual std::uint32_t ShardForTag(std::string_view tag) const = 0;
+  virtual const Options& options() const = 0;
+
+ protected:
+  Wal() = default;
+};
+
+}  // namespace shardwal

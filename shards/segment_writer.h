@@ -1,0 +1,66 @@
+// SegmentWriter: the segment files of one shard, from the flush thread's
+// side. Creates a segment when the first batch needs it (and syncs the
+// directory so the file itself survives a power loss), writes each batch with
+// one positional write - the new segment's header rides along in the same
+// pwritev - and rotates once a segment reaches segment_bytes.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "shardwal/file_system.h"
+#include "shardwal/status.h"
+#include "src/format.h"
+
+namespace shardwal {
+
+class SegmentWriter {
+ public:
+  struct Identity {
+    format::WalId wal_id{};
+    std::uint32_t shard_id = 0;
+    std::uint32_t shard_count = 0;
+  };
+
+  SegmentWriter(FileSystem* fs, std::string dir, Identity id, std::uint64_t segment_bytes);
+  ~SegmentWriter();
+
+  // The segment the next batch of `bytes` bytes will go to (rotating to a new
+  // one first if the current one is full). Its sequence goes into the batch
+  // header, so call this before sealing the batch.
+  Result<std::uint64_t> SegmentFor(std::size_t bytes, Lsn first_lsn);
+
+  // Appends a sealed batch to the segment SegmentFor() chose.
+  Status Write(std::span<const char> batch);
+
+  // fdatasync of the current segment. Never retried by the caller.
+  Status Sync();
+
+  Status Close();
+
+  bool has_unsynced() const { return unsynced_; }
+  std::uint64_t segments_created() const { return segments_created_.load(std::memory_order_relaxed); }
+  const std::string& current_path() const;
+
+ private:
+  Status Rotate(Lsn first_lsn);
+  // "shard 2 segment /d/shard-2/shard0002-000000000003.wal offset 4096"
+  std::string Where() const;
+
+  FileSystem* fs_;
+  std::string dir_;
+  Identity id_;
+  std::uint64_t segment_bytes_;
+  std::unique_ptr<WritableFile> file_;
+  std::uint64_t seq_ = 0;
+  std::uint64_t offset_ = 0;
+  bool header_pending_ = false;
+  bool unsynced_ = false;
+  std::atomic<std::uint64_t> segments_created_{0};  // read by Stats()
+  char header_[format::kSegmentHeaderBytes];
+};
+
+}  // namespace shardwal

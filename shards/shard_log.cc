@@ -1,0 +1,219 @@
+#include "shards/shard_log.h"
+
+#include <cassert>
+
+namespace shardwal {
+
+namespace {
+std::uint64_t WallClockNanos() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+}  // namespace
+
+ShardLog::ShardLog(const ShardConfig& config, WalCore* core)
+    : config_(config),
+      core_(core),
+      floor_(core->watermark.pending_floor(config.id)),
+      segments_(config.fs, config.dir, SegmentWriter::Identity{config.wal_id, config.id, config.count},
+                config.segment_bytes),
+      active_(config.max_buffered_bytes),
+      flushing_(config.max_buffered_bytes) {}
+
+ShardLog::~ShardLog() {
+  BeginStop();
+  Join();
+}
+
+void ShardLog::Start() { thread_ = std::thread([this] { FlushLoop(); }); }
+
+std::string ShardLog::Describe() const {
+  return "shard " + std::to_string(config_.id) + " (" + config_.dir + ")";
+}
+
+// ---- append path --------------------------------------------------------------
+
+Status ShardLog::WaitForRoomLocked(std::unique_lock<std::mutex>& lk, std::size_t bytes, bool block,
+                                   std::chrono::milliseconds timeout) {
+  bool counted = false;
+  std::chrono::steady_clock::time_point deadline{};
+  for (;;) {
+    if (core_->failed()) return core_->error();
+    if (stop_) return Status::Closed("append to " + Describe() + " after Close");
+    if (bytes <= active_.free_bytes()) break;
+    // The clock is only read once an append really has to wait.
+    if (block && !counted) deadline = std::chrono::steady_clock::now() + timeout;
+    if (!block || std::chrono::steady_clock::now() >= deadline) {
+      if (counted) --room_waiters_;
+      return Status::Backpressure(Describe() + " buffer is full (" + std::to_string(active_.body_bytes()) +
+                                  " of " + std::to_string(config_.max_buffered_bytes) +
+                                  " bytes buffered, record needs " + std::to_string(bytes) + ")" +
+                                  (block ? "; waited the whole backpressure_timeout: the device is not "
+                                           "keeping up or is stalled"
+                                         : ""));
+    }
+    if (!counted) {
+      counted = true;
+      ++room_waiters_;
+      backpressure_waits_.fetch_add(1, std::memory_order_relaxed);
+    }
+    // Waiting for room is reason enough to write what is buffered now.
+    urgent_.store(true, std::memory_order_relaxed);
+    if (flusher_idle_) flush_cv_.notify_one();
+    room_cv_.wait_until(lk, deadline);
+  }
+  if (counted) --room_waiters_;
+  return Status::OK();
+}
+
+void ShardLog::ReserveFloorLocked() {
+  // Only this shard's mutex holders write floor_, so a relaxed read suffices;
+  // the store must be seq_cst and precede the caller's fetch_add.
+  if (floor_.load(std::memory_order_relaxed) == DurableWatermark::kNoPending) {
+    floor_.store(core_->next_lsn.load(std::memory_order_seq_cst), std::memory_order_seq_cst);
+  }
+}
+
+bool ShardLog::AddRecordLocked(Lsn lsn, const RecordSpec& rec, std::uint32_t body_crc, Durability durability) {
+  const bool was_empty = active_.empty();
+  const std::size_t bytes = format::RecordBytes(rec.tag.size(), rec.payload.size());
+  char* out = active_.AddRecord(lsn, bytes);
+  format::EncodeRecord(out, lsn, rec.type, rec.txn_id, rec.tag, rec.payload, body_crc);
+  records_.fetch_add(1, std::memory_order_relaxed);
+  buffered_.store(active_.body_bytes(), std::memory_order_relaxed);
+
+  bool wake = was_empty || active_.body_bytes() >= config_.max_batch_bytes;
+  if (durability != Durability::kNone) batch_needs_sync_ = true;
+  if (durability == Durability::kGroup && !urgent_.load(std::memory_order_relaxed)) {
+    urgent_.store(true, std::memory_order_seq_cst);
+    wake = true;
+  }
+  return wake && flusher_idle_;
+}
+
+void ShardLog::RequestSync(Lsn lsn) {
+  // Cheap filters first: nothing of ours at or below lsn is pending, or a
+  // sync is already on its way.
+  if (floor_.load(std::memory_order_seq_cst) > lsn || urgent_.load(std::memory_order_seq_cst)) return;
+  std::lock_guard lk(mu_);
+  if (floor_.load(std::memory_order_relaxed) > lsn || urgent_.load(std::memory_order_relaxed)) return;
+  urgent_.store(true, std::memory_order_seq_cst);
+  if (flusher_idle_) flush_cv_.notify_one();
+}
+
+// ---- lifecycle ------------------------------------------------------------------
+
+void ShardLog::BeginStop() {
+  std::lock_guard lk(mu_);
+  stop_ = true;
+  flush_cv_.notify_one();
+  room_cv_.notify_all();
+}
+
+void ShardLog::Join() {
+  if (thread_.joinable()) thread_.join();
+  segments_.Close();
+}
+
+void ShardLog::WakeAll() {
+  std::lock_guard lk(mu_);
+  flush_cv_.notify_one();
+  room_cv_.notify_all();
+}
+
+ShardStats ShardLog::Stats() const {
+  ShardStats s;
+  s.records = records_.load(std::memory_order_relaxed);
+  s.bytes = bytes_.load(std::memory_order_relaxed);
+  s.batches = batches_.load(std::memory_order_relaxed);
+  s.fsyncs = fsyncs_.load(std::memory_order_relaxed);
+  s.buffered_bytes = buffered_.load(std::memory_order_relaxed);
+  s.backpressure_waits = backpressure_waits_.load(std::memory_order_relaxed);
+  s.segments = segments_.segments_created();
+  s.durable_frontier = core_->watermark.Frontier(config_.id);
+  return s;
+}
+
+// ---- flush thread ---------------------------------------------------------------
+
+void ShardLog::WaitForWorkLocked(std::unique_lock<std::mutex>& lk) {
+  for (;;) {
+    if (core_->failed() || stop_ || urgent_.load(std::memory_order_relaxed)) return;
+    if (active_.body_bytes() >= config_.max_batch_bytes) return;
+    flusher_idle_ = true;
+    if (active_.empty()) {
+      flush_cv_.wait(lk);
+    } else {
+      const auto due = active_.first_record_time() + config_.max_batch_delay;
+      if (std::chrono::steady_clock::now() >= due) {
+        flusher_idle_ = false;
+        return;
+      }
+      flush_cv_.wait_until(lk, due);
+    }
+    flusher_idle_ = false;
+  }
+}
+
+void ShardLog::FlushLoop() {
+  std::unique_lock lk(mu_);
+  for (;;) {
+    WaitForWorkLocked(lk);
+    if (core_->failed()) break;
+    if (stop_ && active_.empty() && !unsynced_written_) break;
+
+    // Cut the batch. Everything that needs a sync is in it or already
+    // written; records arriving from now on go to the next batch.
+    const bool sync = stop_ || urgent_.load(std::memory_order_relaxed) || batch_needs_sync_;
+    std::swap(active_, flushing_);
+    urgent_.store(false, std::memory_order_seq_cst);
+    batch_needs_sync_ = false;
+    buffered_.store(0, std::memory_order_relaxed);
+    if (room_waiters_ > 0) room_cv_.notify_all();
+    lk.unlock();
+
+    const Status s = WriteBatch(sync);
+
+    lk.lock();
+    flushing_.Clear();
+    if (!s.ok()) {
+      lk.unlock();
+      core_->Fail(s);
+      lk.lock();
+      break;
+    }
+    if (!sync) {
+      unsynced_written_ = true;
+      continue;
+    }
+    unsynced_written_ = false;
+    // Everything of this shard below the active buffer is durable now.
+    floor_.store(active_.empty() ? DurableWatermark::kNoPending : active_.first_lsn(),
+                 std::memory_order_seq_cst);
+    lk.unlock();
+    core_->watermark.Advance();
+    lk.lock();
+  }
+  // Failed or stopped: nothing more will be written. Wake anyone waiting for
+  // room so they see why.
+  room_cv_.notify_all();
+}
+
+Status ShardLog::WriteBatch(bool sync) {
+  if (!flushing_.empty()) {
+    const std::size_t bytes = flushing_.body_bytes() + format::kBatchHeaderBytes;
+    auto seq = segments_.SegmentFor(bytes, flushing_.first_lsn());
+    if (!seq.ok()) return seq.status();
+    if (Status s = segments_.Write(flushing_.Seal(WallClockNanos(), *seq)); !s.ok()) return s;
+    bytes_.fetch_add(bytes, std::memory_order_relaxed);
+    batches_.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (sync && segments_.has_unsynced()) {
+    if (Status s = segments_.Sync(); !s.ok()) return s;
+    fsyncs_.fetch_add(1, std::memory_order_relaxed);
+  }
+  return Status::OK();
+}
+
+}  // namespace shardwal

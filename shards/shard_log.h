@@ -1,0 +1,118 @@
+// ShardLog: one shard of the WAL - its batch buffer, its flush thread and its
+// segment files, in its own directory.
+//
+// Writers copy encoded records into the active buffer under the shard mutex
+// (taking their LSNs from the global counter under that same mutex, which
+// is what makes the shard's LSNs increase in buffer order). The flush thread
+// swaps the active buffer for its empty twin, writes the batch with one
+// pwrite and, when anyone needs it durable, one fdatasync; meanwhile the
+// next batch fills. It blocks on a condition variable when there is nothing
+// to do: no polling.
+//
+// A batch is cut when
+//   * a record someone waits for arrives (Durability::kGroup) or a waiter
+//     asks for it (RequestSync) - at once when the flush thread is idle,
+//     else as soon as it finishes the batch in flight (group commit);
+//   * the buffer reaches max_batch_bytes;
+//   * max_batch_delay has passed since the batch's first record.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "shardwal/file_system.h"
+#include "shardwal/options.h"
+#include "shardwal/wal.h"
+#include "shards/batch_buffer.h"
+#include "shards/segment_writer.h"
+#include "src/wal_core.h"
+
+namespace shardwal {
+
+struct ShardConfig {
+  std::uint32_t id = 0;
+  std::uint32_t count = 1;
+  std::string dir;
+  format::WalId wal_id{};
+  std::size_t max_batch_bytes = 0;
+  std::chrono::microseconds max_batch_delay{0};
+  std::uint64_t segment_bytes = 0;
+  std::size_t max_buffered_bytes = 0;
+  FileSystem* fs = nullptr;
+};
+
+class ShardLog {
+ public:
+  ShardLog(const ShardConfig& config, WalCore* core);
+  ~ShardLog();  // Stops and joins the flush thread.
+
+  void Start();
+  std::uint32_t id() const { return config_.id; }
+  const std::string& dir() const { return config_.dir; }
+
+  // ---- append path: the caller holds mu() ---------------------------------
+  std::mutex& mu() { return mu_; }
+
+  // OK when `bytes` more fit in the buffer; Closed / the WAL's error /
+  // Backpressure otherwise. When `block`, waits up to `timeout` for room.
+  Status WaitForRoomLocked(std::unique_lock<std::mutex>& lk, std::size_t bytes, bool block,
+                           std::chrono::milliseconds timeout);
+
+  // Must be called before taking LSNs from the counter for this shard: if the
+  // shard holds nothing pending, its floor becomes the counter's value.
+  void ReserveFloorLocked();
+
+  // Encodes one record into the buffer. Returns true when the flush thread
+  // must be woken (call WakeFlusher() after releasing the mutex).
+  bool AddRecordLocked(Lsn lsn, const RecordSpec& rec, std::uint32_t body_crc, Durability durability);
+
+  void WakeFlusher() { flush_cv_.notify_one(); }
+
+  // Makes sure every record of this shard with an LSN <= lsn gets synced
+  // soon, whatever its durability (someone waits for it).
+  void RequestSync(Lsn lsn);
+
+  // ---- lifecycle -------------------------------------------------------------
+  // Stops accepting appends; the flush thread writes and syncs everything
+  // buffered, then exits. Join() waits for that.
+  void BeginStop();
+  void Join();
+  // Wakes writers blocked on backpressure and the flush thread (failed state).
+  void WakeAll();
+
+  ShardStats Stats() const;
+
+ private:
+  void FlushLoop();
+  void WaitForWorkLocked(std::unique_lock<std::mutex>& lk);
+  Status WriteBatch(bool sync);
+  std::string Describe() const;  // "shard 3 (/dir/shard-3)"
+
+  const ShardConfig config_;
+  WalCore* const core_;
+  std::atomic<Lsn>& floor_;  // this shard's pending floor in the watermark
+  SegmentWriter segments_;
+
+  std::mutex mu_;
+  std::condition_variable flush_cv_;  // the flush thread waits here
+  std::condition_variable room_cv_;   // writers waiting for buffer room
+  BatchBuffer active_;                // filled by writers (under mu_)
+  BatchBuffer flushing_;              // owned by the flush thread
+  std::atomic<bool> urgent_{false};   // cut the batch now and sync it
+  bool batch_needs_sync_ = false;     // holds an async/group record
+  bool unsynced_written_ = false;     // kNone records written, not synced
+  bool flusher_idle_ = false;         // the flush thread waits on flush_cv_
+  bool stop_ = false;
+  std::uint32_t room_waiters_ = 0;
+  std::thread thread_;
+
+  // Stats (relaxed atomics: read while the shard runs).
+  std::atomic<std::uint64_t> records_{0}, bytes_{0}, batches_{0}, fsyncs_{0}, buffered_{0},
+      backpressure_waits_{0};
+};
+
+}  // namespace shardwal

@@ -1,0 +1,162 @@
+#include "src/durable_watermark.h"
+
+#include <boost/intrusive/list.hpp>
+
+#include <algorithm>
+#include <vector>
+
+#include "src/futex.h"
+
+namespace shardwal {
+
+namespace bi = boost::intrusive;
+
+namespace {
+constexpr std::uint32_t kDurable = 1;
+constexpr std::uint32_t kFailedWake = 2;
+}  // namespace
+
+// Lives on the waiting thread's stack for the duration of Wait().
+struct DurableWatermark::Waiter : bi::list_base_hook<bi::link_mode<bi::normal_link>> {
+  Lsn lsn = kNoLsn;
+  WakeFlag flag;
+  // Set by the publisher before it wakes this waiter: the waiters this one
+  // wakes in turn (a binary tree over everyone the new W covers).
+  Waiter* wake_next[2] = {nullptr, nullptr};
+};
+
+struct alignas(64) DurableWatermark::Lane {
+  std::mutex mu;
+  bi::list<Waiter, bi::constant_time_size<false>> waiters;  // sorted by LSN
+  // LSN of the first waiter, kNoPending if none: lets a publisher skip a
+  // lane without taking its lock.
+  std::atomic<Lsn> min_lsn{kNoPending};
+};
+
+DurableWatermark::DurableWatermark(std::uint32_t shards, const std::atomic<Lsn>* next_lsn)
+    : next_lsn_(next_lsn),
+      shards_(shards),
+      lanes_(new Lane[shards]),
+      lane_count_(shards),
+      floors_(new PaddedFloor[shards]) {}
+
+DurableWatermark::~DurableWatermark() = default;
+
+std::atomic<Lsn>& DurableWatermark::pending_floor(std::uint32_t shard) { return floors_[shard].value; }
+
+void DurableWatermark::SetPublishHook(std::function<void(Lsn)> hook) { publish_hook_ = std::move(hook); }
+
+Lsn DurableWatermark::Frontier(std::uint32_t shard) const {
+  const Lsn counter = next_lsn_->load(std::memory_order_seq_cst);
+  const Lsn floor = floors_[shard].value.load(std::memory_order_seq_cst);
+  return floor == kNoPending ? counter - 1 : floor - 1;
+}
+
+// The order of the loads is the whole point: the counter first, then the
+// floors. Any LSN below the counter value read here was handed out by a
+// fetch_add that follows its shard's floor reservation in the single total
+// order of seq_cst operations, so the floor loads below see that reservation
+// (or a later value, which the flush thread only stores once the LSN is
+// durable).
+Lsn DurableWatermark::Compute() const {
+  Lsn w = next_lsn_->load(std::memory_order_seq_cst) - 1;
+  for (std::uint32_t s = 0; s < shards_; ++s) {
+    const Lsn floor = floors_[s].value.load(std::memory_order_seq_cst);
+    if (floor != kNoPending) w = std::min(w, floor - 1);
+  }
+  return w;
+}
+
+Lsn DurableWatermark::Advance() {
+  const Lsn w = Compute();
+  Lsn prev = published_.load(std::memory_order_acquire);
+  while (prev < w && !published_.compare_exchange_weak(prev, w, std::memory_order_acq_rel)) {
+  }
+  if (prev >= w) return prev;  // someone published at least as much; they wake
+  if (publish_hook_) publish_hook_(w);
+  WakeCovered(w);
+  return w;
+}
+
+void DurableWatermark::WakeCovered(Lsn w) {
+  // Reused across calls by each publishing (flush) thread: no allocation in
+  // steady state.
+  thread_local std::vector<Waiter*> ready;
+  ready.clear();
+  for (std::uint32_t i = 0; i < lane_count_; ++i) {
+    Lane& lane = lanes_[i];
+    if (lane.min_lsn.load(std::memory_order_seq_cst) > w) continue;
+    std::lock_guard lk(lane.mu);
+    auto& list = lane.waiters;
+    while (!list.empty() && list.front().lsn <= w) {
+      ready.push_back(&list.front());
+      list.pop_front();
+    }
+    lane.min_lsn.store(list.empty() ? kNoPending : list.front().lsn, std::memory_order_seq_cst);
+  }
+  if (ready.empty()) return;
+  for (std::size_t i = 0; i < ready.size(); ++i) {
+    const std::size_t left = 2 * i + 1, right = 2 * i + 2;
+    ready[i]->wake_next[0] = left < ready.size() ? ready[left] : nullptr;
+    ready[i]->wake_next[1] = right < ready.size() ? ready[right] : nullptr;
+  }
+  ready[0]->flag.Set(kDurable);
+}
+
+Status DurableWatermark::Wait(Lsn lsn, std::uint32_t lane_hint) {
+  if (published() >= lsn) return Status::OK();
+  Lane& lane = lanes_[lane_hint % lane_count_];
+  Waiter self;
+  self.lsn = lsn;
+  {
+    std::lock_guard lk(lane.mu);
+    // Re-check under the lane lock: a publisher stores W before it takes
+    // this lock to collect waiters, so either we see its W here or it sees
+    // us in the list.
+    if (published() >= lsn) return Status::OK();
+    if (failed_.load(std::memory_order_acquire)) {
+      std::lock_guard elk(error_mu_);
+      return error_;
+    }
+    auto& list = lane.waiters;
+    auto pos = list.end();
+    while (pos != list.begin() && std::prev(pos)->lsn > lsn) --pos;
+    list.insert(pos, self);
+    lane.min_lsn.store(list.front().lsn, std::memory_order_seq_cst);
+  }
+  const std::uint32_t how = self.flag.Wait();
+  if (how == kDurable) {
+    // Pass the wake-up on before returning: our children are still asleep
+    // (their nodes alive) until we set their flags.
+    for (Waiter* next : self.wake_next) {
+      if (next != nullptr) next->flag.Set(kDurable);
+    }
+    return Status::OK();
+  }
+  std::lock_guard elk(error_mu_);
+  return error_;
+}
+
+void DurableWatermark::Fail(const Status& error) {
+  {
+    std::lock_guard elk(error_mu_);
+    if (failed_.load(std::memory_order_relaxed)) return;
+    error_ = error;
+    failed_.store(true, std::memory_order_release);
+  }
+  for (std::uint32_t i = 0; i < lane_count_; ++i) {
+    Lane& lane = lanes_[i];
+    std::vector<Waiter*> doomed;
+    {
+      std::lock_guard lk(lane.mu);
+      while (!lane.waiters.empty()) {
+        doomed.push_back(&lane.waiters.front());
+        lane.waiters.pop_front();
+      }
+      lane.min_lsn.store(kNoPending, std::memory_order_seq_cst);
+    }
+    for (Waiter* w : doomed) w->flag.Set(kFailedWake);
+  }
+}
+
+}  // namespace shardwal

@@ -1,0 +1,142 @@
+#include "src/format.h"
+
+#include <charconv>
+#include <cstdio>
+
+#include "src/crc32c.h"
+
+namespace shardwal::format {
+
+void EncodeSegmentHeader(const SegmentHeader& h, char out[kSegmentHeaderBytes]) {
+  std::memset(out, 0, kSegmentHeaderBytes);
+  Put<std::uint64_t>(out + 0, kSegmentMagic);
+  Put<std::uint32_t>(out + 8, h.format_version);
+  Put<std::uint32_t>(out + 12, static_cast<std::uint32_t>(kSegmentHeaderBytes));
+  Put<std::uint32_t>(out + 16, h.shard_id);
+  Put<std::uint32_t>(out + 20, h.shard_count);
+  std::memcpy(out + 24, h.wal_id.data(), h.wal_id.size());
+  Put<std::uint64_t>(out + 40, h.segment_seq);
+  Put<std::uint64_t>(out + 48, h.first_lsn);
+  Put<std::uint32_t>(out + 60, crc32c::Value(out, 60));
+}
+
+Status DecodeSegmentHeader(const char in[kSegmentHeaderBytes], SegmentHeader* h) {
+  if (Get<std::uint64_t>(in) != kSegmentMagic) return Status::Corruption("bad segment magic");
+  if (Get<std::uint32_t>(in + 60) != crc32c::Value(in, 60)) {
+    return Status::Corruption("segment header checksum mismatch");
+  }
+  h->format_version = Get<std::uint32_t>(in + 8);
+  if (h->format_version != kFormatVersion) {
+    return Status::NotSupported("segment format version " + std::to_string(h->format_version) +
+                                " (this build reads version " + std::to_string(kFormatVersion) + ")");
+  }
+  if (Get<std::uint32_t>(in + 12) != kSegmentHeaderBytes) {
+    return Status::Corruption("segment header size " + std::to_string(Get<std::uint32_t>(in + 12)));
+  }
+  h->shard_id = Get<std::uint32_t>(in + 16);
+  h->shard_count = Get<std::uint32_t>(in + 20);
+  std::memcpy(h->wal_id.data(), in + 24, h->wal_id.size());
+  h->segment_seq = Get<std::uint64_t>(in + 40);
+  h->first_lsn = Get<std::uint64_t>(in + 48);
+  return Status::OK();
+}
+
+void EncodeBatchHeader(const BatchHeader& h, char out[kBatchHeaderBytes]) {
+  Put<std::uint32_t>(out + 0, kBatchMagic);
+  Put<std::uint32_t>(out + 8, h.body_bytes);
+  Put<std::uint32_t>(out + 12, h.record_count);
+  Put<std::uint64_t>(out + 16, h.first_lsn);
+  Put<std::uint64_t>(out + 24, h.last_lsn);
+  Put<std::uint64_t>(out + 32, h.commit_time_ns);
+  Put<std::uint64_t>(out + 40, h.segment_seq);
+  Put<std::uint32_t>(out + 4, crc32c::Value(out + 8, kBatchHeaderBytes - 8));
+}
+
+Status DecodeBatchHeader(const char in[kBatchHeaderBytes], BatchHeader* h) {
+  if (Get<std::uint32_t>(in) != kBatchMagic) return Status::Corruption("bad batch magic");
+  if (Get<std::uint32_t>(in + 4) != crc32c::Value(in + 8, kBatchHeaderBytes - 8)) {
+    return Status::Corruption("batch header checksum mismatch");
+  }
+  h->body_bytes = Get<std::uint32_t>(in + 8);
+  h->record_count = Get<std::uint32_t>(in + 12);
+  h->first_lsn = Get<std::uint64_t>(in + 16);
+  h->last_lsn = Get<std::uint64_t>(in + 24);
+  h->commit_time_ns = Get<std::uint64_t>(in + 32);
+  h->segment_seq = Get<std::uint64_t>(in + 40);
+  if (h->record_count == 0 || h->first_lsn == kNoLsn || h->last_lsn < h->first_lsn ||
+      h->last_lsn - h->first_lsn < h->record_count - 1 ||
+      h->body_bytes < h->record_count * kRecordHeaderBytes) {
+    return Status::Corruption("inconsistent batch header (records " + std::to_string(h->record_count) +
+                              ", LSN " + std::to_string(h->first_lsn) + ".." + std::to_string(h->last_lsn) +
+                              ", body " + std::to_string(h->body_bytes) + " bytes)");
+  }
+  return Status::OK();
+}
+
+std::uint32_t BodyCrc(std::string_view tag, std::string_view payload) {
+  return crc32c::Extend(crc32c::Value(tag), payload.data(), payload.size());
+}
+
+void EncodeRecord(char* out, Lsn lsn, RecordType type, std::uint64_t txn_id, std::string_view tag,
+                  std::string_view payload, std::uint32_t body_crc) {
+  Put<std::uint32_t>(out + 4, static_cast<std::uint32_t>(payload.size()));
+  Put<std::uint16_t>(out + 8, static_cast<std::uint16_t>(tag.size()));
+  Put<std::uint8_t>(out + 10, static_cast<std::uint8_t>(type));
+  Put<std::uint8_t>(out + 11, 0);
+  Put<std::uint64_t>(out + 12, lsn);
+  Put<std::uint64_t>(out + 20, txn_id);
+  Put<std::uint32_t>(out, crc32c::Extend(body_crc, out + 4, kRecordHeaderBytes - 4));
+  std::memcpy(out + kRecordHeaderBytes, tag.data(), tag.size());
+  std::memcpy(out + kRecordHeaderBytes + tag.size(), payload.data(), payload.size());
+}
+
+Status DecodeRecord(const char* in, std::size_t n, RecordView* rec, std::size_t* consumed) {
+  if (n < kRecordHeaderBytes) {
+    return Status::Corruption("record header cut short: " + std::to_string(n) + " of " +
+                              std::to_string(kRecordHeaderBytes) + " bytes");
+  }
+  const auto payload_bytes = Get<std::uint32_t>(in + 4);
+  const auto tag_bytes = Get<std::uint16_t>(in + 8);
+  const std::size_t total = RecordBytes(tag_bytes, payload_bytes);
+  if (total > n) {
+    return Status::Corruption("record length " + std::to_string(total) + " runs past its batch (" +
+                              std::to_string(n) + " bytes left)");
+  }
+  const std::string_view tag(in + kRecordHeaderBytes, tag_bytes);
+  const std::string_view payload(in + kRecordHeaderBytes + tag_bytes, payload_bytes);
+  const std::uint32_t crc = crc32c::Extend(BodyCrc(tag, payload), in + 4, kRecordHeaderBytes - 4);
+  if (crc != Get<std::uint32_t>(in)) return Status::Corruption("record checksum mismatch");
+  const auto type = Get<std::uint8_t>(in + 10);
+  if (!IsValidRecordType(type)) return Status::Corruption("unknown record type " + std::to_string(type));
+  rec->lsn = Get<std::uint64_t>(in + 12);
+  rec->type = static_cast<RecordType>(type);
+  rec->txn_id = Get<std::uint64_t>(in + 20);
+  rec->tag = tag;
+  rec->payload = payload;
+  *consumed = total;
+  return Status::OK();
+}
+
+std::string SegmentFileName(std::uint32_t shard_id, std::uint64_t segment_seq) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "shard%04u-%012llu.wal", shard_id,
+                static_cast<unsigned long long>(segment_seq));
+  return buf;
+}
+
+bool ParseSegmentFileName(std::string_view name, std::uint32_t* shard_id, std::uint64_t* segment_seq) {
+  // shard<digits>-<digits>.wal
+  constexpr std::string_view kPrefix = "shard", kSuffix = ".wal";
+  if (!name.starts_with(kPrefix) || !name.ends_with(kSuffix)) return false;
+  name.remove_prefix(kPrefix.size());
+  name.remove_suffix(kSuffix.size());
+  const auto dash = name.find('-');
+  if (dash == std::string_view::npos || dash == 0 || dash + 1 == name.size()) return false;
+  auto parse = [](std::string_view s, auto* out) {
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+    return ec == std::errc() && p == s.data() + s.size();
+  };
+  return parse(name.substr(0, dash), shard_id) && parse(name.substr(dash + 1), segment_seq);
+}
+
+}  // namespace shardwal::format

@@ -1,0 +1,142 @@
+// The on-disk format: every constant and layout in one place.
+// docs/format.md documents the same thing byte by byte; keep them in step.
+//
+// A shard directory holds segment files shard<SSSS>-<QQQQQQQQQQQQ>.wal
+// (shard id, segment sequence). A segment is:
+//
+//   SegmentHeader (64 bytes) | Batch | Batch | ...
+//
+// and a batch, written with one pwrite and covered by one fdatasync, is:
+//
+//   BatchHeader (48 bytes) | Record | Record | ...
+//
+// All integers are little-endian. Every structure carries a CRC32C.
+#pragma once
+
+#include <array>
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "shardwal/status.h"
+#include "shardwal/types.h"
+
+namespace shardwal::format {
+
+inline constexpr std::uint32_t kFormatVersion = 1;
+
+// ---- segment header -------------------------------------------------------
+//  0  u64  magic "SHRDWAL\x01" read as little-endian u64
+//  8  u32  format version
+// 12  u32  header bytes (64)
+// 16  u32  shard id
+// 20  u32  shard count
+// 24  u8[16] WAL id (random, same in every segment of one WAL)
+// 40  u64  segment sequence within the shard (1, 2, ...)
+// 48  u64  first LSN: no record in this segment has a lower LSN
+// 56  u32  reserved, 0
+// 60  u32  CRC32C of bytes [0, 60)
+inline constexpr std::uint64_t kSegmentMagic = 0x014C415744524853ull;  // "SHRDWAL\x01"
+inline constexpr std::size_t kSegmentHeaderBytes = 64;
+
+using WalId = std::array<std::uint8_t, 16>;
+
+struct SegmentHeader {
+  std::uint32_t format_version = kFormatVersion;
+  std::uint32_t shard_id = 0;
+  std::uint32_t shard_count = 0;
+  WalId wal_id{};
+  std::uint64_t segment_seq = 0;
+  Lsn first_lsn = kNoLsn;
+};
+
+void EncodeSegmentHeader(const SegmentHeader& h, char out[kSegmentHeaderBytes]);
+// Corruption (with the reason) when magic, size, version or CRC do not match.
+Status DecodeSegmentHeader(const char in[kSegmentHeaderBytes], SegmentHeader* h);
+
+// ---- batch header ---------------------------------------------------------
+//  0  u32  magic "BTCH"
+//  4  u32  CRC32C of bytes [8, 48)
+//  8  u32  body bytes (the records that follow)
+// 12  u32  record count
+// 16  u64  first LSN in the batch
+// 24  u64  last LSN in the batch
+// 32  u64  commit time: wall clock when the batch was written, ns since the
+//          Unix epoch (point-in-time replay by time)
+// 40  u64  segment sequence (tells a batch from stale bytes of another segment)
+inline constexpr std::uint32_t kBatchMagic = 0x48435442u;  // "BTCH"
+inline constexpr std::size_t kBatchHeaderBytes = 48;
+
+struct BatchHeader {
+  std::uint32_t body_bytes = 0;
+  std::uint32_t record_count = 0;
+  Lsn first_lsn = kNoLsn;
+  Lsn last_lsn = kNoLsn;
+  std::uint64_t commit_time_ns = 0;
+  std::uint64_t segment_seq = 0;
+};
+
+void EncodeBatchHeader(const BatchHeader& h, char out[kBatchHeaderBytes]);
+Status DecodeBatchHeader(const char in[kBatchHeaderBytes], BatchHeader* h);
+
+// ---- record -----------------------------------------------------------------
+//  0  u32  CRC32C of tag, then payload, then header bytes [4, 28)
+//          (tag+payload first so writers checksum them before taking the
+//          shard lock; only the 24 header bytes are hashed under it)
+//  4  u32  payload bytes
+//  8  u16  tag bytes
+// 10  u8   record type (types.h)
+// 11  u8   flags, 0
+// 12  u64  LSN
+// 20  u64  transaction id (0: none)
+// 28  tag, then payload
+inline constexpr std::size_t kRecordHeaderBytes = 28;
+inline constexpr std::size_t kMaxTagBytes = 0xFFFF;
+
+inline std::size_t RecordBytes(std::size_t tag, std::size_t payload) {
+  return kRecordHeaderBytes + tag + payload;
+}
+
+// CRC32C of tag then payload: the part of a record's checksum that does not
+// depend on its LSN.
+std::uint32_t BodyCrc(std::string_view tag, std::string_view payload);
+
+// Encodes one record into `out` (RecordBytes(tag, payload) bytes) given
+// BodyCrc(tag, payload).
+void EncodeRecord(char* out, Lsn lsn, RecordType type, std::uint64_t txn_id,
+                  std::string_view tag, std::string_view payload, std::uint32_t body_crc);
+
+struct RecordView {
+  Lsn lsn = kNoLsn;
+  RecordType type = RecordType::kData;
+  std::uint64_t txn_id = 0;
+  std::string_view tag;
+  std::string_view payload;
+};
+
+// Decodes the record at the start of [in, in + n). On success sets *rec
+// (views into `in`) and *consumed. Corruption names what is wrong.
+Status DecodeRecord(const char* in, std::size_t n, RecordView* rec, std::size_t* consumed);
+
+// ---- file names ---------------------------------------------------------------
+std::string SegmentFileName(std::uint32_t shard_id, std::uint64_t segment_seq);
+// Parses a SegmentFileName; false for anything else.
+bool ParseSegmentFileName(std::string_view name, std::uint32_t* shard_id, std::uint64_t* segment_seq);
+inline constexpr std::string_view kLockFileName = "LOCK";
+
+// ---- little-endian helpers ---------------------------------------------------
+template <typename T>
+inline void Put(char* p, T v) {
+  static_assert(std::endian::native == std::endian::little, "shardwal assumes a little-endian host");
+  std::memcpy(p, &v, sizeof v);
+}
+template <typename T>
+inline T Get(const char* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+}  // namespace shardwal::format

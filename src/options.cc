@@ -1,0 +1,78 @@
+#include <algorithm>
+#include <set>
+#include <thread>
+
+#include "shardwal/file_system.h"
+#include "src/format.h"
+#include "src/options_internal.h"
+
+namespace shardwal {
+
+namespace {
+constexpr std::uint32_t kMaxShards = 256;
+constexpr std::uint64_t kMinSegmentBytes = 64 * 1024;
+// The batch header stores body bytes in 32 bits.
+constexpr std::size_t kMaxBufferedBytes = std::size_t{1} << 31;
+
+Status Bad(const std::string& what) { return Status::InvalidArgument("invalid option " + what); }
+}  // namespace
+
+std::uint32_t Options::DefaultShardCount() {
+  const std::uint32_t hw = std::max(1u, std::thread::hardware_concurrency());
+  return std::min(8u, std::max(2u, hw / 2));
+}
+
+Options ResolveOptions(const Options& in) {
+  Options o = in;
+  if (o.num_shards == 0) {
+    o.num_shards = o.shard_dirs.empty() ? Options::DefaultShardCount()
+                                        : static_cast<std::uint32_t>(o.shard_dirs.size());
+  }
+  if (o.shard_dirs.empty() && !o.dir.empty() && o.num_shards <= kMaxShards) {
+    for (std::uint32_t i = 0; i < o.num_shards; ++i) o.shard_dirs.push_back(o.dir + "/shard-" + std::to_string(i));
+  }
+  if (!o.file_system) o.file_system = FileSystem::Default();
+  return o;
+}
+
+Status ValidateOptions(const Options& o) {
+  if (o.dir.empty()) return Bad("dir: empty (the WAL needs a directory)");
+  if (o.num_shards < 1 || o.num_shards > kMaxShards) {
+    return Bad("num_shards: " + std::to_string(o.num_shards) + " (must be 1.." + std::to_string(kMaxShards) + ")");
+  }
+  if (o.shard_dirs.size() != o.num_shards) {
+    return Bad("shard_dirs: " + std::to_string(o.shard_dirs.size()) + " directories for num_shards=" +
+               std::to_string(o.num_shards));
+  }
+  std::set<std::string> unique;
+  for (const auto& d : o.shard_dirs) {
+    if (d.empty()) return Bad("shard_dirs: an empty directory name");
+    if (!unique.insert(d).second) return Bad("shard_dirs: " + d + " is listed twice");
+    if (d == o.dir) return Bad("shard_dirs: " + d + " is the WAL directory itself; give each shard its own");
+  }
+  if (o.max_record_bytes == 0) return Bad("max_record_bytes: 0");
+  if (o.max_batch_bytes == 0) return Bad("max_batch_bytes: 0");
+  if (o.max_batch_delay.count() < 0) return Bad("max_batch_delay: negative");
+  if (o.segment_bytes < kMinSegmentBytes) {
+    return Bad("segment_bytes: " + std::to_string(o.segment_bytes) + " (minimum " +
+               std::to_string(kMinSegmentBytes) + ")");
+  }
+  if (o.max_buffered_bytes > kMaxBufferedBytes) {
+    return Bad("max_buffered_bytes: " + std::to_string(o.max_buffered_bytes) + " (maximum " +
+               std::to_string(kMaxBufferedBytes) + ")");
+  }
+  const std::size_t largest_record = format::kRecordHeaderBytes + std::size_t{o.max_record_bytes};
+  if (o.max_buffered_bytes < largest_record) {
+    return Bad("max_buffered_bytes: " + std::to_string(o.max_buffered_bytes) +
+               " cannot hold one record of max_record_bytes=" + std::to_string(o.max_record_bytes) +
+               " plus framing (" + std::to_string(largest_record) + " bytes)");
+  }
+  if (o.max_batch_bytes > o.max_buffered_bytes) {
+    return Bad("max_batch_bytes: " + std::to_string(o.max_batch_bytes) + " exceeds max_buffered_bytes=" +
+               std::to_string(o.max_buffered_bytes));
+  }
+  if (o.backpressure_timeout.count() < 0) return Bad("backpressure_timeout: negative");
+  return Status::OK();
+}
+
+}  // namespace shardwal

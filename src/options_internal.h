@@ -1,0 +1,16 @@
+// Option defaults and validation (Wal::Open uses them; so do the tools).
+#pragma once
+
+#include "shardwal/options.h"
+#include "shardwal/status.h"
+
+namespace shardwal {
+
+// Fills in what the user left to us: the shard count, the shard directories
+// and the file system.
+Options ResolveOptions(const Options& in);
+
+// InvalidArgument naming the option and the bad value, or OK.
+Status ValidateOptions(const Options& resolved);
+
+}  // namespace shardwal

@@ -1,0 +1,518 @@
+// Tests of the file-system seam: the POSIX implementation and the
+// fault-injecting wrapper the WAL's crash tests are built on.
+
+#include <gtest/gtest.h>
+
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <iterator>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "shardwal/fault_injection_file_system.h"
+#include "shardwal/file_system.h"
+#include "shardwal/status.h"
+
+namespace shardwal {
+namespace {
+
+using Op = FaultInjectionFileSystem::Op;
+using LossMode = FaultInjectionFileSystem::LossMode;
+
+// Like gmock's HasSubstr, without depending on gmock.
+::testing::AssertionResult Contains(const std::string& text, const std::string& part) {
+  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "\"" << text << "\" does not contain \"" << part << "\"";
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+iovec Iov(const std::string& s) { return iovec{const_cast<char*>(s.data()), s.size()}; }
+
+Status WriteAt(WritableFile& file, std::uint64_t offset, const std::string& data) {
+  iovec iov = Iov(data);
+  return file.PWritev(&iov, 1, offset);
+}
+
+// A fresh directory under /tmp per test, removed afterwards.
+class TempDirTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/shardwal_fs_test_XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr) << std::strerror(errno);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string Path(const std::string& name) const { return dir_ + "/" + name; }
+
+  std::string dir_;
+};
+
+// ---------------------------------------------------------------- Status
+
+TEST(StatusTest, ToStringAndContext) {
+  EXPECT_EQ(Status::OK().ToString(), "OK");
+  Status io = Status::IOError("fdatasync /d/f: Input/output error", EIO);
+  EXPECT_EQ(io.ToString(), "IOError: fdatasync /d/f: Input/output error (errno 5)");
+  EXPECT_EQ(Status::Busy("locked").ToString(), "Busy: locked");
+
+  Status ctx = io.WithContext("shard 2");
+  EXPECT_TRUE(ctx.IsIOError());
+  EXPECT_EQ(ctx.sys_errno(), EIO);
+  EXPECT_EQ(ctx.message(), "shard 2: fdatasync /d/f: Input/output error");
+  EXPECT_TRUE(Status::OK().WithContext("shard 2").ok());
+  EXPECT_EQ(Status::CodeName(Status::Code::kCorruption), "Corruption");
+}
+
+// ---------------------------------------------------------------- POSIX
+
+class PosixFileSystemTest : public TempDirTest {
+ protected:
+  std::shared_ptr<FileSystem> fs_ = FileSystem::Default();
+};
+
+TEST_F(PosixFileSystemTest, DefaultIsShared) { EXPECT_EQ(FileSystem::Default().get(), fs_.get()); }
+
+TEST_F(PosixFileSystemTest, PWritevRoundTrip) {
+  const std::string path = Path("seg");
+  auto file = fs_->NewWritableFile(path);
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  EXPECT_EQ((*file)->path(), path);
+
+  const std::string a = "hello ", b, c = "shard", d = "wal!";  // b: an empty iovec
+  iovec iov[] = {Iov(a), Iov(b), Iov(c), Iov(d)};
+  ASSERT_TRUE((*file)->PWritev(iov, 4, 0).ok());
+  ASSERT_TRUE(WriteAt(**file, 15, "-tail").ok());
+  ASSERT_TRUE((*file)->Sync().ok());
+  ASSERT_TRUE((*file)->Close().ok());
+  EXPECT_TRUE((*file)->Close().ok()) << "Close is idempotent";
+
+  auto reader = fs_->NewReadableFile(path);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  auto size = (*reader)->Size();
+  ASSERT_TRUE(size.ok());
+  EXPECT_EQ(*size, 20u);
+  std::string buf(32, '\0');
+  auto n = (*reader)->PRead(0, buf.size(), buf.data());
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(buf.substr(0, *n), "hello shardwal!-tail");
+  n = (*reader)->PRead(6, 5, buf.data());
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(buf.substr(0, *n), "shard");
+
+  auto file_size = fs_->FileSize(path);
+  ASSERT_TRUE(file_size.ok());
+  EXPECT_EQ(*file_size, 20u);
+}
+
+TEST_F(PosixFileSystemTest, ManyIovecsBeyondIovMax) {
+  const std::string path = Path("many");
+  auto file = fs_->NewWritableFile(path);
+  ASSERT_TRUE(file.ok());
+  std::vector<std::string> pieces;
+  std::string expected;
+  for (int i = 0; i < 3000; ++i) {
+    pieces.push_back(std::to_string(i) + ",");
+    expected += pieces.back();
+  }
+  std::vector<iovec> iov;
+  for (const auto& p : pieces) iov.push_back(Iov(p));
+  ASSERT_TRUE((*file)->PWritev(iov.data(), static_cast<int>(iov.size()), 0).ok());
+  ASSERT_TRUE((*file)->Close().ok());
+  EXPECT_EQ(ReadAll(path), expected);
+}
+
+TEST_F(PosixFileSystemTest, NewWritableFileRefusesExistingFile) {
+  const std::string path = Path("seg");
+  ASSERT_TRUE(fs_->NewWritableFile(path).ok());
+  auto again = fs_->NewWritableFile(path);
+  ASSERT_FALSE(again.ok());
+  EXPECT_TRUE(again.status().IsIOError());
+  EXPECT_EQ(again.status().sys_errno(), EEXIST);
+  EXPECT_TRUE(Contains(again.status().message(), "open " + path + ": File exists"));
+}
+
+TEST_F(PosixFileSystemTest, ReopenKeepsContentAndTruncates) {
+  const std::string path = Path("seg");
+  {
+    auto file = fs_->NewWritableFile(path);
+    ASSERT_TRUE(file.ok());
+    ASSERT_TRUE(WriteAt(**file, 0, "0123456789").ok());
+  }  // the destructor closes
+  auto file = fs_->ReopenWritableFile(path);
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ(ReadAll(path), "0123456789");
+  ASSERT_TRUE((*file)->Truncate(4).ok());
+  EXPECT_EQ(ReadAll(path), "0123");
+}
+
+TEST_F(PosixFileSystemTest, ListDirNamesEntries) {
+  ASSERT_TRUE(fs_->NewWritableFile(Path("a")).ok());
+  ASSERT_TRUE(fs_->NewWritableFile(Path("b")).ok());
+  ASSERT_TRUE(fs_->CreateDirs(Path("sub")).ok());
+  auto names = fs_->ListDir(dir_);
+  ASSERT_TRUE(names.ok());
+  std::sort(names->begin(), names->end());
+  EXPECT_EQ(*names, (std::vector<std::string>{"a", "b", "sub"}));
+}
+
+TEST_F(PosixFileSystemTest, LockIsExclusiveUntilReleased) {
+  const std::string path = Path("LOCK");
+  auto first = fs_->LockFile(path);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ((*first)->path(), path);
+
+  auto second = fs_->LockFile(path);
+  ASSERT_FALSE(second.ok());
+  EXPECT_TRUE(second.status().IsBusy());
+  EXPECT_EQ(second.status().message(), path + " is locked by another process or another open WAL");
+
+  first.value().reset();  // releases the lock
+  auto third = fs_->LockFile(path);
+  EXPECT_TRUE(third.ok()) << third.status().ToString();
+}
+
+TEST_F(PosixFileSystemTest, CreateDirsMakesEveryLevel) {
+  const std::string nested = Path("a/b/c/");
+  ASSERT_TRUE(fs_->CreateDirs(nested).ok());
+  for (const char* level : {"a", "a/b", "a/b/c"}) {
+    EXPECT_TRUE(std::filesystem::is_directory(Path(level))) << level;
+  }
+  EXPECT_TRUE(fs_->CreateDirs(nested).ok()) << "existing directories are fine";
+
+  ASSERT_TRUE(fs_->NewWritableFile(Path("file")).ok());
+  Status s = fs_->CreateDirs(Path("file/x"));
+  EXPECT_TRUE(s.IsIOError());
+  EXPECT_EQ(s.sys_errno(), ENOTDIR);
+  EXPECT_TRUE(Contains(s.message(), Path("file")));
+}
+
+TEST_F(PosixFileSystemTest, ErrorsNameOperationPathAndReason) {
+  const std::string missing = Path("missing");
+  auto expect_enoent = [&](const Status& s, const std::string& op) {
+    EXPECT_TRUE(s.IsIOError()) << s.ToString();
+    EXPECT_EQ(s.sys_errno(), ENOENT);
+    EXPECT_TRUE(Contains(s.message(), op + " " + missing));
+    EXPECT_TRUE(Contains(s.message(), "No such file or directory"));
+  };
+  expect_enoent(fs_->NewReadableFile(missing).status(), "open");
+  expect_enoent(fs_->ReopenWritableFile(missing).status(), "open");
+  expect_enoent(fs_->FileSize(missing).status(), "stat");
+  expect_enoent(fs_->DeleteFile(missing), "unlink");
+  expect_enoent(fs_->SyncDir(missing), "open");
+  expect_enoent(fs_->ListDir(missing).status(), "opendir");
+  expect_enoent(fs_->RenameFile(missing, Path("to")), "rename");
+  EXPECT_TRUE(Contains(fs_->RenameFile(missing, Path("to")).message(), Path("to")));
+
+  auto exists = fs_->FileExists(missing);
+  ASSERT_TRUE(exists.ok());
+  EXPECT_FALSE(*exists);
+}
+
+TEST_F(PosixFileSystemTest, RenameDeleteAndExists) {
+  ASSERT_TRUE(fs_->NewWritableFile(Path("x")).ok());
+  ASSERT_TRUE(fs_->RenameFile(Path("x"), Path("y")).ok());
+  EXPECT_FALSE(*fs_->FileExists(Path("x")));
+  EXPECT_TRUE(*fs_->FileExists(Path("y")));
+  ASSERT_TRUE(fs_->SyncDir(dir_).ok());
+  ASSERT_TRUE(fs_->DeleteFile(Path("y")).ok());
+  EXPECT_FALSE(*fs_->FileExists(Path("y")));
+}
+
+// ---------------------------------------------------------------- faults
+
+class FaultFileSystemTest : public TempDirTest {
+ protected:
+  std::unique_ptr<WritableFile> Create(const std::string& name) {
+    auto file = fs_.NewWritableFile(Path(name));
+    EXPECT_TRUE(file.ok()) << file.status().ToString();
+    return file.ok() ? std::move(file).value() : nullptr;
+  }
+
+  // Creates `name` in a synced directory, writes `synced` and syncs it, then
+  // writes each of `unsynced`.
+  std::unique_ptr<WritableFile> Prepare(const std::string& name, const std::string& synced,
+                                        const std::vector<std::string>& unsynced) {
+    auto file = Create(name);
+    EXPECT_TRUE(fs_.SyncDir(dir_).ok());
+    EXPECT_TRUE(WriteAt(*file, 0, synced).ok());
+    EXPECT_TRUE(file->Sync().ok());
+    std::uint64_t offset = synced.size();
+    for (const auto& data : unsynced) {
+      EXPECT_TRUE(WriteAt(*file, offset, data).ok());
+      offset += data.size();
+    }
+    return file;
+  }
+
+  Status PowerLoss(LossMode mode, std::uint64_t seed = 1, bool lose_entries = true) {
+    FaultInjectionFileSystem::PowerLossOptions options;
+    options.mode = mode;
+    options.seed = seed;
+    options.lose_unsynced_dir_entries = lose_entries;
+    fs_.Deactivate();
+    return fs_.SimulatePowerLoss(options);
+  }
+
+  FaultInjectionFileSystem fs_;
+};
+
+TEST_F(FaultFileSystemTest, NthWriteFailsAndDoesNotReachTheFile) {
+  auto file = Create("seg");
+  fs_.InjectFault(Op::kWrite, 2, ENOSPC);
+  ASSERT_TRUE(WriteAt(*file, 0, "first").ok());
+
+  Status s = WriteAt(*file, 5, "second");
+  EXPECT_TRUE(s.IsIOError());
+  EXPECT_EQ(s.sys_errno(), ENOSPC);
+  EXPECT_EQ(s.message(), "write " + Path("seg") + ": injected fault: No space left on device");
+  EXPECT_EQ(ReadAll(Path("seg")), "first");
+
+  EXPECT_TRUE(WriteAt(*file, 5, "third").ok()) << "not sticky: only the 2nd write fails";
+  EXPECT_EQ(ReadAll(Path("seg")), "firstthird");
+  EXPECT_EQ(fs_.write_count(), 2u);
+}
+
+TEST_F(FaultFileSystemTest, StickySyncFaultKeepsFailingUntilCleared) {
+  auto file = Create("seg");
+  ASSERT_TRUE(WriteAt(*file, 0, "data").ok());
+  fs_.InjectFault(Op::kSync, 1, EIO, "", /*sticky=*/true);
+  for (int i = 0; i < 3; ++i) {
+    Status s = file->Sync();
+    EXPECT_TRUE(s.IsIOError());
+    EXPECT_EQ(s.sys_errno(), EIO);
+    EXPECT_TRUE(Contains(s.message(), "sync " + Path("seg") + ": injected"));
+  }
+  EXPECT_EQ(fs_.SyncedBytes(Path("seg")), 0u);
+  EXPECT_EQ(fs_.sync_count(), 0u);
+
+  fs_.ClearFaults();
+  ASSERT_TRUE(file->Sync().ok());
+  EXPECT_EQ(fs_.SyncedBytes(Path("seg")), 4u);
+  EXPECT_EQ(fs_.sync_count(), 1u);
+}
+
+TEST_F(FaultFileSystemTest, PathFilterOnlyHitsMatchingPaths) {
+  auto shard0 = Create("shard-0");
+  auto shard1 = Create("shard-1");
+  fs_.InjectFault(Op::kWrite, 1, EIO, "shard-1", /*sticky=*/true);
+  EXPECT_TRUE(WriteAt(*shard0, 0, "a").ok());
+  EXPECT_TRUE(WriteAt(*shard0, 1, "b").ok());
+  EXPECT_EQ(WriteAt(*shard1, 0, "a").sys_errno(), EIO);
+  EXPECT_EQ(WriteAt(*shard1, 0, "a").sys_errno(), EIO);
+  EXPECT_TRUE(shard0->Sync().ok());
+  EXPECT_EQ(ReadAll(Path("shard-0")), "ab");
+  EXPECT_EQ(ReadAll(Path("shard-1")), "");
+}
+
+TEST_F(FaultFileSystemTest, CreateFaultCreatesNothing) {
+  fs_.InjectFault(Op::kCreate, 1, EACCES);
+  auto file = fs_.NewWritableFile(Path("seg"));
+  ASSERT_FALSE(file.ok());
+  EXPECT_EQ(file.status().sys_errno(), EACCES);
+  EXPECT_FALSE(std::filesystem::exists(Path("seg")));
+  EXPECT_TRUE(fs_.NewWritableFile(Path("seg")).ok());
+}
+
+TEST_F(FaultFileSystemTest, DeactivateFailsEveryMutation) {
+  auto file = Create("seg");
+  ASSERT_TRUE(WriteAt(*file, 0, "kept").ok());
+  fs_.Deactivate();
+  EXPECT_FALSE(fs_.active());
+
+  Status w = WriteAt(*file, 4, "lost");
+  EXPECT_EQ(w.sys_errno(), EIO);
+  EXPECT_TRUE(Contains(w.message(), "simulated power loss"));
+  EXPECT_EQ(file->Sync().sys_errno(), EIO);
+  EXPECT_EQ(file->Truncate(0).sys_errno(), EIO);
+  EXPECT_EQ(fs_.NewWritableFile(Path("other")).status().sys_errno(), EIO);
+  EXPECT_EQ(fs_.CreateDirs(Path("d")).sys_errno(), EIO);
+  EXPECT_EQ(fs_.RenameFile(Path("seg"), Path("x")).sys_errno(), EIO);
+  EXPECT_EQ(fs_.DeleteFile(Path("seg")).sys_errno(), EIO);
+  EXPECT_EQ(fs_.SyncDir(dir_).sys_errno(), EIO);
+  EXPECT_EQ(ReadAll(Path("seg")), "kept");
+  EXPECT_FALSE(std::filesystem::exists(Path("other")));
+  EXPECT_FALSE(std::filesystem::exists(Path("d")));
+
+  ASSERT_TRUE(fs_.SimulatePowerLoss({LossMode::kDropUnsynced, 1, false}).ok());
+  EXPECT_TRUE(fs_.active());
+  EXPECT_TRUE(fs_.NewWritableFile(Path("other")).ok());
+}
+
+TEST_F(FaultFileSystemTest, PowerLossDropsUnsyncedBytes) {
+  const std::string synced(100, 's');
+  Prepare("seg", synced, {std::string(50, 'u')});
+  EXPECT_EQ(fs_.SyncedBytes(Path("seg")), 100u);
+  ASSERT_TRUE(PowerLoss(LossMode::kDropUnsynced).ok());
+  EXPECT_EQ(ReadAll(Path("seg")), synced);
+  EXPECT_EQ(fs_.SyncedBytes(Path("seg")), 0u) << "tracking is forgotten";
+}
+
+TEST_F(FaultFileSystemTest, PowerLossKeepsRandomPrefixOfUnsyncedBytes) {
+  const std::string synced(100, 's');
+  const std::string unsynced = std::string(60, 'u') + std::string(40, 'v');
+  std::set<std::size_t> lengths;
+  for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+    const std::string name = "seg" + std::to_string(seed);
+    Prepare(name, synced, {unsynced.substr(0, 60), unsynced.substr(60)});
+    ASSERT_TRUE(PowerLoss(LossMode::kKeepRandomPrefix, seed).ok());
+    std::string content = ReadAll(Path(name));
+    ASSERT_GE(content.size(), synced.size());
+    ASSERT_LE(content.size(), synced.size() + unsynced.size());
+    EXPECT_EQ(content, (synced + unsynced).substr(0, content.size()));
+    lengths.insert(content.size());
+  }
+  EXPECT_GT(lengths.size(), 1u) << "the surviving prefix is random";
+}
+
+TEST_F(FaultFileSystemTest, PowerLossTearsTheLastWrite) {
+  const std::string synced(100, 's'), second(30, 'b'), last(50, 'c');
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    const std::string name = "seg" + std::to_string(seed);
+    Prepare(name, synced, {second, last});
+    ASSERT_TRUE(PowerLoss(LossMode::kTearLastWrite, seed).ok());
+    std::string content = ReadAll(Path(name));
+    ASSERT_GE(content.size(), synced.size() + second.size()) << "writes before the last survive";
+    ASSERT_LT(content.size(), synced.size() + second.size() + last.size()) << "the last write is torn";
+    EXPECT_EQ(content, (synced + second + last).substr(0, content.size()));
+  }
+}
+
+TEST_F(FaultFileSystemTest, TearLastWriteKeepsFullySyncedFile) {
+  Prepare("seg", "all synced", {});
+  ASSERT_TRUE(PowerLoss(LossMode::kTearLastWrite).ok());
+  EXPECT_EQ(ReadAll(Path("seg")), "all synced");
+}
+
+TEST_F(FaultFileSystemTest, PowerLossLosesEntriesOfUnsyncedDirectories) {
+  ASSERT_TRUE(fs_.CreateDirs(Path("synced")).ok());
+  ASSERT_TRUE(fs_.CreateDirs(Path("unsynced")).ok());
+  auto kept = Create("synced/seg");
+  auto lost = Create("unsynced/seg");
+  for (auto* file : {kept.get(), lost.get()}) {
+    ASSERT_TRUE(WriteAt(*file, 0, "data").ok());
+    ASSERT_TRUE(file->Sync().ok());
+  }
+  ASSERT_TRUE(fs_.SyncDir(Path("synced")).ok());
+  ASSERT_TRUE(fs_.SyncDir(dir_).ok()) << "syncing another directory does not help";
+
+  ASSERT_TRUE(PowerLoss(LossMode::kDropUnsynced).ok());
+  EXPECT_EQ(ReadAll(Path("synced/seg")), "data");
+  EXPECT_FALSE(std::filesystem::exists(Path("unsynced/seg")));
+}
+
+TEST_F(FaultFileSystemTest, PowerLossCanKeepUnsyncedEntries) {
+  auto file = Create("seg");
+  ASSERT_TRUE(WriteAt(*file, 0, "data").ok());
+  ASSERT_TRUE(PowerLoss(LossMode::kDropUnsynced, 1, /*lose_entries=*/false).ok());
+  EXPECT_TRUE(std::filesystem::exists(Path("seg")));
+  EXPECT_EQ(ReadAll(Path("seg")), "");
+}
+
+TEST_F(FaultFileSystemTest, ReopenedFileCountsItsSizeAsSynced) {
+  {
+    auto file = FileSystem::Default()->NewWritableFile(Path("seg"));
+    ASSERT_TRUE(file.ok());
+    ASSERT_TRUE(WriteAt(**file, 0, "0123456789").ok());
+  }
+  auto file = fs_.ReopenWritableFile(Path("seg"));
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ(fs_.SyncedBytes(Path("seg")), 10u);
+  ASSERT_TRUE(WriteAt(**file, 10, "abc").ok());
+  ASSERT_TRUE(PowerLoss(LossMode::kDropUnsynced).ok());
+  EXPECT_EQ(ReadAll(Path("seg")), "0123456789") << "a reopened file's entry is not lost either";
+}
+
+TEST_F(FaultFileSystemTest, RenameCarriesTracking) {
+  auto file = Prepare("tmp", "synced", {"-unsynced"});
+  ASSERT_TRUE(fs_.RenameFile(Path("tmp"), Path("final")).ok());
+  EXPECT_EQ(fs_.SyncedBytes(Path("final")), 6u);
+  EXPECT_EQ(fs_.SyncedBytes(Path("tmp")), 0u);
+  ASSERT_TRUE(PowerLoss(LossMode::kDropUnsynced).ok());
+  EXPECT_EQ(ReadAll(Path("final")), "synced");
+}
+
+TEST_F(FaultFileSystemTest, SyncObserverSeesPathAndSyncedLength) {
+  std::vector<std::pair<std::string, std::uint64_t>> seen;
+  fs_.SetSyncObserver([&](const std::string& path, std::uint64_t bytes) {
+    // Calling back into the file system must not deadlock.
+    EXPECT_EQ(fs_.SyncedBytes(path), bytes);
+    seen.emplace_back(path, bytes);
+  });
+  auto file = Create("seg");
+  ASSERT_TRUE(WriteAt(*file, 0, "12345").ok());
+  ASSERT_TRUE(file->Sync().ok());
+  ASSERT_TRUE(WriteAt(*file, 5, "678").ok());
+  ASSERT_TRUE(file->Sync().ok());
+  fs_.InjectFault(Op::kSync, 1, EIO);
+  ASSERT_FALSE(file->Sync().ok());
+  using Seen = std::vector<std::pair<std::string, std::uint64_t>>;
+  EXPECT_EQ(seen, (Seen{{Path("seg"), 5}, {Path("seg"), 8}}));
+}
+
+TEST_F(FaultFileSystemTest, StalledSyncBlocksUntilResumed) {
+  auto stalled = Create("shard-1");
+  auto free = Create("shard-2");
+  ASSERT_TRUE(WriteAt(*stalled, 0, "data").ok());
+  fs_.StallSyncs("shard-1");
+
+  auto sync = std::async(std::launch::async, [&] { return stalled->Sync(); });
+  EXPECT_EQ(sync.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  EXPECT_TRUE(free->Sync().ok()) << "other paths are not stalled";
+  EXPECT_EQ(fs_.SyncedBytes(Path("shard-1")), 0u);
+
+  fs_.ResumeSyncs();
+  ASSERT_EQ(sync.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_TRUE(sync.get().ok());
+  EXPECT_EQ(fs_.SyncedBytes(Path("shard-1")), 4u);
+}
+
+TEST_F(FaultFileSystemTest, DeactivateReleasesStalledSyncWithError) {
+  auto file = Create("seg");
+  ASSERT_TRUE(WriteAt(*file, 0, "data").ok());
+  fs_.StallSyncs("");
+  auto sync = std::async(std::launch::async, [&] { return file->Sync(); });
+  EXPECT_EQ(sync.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  fs_.Deactivate();
+  ASSERT_EQ(sync.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  Status s = sync.get();
+  EXPECT_EQ(s.sys_errno(), EIO);
+  EXPECT_TRUE(Contains(s.message(), "simulated power loss"));
+  EXPECT_EQ(fs_.SyncedBytes(Path("seg")), 0u);
+}
+
+TEST_F(FaultFileSystemTest, ParallelSyncsFromManyThreads) {
+  constexpr int kThreads = 8;
+  std::vector<std::unique_ptr<WritableFile>> files;
+  for (int i = 0; i < kThreads; ++i) files.push_back(Create("shard-" + std::to_string(i)));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      for (int round = 0; round < 20; ++round) {
+        EXPECT_TRUE(WriteAt(*files[i], round, "x").ok());
+        EXPECT_TRUE(files[i]->Sync().ok());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(fs_.sync_count(), kThreads * 20u);
+  EXPECT_EQ(fs_.write_count(), kThreads * 20u);
+  for (int i = 0; i < kThreads; ++i) EXPECT_EQ(fs_.SyncedBytes(Path("shard-" + std::to_string(i))), 20u);
+}
+
+}  // namespace
+}  // namespace shardwal
