@@ -1,0 +1,281 @@
+// The durable watermark: never ahead of stable storage, monotonic, not held
+// back by idle shards, held back by a stalled one; and its waiters.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "shardwal/fault_injection_file_system.h"
+#include "shardwal/wal.h"
+#include "src/durable_watermark.h"
+#include "src/format.h"
+#include "tests/test_util.h"
+
+namespace shardwal {
+namespace {
+
+using testing::TempDir;
+using testing::TestOptions;
+
+constexpr Lsn kNone = DurableWatermark::kNoPending;
+
+// ---- the publication protocol, step by step ----------------------------------
+
+TEST(DurableWatermarkProtocol, PreemptedWriterHoldsTheWatermark) {
+  std::atomic<Lsn> next{1};
+  DurableWatermark wm(2, &next);
+  // Shard 1: a writer reserved its floor and took LSN 1, then was preempted
+  // before its record reached the buffer.
+  wm.pending_floor(1).store(next.load());
+  const Lsn stuck = next.fetch_add(1);
+  // Shard 0 took LSN 2 and made it durable.
+  wm.pending_floor(0).store(next.load());
+  next.fetch_add(1);
+  wm.pending_floor(0).store(kNone);
+  EXPECT_EQ(wm.Advance(), stuck - 1) << "W covered an LSN that is not on disk";
+  // The writer resumes; its shard syncs.
+  wm.pending_floor(1).store(kNone);
+  EXPECT_EQ(wm.Advance(), 2u);
+}
+
+TEST(DurableWatermarkProtocol, IdleShardsFollowTheCounter) {
+  std::atomic<Lsn> next{1};
+  DurableWatermark wm(4, &next);
+  EXPECT_EQ(wm.Advance(), 0u);
+  next.fetch_add(10);  // LSNs 1..10 went to shards that are all synced again
+  EXPECT_EQ(wm.Advance(), 10u);
+  wm.pending_floor(2).store(11);
+  next.fetch_add(5);
+  EXPECT_EQ(wm.Advance(), 10u);
+  EXPECT_EQ(wm.Frontier(0), 15u);  // idle: every future LSN of it is > 15
+  EXPECT_EQ(wm.Frontier(2), 10u);
+}
+
+TEST(DurableWatermarkProtocol, NeverMovesBackwards) {
+  std::atomic<Lsn> next{1};
+  DurableWatermark wm(2, &next);
+  next.fetch_add(20);
+  EXPECT_EQ(wm.Advance(), 20u);
+  wm.pending_floor(0).store(5);  // a (bogus) lower floor cannot pull W back
+  EXPECT_EQ(wm.Advance(), 20u);
+  EXPECT_EQ(wm.published(), 20u);
+}
+
+// Waits until `pred` holds (test-side only), at most 10 s.
+template <typename Pred>
+bool Eventually(Pred pred) {
+  for (int i = 0; i < 10000 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return pred();
+}
+
+TEST(DurableWatermarkProtocol, WakesExactlyTheCoveredWaiters) {
+  std::atomic<Lsn> next{1};
+  DurableWatermark wm(2, &next);
+  wm.pending_floor(0).store(1);
+  next.fetch_add(64);
+  std::atomic<int> woken{0};
+  std::vector<std::thread> waiters;
+  for (Lsn l = 1; l <= 64; ++l) {
+    waiters.emplace_back([&, l] {
+      EXPECT_TRUE(wm.Wait(l, static_cast<std::uint32_t>(l)).ok());
+      EXPECT_GE(wm.published(), l);
+      woken.fetch_add(1);
+    });
+  }
+  wm.pending_floor(0).store(33);
+  EXPECT_EQ(wm.Advance(), 32u);
+  EXPECT_TRUE(Eventually([&] { return woken.load() == 32; })) << woken.load();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(woken.load(), 32) << "a waiter above W woke up";
+  wm.pending_floor(0).store(kNone);
+  EXPECT_EQ(wm.Advance(), 64u);
+  for (auto& t : waiters) t.join();
+  EXPECT_EQ(woken.load(), 64);
+}
+
+TEST(DurableWatermarkProtocol, FailWakesEveryoneWithTheError) {
+  std::atomic<Lsn> next{1};
+  DurableWatermark wm(1, &next);
+  wm.pending_floor(0).store(1);
+  next.fetch_add(8);
+  std::vector<std::future<Status>> f;
+  for (Lsn l = 1; l <= 8; ++l) f.push_back(std::async(std::launch::async, [&, l] { return wm.Wait(l, 0); }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  wm.Fail(Status::IOError("fdatasync /x: Input/output error", EIO));
+  for (auto& x : f) {
+    Status s = x.get();
+    EXPECT_TRUE(s.IsIOError());
+    EXPECT_EQ(s.sys_errno(), EIO);
+  }
+  EXPECT_TRUE(wm.Wait(5, 0).IsIOError());  // later waiters too
+}
+
+// ---- against what is really on stable storage ----------------------------------
+
+// Tracks which LSNs are in synced bytes, by parsing each file's newly synced
+// range from the fault-injecting file system's sync observer.
+class SyncedLsnTracker {
+ public:
+  explicit SyncedLsnTracker(std::size_t max_lsn) : synced_(max_lsn + 1) {}
+
+  void OnSync(const std::string& path, std::uint64_t synced_bytes) {
+    std::lock_guard lk(mu_);
+    std::uint64_t& done = parsed_[path];
+    if (synced_bytes <= done) return;
+    std::string bytes(synced_bytes - done, '\0');
+    auto file = FileSystem::Default()->NewReadableFile(path);
+    ASSERT_TRUE(file.ok());
+    auto n = (*file)->PRead(done, bytes.size(), bytes.data());
+    ASSERT_TRUE(n.ok() && *n == bytes.size());
+    std::size_t pos = 0;
+    if (done == 0) pos = format::kSegmentHeaderBytes;
+    while (pos < bytes.size()) {
+      format::BatchHeader bh;
+      ASSERT_TRUE(format::DecodeBatchHeader(bytes.data() + pos, &bh).ok()) << path << " @" << done + pos;
+      std::size_t rpos = pos + format::kBatchHeaderBytes;
+      for (std::uint32_t i = 0; i < bh.record_count; ++i) {
+        format::RecordView rec;
+        std::size_t used = 0;
+        ASSERT_TRUE(format::DecodeRecord(bytes.data() + rpos, bytes.size() - rpos, &rec, &used).ok());
+        ASSERT_LT(rec.lsn, synced_.size());
+        synced_[rec.lsn].store(1, std::memory_order_release);
+        rpos += used;
+      }
+      pos = rpos;
+    }
+    done = synced_bytes;
+  }
+
+  // Called with each newly published W: every LSN <= W must be synced.
+  void OnPublished(Lsn w) {
+    std::lock_guard lk(check_mu_);
+    for (; checked_ < w; ++checked_) {
+      if (synced_[checked_ + 1].load(std::memory_order_acquire) == 0) {
+        ++violations_;
+        first_violation_ = first_violation_ ? first_violation_ : checked_ + 1;
+      }
+    }
+  }
+
+  int violations() const { return violations_; }
+  Lsn first_violation() const { return first_violation_; }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::uint64_t> parsed_;
+  std::vector<std::atomic<std::uint8_t>> synced_;
+  std::mutex check_mu_;
+  Lsn checked_ = 0;
+  int violations_ = 0;
+  Lsn first_violation_ = 0;
+};
+
+void StressWatermark(Routing routing, std::uint32_t shards) {
+  constexpr int kThreads = 8, kPerThread = 4000;
+  TempDir dir;
+  auto fs = std::make_shared<FaultInjectionFileSystem>();
+  SyncedLsnTracker tracker(kThreads * kPerThread);
+  fs->SetSyncObserver([&](const std::string& p, std::uint64_t n) { tracker.OnSync(p, n); });
+  Options o = TestOptions(dir.path(), shards);
+  o.file_system = fs;
+  o.routing = routing;
+  o.max_batch_bytes = 4096;  // many small batches
+  o.max_batch_delay = std::chrono::microseconds(200);
+  o.watermark_listener = [&](Lsn w) { tracker.OnPublished(w); };
+  auto wal = Wal::Open(o);
+  ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(t);
+      Lsn seen_w = 0;
+      const Durability modes[] = {Durability::kGroup, Durability::kGroup, Durability::kAsync, Durability::kNone};
+      for (int i = 0; i < kPerThread; ++i) {
+        AppendOptions ao;
+        ao.durability = modes[rng() % 4];
+        // Skewed tags: a few hot ones, many cold ones.
+        const std::string tag = rng() % 2 ? "hot" + std::to_string(rng() % 3) : "cold" + std::to_string(rng() % 500);
+        auto lsn = (*wal)->Append(tag, std::string(1 + rng() % 200, 'p'), ao);
+        ASSERT_TRUE(lsn.ok()) << lsn.status().ToString();
+        const Lsn w = (*wal)->DurableLsn();
+        ASSERT_GE(w, seen_w) << "watermark moved backwards";
+        seen_w = w;
+        if (ao.durability == Durability::kGroup) ASSERT_GE(w, *lsn);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_TRUE((*wal)->Close().ok());
+  EXPECT_EQ((*wal)->DurableLsn(), Lsn(kThreads * kPerThread));
+  EXPECT_EQ(tracker.violations(), 0) << "first LSN published durable before it was synced: "
+                                     << tracker.first_violation();
+}
+
+TEST(WatermarkStress, NeverAheadOfSyncedBytesByTag) { StressWatermark(Routing::kTag, 4); }
+TEST(WatermarkStress, NeverAheadOfSyncedBytesByThread) { StressWatermark(Routing::kThread, 3); }
+
+TEST(Watermark, IdleShardsDoNotHoldItBack) {
+  TempDir dir;
+  auto wal = Wal::Open(TestOptions(dir.path(), 8));
+  ASSERT_TRUE(wal.ok());
+  // Every append goes to one shard; the other seven never see a record.
+  for (int i = 0; i < 200; ++i) {
+    auto lsn = (*wal)->Append("the-only-tag", "x");
+    ASSERT_TRUE(lsn.ok());
+    ASSERT_GE((*wal)->DurableLsn(), *lsn);
+  }
+  const WalStats st = (*wal)->Stats();
+  const std::uint32_t busy = (*wal)->ShardForTag("the-only-tag");
+  for (std::uint32_t s = 0; s < 8; ++s) {
+    if (s == busy) continue;
+    EXPECT_EQ(st.shards[s].fsyncs, 0u) << "idle shard " << s << " had to sync";
+    EXPECT_EQ(st.shards[s].durable_frontier, 200u) << "idle shard " << s << " frontier lags the counter";
+  }
+}
+
+TEST(Watermark, AStalledShardHoldsItBack) {
+  TempDir dir;
+  auto fs = std::make_shared<FaultInjectionFileSystem>();
+  Options o = TestOptions(dir.path(), 2);
+  o.file_system = fs;
+  auto opened = Wal::Open(o);
+  ASSERT_TRUE(opened.ok());
+  auto& wal = *opened;
+  // Two tags on different shards.
+  std::string slow_tag = "slow", fast_tag;
+  for (int i = 0; fast_tag.empty(); ++i) {
+    if (wal->ShardForTag("fast" + std::to_string(i)) != wal->ShardForTag(slow_tag)) fast_tag = "fast" + std::to_string(i);
+  }
+  const std::uint32_t slow = wal->ShardForTag(slow_tag), fast = wal->ShardForTag(fast_tag);
+  ASSERT_TRUE(wal->Append(slow_tag, "warm").ok());
+  ASSERT_TRUE(wal->Append(fast_tag, "warm").ok());
+  const Lsn before = wal->DurableLsn();
+
+  fs->StallSyncs("/shard-" + std::to_string(slow) + "/");
+  auto slow_append = std::async(std::launch::async, [&] { return wal->Append(slow_tag, "stuck"); });
+  // Wait until the slow shard's record has an LSN.
+  for (int i = 0; i < 5000 && wal->LastLsn() == before; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  const Lsn stuck = wal->LastLsn();
+  auto fast_append = std::async(std::launch::async, [&] { return wal->Append(fast_tag, "behind"); });
+
+  EXPECT_EQ(fast_append.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout)
+      << "a group append returned while a lower LSN was not durable";
+  EXPECT_LT(wal->DurableLsn(), stuck);
+  // The fast shard itself is done; only the global watermark waits.
+  EXPECT_GT(wal->Stats().shards[fast].durable_frontier, stuck);
+
+  fs->ResumeSyncs();
+  auto s1 = slow_append.get();
+  auto s2 = fast_append.get();
+  ASSERT_TRUE(s1.ok() && s2.ok());
+  EXPECT_GE(wal->DurableLsn(), std::max(*s1, *s2));
+}
+
+}  // namespace
+}  // namespace shardwal

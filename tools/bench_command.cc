@@ -1,0 +1,577 @@
+// `shardwal bench`: W writer threads append B-byte records to a WAL for S
+// seconds (or R records in total) and report throughput, fsync rate, batch
+// size and per-append latency percentiles.
+#include "tools/bench_command.h"
+
+#include <CLI/CLI.hpp>
+#include <spdlog/logger.h>
+#include <spdlog/sinks/stdout_sinks.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <latch>
+#include <limits>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "shardwal/options.h"
+#include "shardwal/wal.h"
+#include "tools/latency_histogram.h"
+
+namespace shardwal::tools {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+constexpr std::uint32_t kMaxShards = 256;  // Options' limit
+constexpr std::uint32_t kMaxWriters = 4096;
+constexpr std::size_t kMaxRecordBytes = 64u << 20;
+constexpr std::uint32_t kMaxTags = 1'000'000;
+
+double Secs(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+double Div(double a, double b) { return b > 0 ? a / b : 0.0; }
+
+// ---- SIGINT / SIGTERM: stop the writers, report what was done -------------
+
+std::atomic<bool> g_interrupted{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
+
+extern "C" void OnInterrupt(int) { g_interrupted.store(true, std::memory_order_relaxed); }
+
+// Installs the handler for the lifetime of a run (SA_RESETHAND: a second
+// Ctrl-C kills the process as usual) and restores the previous ones.
+class InterruptScope {
+ public:
+  InterruptScope() {
+    g_interrupted.store(false);
+    struct sigaction sa {};
+    sa.sa_handler = OnInterrupt;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND;
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~InterruptScope() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  InterruptScope(const InterruptScope&) = delete;
+  InterruptScope& operator=(const InterruptScope&) = delete;
+
+ private:
+  struct sigaction old_int_ {};
+  struct sigaction old_term_ {};
+};
+
+// ---- the WAL directory -------------------------------------------------------
+
+// Owns the run's directory: a mkdtemp one is removed on destruction unless
+// kept; a given one never is.
+class BenchDir {
+ public:
+  static Result<BenchDir> Make(const BenchConfig& c) {
+    BenchDir d;
+    if (!c.dir.empty()) {
+      d.path_ = c.dir;
+      return d;
+    }
+    const char* env = std::getenv("TMPDIR");
+    std::string base = env != nullptr && *env != '\0' ? env : "/tmp";
+    while (base.size() > 1 && base.back() == '/') base.pop_back();
+    std::string tmpl = base + "/shardwal-bench-XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr) {
+      const int err = errno;
+      return Status::IOError("cannot create a temporary directory " + tmpl + ": " + std::strerror(err), err);
+    }
+    d.path_ = tmpl;
+    d.remove_ = !c.keep;
+    return d;
+  }
+  BenchDir(BenchDir&& o) noexcept : path_(std::move(o.path_)), remove_(std::exchange(o.remove_, false)) {}
+  BenchDir& operator=(BenchDir&&) = delete;
+  ~BenchDir() {
+    if (!remove_) return;
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+    if (ec) std::cerr << "shardwal bench: cannot remove " << path_ << ": " << ec.message() << "\n";
+  }
+  const std::string& path() const { return path_; }
+  bool removed() const { return remove_; }
+
+ private:
+  BenchDir() = default;
+  std::string path_;
+  bool remove_ = false;
+};
+
+// ---- writers -------------------------------------------------------------------
+
+// State shared by the writers and the thread that runs the benchmark.
+struct Shared {
+  Wal* wal = nullptr;
+  const BenchConfig* config = nullptr;
+  const std::vector<std::string>* tags = nullptr;
+  std::latch ready;
+  std::atomic<bool> go{false};
+  Clock::time_point deadline{};  // written before `go` is released
+  std::atomic<bool> stop{false};
+  std::mutex error_mu;
+  Status first_error;
+
+  explicit Shared(std::ptrdiff_t writers) : ready(writers) {}
+
+  void Fail(const Status& s) {
+    {
+      std::lock_guard lk(error_mu);
+      if (first_error.ok()) first_error = s;
+    }
+    stop.store(true, std::memory_order_relaxed);
+  }
+  bool Stopping() const {
+    return stop.load(std::memory_order_relaxed) || g_interrupted.load(std::memory_order_relaxed);
+  }
+};
+
+struct alignas(64) WriterState {
+  LatencyHistogram latency;
+  std::uint64_t appended = 0;
+};
+
+inline std::uint64_t XorShift(std::uint64_t& x) {
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  return x;
+}
+
+// Writer `id`: appends `quota` records (0: until the deadline). Everything
+// is allocated before the start signal; the loop allocates nothing.
+void RunWriter(Shared& sh, std::uint32_t id, std::uint64_t quota, WriterState& st) {
+  const BenchConfig& c = *sh.config;
+  std::uint64_t rng = 0x9E3779B97F4A7C15ull * (id + 1);
+  std::string payload(c.record_bytes, '\0');
+  for (char& ch : payload) ch = static_cast<char>(XorShift(rng) >> 24);
+  const std::size_t seq_bytes = std::min<std::size_t>(8, payload.size());
+
+  // Tag routing: with at least as many tags as writers, writer i owns tags
+  // i, i + W, i + 2W, ... (so each tag has one writer and its records stay
+  // in append order); otherwise every writer picks from all tags.
+  std::vector<std::string_view> tags;
+  if (c.routing == Routing::kTag) {
+    const std::vector<std::string>& all = *sh.tags;
+    const std::size_t step = all.size() >= c.writers ? c.writers : 1;
+    for (std::size_t j = all.size() >= c.writers ? id : 0; j < all.size(); j += step) tags.push_back(all[j]);
+  }
+  const auto ntags = static_cast<std::uint64_t>(tags.size());
+
+  sh.ready.count_down();
+  sh.go.wait(false, std::memory_order_acquire);
+  const Clock::time_point deadline = sh.deadline;
+
+  for (std::uint64_t seq = 0; quota == 0 || seq < quota; ++seq) {
+    if (sh.Stopping()) break;
+    std::memcpy(payload.data(), &seq, seq_bytes);
+    const Clock::time_point t0 = Clock::now();
+    Result<Lsn> r = ntags != 0 ? sh.wal->Append(tags[((XorShift(rng) >> 32) * ntags) >> 32], payload)
+                               : sh.wal->Append(payload);
+    const Clock::time_point t1 = Clock::now();
+    if (!r.ok()) {
+      sh.Fail(r.status());
+      break;
+    }
+    st.latency.Record(t1 - t0);
+    ++st.appended;
+    if (quota == 0 && t1 >= deadline) break;
+  }
+}
+
+// ---- progress ---------------------------------------------------------------------
+
+// One line per second until Stop(); waits on a condition variable (with the
+// next tick as deadline) so it ends as soon as the run does.
+class Reporter {
+ public:
+  Reporter(const Wal& wal, std::ostream& out, Clock::time_point start)
+      : wal_(wal), out_(out), start_(start), thread_([this] { Loop(); }) {}
+  ~Reporter() { Stop(); }
+  Reporter(const Reporter&) = delete;
+  Reporter& operator=(const Reporter&) = delete;
+
+  void Stop() {
+    {
+      std::lock_guard lk(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void Loop() {
+    std::uint64_t prev_records = 0, prev_fsyncs = 0, prev_batches = 0;
+    Clock::time_point prev = start_;
+    Clock::time_point next = start_ + std::chrono::seconds(1);
+    std::unique_lock lk(mu_);
+    while (!cv_.wait_until(lk, next, [this] { return done_; })) {
+      lk.unlock();
+      const WalStats st = wal_.Stats();
+      const Lsn durable = wal_.DurableLsn();
+      const Clock::time_point now = Clock::now();
+      const double dt = Secs(now - prev);
+      const std::uint64_t records = st.last_lsn, fsyncs = st.total.fsyncs, batches = st.total.batches;
+      char line[256];
+      std::snprintf(line, sizeof line,
+                    "[%6.1fs] records/s=%.0f fsyncs/s=%.0f avg_batch_records=%.1f durable_lsn=%llu\n",
+                    Secs(now - start_), Div(static_cast<double>(records - prev_records), dt),
+                    Div(static_cast<double>(fsyncs - prev_fsyncs), dt),
+                    Div(static_cast<double>(records - prev_records), static_cast<double>(batches - prev_batches)),
+                    static_cast<unsigned long long>(durable));
+      out_ << line << std::flush;
+      prev_records = records;
+      prev_fsyncs = fsyncs;
+      prev_batches = batches;
+      prev = now;
+      lk.lock();
+      next += std::chrono::seconds(1);
+      if (next <= now) next = now + std::chrono::seconds(1);  // fell behind: skip ticks
+    }
+  }
+
+  const Wal& wal_;
+  std::ostream& out_;
+  const Clock::time_point start_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;  // last: starts once the rest is initialised
+};
+
+std::shared_ptr<spdlog::logger> DefaultLogger() {
+  auto logger = std::make_shared<spdlog::logger>("shardwal-bench", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  logger->set_level(spdlog::level::warn);
+  return logger;
+}
+
+}  // namespace
+
+// ---- the engine ---------------------------------------------------------------------
+
+Status ValidateBenchConfig(const BenchConfig& c) {
+  if (c.shards > kMaxShards) return Status::InvalidArgument("shards: " + std::to_string(c.shards) + " (max 256)");
+  if (c.writers < 1 || c.writers > kMaxWriters) {
+    return Status::InvalidArgument("writers: " + std::to_string(c.writers) + " (must be 1.." +
+                                   std::to_string(kMaxWriters) + ")");
+  }
+  if (c.record_bytes > kMaxRecordBytes) {
+    return Status::InvalidArgument("record-bytes: " + std::to_string(c.record_bytes) + " (max " +
+                                   std::to_string(kMaxRecordBytes) + ")");
+  }
+  if (c.records == 0 && !(c.seconds > 0)) {
+    return Status::InvalidArgument("seconds: " + std::to_string(c.seconds) + " (must be > 0)");
+  }
+  if (c.routing == Routing::kTag && (c.tags < 1 || c.tags > kMaxTags)) {
+    return Status::InvalidArgument("tags: " + std::to_string(c.tags) + " (must be 1.." + std::to_string(kMaxTags) +
+                                   ")");
+  }
+  if (!c.dir.empty()) {
+    std::error_code ec;
+    const fs::file_status st = fs::status(c.dir, ec);
+    if (fs::exists(st)) {
+      if (!fs::is_directory(st)) return Status::InvalidArgument("dir: " + c.dir + " exists and is not a directory");
+      if (!fs::is_empty(c.dir, ec) || ec) {
+        return Status::InvalidArgument("dir: " + c.dir +
+                                       (ec ? " cannot be read: " + ec.message()
+                                           : " is not empty (give an empty or new directory, or omit --dir)"));
+      }
+    }
+  }
+  return Status::OK();
+}
+
+Result<BenchResult> RunBench(const BenchConfig& c) {
+  if (Status s = ValidateBenchConfig(c); !s.ok()) return s;
+  auto dir = BenchDir::Make(c);
+  if (!dir.ok()) return dir.status();
+
+  Options opt;
+  opt.dir = dir->path();
+  opt.num_shards = c.shards;
+  opt.durability = c.durability;
+  opt.routing = c.routing;
+  opt.logger = c.logger ? c.logger : DefaultLogger();
+  // Room for the largest record (tag + payload) and a few of them buffered.
+  const std::size_t record_max = c.record_bytes + 64;
+  if (record_max > opt.max_record_bytes) {
+    opt.max_record_bytes = static_cast<std::uint32_t>(record_max);
+    opt.max_buffered_bytes = std::max(opt.max_buffered_bytes, 4 * (record_max + 64));
+  }
+
+  auto opened = Wal::Open(opt);
+  if (!opened.ok()) return opened.status();
+  std::unique_ptr<Wal> wal = std::move(*opened);
+
+  std::vector<std::string> tags;
+  if (c.routing == Routing::kTag) {
+    tags.reserve(c.tags);
+    char buf[32];
+    for (std::uint32_t i = 0; i < c.tags; ++i) {
+      std::snprintf(buf, sizeof buf, "sensor.%06u", i);
+      tags.emplace_back(buf);
+    }
+  }
+
+  InterruptScope interrupt_scope;
+  Shared sh(c.writers);
+  sh.wal = wal.get();
+  sh.config = &c;
+  sh.tags = &tags;
+  std::vector<WriterState> states(c.writers);
+  std::vector<std::thread> threads;
+  threads.reserve(c.writers);
+  Status start_error;
+  for (std::uint32_t i = 0; i < c.writers; ++i) {
+    const std::uint64_t quota = c.records == 0 ? 0 : c.records / c.writers + (i < c.records % c.writers ? 1 : 0);
+    if (c.records != 0 && quota == 0) {  // more writers than records: this one has nothing to do
+      sh.ready.count_down();
+      continue;
+    }
+    try {
+      threads.emplace_back(RunWriter, std::ref(sh), i, quota, std::ref(states[i]));
+    } catch (const std::system_error& e) {
+      start_error = Status::IOError("cannot start writer thread " + std::to_string(i) + ": " + e.what(),
+                                    e.code().value());
+      sh.stop.store(true);
+      sh.ready.count_down(c.writers - i);
+      break;
+    }
+  }
+  sh.ready.wait();
+  const Clock::time_point start = Clock::now();
+  sh.deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(c.seconds));
+  sh.go.store(true, std::memory_order_release);
+  sh.go.notify_all();
+  Clock::time_point end;
+  {
+    std::unique_ptr<Reporter> reporter;
+    if (c.progress != nullptr && start_error.ok()) {
+      try {
+        reporter = std::make_unique<Reporter>(*wal, *c.progress, start);
+      } catch (const std::exception& e) {  // no progress lines, but the run goes on
+        std::cerr << "shardwal bench: cannot start the progress reporter: " << e.what() << "\n";
+      }
+    }
+    for (auto& t : threads) t.join();
+    end = Clock::now();
+  }  // the reporter stops here
+
+  const Clock::time_point close_start = Clock::now();
+  const Status close_status = wal->Close();
+  const Clock::time_point close_end = Clock::now();
+  if (!start_error.ok()) return start_error;
+  if (!sh.first_error.ok()) return sh.first_error;
+  if (!close_status.ok()) return close_status.WithContext("Close");
+
+  LatencyHistogram latency;
+  BenchResult r;
+  for (const WriterState& st : states) {
+    latency.Merge(st.latency);
+    r.records += st.appended;
+  }
+  const WalStats stats = wal->Stats();
+  r.seconds = Secs(end - start);
+  r.close_seconds = Secs(close_end - close_start);
+  r.records_per_s = Div(static_cast<double>(r.records), r.seconds);
+  r.mb_per_s = Div(static_cast<double>(r.records) * static_cast<double>(c.record_bytes), r.seconds) / 1e6;
+  r.batches = stats.total.batches;
+  r.fsyncs = stats.total.fsyncs;
+  r.bytes_written = stats.total.bytes;
+  r.backpressure_waits = stats.total.backpressure_waits;
+  r.fsyncs_per_s = Div(static_cast<double>(r.fsyncs), r.seconds);
+  r.avg_batch_records = Div(static_cast<double>(r.records), static_cast<double>(r.batches));
+  r.latency = c.durability == Durability::kGroup ? "append_to_durable" : "append_call";
+  r.p50_us = latency.PercentileUs(50);
+  r.p99_us = latency.PercentileUs(99);
+  r.p999_us = latency.PercentileUs(99.9);
+  r.max_us = latency.MaxUs();
+  r.mean_us = latency.MeanUs();
+  r.durable_lsn = wal->DurableLsn();
+  r.last_lsn = wal->LastLsn();
+  r.shards = wal->num_shards();
+  r.writers = c.writers;
+  r.record_bytes = c.record_bytes;
+  r.durability = c.durability;
+  r.routing = c.routing;
+  r.tags = c.routing == Routing::kTag ? c.tags : 0;
+  r.dir = dir->path();
+  r.dir_kept = !dir->removed();
+  r.interrupted = g_interrupted.load();
+  return r;
+}
+
+void PrintBenchSummary(std::ostream& out, const BenchResult& r) {
+  char buf[512];
+  auto line = [&](const char* name, const char* fmt, auto... args) {
+    int n = std::snprintf(buf, sizeof buf, "%-18s ", name);
+    std::snprintf(buf + n, sizeof buf - static_cast<std::size_t>(n), fmt, args...);
+    out << buf << '\n';
+  };
+  using ull = unsigned long long;
+  if (r.interrupted) out << "interrupted: results cover the run up to the signal\n";
+  line("records:", "%llu", static_cast<ull>(r.records));
+  line("seconds:", "%.3f (writers; close took %.3f s more)", r.seconds, r.close_seconds);
+  line("records/s:", "%.0f", r.records_per_s);
+  line("MB/s:", "%.2f (payload, 10^6 bytes)", r.mb_per_s);
+  line("batches:", "%llu", static_cast<ull>(r.batches));
+  line("fsyncs:", "%llu", static_cast<ull>(r.fsyncs));
+  line("fsyncs/s:", "%.1f", r.fsyncs_per_s);
+  line("avg batch records:", "%.1f", r.avg_batch_records);
+  line("latency us:", "p50=%.1f p99=%.1f p999=%.1f max=%.1f mean=%.1f (%s)", r.p50_us, r.p99_us, r.p999_us,
+       r.max_us, r.mean_us, r.latency.c_str());
+  line("durable_lsn:", "%llu (last_lsn %llu)", static_cast<ull>(r.durable_lsn), static_cast<ull>(r.last_lsn));
+  line("shards:", "%u", r.shards);
+  line("writers:", "%u", r.writers);
+  line("record bytes:", "%zu (payload)", r.record_bytes);
+  line("durability:", "%s", std::string(DurabilityName(r.durability)).c_str());
+  if (r.routing == Routing::kTag) {
+    line("routing:", "tag (%u tags)", r.tags);
+  } else {
+    line("routing:", "%s", std::string(RoutingName(r.routing)).c_str());
+  }
+  line("dir:", "%s%s", r.dir.c_str(), r.dir_kept ? "" : " (removed)");
+  out << std::flush;
+}
+
+// Keys other tools parse; add new ones freely, never rename these.
+nlohmann::json BenchResultToJson(const BenchResult& r) {
+  nlohmann::json j;
+  j["records"] = r.records;
+  j["seconds"] = r.seconds;
+  j["records_per_s"] = r.records_per_s;
+  j["mb_per_s"] = r.mb_per_s;
+  j["batches"] = r.batches;
+  j["fsyncs"] = r.fsyncs;
+  j["fsyncs_per_s"] = r.fsyncs_per_s;
+  j["avg_batch_records"] = r.avg_batch_records;
+  j["latency"] = r.latency;
+  j["p50_us"] = r.p50_us;
+  j["p99_us"] = r.p99_us;
+  j["p999_us"] = r.p999_us;
+  j["max_us"] = r.max_us;
+  j["mean_us"] = r.mean_us;
+  j["durable_lsn"] = r.durable_lsn;
+  j["last_lsn"] = r.last_lsn;
+  j["shards"] = r.shards;
+  j["writers"] = r.writers;
+  j["record_bytes"] = r.record_bytes;
+  j["durability"] = std::string(DurabilityName(r.durability));
+  j["routing"] = std::string(RoutingName(r.routing));
+  j["tags"] = r.tags;
+  j["bytes_written"] = r.bytes_written;
+  j["backpressure_waits"] = r.backpressure_waits;
+  j["close_seconds"] = r.close_seconds;
+  j["dir"] = r.dir;
+  j["dir_kept"] = r.dir_kept;
+  j["interrupted"] = r.interrupted;
+  return j;
+}
+
+// ---- the CLI ------------------------------------------------------------------------------
+
+namespace {
+
+struct BenchFlags {
+  BenchConfig config;
+  std::string durability = "group";
+  std::string routing = "tag";
+  bool json = false;
+};
+
+void RunBenchCommand(const BenchFlags& f) {
+  BenchConfig c = f.config;
+  c.durability = *ParseDurability(f.durability);  // IsMember checked them
+  c.routing = *ParseRouting(f.routing);
+  if (Status s = ValidateBenchConfig(c); !s.ok()) throw CLI::ValidationError(s.message());
+  c.progress = &std::cerr;
+
+  Result<BenchResult> r = RunBench(c);
+  if (!r.ok()) {
+    std::cerr << "shardwal bench: " << r.status().ToString() << std::endl;
+    throw CLI::RuntimeError(1);
+  }
+  PrintBenchSummary(std::cout, *r);
+  if (f.json) std::cout << BenchResultToJson(*r).dump() << std::endl;
+  // Close() returned OK, so every appended record must be durable.
+  if (r->durable_lsn != r->last_lsn || r->last_lsn != r->records) {
+    std::cerr << "shardwal bench: inconsistent WAL state after Close: durable_lsn=" << r->durable_lsn
+              << " last_lsn=" << r->last_lsn << " records=" << r->records << std::endl;
+    throw CLI::RuntimeError(1);
+  }
+}
+
+}  // namespace
+
+void AddBenchCommand(CLI::App& app) {
+  auto flags = std::make_shared<BenchFlags>();
+  BenchConfig& c = flags->config;
+  CLI::App* cmd = app.add_subcommand(
+      "bench",
+      "Append throughput and latency benchmark: W writer threads append B-byte records for S seconds "
+      "(or R records in total) and report records/s, MB/s, fsyncs, batch size and latency percentiles.");
+  cmd->add_option("--dir", c.dir,
+                  "WAL directory; must be empty or not exist, and is kept. Default: a new temporary directory "
+                  "($TMPDIR or /tmp)/shardwal-bench-XXXXXX, removed afterwards unless --keep")
+      ->type_name("DIR");
+  cmd->add_option("--shards", c.shards, "Number of shard logs; 0 = library default (min(8, max(2, cores/2)))")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, kMaxShards));
+  cmd->add_option("--writers", c.writers, "Writer threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, kMaxWriters));
+  cmd->add_option("--record-bytes", c.record_bytes, "Payload bytes per record (the first 8 carry a sequence number)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{0}, kMaxRecordBytes));
+  CLI::Option* seconds =
+      cmd->add_option("--seconds", c.seconds, "Run time in seconds (default 5 unless --records is given)")
+          ->check(CLI::PositiveNumber);
+  cmd->add_option("--records", c.records, "Total records over all writers (split evenly) instead of --seconds")
+      ->check(CLI::Range(std::uint64_t{1}, std::numeric_limits<std::uint64_t>::max()))
+      ->excludes(seconds);
+  cmd->add_option("--durability", flags->durability,
+                  "none: never synced for its own sake; async: synced in the background, appends do not wait; "
+                  "group: each append returns once durable (group commit)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"none", "async", "group"}));
+  cmd->add_option("--routing", flags->routing,
+                  "tag: Append(tag, payload) with tags sensor.NNNNNN; thread: untagged Append(payload), one shard "
+                  "per writer thread")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"tag", "thread"}));
+  cmd->add_option("--tags", c.tags, "Distinct tags with --routing tag (writer i owns tags i, i+W, ...)")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, kMaxTags));
+  cmd->add_flag("--keep", c.keep, "Keep the temporary WAL directory");
+  cmd->add_flag("--json", flags->json, "Also print the result as one JSON object on the last line of stdout");
+  cmd->footer(
+      "Latency is measured per Append call: append-to-durable with --durability group, the call alone "
+      "otherwise. Progress goes to stderr once a second; the summary to stdout.\n"
+      "Exit status: 0 ok, 1 the WAL failed, 2 bad usage.\n"
+      "Example: shardwal bench --seconds 10 --writers 16 --durability group --json");
+  cmd->callback([flags] { RunBenchCommand(*flags); });
+}
+
+}  // namespace shardwal::tools

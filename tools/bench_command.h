@@ -1,0 +1,95 @@
+// `shardwal bench`: a multi-threaded append throughput / latency benchmark.
+//
+// RunBench() is the engine (config in, result out, no flag parsing) so other
+// commands (e.g. `demo`) can reuse it; AddBenchCommand() wires it to the CLI.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "shardwal/status.h"
+#include "shardwal/types.h"
+
+namespace CLI {
+class App;
+}
+namespace spdlog {
+class logger;
+}
+
+namespace shardwal::tools {
+
+struct BenchConfig {
+  // WAL directory. Empty: a fresh mkdtemp directory (shardwal-bench-XXXXXX
+  // under $TMPDIR or /tmp), removed afterwards unless keep. A given
+  // directory must be empty or not exist, and is never removed.
+  std::string dir;
+  bool keep = false;
+  std::uint32_t shards = 0;  // 0: Options::DefaultShardCount()
+  std::uint32_t writers = 4;
+  std::size_t record_bytes = 100;  // payload bytes per record
+  // Run for `seconds`, or until `records` records (in total, split evenly
+  // over the writers) are appended when records > 0.
+  double seconds = 5.0;
+  std::uint64_t records = 0;
+  Durability durability = Durability::kGroup;
+  Routing routing = Routing::kTag;
+  std::uint32_t tags = 1000;  // routing kTag: distinct tags "sensor.%06u"
+  // One progress line per second here (stderr by the CLI); null: none.
+  std::ostream* progress = nullptr;
+  // Where the WAL's lifecycle events go; null: warnings and errors to stderr.
+  std::shared_ptr<spdlog::logger> logger;
+};
+
+// InvalidArgument naming the bad field, or OK. RunBench checks it too.
+Status ValidateBenchConfig(const BenchConfig& config);
+
+struct BenchResult {
+  std::uint64_t records = 0;   // successful appends
+  double seconds = 0;          // writers' wall time (Close() excluded)
+  double close_seconds = 0;    // time spent in Close() afterwards
+  double records_per_s = 0;
+  double mb_per_s = 0;         // payload bytes, 10^6 bytes per MB
+  std::uint64_t batches = 0;   // WalStats::total.batches after Close
+  std::uint64_t fsyncs = 0;    // WalStats::total.fsyncs after Close
+  std::uint64_t bytes_written = 0;  // to segments, framing included
+  std::uint64_t backpressure_waits = 0;
+  double fsyncs_per_s = 0;     // fsyncs / seconds
+  double avg_batch_records = 0;  // records / batches
+  // "append_to_durable" (kGroup: the append returns once durable) or
+  // "append_call" (kAsync / kNone: the call only).
+  std::string latency;
+  double p50_us = 0, p99_us = 0, p999_us = 0, max_us = 0, mean_us = 0;
+  Lsn durable_lsn = kNoLsn;  // after Close()
+  Lsn last_lsn = kNoLsn;
+  std::uint32_t shards = 0;
+  std::uint32_t writers = 0;
+  std::size_t record_bytes = 0;
+  Durability durability = Durability::kGroup;
+  Routing routing = Routing::kTag;
+  std::uint32_t tags = 0;
+  std::string dir;
+  bool dir_kept = false;     // false: the temporary directory was removed
+  bool interrupted = false;  // stopped early by SIGINT / SIGTERM
+};
+
+// Runs the benchmark. Fails with the WAL's Status if Open, an Append or
+// Close fails (all writers are stopped first), or InvalidArgument for a bad
+// config or a non-empty --dir.
+Result<BenchResult> RunBench(const BenchConfig& config);
+
+// Human-readable summary, one "name: value" line each.
+void PrintBenchSummary(std::ostream& out, const BenchResult& r);
+// The machine-readable form (keys documented in tools/bench_command.cc).
+nlohmann::json BenchResultToJson(const BenchResult& r);
+
+// Registers the `bench` subcommand on `app`. Its callback throws
+// CLI::RuntimeError(1) when the run fails and CLI::ValidationError for bad
+// flag combinations (exit code 2 in main).
+void AddBenchCommand(CLI::App& app);
+
+}  // namespace shardwal::tools

@@ -1,0 +1,42 @@
+// The `shardwal` command-line tool. Each subcommand lives in its own file and
+// registers itself on the App (AddXxxCommand); its callback does the work.
+//
+// Exit status: 0 success, 1 runtime failure (the WAL reported an error),
+// 2 usage error (unknown flag, bad value, missing subcommand).
+#include <CLI/CLI.hpp>
+
+#include <exception>
+#include <iostream>
+
+#include "tools/bench_command.h"
+
+namespace {
+constexpr int kExitRuntimeError = 1;
+constexpr int kExitUsage = 2;
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "shardwal: tools for the shardwal multi-writer partitioned write-ahead log.\n"
+      "Run `shardwal <command> --help` for a command's options.",
+      "shardwal"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Print help for every command and exit");
+  app.footer("Exit status: 0 ok, 1 runtime failure (e.g. a WAL error), 2 usage error.");
+
+  shardwal::tools::AddBenchCommand(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::RuntimeError& e) {
+    // Thrown by a command that failed at run time; it printed why.
+    return e.get_exit_code();
+  } catch (const CLI::ParseError& e) {
+    // --help (exit code 0) or a usage error: CLI11 prints the message.
+    return app.exit(e) == 0 ? 0 : kExitUsage;
+  } catch (const std::exception& e) {
+    std::cerr << "shardwal: " << e.what() << std::endl;
+    return kExitRuntimeError;
+  }
+  return 0;
+}
