@@ -19,7 +19,6 @@
 #include <filesystem>
 #include <iostream>
 #include <latch>
-#include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string_view>
@@ -549,7 +548,7 @@ void AddBenchCommand(CLI::App& app) {
       cmd->add_option("--seconds", c.seconds, "Run time in seconds (default 5 unless --records is given)")
           ->check(CLI::PositiveNumber);
   cmd->add_option("--records", c.records, "Total records over all writers (split evenly) instead of --seconds")
-      ->check(CLI::Range(std::uint64_t{1}, std::numeric_limits<std::uint64_t>::max()))
+      ->check(CLI::PositiveNumber)
       ->excludes(seconds);
   cmd->add_option("--durability", flags->durability,
                   "none: never synced for its own sake; async: synced in the background, appends do not wait; "

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# README command 2 (and what CI runs): build and run the whole test suite
+#   1. release build: every test, plus install + find_package from outside;
+#   2. ASan+UBSan build: the unit tests (label "unit");
+#   3. ThreadSanitizer build: the concurrency tests (label "concurrency").
+# SHARDWAL_TEST_STAGES="release asan tsan" picks stages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+JOBS=${JOBS:-$(nproc)}
+STAGES=${SHARDWAL_TEST_STAGES:-"release asan tsan"}
+CTEST_ARGS=(--output-on-failure -j "$JOBS" --timeout 600)
+
+build() {  # build <dir> <cmake args...>
+  local dir=$1; shift
+  cmake -S . -B "$dir" -G Ninja -DSHARDWAL_BUILD_BENCH=OFF "$@" >/dev/null
+  cmake --build "$dir" -j "$JOBS"
+}
+
+for stage in $STAGES; do
+  echo "=== test stage: $stage ==="
+  case $stage in
+    release)
+      build build/release -DCMAKE_BUILD_TYPE=Release -DSHARDWAL_BUILD_BENCH=ON
+      ctest --test-dir build/release "${CTEST_ARGS[@]}"
+      ;;
+    asan)
+      build build/asan -DCMAKE_BUILD_TYPE=Debug -DSHARDWAL_SANITIZE=address,undefined -DSHARDWAL_BUILD_TOOLS=OFF
+      ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        ctest --test-dir build/asan -L unit "${CTEST_ARGS[@]}"
+      ;;
+    tsan)
+      build build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHARDWAL_SANITIZE=thread -DSHARDWAL_BUILD_TOOLS=OFF
+      TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+        ctest --test-dir build/tsan -L concurrency "${CTEST_ARGS[@]}"
+      ;;
+    *) echo "unknown stage $stage" >&2; exit 2 ;;
+  esac
+done
+echo "=== all test stages passed: $STAGES ==="
