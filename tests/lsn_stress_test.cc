@@ -73,7 +73,9 @@ void RunAndCheck(Routing routing, Durability durability, int per_thread) {
       ASSERT_LE(l, total);
       ASSERT_EQ(seen[l], 0) << "LSN " << l << " handed out twice";
       seen[l] = 1;
-      if (i > 0) ASSERT_GT(l, got[t][i - 1]) << "a thread's LSNs went backwards";
+      if (i > 0) {
+        ASSERT_GT(l, got[t][i - 1]) << "a thread's LSNs went backwards";
+      }
     }
   }
   EXPECT_EQ(wal->LastLsn(), total);

@@ -41,7 +41,9 @@ struct FaultyWal {
 bool Contains(const Status& s, const std::string& what) { return s.message().find(what) != std::string::npos; }
 
 TEST(WalErrors, FailedSyncFailsEveryWaiterAndEveryLaterAppend) {
-  FaultyWal f(2);
+  // One shard: with more, another shard's sync already in flight when this
+  // one fails may still complete, which is fine but would blur the count.
+  FaultyWal f(1);
   ASSERT_TRUE(f.wal->Append("a", "before").ok());
   f.fs->InjectFault(Op::kSync, 1, EIO);
 

@@ -206,7 +206,9 @@ void StressWatermark(Routing routing, std::uint32_t shards) {
         const Lsn w = (*wal)->DurableLsn();
         ASSERT_GE(w, seen_w) << "watermark moved backwards";
         seen_w = w;
-        if (ao.durability == Durability::kGroup) ASSERT_GE(w, *lsn);
+        if (ao.durability == Durability::kGroup) {
+          ASSERT_GE(w, *lsn);
+        }
       }
     });
   }
