@@ -3,6 +3,7 @@
 //
 //   build/dev/bench/shardwal_micro_bench --benchmark_min_time=0.05
 #include <benchmark/benchmark.h>
+#include <spdlog/logger.h>
 #include <stdlib.h>
 
 #include <cstdio>
@@ -122,6 +123,8 @@ struct AppendWal {
     opt.durability = shardwal::Durability::kNone;
     opt.routing = shardwal::Routing::kThread;
     opt.max_buffered_bytes = 64u << 20;
+    // No sinks: the open/close lines would drown the benchmark table.
+    opt.logger = std::make_shared<spdlog::logger>("micro_bench");
     auto r = shardwal::Wal::Open(opt);
     if (!r.ok()) {
       error = r.status().ToString();

@@ -493,6 +493,17 @@ nlohmann::json BenchResultToJson(const BenchResult& r) {
 
 namespace {
 
+// "> 0" as a readable check (CLI::PositiveNumber prints DBL_MAX in its error).
+CLI::Validator Positive() {
+  return CLI::Validator(
+      [](std::string& v) -> std::string {
+        double d = 0;
+        if (!CLI::detail::lexical_cast(v, d)) return "'" + v + "' is not a number";
+        return d > 0 ? std::string() : "must be > 0, got " + v;
+      },
+      "> 0");
+}
+
 struct BenchFlags {
   BenchConfig config;
   std::string durability = "group";
@@ -546,9 +557,9 @@ void AddBenchCommand(CLI::App& app) {
       ->check(CLI::Range(std::size_t{0}, kMaxRecordBytes));
   CLI::Option* seconds =
       cmd->add_option("--seconds", c.seconds, "Run time in seconds (default 5 unless --records is given)")
-          ->check(CLI::PositiveNumber);
+          ->check(Positive());
   cmd->add_option("--records", c.records, "Total records over all writers (split evenly) instead of --seconds")
-      ->check(CLI::PositiveNumber)
+      ->check(Positive())
       ->excludes(seconds);
   cmd->add_option("--durability", flags->durability,
                   "none: never synced for its own sake; async: synced in the background, appends do not wait; "
