@@ -1,46 +1,54 @@
 #include "shards/batch_buffer.h"
 
+#include <algorithm>
 #include <cassert>
 
 namespace shardwal {
 
-BatchBuffer::BatchBuffer(std::size_t max_body_bytes)
-    // new char[] leaves the memory untouched: pages are only faulted in as
+BatchBuffer::BatchBuffer(std::size_t max_body_bytes, std::size_t max_batch_bytes)
+    // new char[] leaves the memory untouched: pages are faulted in as
     // records fill them.
-    : data_(new char[max_body_bytes + format::kBatchHeaderBytes]),
-      capacity_(max_body_bytes + format::kBatchHeaderBytes),
-      size_(format::kBatchHeaderBytes) {}
+    : data_(new char[max_body_bytes]), capacity_(max_body_bytes), max_batch_bytes_(max_batch_bytes) {
+  // A batch is only closed when the next record would take it past
+  // max_batch_bytes, so any two neighbours together exceed it: at most
+  // 2 * capacity / max_batch_bytes + 1 batches fit (and never more than
+  // there are records).
+  batches_.reserve(std::min(2 * (max_body_bytes / max_batch_bytes) + 2,
+                            max_body_bytes / format::kRecordHeaderBytes + 1));
+}
 
 char* BatchBuffer::AddRecord(Lsn lsn, std::size_t bytes) {
   assert(bytes <= free_bytes());
-  assert(lsn > last_lsn_);
-  if (records_ == 0) {
-    first_lsn_ = lsn;
-    first_time_ = std::chrono::steady_clock::now();
+  if (batches_.empty()) first_time_ = std::chrono::steady_clock::now();
+  if (batches_.empty() || (batches_.back().end - batches_.back().begin + bytes > max_batch_bytes_)) {
+    Batch& b = batches_.emplace_back();
+    b.begin = b.end = size_;
+    b.first_lsn = lsn;
   }
-  last_lsn_ = lsn;
-  ++records_;
+  Batch& b = batches_.back();
+  assert(lsn > b.last_lsn);
+  b.last_lsn = lsn;
+  ++b.records;
+  b.end += bytes;
   char* out = data_.get() + size_;
   size_ += bytes;
   return out;
 }
 
-std::span<const char> BatchBuffer::Seal(std::uint64_t commit_time_ns, std::uint64_t segment_seq) {
+void BatchBuffer::Seal(Batch& b, std::uint64_t commit_time_ns, std::uint64_t segment_seq) {
   format::BatchHeader h;
-  h.body_bytes = static_cast<std::uint32_t>(body_bytes());
-  h.record_count = records_;
-  h.first_lsn = first_lsn_;
-  h.last_lsn = last_lsn_;
+  h.body_bytes = static_cast<std::uint32_t>(b.end - b.begin);
+  h.record_count = b.records;
+  h.first_lsn = b.first_lsn;
+  h.last_lsn = b.last_lsn;
   h.commit_time_ns = commit_time_ns;
   h.segment_seq = segment_seq;
-  format::EncodeBatchHeader(h, data_.get());
-  return {data_.get(), size_};
+  format::EncodeBatchHeader(h, b.header);
 }
 
 void BatchBuffer::Clear() {
-  size_ = format::kBatchHeaderBytes;
-  records_ = 0;
-  first_lsn_ = last_lsn_ = kNoLsn;
+  size_ = 0;
+  batches_.clear();
 }
 
 }  // namespace shardwal

@@ -18,8 +18,10 @@ std::string SegmentWriter::Where() const {
 }
 
 Result<std::uint64_t> SegmentWriter::SegmentFor(std::size_t bytes, Lsn first_lsn) {
-  const bool full = offset_ > format::kSegmentHeaderBytes && offset_ + bytes > segment_bytes_;
+  const std::uint64_t end = offset_ + queued_bytes_ + (header_pending_ ? format::kSegmentHeaderBytes : 0);
+  const bool full = end > format::kSegmentHeaderBytes && end + bytes > segment_bytes_;
   if (!file_ || full) {
+    if (Status s = Flush(); !s.ok()) return s;
     if (Status s = Rotate(first_lsn); !s.ok()) return s;
   }
   return seq_;
@@ -59,15 +61,24 @@ Status SegmentWriter::Rotate(Lsn first_lsn) {
   return Status::OK();
 }
 
-Status SegmentWriter::Write(std::span<const char> batch) {
-  iovec iov[2];
-  int n = 0;
-  if (header_pending_) iov[n++] = {header_, sizeof header_};
-  iov[n++] = {const_cast<char*>(batch.data()), batch.size()};
-  const std::uint64_t bytes = (header_pending_ ? sizeof header_ : 0) + batch.size();
-  if (Status s = file_->PWritev(iov, n, offset_); !s.ok()) return s.WithContext("writing " + Where());
-  header_pending_ = false;
-  offset_ += bytes;
+void SegmentWriter::Queue(std::span<const char> header, std::span<const char> body) {
+  if (header_pending_) {
+    queued_.push_back({header_, sizeof header_});
+    queued_bytes_ += sizeof header_;
+    header_pending_ = false;
+  }
+  queued_.push_back({const_cast<char*>(header.data()), header.size()});
+  queued_.push_back({const_cast<char*>(body.data()), body.size()});
+  queued_bytes_ += header.size() + body.size();
+}
+
+Status SegmentWriter::Flush() {
+  if (queued_.empty()) return Status::OK();
+  Status s = file_->PWritev(queued_.data(), static_cast<int>(queued_.size()), offset_);
+  if (!s.ok()) return s.WithContext("writing " + Where());
+  offset_ += queued_bytes_;
+  queued_.clear();
+  queued_bytes_ = 0;
   unsynced_ = true;
   return Status::OK();
 }

@@ -1,8 +1,8 @@
 // SegmentWriter: the segment files of one shard, from the flush thread's
 // side. Creates a segment when the first batch needs it (and syncs the
-// directory so the file itself survives a power loss), writes each batch with
-// one positional write - the new segment's header rides along in the same
-// pwritev - and rotates once a segment reaches segment_bytes.
+// directory so the file itself survives a power loss), gathers the batches of
+// one flush into one pwritev - a new segment's header rides along - and
+// rotates once a segment reaches segment_bytes.
 #pragma once
 
 #include <atomic>
@@ -10,6 +10,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "shardwal/file_system.h"
 #include "shardwal/status.h"
@@ -28,13 +29,17 @@ class SegmentWriter {
   SegmentWriter(FileSystem* fs, std::string dir, Identity id, std::uint64_t segment_bytes);
   ~SegmentWriter();
 
-  // The segment the next batch of `bytes` bytes will go to (rotating to a new
-  // one first if the current one is full). Its sequence goes into the batch
-  // header, so call this before sealing the batch.
+  // The segment the next batch of `bytes` bytes will go to (writing what is
+  // queued and rotating to a new segment first if the current one is full).
+  // Its sequence goes into the batch header, so call this before sealing.
   Result<std::uint64_t> SegmentFor(std::size_t bytes, Lsn first_lsn);
 
-  // Appends a sealed batch to the segment SegmentFor() chose.
-  Status Write(std::span<const char> batch);
+  // Queues a sealed batch (header and body stay owned by the caller until
+  // Flush) for the segment SegmentFor() chose.
+  void Queue(std::span<const char> header, std::span<const char> body);
+
+  // Writes everything queued with one pwritev.
+  Status Flush();
 
   // fdatasync of the current segment. Never retried by the caller.
   Status Sync();
@@ -56,7 +61,9 @@ class SegmentWriter {
   std::uint64_t segment_bytes_;
   std::unique_ptr<WritableFile> file_;
   std::uint64_t seq_ = 0;
-  std::uint64_t offset_ = 0;
+  std::uint64_t offset_ = 0;         // bytes written to the current segment
+  std::vector<iovec> queued_;        // reserved once; no allocation per flush
+  std::uint64_t queued_bytes_ = 0;
   bool header_pending_ = false;
   bool unsynced_ = false;
   std::atomic<std::uint64_t> segments_created_{0};  // read by Stats()

@@ -18,8 +18,8 @@ ShardLog::ShardLog(const ShardConfig& config, WalCore* core)
       floor_(core->watermark.pending_floor(config.id)),
       segments_(config.fs, config.dir, SegmentWriter::Identity{config.wal_id, config.id, config.count},
                 config.segment_bytes),
-      active_(config.max_buffered_bytes),
-      flushing_(config.max_buffered_bytes) {}
+      active_(config.max_buffered_bytes, config.max_batch_bytes),
+      flushing_(config.max_buffered_bytes, config.max_batch_bytes) {}
 
 ShardLog::~ShardLog() {
   BeginStop();
@@ -127,6 +127,7 @@ ShardStats ShardLog::Stats() const {
   s.records = records_.load(std::memory_order_relaxed);
   s.bytes = bytes_.load(std::memory_order_relaxed);
   s.batches = batches_.load(std::memory_order_relaxed);
+  s.writes = writes_.load(std::memory_order_relaxed);
   s.fsyncs = fsyncs_.load(std::memory_order_relaxed);
   s.buffered_bytes = buffered_.load(std::memory_order_relaxed);
   s.backpressure_waits = backpressure_waits_.load(std::memory_order_relaxed);
@@ -201,13 +202,19 @@ void ShardLog::FlushLoop() {
 }
 
 Status ShardLog::WriteBatch(bool sync) {
-  if (!flushing_.empty()) {
-    const std::size_t bytes = flushing_.body_bytes() + format::kBatchHeaderBytes;
-    auto seq = segments_.SegmentFor(bytes, flushing_.first_lsn());
+  const std::uint64_t commit_time = WallClockNanos();
+  for (BatchBuffer::Batch& batch : flushing_.batches()) {
+    const auto body = flushing_.body(batch);
+    auto seq = segments_.SegmentFor(format::kBatchHeaderBytes + body.size(), batch.first_lsn);
     if (!seq.ok()) return seq.status();
-    if (Status s = segments_.Write(flushing_.Seal(WallClockNanos(), *seq)); !s.ok()) return s;
-    bytes_.fetch_add(bytes, std::memory_order_relaxed);
+    BatchBuffer::Seal(batch, commit_time, *seq);
+    segments_.Queue(batch.header, body);
+    bytes_.fetch_add(format::kBatchHeaderBytes + body.size(), std::memory_order_relaxed);
     batches_.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (!flushing_.empty()) {
+    if (Status s = segments_.Flush(); !s.ok()) return s;
+    writes_.fetch_add(1, std::memory_order_relaxed);
   }
   if (sync && segments_.has_unsynced()) {
     if (Status s = segments_.Sync(); !s.ok()) return s;

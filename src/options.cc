@@ -11,6 +11,7 @@ namespace shardwal {
 namespace {
 constexpr std::uint32_t kMaxShards = 256;
 constexpr std::uint64_t kMinSegmentBytes = 64 * 1024;
+constexpr std::size_t kMinBatchBytes = 4096;
 // The batch header stores body bytes in 32 bits.
 constexpr std::size_t kMaxBufferedBytes = std::size_t{1} << 31;
 
@@ -51,7 +52,10 @@ Status ValidateOptions(const Options& o) {
     if (d == o.dir) return Bad("shard_dirs: " + d + " is the WAL directory itself; give each shard its own");
   }
   if (o.max_record_bytes == 0) return Bad("max_record_bytes: 0");
-  if (o.max_batch_bytes == 0) return Bad("max_batch_bytes: 0");
+  if (o.max_batch_bytes < kMinBatchBytes) {
+    return Bad("max_batch_bytes: " + std::to_string(o.max_batch_bytes) + " (minimum " +
+               std::to_string(kMinBatchBytes) + ")");
+  }
   if (o.max_batch_delay.count() < 0) return Bad("max_batch_delay: negative");
   if (o.segment_bytes < kMinSegmentBytes) {
     return Bad("segment_bytes: " + std::to_string(o.segment_bytes) + " (minimum " +

@@ -278,6 +278,7 @@ WalStats WalImpl::Stats() const {
     st.total.records += s.records;
     st.total.bytes += s.bytes;
     st.total.batches += s.batches;
+    st.total.writes += s.writes;
     st.total.fsyncs += s.fsyncs;
     st.total.segments += s.segments;
     st.total.buffered_bytes += s.buffered_bytes;

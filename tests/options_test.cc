@@ -47,7 +47,8 @@ TEST(Options, EachBadOptionIsRejectedByName) {
       {"zero batch bytes", [](Options& o) { o.max_batch_bytes = 0; }, "max_batch_bytes"},
       {"negative delay", [](Options& o) { o.max_batch_delay = std::chrono::microseconds(-1); }, "max_batch_delay"},
       {"tiny segments", [](Options& o) { o.segment_bytes = 100; }, "segment_bytes"},
-      {"buffer below a record", [](Options& o) { o.max_buffered_bytes = 1000; o.max_batch_bytes = 100; }, "max_buffered_bytes"},
+      {"tiny batches", [](Options& o) { o.max_batch_bytes = 100; }, "max_batch_bytes: 100 (minimum 4096)"},
+      {"buffer below a record", [](Options& o) { o.max_buffered_bytes = 1000; o.max_batch_bytes = 4096; }, "max_buffered_bytes"},
       {"batch above buffer", [](Options& o) { o.max_batch_bytes = o.max_buffered_bytes + 1; }, "max_batch_bytes"},
       {"negative timeout", [](Options& o) { o.backpressure_timeout = std::chrono::milliseconds(-5); }, "backpressure_timeout"},
   };

@@ -397,11 +397,13 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
   r.records_per_s = Div(static_cast<double>(r.records), r.seconds);
   r.mb_per_s = Div(static_cast<double>(r.records) * static_cast<double>(c.record_bytes), r.seconds) / 1e6;
   r.batches = stats.total.batches;
+  r.writes = stats.total.writes;
   r.fsyncs = stats.total.fsyncs;
   r.bytes_written = stats.total.bytes;
   r.backpressure_waits = stats.total.backpressure_waits;
   r.fsyncs_per_s = Div(static_cast<double>(r.fsyncs), r.seconds);
   r.avg_batch_records = Div(static_cast<double>(r.records), static_cast<double>(r.batches));
+  r.records_per_fsync = Div(static_cast<double>(r.records), static_cast<double>(r.fsyncs));
   r.latency = c.durability == Durability::kGroup ? "append_to_durable" : "append_call";
   r.p50_us = latency.PercentileUs(50);
   r.p99_us = latency.PercentileUs(99);
@@ -436,6 +438,8 @@ void PrintBenchSummary(std::ostream& out, const BenchResult& r) {
   line("records/s:", "%.0f", r.records_per_s);
   line("MB/s:", "%.2f (payload, 10^6 bytes)", r.mb_per_s);
   line("batches:", "%llu", static_cast<ull>(r.batches));
+  line("writes:", "%llu", static_cast<ull>(r.writes));
+  line("records/fsync:", "%.1f", r.records_per_fsync);
   line("fsyncs:", "%llu", static_cast<ull>(r.fsyncs));
   line("fsyncs/s:", "%.1f", r.fsyncs_per_s);
   line("avg batch records:", "%.1f", r.avg_batch_records);
@@ -463,6 +467,8 @@ nlohmann::json BenchResultToJson(const BenchResult& r) {
   j["records_per_s"] = r.records_per_s;
   j["mb_per_s"] = r.mb_per_s;
   j["batches"] = r.batches;
+  j["writes"] = r.writes;
+  j["records_per_fsync"] = r.records_per_fsync;
   j["fsyncs"] = r.fsyncs;
   j["fsyncs_per_s"] = r.fsyncs_per_s;
   j["avg_batch_records"] = r.avg_batch_records;

@@ -55,11 +55,13 @@ struct BenchResult {
   double records_per_s = 0;
   double mb_per_s = 0;         // payload bytes, 10^6 bytes per MB
   std::uint64_t batches = 0;   // WalStats::total.batches after Close
+  std::uint64_t writes = 0;    // WalStats::total.writes (pwritev calls)
   std::uint64_t fsyncs = 0;    // WalStats::total.fsyncs after Close
   std::uint64_t bytes_written = 0;  // to segments, framing included
   std::uint64_t backpressure_waits = 0;
   double fsyncs_per_s = 0;     // fsyncs / seconds
   double avg_batch_records = 0;  // records / batches
+  double records_per_fsync = 0;  // records / fsyncs: how much one fdatasync covered
   // "append_to_durable" (kGroup: the append returns once durable) or
   // "append_call" (kAsync / kNone: the call only).
   std::string latency;

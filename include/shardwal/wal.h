@@ -40,7 +40,8 @@ struct LsnRange {
 struct ShardStats {
   std::uint64_t records = 0;        // appended to this shard
   std::uint64_t bytes = 0;          // written to segments (framing included)
-  std::uint64_t batches = 0;        // writes issued
+  std::uint64_t batches = 0;        // batches written (each <= max_batch_bytes)
+  std::uint64_t writes = 0;         // pwritev calls (one per flush, covering its batches)
   std::uint64_t fsyncs = 0;         // fdatasyncs completed
   std::uint64_t segments = 0;       // segment files created
   std::uint64_t buffered_bytes = 0; // waiting in the buffer right now
