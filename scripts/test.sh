@@ -10,7 +10,7 @@ scripts/setup.sh
 
 JOBS=${JOBS:-$(nproc)}
 STAGES=${SHARDWAL_TEST_STAGES:-"release asan tsan"}
-CTEST_ARGS=(--output-on-failure -j "$JOBS" --timeout 600)
+CTEST_ARGS=(--output-on-failure -j "$JOBS" --timeout 300)
 
 build() {  # build <dir> <cmake args...>
   local dir=$1; shift

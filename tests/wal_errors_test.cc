@@ -116,21 +116,33 @@ void SmallBuffer(Options& o) {
   o.backpressure_timeout = std::chrono::milliseconds(100);
 }
 
-// Stalls shard 0's syncs and fills its buffer; returns the last LSN taken.
+// Stalls shard 0's syncs and fills its buffer while the flush thread is stuck
+// in a sync; returns the last LSN taken.
 Lsn FillWhileStalled(FaultyWal& f) {
   f.fs->StallSyncs("/shard-0/");
   AppendOptions async;
   async.durability = Durability::kAsync;
   const std::string rec(900, 'r');
-  for (int i = 0; i < 100; ++i) {
-    auto r = f.wal->TryAppend("t", rec, async);
-    if (!r.ok()) {
-      EXPECT_TRUE(r.status().IsBackpressure()) << r.status().ToString();
-      return f.wal->LastLsn();
+  auto fill = [&] {
+    for (int i = 0; i < 100; ++i) {
+      auto r = f.wal->TryAppend("t", rec, async);
+      if (!r.ok()) {
+        EXPECT_TRUE(r.status().IsBackpressure()) << r.status().ToString();
+        return true;
+      }
     }
+    return false;
+  };
+  EXPECT_TRUE(fill()) << "the buffer never filled";
+  // The flush thread may not have taken its first batch yet: wait until it
+  // has written one (it is then blocked in that batch's sync), and fill the
+  // buffer it left behind.
+  for (int i = 0; i < 5000 && f.wal->Stats().total.writes == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  ADD_FAILURE() << "the buffer never filled";
-  return 0;
+  EXPECT_EQ(f.wal->Stats().total.writes, 1u);
+  EXPECT_TRUE(fill()) << "the buffer never filled";
+  return f.wal->LastLsn();
 }
 
 TEST(WalErrors, BackpressureTryAppendFailsAtOnceAndAppendTimesOut) {
