@@ -1,15 +1,18 @@
 // SegmentReader: streams the records of one segment file, validating as it
 // goes (segment header, batch framing, record CRC32C, LSN order), in the
-// manner of LevelDB's log::Reader. Memory is one batch at a time.
+// manner of LevelDB's log::Reader. It reads ahead in large chunks and holds
+// one chunk (or one batch, if larger) in memory.
 //
-// It stops at the first anomaly and tells a CorruptionReporter what it
-// skipped: file, byte offset, byte count and why. Recovery decides what an
-// anomaly means (a torn tail is expected after a crash; corruption in the
-// middle is not).
+// A batch is accepted or rejected whole. The reader stops at the first bad
+// batch and says where (offset, bytes left) and why, and tells a
+// CorruptionReporter. Recovery decides what the anomaly means: it can ask
+// whether any valid batch follows (a torn tail has none) and, in salvage
+// mode, resume at the next valid batch.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,20 +32,32 @@ class CorruptionReporter {
 
 class SegmentReader {
  public:
+  struct Options {
+    bool verify_checksums = true;  // off only for bytes already validated
+    std::size_t read_ahead = 1u << 20;
+  };
+
   // Fails when the file cannot be read or its header is invalid (the error
   // names the file).
   static Result<std::unique_ptr<SegmentReader>> Open(FileSystem* fs, const std::string& path,
                                                      CorruptionReporter* reporter = nullptr);
+  static Result<std::unique_ptr<SegmentReader>> Open(FileSystem* fs, const std::string& path,
+                                                     CorruptionReporter* reporter, const Options& options);
 
   const format::SegmentHeader& header() const { return header_; }
   const std::string& path() const { return path_; }
+  std::uint64_t size() const { return size_; }
 
   // The next valid record; false once the valid part of the file ends.
   // Views in *rec stay valid until the next call.
   bool Next(format::RecordView* rec);
 
-  // The batch the last record returned by Next() belongs to.
+  // The batch the last record returned by Next() belongs to, and its offset.
   const format::BatchHeader& batch() const { return batch_; }
+  std::uint64_t batch_offset() const { return batch_offset_; }
+  std::uint64_t batch_end() const { return batch_offset_ + format::kBatchHeaderBytes + batch_.body_bytes; }
+  // Index of the last returned record within its batch.
+  std::size_t index_in_batch() const { return next_record_ - 1; }
 
   // Byte offset just past the last complete, valid batch read so far.
   std::uint64_t valid_bytes() const { return valid_bytes_; }
@@ -50,28 +65,54 @@ class SegmentReader {
   // After Next() returned false: OK when the file ended cleanly, otherwise
   // what stopped the reader (also sent to the reporter).
   const Status& status() const { return status_; }
+  // Where the bad part starts and how many bytes follow it to end of file.
+  std::uint64_t anomaly_offset() const { return anomaly_offset_; }
+  std::uint64_t anomaly_bytes() const { return size_ - anomaly_offset_; }
+
+  // True when everything from the anomaly to end of file is zero bytes
+  // (preallocated or never written).
+  Result<bool> AnomalyIsZeroTail();
+
+  // The offset of the first valid batch at or after `from` (a batch whose
+  // header and every record check out), if any.
+  Result<std::optional<std::uint64_t>> FindValidBatch(std::uint64_t from);
+
+  // Salvage: continue at the next valid batch after the anomaly. False if
+  // there is none.
+  Result<bool> Resync();
 
  private:
   SegmentReader(std::unique_ptr<ReadableFile> file, std::string path, std::uint64_t size,
-                CorruptionReporter* reporter);
+                CorruptionReporter* reporter, const Options& options);
   bool ReadBatch();
-  Status DecodeBody();
-  bool Stop(std::uint64_t offset, std::uint64_t bytes, Status reason);
+  // Makes [at, at + n) of the file available at Data(at); false on a short
+  // read (end of file) with *error set on an I/O failure.
+  bool Fill(std::uint64_t at, std::size_t n, Status* error);
+  const char* Data(std::uint64_t at) const { return buf_.data() + (at - buf_start_); }
+  // Validates the batch at `at` without side effects on the read position.
+  Status CheckBatchAt(std::uint64_t at, format::BatchHeader* bh, Lsn after_lsn);
+  Status DecodeBody(const char* body, const format::BatchHeader& bh, Lsn after_lsn, bool keep);
+  bool Stop(std::uint64_t offset, Status reason);
 
   std::unique_ptr<ReadableFile> file_;
   std::string path_;
   std::uint64_t size_;
   CorruptionReporter* reporter_;
+  Options options_;
   format::SegmentHeader header_;
   format::BatchHeader batch_;
-  std::vector<char> body_;
+  std::uint64_t batch_offset_ = 0;
+  std::vector<char> buf_;           // read-ahead window
+  std::uint64_t buf_start_ = 0;     // file offset of buf_[0]
+  std::size_t buf_len_ = 0;
   // The current batch, decoded and validated as a whole before any of it is
   // returned: a batch was written and acknowledged as one unit.
   std::vector<format::RecordView> records_;
   std::size_t next_record_ = 0;
   Lsn last_lsn_ = kNoLsn;
-  std::uint64_t offset_ = 0;       // next unread byte
+  std::uint64_t offset_ = 0;        // next unread byte
   std::uint64_t valid_bytes_ = 0;
+  std::uint64_t anomaly_offset_ = 0;
   bool done_ = false;
   Status status_;
 };

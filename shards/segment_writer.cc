@@ -2,8 +2,9 @@
 
 namespace shardwal {
 
-SegmentWriter::SegmentWriter(FileSystem* fs, std::string dir, Identity id, std::uint64_t segment_bytes)
-    : fs_(fs), dir_(std::move(dir)), id_(id), segment_bytes_(segment_bytes) {}
+SegmentWriter::SegmentWriter(FileSystem* fs, std::string dir, Identity id, std::uint64_t segment_bytes,
+                             std::uint64_t last_seq)
+    : fs_(fs), dir_(std::move(dir)), id_(id), segment_bytes_(segment_bytes), seq_(last_seq) {}
 
 SegmentWriter::~SegmentWriter() { Close(); }
 
@@ -56,6 +57,7 @@ Status SegmentWriter::Rotate(Lsn first_lsn) {
   h.wal_id = id_.wal_id;
   h.segment_seq = seq;
   h.first_lsn = first_lsn;
+  h.epoch = id_.epoch;
   format::EncodeSegmentHeader(h, header_);
   header_pending_ = true;
   return Status::OK();

@@ -24,9 +24,13 @@ class SegmentWriter {
     format::WalId wal_id{};
     std::uint32_t shard_id = 0;
     std::uint32_t shard_count = 0;
+    std::uint32_t epoch = 0;
   };
 
-  SegmentWriter(FileSystem* fs, std::string dir, Identity id, std::uint64_t segment_bytes);
+  // `last_seq`: the highest segment sequence already in `dir` (0 if none);
+  // new segments continue after it.
+  SegmentWriter(FileSystem* fs, std::string dir, Identity id, std::uint64_t segment_bytes,
+                std::uint64_t last_seq);
   ~SegmentWriter();
 
   // The segment the next batch of `bytes` bytes will go to (writing what is

@@ -16,8 +16,9 @@ ShardLog::ShardLog(const ShardConfig& config, WalCore* core)
     : config_(config),
       core_(core),
       floor_(core->watermark.pending_floor(config.id)),
-      segments_(config.fs, config.dir, SegmentWriter::Identity{config.wal_id, config.id, config.count},
-                config.segment_bytes),
+      segments_(config.fs, config.dir,
+                SegmentWriter::Identity{config.wal_id, config.id, config.count, config.epoch},
+                config.segment_bytes, config.last_segment_seq),
       active_(config.max_buffered_bytes, config.max_batch_bytes),
       flushing_(config.max_buffered_bytes, config.max_batch_bytes) {}
 

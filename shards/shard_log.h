@@ -38,6 +38,8 @@ struct ShardConfig {
   std::uint32_t count = 1;
   std::string dir;
   format::WalId wal_id{};
+  std::uint32_t epoch = 0;
+  std::uint64_t last_segment_seq = 0;  // highest sequence already in dir
   std::size_t max_batch_bytes = 0;
   std::chrono::microseconds max_batch_delay{0};
   std::uint64_t segment_bytes = 0;

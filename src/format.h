@@ -36,7 +36,7 @@ inline constexpr std::uint32_t kFormatVersion = 1;
 // 24  u8[16] WAL id (random, same in every segment of one WAL)
 // 40  u64  segment sequence within the shard (1, 2, ...)
 // 48  u64  first LSN: no record in this segment has a lower LSN
-// 56  u32  reserved, 0
+// 56  u32  epoch: which open of the WAL wrote it (see the MANIFEST)
 // 60  u32  CRC32C of bytes [0, 60)
 inline constexpr std::uint64_t kSegmentMagic = 0x014C415744524853ull;  // "SHRDWAL\x01"
 inline constexpr std::size_t kSegmentHeaderBytes = 64;
@@ -50,6 +50,7 @@ struct SegmentHeader {
   WalId wal_id{};
   std::uint64_t segment_seq = 0;
   Lsn first_lsn = kNoLsn;
+  std::uint32_t epoch = 0;
 };
 
 void EncodeSegmentHeader(const SegmentHeader& h, char out[kSegmentHeaderBytes]);
@@ -117,8 +118,10 @@ struct RecordView {
 };
 
 // Decodes the record at the start of [in, in + n). On success sets *rec
-// (views into `in`) and *consumed. Corruption names what is wrong.
-Status DecodeRecord(const char* in, std::size_t n, RecordView* rec, std::size_t* consumed);
+// (views into `in`) and *consumed. Corruption names what is wrong. Without
+// `verify_crc` the checksum is not checked (bytes validated before).
+Status DecodeRecord(const char* in, std::size_t n, RecordView* rec, std::size_t* consumed,
+                    bool verify_crc = true);
 
 // ---- file names ---------------------------------------------------------------
 std::string SegmentFileName(std::uint32_t shard_id, std::uint64_t segment_seq);

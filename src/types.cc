@@ -45,4 +45,30 @@ std::optional<Routing> ParseRouting(std::string_view s) {
   return std::nullopt;
 }
 
+std::string_view RecoveryModeName(RecoveryMode m) {
+  switch (m) {
+    case RecoveryMode::kTolerateTornTail: return "tolerate-torn-tail";
+    case RecoveryMode::kAbsolute: return "absolute";
+    case RecoveryMode::kPointInTime: return "point-in-time";
+    case RecoveryMode::kSalvage: return "salvage";
+  }
+  return "unknown";
+}
+
+std::optional<RecoveryMode> ParseRecoveryMode(std::string_view s) {
+  for (auto m : {RecoveryMode::kTolerateTornTail, RecoveryMode::kAbsolute, RecoveryMode::kPointInTime,
+                 RecoveryMode::kSalvage}) {
+    if (s == RecoveryModeName(m)) return m;
+  }
+  return std::nullopt;
+}
+
+std::string_view ConsistencyName(Consistency c) { return c == Consistency::kGlobal ? "global" : "per-shard"; }
+
+std::optional<Consistency> ParseConsistency(std::string_view s) {
+  if (s == "global") return Consistency::kGlobal;
+  if (s == "per-shard") return Consistency::kPerShard;
+  return std::nullopt;
+}
+
 }  // namespace shardwal

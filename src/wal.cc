@@ -7,8 +7,11 @@
 
 #include "shardwal/file_system.h"
 #include "shardwal/wal.h"
+#include "recovery/recovery.h"
+#include "recovery/replay.h"
 #include "shards/shard_log.h"
 #include "src/completion_queue.h"
+#include "src/manifest.h"
 #include "src/format.h"
 #include "src/options_internal.h"
 #include "src/routing.h"
@@ -28,9 +31,19 @@ format::WalId NewWalId() {
   return id;
 }
 
+// What Open learned before the WAL starts: where appends continue, what was
+// recovered, and per new-epoch shard the last segment sequence in its dir.
+struct OpenState {
+  Manifest manifest;  // with the new epoch begun
+  RecoveryReport report;
+  std::unique_ptr<RecoveredLog> recovered;
+  Lsn next_lsn = 1;
+  std::vector<std::uint64_t> last_seq;  // per shard of the new epoch
+};
+
 class WalImpl final : public Wal {
  public:
-  WalImpl(Options options, format::WalId wal_id, std::vector<std::unique_ptr<FileLock>> locks);
+  WalImpl(Options options, OpenState state, std::vector<std::unique_ptr<FileLock>> locks);
   ~WalImpl() override { Close(); }
 
   void Start();
@@ -60,6 +73,15 @@ class WalImpl final : public Wal {
   std::uint32_t num_shards() const override { return num_shards_; }
   std::uint32_t ShardForTag(std::string_view tag) const override { return shardwal::ShardForTag(tag, num_shards_); }
   const Options& options() const override { return options_; }
+  const RecoveryReport& recovery_report() const override { return report_; }
+  Status Replay(Lsn from_lsn, const ReplayCallback& callback) const override {
+    return recovered_ ? recovered_->Replay(from_lsn, callback) : Status::OK();
+  }
+  Status ReplayCommitted(Lsn from_lsn, const ReplayCallback& callback, TxnReplayReport* report) const override {
+    if (recovered_) return recovered_->ReplayCommitted(from_lsn, callback, report);
+    if (report != nullptr) *report = TxnReplayReport{};
+    return Status::OK();
+  }
 
  private:
   std::uint32_t RouteTag(std::string_view tag) const {
@@ -74,7 +96,9 @@ class WalImpl final : public Wal {
 
   const Options options_;
   const std::uint32_t num_shards_;
-  const format::WalId wal_id_;
+  const Manifest manifest_;
+  const RecoveryReport report_;
+  std::unique_ptr<RecoveredLog> recovered_;
   std::shared_ptr<spdlog::logger> log_;
   WalCore core_;
   CompletionQueue completions_;
@@ -86,12 +110,14 @@ class WalImpl final : public Wal {
   Status close_status_;
 };
 
-WalImpl::WalImpl(Options options, format::WalId wal_id, std::vector<std::unique_ptr<FileLock>> locks)
+WalImpl::WalImpl(Options options, OpenState state, std::vector<std::unique_ptr<FileLock>> locks)
     : options_(std::move(options)),
       num_shards_(options_.num_shards),
-      wal_id_(wal_id),
+      manifest_(std::move(state.manifest)),
+      report_(std::move(state.report)),
+      recovered_(std::move(state.recovered)),
       log_(options_.logger ? options_.logger : spdlog::default_logger()),
-      core_(num_shards_),
+      core_(num_shards_, state.next_lsn),
       completions_(&core_),
       locks_(std::move(locks)) {
   for (std::uint32_t i = 0; i < num_shards_; ++i) {
@@ -99,7 +125,9 @@ WalImpl::WalImpl(Options options, format::WalId wal_id, std::vector<std::unique_
     c.id = i;
     c.count = num_shards_;
     c.dir = options_.shard_dirs[i];
-    c.wal_id = wal_id_;
+    c.wal_id = manifest_.wal_id();
+    c.epoch = manifest_.current().epoch;
+    c.last_segment_seq = state.last_seq[i];
     c.max_batch_bytes = options_.max_batch_bytes;
     c.max_batch_delay = options_.max_batch_delay;
     c.segment_bytes = options_.segment_bytes;
@@ -120,8 +148,12 @@ WalImpl::WalImpl(Options options, format::WalId wal_id, std::vector<std::unique_
 
 void WalImpl::Start() {
   for (auto& shard : shards_) shard->Start();
-  log_->info("shardwal: opened {} with {} shards (routing={}, durability={})", options_.dir, num_shards_,
-             RoutingName(options_.routing), DurabilityName(options_.durability));
+  log_->info("shardwal: opened {} (epoch {}) with {} shards (routing={}, durability={}), appends continue at LSN {}",
+             options_.dir, manifest_.current().epoch, num_shards_, RoutingName(options_.routing),
+             DurabilityName(options_.durability), LastLsn() + 1);
+  if (report_.existing) {
+    log_->info("shardwal: recovery of {}: {}", options_.dir, report_.Summary());
+  }
 }
 
 Status WalImpl::ValidateRecord(const RecordSpec& rec) const {
@@ -299,16 +331,28 @@ Result<std::unique_ptr<FileLock>> PrepareDir(FileSystem& fs, const std::string& 
   return std::move(*lock);
 }
 
-Status RefuseExistingSegments(FileSystem& fs, const std::string& dir) {
+Result<std::uint64_t> LastSegmentSeq(FileSystem& fs, const std::string& dir) {
   auto names = fs.ListDir(dir);
   if (!names.ok()) return names.status().WithContext("cannot list shard directory " + dir);
+  std::uint64_t last = 0;
   for (const auto& name : *names) {
     std::uint32_t shard;
     std::uint64_t seq;
-    if (format::ParseSegmentFileName(name, &shard, &seq)) {
-      return Status::NotSupported(dir + " already holds WAL segment " + name +
-                                  ": re-opening a WAL that has data needs recovery, which this version does "
-                                  "not have yet; use a new directory");
+    if (format::ParseSegmentFileName(name, &shard, &seq)) last = std::max(last, seq);
+  }
+  return last;
+}
+
+// A directory given for shard i that an earlier epoch used as shard j != i:
+// most likely swapped by mistake, and routing would silently change.
+Status CheckNotSwapped(const Manifest& m, const std::vector<std::string>& dirs) {
+  const auto& prev = m.current().shard_dirs;
+  for (std::size_t i = 0; i < dirs.size(); ++i) {
+    auto it = std::find(prev.begin(), prev.end(), dirs[i]);
+    if (it != prev.end() && static_cast<std::size_t>(it - prev.begin()) != i) {
+      return Status::InvalidArgument("shard directory " + dirs[i] + " is given as shard " + std::to_string(i) +
+                                     " but holds shard " + std::to_string(it - prev.begin()) +
+                                     " of this WAL (swapped shard_dirs?)");
     }
   }
   return Status::OK();
@@ -324,15 +368,60 @@ Result<std::unique_ptr<Wal>> Wal::Open(const Options& in) {
   auto main_lock = PrepareDir(fs, options.dir);
   if (!main_lock.ok()) return main_lock.status();
   locks.push_back(std::move(*main_lock));
-  for (const auto& dir : options.shard_dirs) {
+
+  OpenState state;
+  auto manifest = Manifest::Load(fs, options.dir);
+  if (!manifest.ok() && !manifest.status().IsNotFound()) return manifest.status();
+  const bool existing = manifest.ok();
+  std::vector<std::string> dirs = options.shard_dirs;
+  if (existing) {
+    if (Status s = CheckNotSwapped(*manifest, dirs); !s.ok()) return s;
+    // Shards of earlier epochs stay readable (and locked) even when this
+    // open uses fewer or other directories.
+    for (const auto& d : manifest->AllShardDirs()) {
+      if (std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(d);
+    }
+  }
+  for (const auto& dir : dirs) {
     // Shard directories may live on other devices; each is locked too, so
     // two WALs can never share one.
     auto lock = PrepareDir(fs, dir);
     if (!lock.ok()) return lock.status();
     locks.push_back(std::move(*lock));
-    if (Status s = RefuseExistingSegments(fs, dir); !s.ok()) return s;
   }
-  auto wal = std::make_unique<WalImpl>(std::move(options), NewWalId(), std::move(locks));
+
+  if (existing) {
+    auto scan = ScanWal(&fs, *manifest, options.recovery_mode, options.consistency);
+    if (!scan.ok()) return scan.status().WithContext("recovering " + options.dir);
+    if (Status s = ApplyCut(&fs, *scan); !s.ok()) return s.WithContext("recovering " + options.dir);
+    state.manifest = std::move(*manifest);
+    // The new epoch starts at the cut + 1: anything older above it is void,
+    // durably, before a single new LSN is handed out.
+    state.manifest.BeginEpoch(scan->next_lsn, options.shard_dirs);
+    state.next_lsn = scan->next_lsn;
+    state.report = std::move(scan->report);
+    state.recovered = std::make_unique<RecoveredLog>(&fs, state.manifest, options.recovery_mode,
+                                                     std::move(scan->layouts), scan->cut);
+  } else {
+    for (const auto& dir : options.shard_dirs) {
+      auto last = LastSegmentSeq(fs, dir);
+      if (!last.ok()) return last.status();
+      if (*last != 0) {
+        return Status::Corruption(dir + " holds WAL segments but " + options.dir +
+                                  " has no MANIFEST: not this WAL's directory, or its MANIFEST was lost");
+      }
+    }
+    state.manifest = Manifest::Create(NewWalId(), options.shard_dirs);
+    state.report.mode = options.recovery_mode;
+    state.report.consistency = options.consistency;
+  }
+  if (Status s = state.manifest.Save(fs, options.dir); !s.ok()) return s.WithContext("opening " + options.dir);
+  for (const auto& dir : options.shard_dirs) {
+    auto last = LastSegmentSeq(fs, dir);
+    if (!last.ok()) return last.status();
+    state.last_seq.push_back(*last);
+  }
+  auto wal = std::make_unique<WalImpl>(std::move(options), std::move(state), std::move(locks));
   wal->Start();
   return std::unique_ptr<Wal>(std::move(wal));
 }

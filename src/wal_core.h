@@ -14,11 +14,15 @@ namespace shardwal {
 
 class WalCore {
  public:
-  explicit WalCore(std::uint32_t shards) : watermark(shards, &next_lsn) {}
+  // `next_lsn`: the first LSN to hand out (recovery's cut + 1); everything
+  // below it is durable already.
+  WalCore(std::uint32_t shards, Lsn first_lsn) : next_lsn(first_lsn), watermark(shards, &next_lsn) {
+    watermark.Advance();
+  }
 
   // The next LSN to hand out. Only ever advanced by fetch_add under the lock
   // of the shard the new records go to, after that shard reserved its floor.
-  std::atomic<Lsn> next_lsn{1};
+  std::atomic<Lsn> next_lsn;
   DurableWatermark watermark;
 
   bool failed() const { return failed_.load(std::memory_order_acquire); }

@@ -124,6 +124,7 @@ class SyncedLsnTracker {
   explicit SyncedLsnTracker(std::size_t max_lsn) : synced_(max_lsn + 1) {}
 
   void OnSync(const std::string& path, std::uint64_t synced_bytes) {
+    if (!path.ends_with(".wal")) return;  // the MANIFEST
     std::lock_guard lk(mu_);
     std::uint64_t& done = parsed_[path];
     if (synced_bytes <= done) return;

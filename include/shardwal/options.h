@@ -38,6 +38,12 @@ struct Options {
   // Durability of an append that does not say otherwise.
   Durability durability = Durability::kGroup;
 
+  // How Open treats damaged or incomplete shard logs of an existing WAL.
+  RecoveryMode recovery_mode = RecoveryMode::kTolerateTornTail;
+
+  // Global (gap-free LSN prefix, the default) or per-shard consistency.
+  Consistency consistency = Consistency::kGlobal;
+
   // A batch closes when it holds this many bytes ...
   std::size_t max_batch_bytes = 1 << 20;
   // ... or this long after its first record arrived (for records nobody is

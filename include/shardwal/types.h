@@ -51,4 +51,28 @@ enum class Routing : std::uint8_t {
 std::string_view RoutingName(Routing r);
 std::optional<Routing> ParseRouting(std::string_view s);
 
+// What Open does with damaged or incomplete shard logs (docs/recovery.md).
+enum class RecoveryMode : std::uint8_t {
+  kTolerateTornTail,  // default: a torn or zeroed tail of a shard's last
+                      // segment is cut off; any other anomaly is an error
+  kAbsolute,          // any anomaly, a torn tail included, is an error
+  kPointInTime,       // stop each shard at its first anomaly and keep the
+                      // consistent prefix before it; everything after goes
+  kSalvage,           // skip what is corrupt, keep every valid record,
+                      // report everything skipped
+};
+std::string_view RecoveryModeName(RecoveryMode m);
+std::optional<RecoveryMode> ParseRecoveryMode(std::string_view s);
+
+// What recovery keeps and what a group append waits for.
+enum class Consistency : std::uint8_t {
+  kGlobal,    // default: the recovered log is the gap-free LSN prefix over
+              // all shards; a group append waits for the global watermark
+  kPerShard,  // each shard keeps all its valid records (global LSN gaps are
+              // possible after a crash); a group append waits only for its
+              // own shard. For many independent tags.
+};
+std::string_view ConsistencyName(Consistency c);
+std::optional<Consistency> ParseConsistency(std::string_view s);
+
 }  // namespace shardwal

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "shardwal/options.h"
+#include "shardwal/recovery.h"
 #include "shardwal/status.h"
 #include "shardwal/types.h"
 
@@ -57,9 +58,14 @@ struct WalStats {
 
 class Wal {
  public:
-  // Creates the WAL in options.dir (and the shard directories), or re-opens
-  // an empty one. A directory that already holds segments is refused until
-  // recovery lands. Fails with Busy if another WAL holds the directory.
+  // Creates the WAL in options.dir (and the shard directories), or opens an
+  // existing one: every shard is scanned and validated, the shards are
+  // merged by LSN and the consistent cut is restored (options.recovery_mode,
+  // options.consistency; see recovery_report()). Appends continue at the
+  // cut + 1. The shard count and routing may differ from the last open: old
+  // shards stay readable. Fails with Busy if another WAL holds a directory,
+  // and with Corruption naming shard, file, offset and LSN when the recovery
+  // mode does not accept what it found.
   static Result<std::unique_ptr<Wal>> Open(const Options& options);
 
   // Closes (see Close()).
@@ -115,6 +121,16 @@ class Wal {
   virtual Status Close() = 0;
 
   virtual WalStats Stats() const = 0;
+
+  // What Open's recovery found and did.
+  virtual const RecoveryReport& recovery_report() const = 0;
+
+  // The records recovered at Open (LSN >= from_lsn, up to the cut), in LSN
+  // order. Records appended since Open are not included.
+  virtual Status Replay(Lsn from_lsn, const ReplayCallback& callback) const = 0;
+  // Transaction-aware: see LogReader::ReplayCommitted.
+  virtual Status ReplayCommitted(Lsn from_lsn, const ReplayCallback& callback,
+                                 TxnReplayReport* report = nullptr) const = 0;
   virtual std::uint32_t num_shards() const = 0;
   // The shard a tag is routed to (Routing::kTag).
   virtual std::uint32_t ShardForTag(std::string_view tag) const = 0;

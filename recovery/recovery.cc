@@ -1,0 +1,230 @@
+#include "recovery/recovery.h"
+
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "recovery/merge_cursor.h"
+
+namespace shardwal {
+
+namespace {
+
+constexpr std::size_t kMaxMissingReported = 1000;
+
+// Pass 1, one task per shard: list, check headers, read every record with
+// checksums on. Records nothing but counts and anomalies.
+struct ShardPass {
+  Status status;
+  ShardLayout layout;
+  std::vector<Anomaly> anomalies;
+  std::uint64_t records = 0;
+};
+
+ShardPass ValidateShard(const ScanContext& ctx, std::uint32_t shard, const std::string& dir) {
+  ShardPass p;
+  auto layout = ListShardSegments(ctx, shard, dir, &p.anomalies);
+  if (!layout.ok()) {
+    p.status = layout.status();
+    return p;
+  }
+  p.layout = std::move(*layout);
+  ShardCursor cursor(ctx, p.layout, &p.anomalies);
+  while (cursor.Next()) ++p.records;
+  p.status = cursor.status();
+  return p;
+}
+
+// Where shard data above the cut starts: truncate there, drop later segments.
+void PlanCutAbove(const ShardCursor& head, const ShardLayout& layout,
+                  std::map<std::string, std::uint64_t>* truncate_at, std::set<std::string>* remove) {
+  const RecordPosition& pos = head.position();
+  // A batch whose first record is above the cut goes whole; a batch that
+  // straddles the cut stays (its records above the cut are void: the new
+  // epoch in the MANIFEST starts below them).
+  const std::uint64_t at = pos.first_in_batch ? pos.batch_offset : pos.batch_end;
+  const std::string& path = layout.segments[pos.segment_index].path;
+  auto [it, fresh] = truncate_at->try_emplace(path, at);
+  if (!fresh) it->second = std::min(it->second, at);
+  for (std::size_t i = pos.segment_index + 1; i < layout.segments.size(); ++i) remove->insert(layout.segments[i].path);
+}
+
+}  // namespace
+
+Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryMode mode, Consistency consistency) {
+  const auto t0 = std::chrono::steady_clock::now();
+  RecoveryScan scan;
+  RecoveryReport& rep = scan.report;
+  rep.mode = mode;
+  rep.consistency = consistency;
+  rep.existing = true;
+  const std::vector<std::string> dirs = manifest.AllShardDirs();
+  ScanContext ctx{fs, &manifest, mode, /*verify_checksums=*/true};
+
+  // Pass 1: validate every shard in parallel.
+  std::vector<ShardPass> passes(dirs.size());
+  tbb::parallel_for(std::size_t{0}, dirs.size(), [&](std::size_t i) {
+    passes[i] = ValidateShard(ctx, static_cast<std::uint32_t>(i), dirs[i]);
+  });
+  for (auto& p : passes) {
+    rep.anomalies.insert(rep.anomalies.end(), p.anomalies.begin(), p.anomalies.end());
+  }
+  for (auto& p : passes) {
+    if (!p.status.ok()) return p.status;
+  }
+  for (auto& p : passes) {
+    rep.bytes_scanned += p.layout.bytes;
+    scan.layouts.push_back(std::move(p.layout));
+  }
+
+  // Pass 2: merge by LSN (checksums already verified) and find the cut.
+  ScanContext merge_ctx = ctx;
+  merge_ctx.verify_checksums = false;
+  std::vector<Anomaly> again;  // pass 2 meets the same anomalies; pass 1 reported them
+  std::vector<std::unique_ptr<ShardCursor>> cursors;
+  std::vector<ShardCursor*> raw;
+  for (const auto& layout : scan.layouts) {
+    cursors.push_back(std::make_unique<ShardCursor>(merge_ctx, layout, &again));
+    raw.push_back(cursors.back().get());
+  }
+  rep.shards.resize(dirs.size());
+  for (std::size_t i = 0; i < dirs.size(); ++i) {
+    rep.shards[i].shard = static_cast<std::uint32_t>(i);
+    rep.shards[i].dir = dirs[i];
+    rep.shards[i].segments = scan.layouts[i].segments.size();
+    rep.shards[i].bytes = scan.layouts[i].bytes;
+  }
+
+  const bool gap_free = consistency == Consistency::kGlobal && mode != RecoveryMode::kSalvage;
+  MergeCursor merge(raw);
+  Lsn expected = manifest.epochs().front().first_lsn;
+  bool first = true;
+  bool stopped = false;
+  while (merge.Next()) {
+    ShardCursor& c = merge.current();
+    const Lsn lsn = c.record().lsn;
+    if (first && !gap_free) expected = lsn;
+    if (lsn < expected) {
+      Anomaly a;
+      a.kind = Anomaly::Kind::kDuplicateLsn;
+      a.shard = c.shard();
+      a.file = scan.layouts[c.shard()].segments[c.position().segment_index].path;
+      a.offset = c.position().batch_offset;
+      a.last_good_lsn = expected - 1;
+      a.message = "LSN " + std::to_string(lsn) + " also appears in another shard";
+      rep.anomalies.push_back(a);
+      if (mode == RecoveryMode::kSalvage) continue;  // keep the first copy
+      if (mode != RecoveryMode::kPointInTime) return Status::Corruption(a.ToString());
+      stopped = true;
+      break;
+    }
+    if (lsn > expected) {
+      if (gap_free) {
+        stopped = true;  // the gap-free prefix ends at expected - 1
+        break;
+      }
+      for (Lsn m = expected; m < lsn && rep.missing_lsns.size() < kMaxMissingReported; ++m) {
+        rep.missing_lsns.push_back(m);
+      }
+    }
+    first = false;
+    ShardRecovery& sr = rep.shards[c.shard()];
+    if (sr.records++ == 0) sr.first_lsn = lsn;
+    sr.last_lsn = lsn;
+    if (rep.records++ == 0) rep.first_lsn = lsn;
+    rep.max_lsn_seen = std::max(rep.max_lsn_seen, lsn);
+    expected = lsn + 1;
+  }
+  if (Status s = merge.status(); !s.ok()) return s;
+  scan.cut = expected - 1;
+  if (rep.records == 0) scan.cut = manifest.epochs().front().first_lsn - 1;
+  rep.cut_lsn = scan.cut;
+
+  // Everything above the cut: plan its removal, count it.
+  std::map<std::string, std::uint64_t> truncate_at;
+  std::set<std::string> remove;
+  if (stopped) {
+    for (ShardCursor* head : merge.Pending()) {
+      PlanCutAbove(*head, scan.layouts[head->shard()], &truncate_at, &remove);
+      ShardRecovery& sr = rep.shards[head->shard()];
+      do {
+        ++sr.records_cut;
+        rep.max_lsn_seen = std::max(rep.max_lsn_seen, head->record().lsn);
+      } while (head->Next());
+    }
+  }
+  // Torn tails and point-in-time stops found in pass 1 (pass 2 met the same).
+  for (const auto& c : cursors) {
+    const ShardLayout& layout = scan.layouts[c->shard()];
+    for (const auto& tc : c->tail_cuts()) {
+      const std::string& path = layout.segments[tc.segment_index].path;
+      auto [it, fresh] = truncate_at.try_emplace(path, tc.valid_end);
+      if (!fresh) it->second = std::min(it->second, tc.valid_end);
+    }
+    if (c->stopped_early()) {
+      for (std::size_t i = c->stopped_at_segment() + 1; i < layout.segments.size(); ++i) {
+        remove.insert(layout.segments[i].path);
+      }
+    }
+    for (const auto& path : layout.removable) remove.insert(path);
+  }
+  for (const auto& [path, size] : truncate_at) {
+    if (remove.count(path)) continue;
+    for (const auto& layout : scan.layouts) {
+      for (const auto& seg : layout.segments) {
+        if (seg.path == path && size < seg.size) {
+          scan.truncations.push_back({path, size});
+          rep.shards[layout.shard].bytes_truncated += seg.size - size;
+        }
+      }
+    }
+  }
+  for (const auto& path : remove) {
+    scan.deletions.push_back(path);
+    for (const auto& layout : scan.layouts) {
+      for (const auto& seg : layout.segments) {
+        if (seg.path == path) {
+          ++rep.shards[layout.shard].segments_removed;
+          rep.shards[layout.shard].bytes_truncated += seg.size;
+        }
+      }
+      if (std::find(layout.removable.begin(), layout.removable.end(), path) != layout.removable.end()) {
+        ++rep.shards[layout.shard].segments_removed;
+      }
+    }
+  }
+
+  // Without a gap-free cut (salvage, per-shard) every valid record stays and
+  // appends continue above the highest LSN found.
+  if (!gap_free) scan.cut = std::max(scan.cut, rep.max_lsn_seen);
+  scan.next_lsn = scan.cut + 1;
+  rep.cut_lsn = scan.cut;
+  rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return scan;
+}
+
+Status ApplyCut(FileSystem* fs, const RecoveryScan& scan) {
+  std::set<std::string> dirs;
+  auto dir_of = [](const std::string& path) { return path.substr(0, path.rfind('/')); };
+  for (const auto& t : scan.truncations) {
+    auto file = fs->ReopenWritableFile(t.path);
+    if (!file.ok()) return file.status().WithContext("recovery: truncating");
+    if (Status s = (*file)->Truncate(t.size); !s.ok()) return s.WithContext("recovery: truncating " + t.path);
+    if (Status s = (*file)->Sync(); !s.ok()) return s.WithContext("recovery: syncing " + t.path);
+    if (Status s = (*file)->Close(); !s.ok()) return s;
+  }
+  for (const auto& path : scan.deletions) {
+    if (Status s = fs->DeleteFile(path); !s.ok()) return s.WithContext("recovery: removing");
+    dirs.insert(dir_of(path));
+  }
+  for (const auto& d : dirs) {
+    if (Status s = fs->SyncDir(d); !s.ok()) return s.WithContext("recovery");
+  }
+  return Status::OK();
+}
+
+}  // namespace shardwal

@@ -1,0 +1,280 @@
+#include "recovery/shard_scan.h"
+
+#include <algorithm>
+#include <map>
+
+namespace shardwal {
+
+namespace {
+
+bool IsWalBookkeeping(const std::string& name) {
+  return name == format::kLockFileName || name == Manifest::kFileName || name == std::string(Manifest::kFileName) + ".tmp";
+}
+
+struct HeaderCheck {
+  Anomaly::Kind kind;
+  std::string message;
+};
+
+// Why a segment header does not belong in this shard directory, if it does not.
+std::optional<HeaderCheck> CheckHeader(const ScanContext& ctx, const std::string& dir, std::uint64_t name_seq,
+                                       std::uint32_t name_shard, const format::SegmentHeader& h) {
+  const Manifest& m = *ctx.manifest;
+  if (h.wal_id != m.wal_id()) {
+    return HeaderCheck{Anomaly::Kind::kForeignSegment,
+                       "segment of another WAL (id " + WalIdHex(h.wal_id) + ", this WAL is " + WalIdHex(m.wal_id()) + ")"};
+  }
+  const ManifestEpoch* epoch = m.FindEpoch(h.epoch);
+  if (epoch == nullptr) {
+    return HeaderCheck{Anomaly::Kind::kMisplacedSegment,
+                       "written in epoch " + std::to_string(h.epoch) + ", which the MANIFEST does not know"};
+  }
+  if (h.shard_count != epoch->shard_dirs.size()) {
+    return HeaderCheck{Anomaly::Kind::kMisplacedSegment,
+                       "written with " + std::to_string(h.shard_count) + " shards; epoch " + std::to_string(h.epoch) +
+                           " had " + std::to_string(epoch->shard_dirs.size())};
+  }
+  if (h.shard_id >= epoch->shard_dirs.size() || epoch->shard_dirs[h.shard_id] != dir || h.shard_id != name_shard) {
+    return HeaderCheck{Anomaly::Kind::kMisplacedSegment,
+                       "segment of shard " + std::to_string(h.shard_id) + " (directory " +
+                           (h.shard_id < epoch->shard_dirs.size() ? epoch->shard_dirs[h.shard_id] : "?") +
+                           ") found in " + dir};
+  }
+  if (h.segment_seq != name_seq) {
+    return HeaderCheck{Anomaly::Kind::kMisplacedSegment,
+                       "header says segment " + std::to_string(h.segment_seq) + ", file name says " + std::to_string(name_seq)};
+  }
+  return std::nullopt;
+}
+
+Anomaly MakeAnomaly(Anomaly::Kind kind, std::uint32_t shard, std::string file, std::uint64_t offset,
+                    std::uint64_t bytes, Lsn last_good, std::string message) {
+  Anomaly a;
+  a.kind = kind;
+  a.shard = shard;
+  a.file = std::move(file);
+  a.offset = offset;
+  a.bytes = bytes;
+  a.last_good_lsn = last_good;
+  a.message = std::move(message);
+  return a;
+}
+
+Status Fatal(const Anomaly& a, RecoveryMode mode) {
+  return Status::Corruption(a.ToString() + " (recovery mode " + std::string(RecoveryModeName(mode)) +
+                            " does not accept this; see docs/recovery.md)");
+}
+
+}  // namespace
+
+Result<ShardLayout> ListShardSegments(const ScanContext& ctx, std::uint32_t shard, const std::string& dir,
+                                      std::vector<Anomaly>* anomalies) {
+  ShardLayout layout;
+  layout.shard = shard;
+  layout.dir = dir;
+  auto exists = ctx.fs->FileExists(dir);
+  if (!exists.ok()) return exists.status();
+  if (!*exists) {
+    Anomaly a = MakeAnomaly(Anomaly::Kind::kMissingSegment, shard, dir, 0, 0, kNoLsn,
+                            "shard directory is missing");
+    anomalies->push_back(a);
+    if (ctx.mode == RecoveryMode::kSalvage || ctx.mode == RecoveryMode::kPointInTime) return layout;
+    return Fatal(a, ctx.mode);
+  }
+  auto names = ctx.fs->ListDir(dir);
+  if (!names.ok()) return names.status().WithContext("listing shard directory " + dir);
+
+  std::map<std::uint64_t, std::pair<std::string, std::uint32_t>> by_seq;  // seq -> (name, shard in name)
+  for (const auto& name : *names) {
+    if (IsWalBookkeeping(name)) continue;
+    std::uint32_t name_shard = 0;
+    std::uint64_t seq = 0;
+    if (!format::ParseSegmentFileName(name, &name_shard, &seq)) {
+      anomalies->push_back(MakeAnomaly(Anomaly::Kind::kIgnoredFile, shard, dir + "/" + name, 0, 0, kNoLsn,
+                                       "not a segment file; ignored"));
+      continue;
+    }
+    by_seq[seq] = {name, name_shard};
+  }
+  if (!by_seq.empty()) layout.max_seq = by_seq.rbegin()->first;
+
+  std::uint64_t prev_seq = 0;
+  bool stop = false;
+  for (auto it = by_seq.begin(); it != by_seq.end(); ++it) {
+    const auto& [seq, entry] = *it;
+    const std::string path = dir + "/" + entry.first;
+    const bool last = std::next(it) == by_seq.end();
+    if (stop) {
+      layout.removable.push_back(path);
+      continue;
+    }
+    // A skipped sequence number: a segment went missing.
+    if (prev_seq != 0 && seq != prev_seq + 1) {
+      Anomaly a = MakeAnomaly(Anomaly::Kind::kMissingSegment, shard, path, 0, 0, kNoLsn,
+                              "segments " + std::to_string(prev_seq + 1) + ".." + std::to_string(seq - 1) +
+                                  " are missing before this one");
+      anomalies->push_back(a);
+      if (ctx.mode == RecoveryMode::kPointInTime) {
+        stop = true;
+        layout.removable.push_back(path);
+        continue;
+      }
+      if (ctx.mode != RecoveryMode::kSalvage) return Fatal(a, ctx.mode);
+    }
+    prev_seq = seq;
+
+    auto file = ctx.fs->NewReadableFile(path);
+    if (!file.ok()) return file.status();
+    auto size = (*file)->Size();
+    if (!size.ok()) return size.status();
+    char buf[format::kSegmentHeaderBytes] = {};
+    std::size_t got = 0;
+    if (*size > 0) {
+      auto r = (*file)->PRead(0, std::min<std::uint64_t>(*size, sizeof buf), buf);
+      if (!r.ok()) return r.status();
+      got = *r;
+    }
+    layout.bytes += *size;
+    format::SegmentHeader h;
+    std::optional<HeaderCheck> problem;
+    bool creation_tail = false;  // created, header never (fully) written
+    if (got < sizeof buf || std::all_of(buf, buf + sizeof buf, [](char c) { return c == 0; })) {
+      creation_tail = last;
+      problem = HeaderCheck{got < sizeof buf ? Anomaly::Kind::kTornTail : Anomaly::Kind::kZeroedTail,
+                            "segment header missing or cut short (" + std::to_string(*size) + " bytes)"};
+      if (!last) problem->kind = Anomaly::Kind::kUnreadableSegment;
+    } else if (Status s = format::DecodeSegmentHeader(buf, &h); !s.ok()) {
+      problem = HeaderCheck{Anomaly::Kind::kUnreadableSegment, s.message()};
+    } else {
+      problem = CheckHeader(ctx, dir, seq, entry.second, h);
+    }
+    if (!problem) {
+      layout.segments.push_back(SegmentFile{seq, path, *size, h, ctx.manifest->VoidFrom(h.epoch)});
+      continue;
+    }
+    Anomaly a = MakeAnomaly(problem->kind, shard, path, 0, *size, kNoLsn, problem->message);
+    anomalies->push_back(a);
+    if (creation_tail && ctx.mode != RecoveryMode::kAbsolute) {
+      layout.removable.push_back(path);  // an empty leftover of a crash mid-rotation
+      continue;
+    }
+    switch (ctx.mode) {
+      case RecoveryMode::kSalvage:
+        continue;  // skip the file, keep it on disk
+      case RecoveryMode::kPointInTime:
+        stop = true;
+        layout.removable.push_back(path);
+        continue;
+      default:
+        return Fatal(a, ctx.mode);
+    }
+  }
+  return layout;
+}
+
+// ---- ShardCursor ---------------------------------------------------------------
+
+ShardCursor::ShardCursor(const ScanContext& ctx, const ShardLayout& layout, std::vector<Anomaly>* anomalies)
+    : ctx_(ctx), layout_(layout), anomalies_(anomalies) {}
+
+void ShardCursor::Report(Anomaly::Kind kind, std::uint64_t offset, std::uint64_t bytes, const std::string& msg) {
+  anomalies_->push_back(
+      MakeAnomaly(kind, layout_.shard, layout_.segments[segment_].path, offset, bytes, last_lsn_, msg));
+}
+
+bool ShardCursor::OpenSegment() {
+  if (segment_ >= layout_.segments.size()) return false;
+  SegmentReader::Options opts;
+  opts.verify_checksums = ctx_.verify_checksums;
+  auto r = SegmentReader::Open(ctx_.fs, layout_.segments[segment_].path, nullptr, opts);
+  if (!r.ok()) {
+    status_ = r.status();
+    return false;
+  }
+  reader_ = std::move(*r);
+  last_batch_offset_ = ~0ull;
+  return true;
+}
+
+bool ShardCursor::HandleAnomaly() {
+  const bool last_segment = segment_ + 1 == layout_.segments.size();
+  const std::uint64_t offset = reader_->anomaly_offset(), bytes = reader_->anomaly_bytes();
+  const std::string why = reader_->status().message();
+  auto zero = reader_->AnomalyIsZeroTail();
+  if (!zero.ok()) {
+    status_ = zero.status();
+    return false;
+  }
+  bool valid_after = false;
+  if (!*zero) {
+    auto next = reader_->FindValidBatch(offset + 1);
+    if (!next.ok()) {
+      status_ = next.status();
+      return false;
+    }
+    valid_after = next->has_value();
+  }
+  const bool tail = last_segment && !valid_after;
+  const Anomaly::Kind kind = !tail ? Anomaly::Kind::kCorruption : *zero ? Anomaly::Kind::kZeroedTail
+                                                                        : Anomaly::Kind::kTornTail;
+  Report(kind, offset, bytes, why);
+  if (ctx_.mode == RecoveryMode::kAbsolute || (ctx_.mode == RecoveryMode::kTolerateTornTail && !tail)) {
+    status_ = Fatal(anomalies_->back(), ctx_.mode);
+    return false;
+  }
+  if (ctx_.mode == RecoveryMode::kSalvage && !tail) {
+    auto resynced = reader_->Resync();
+    if (!resynced.ok()) {
+      status_ = resynced.status();
+      return false;
+    }
+    if (*resynced) return true;
+  }
+  // Tail (any tolerant mode) or point-in-time stop: keep what came before.
+  tail_cuts_.push_back(TailCut{segment_, reader_->valid_bytes()});
+  if (ctx_.mode == RecoveryMode::kPointInTime && !tail) stopped_early_ = true;
+  if (!last_segment && ctx_.mode == RecoveryMode::kPointInTime) stopped_early_ = true;
+  return false;
+}
+
+bool ShardCursor::Next() {
+  while (!done_) {
+    if (!reader_ && !OpenSegment()) break;
+    if (reader_->Next(&rec_)) {
+      if (rec_.lsn >= layout_.segments[segment_].void_from) continue;  // cut by a later epoch
+      if (rec_.lsn <= last_lsn_) {
+        // Order broken across segments: treat as corruption of this segment.
+        Report(Anomaly::Kind::kCorruption, reader_->batch_offset(), 0,
+               "LSN " + std::to_string(rec_.lsn) + " does not follow LSN " + std::to_string(last_lsn_) +
+                   " of the previous segment");
+        if (ctx_.mode != RecoveryMode::kSalvage) {
+          if (ctx_.mode == RecoveryMode::kPointInTime) {
+            stopped_early_ = true;
+            tail_cuts_.push_back(TailCut{segment_, format::kSegmentHeaderBytes});
+          } else {
+            status_ = Fatal(anomalies_->back(), ctx_.mode);
+          }
+          break;
+        }
+        continue;
+      }
+      pos_.segment_index = segment_;
+      pos_.batch_offset = reader_->batch_offset();
+      pos_.batch_end = reader_->batch_end();
+      pos_.first_in_batch = pos_.batch_offset != last_batch_offset_;
+      last_batch_offset_ = pos_.batch_offset;
+      last_lsn_ = rec_.lsn;
+      return true;
+    }
+    if (!reader_->status().ok()) {
+      if (!HandleAnomaly()) break;
+      continue;
+    }
+    reader_.reset();
+    ++segment_;
+  }
+  done_ = true;
+  return false;
+}
+
+}  // namespace shardwal

@@ -1,0 +1,108 @@
+// Scanning one shard directory: which segments it holds and whether they
+// belong (ListShardSegments), and a cursor over its valid records in LSN
+// order (ShardCursor) that applies the recovery mode to every anomaly.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "recovery/segment_reader.h"
+#include "shardwal/file_system.h"
+#include "shardwal/recovery.h"
+#include "src/format.h"
+#include "src/manifest.h"
+
+namespace shardwal {
+
+struct ScanContext {
+  FileSystem* fs = nullptr;
+  const Manifest* manifest = nullptr;
+  RecoveryMode mode = RecoveryMode::kTolerateTornTail;
+  bool verify_checksums = true;
+};
+
+struct SegmentFile {
+  std::uint64_t seq = 0;
+  std::string path;
+  std::uint64_t size = 0;
+  format::SegmentHeader header;
+  Lsn void_from = 0;  // records with LSN >= this were cut by a later epoch
+};
+
+// The usable segments of one shard directory, in sequence order, after the
+// recovery mode has ruled on every file-level anomaly.
+struct ShardLayout {
+  std::uint32_t shard = 0;  // index into Manifest::AllShardDirs()
+  std::string dir;
+  std::vector<SegmentFile> segments;
+  // Files past a point-in-time stop or empty leftovers: recovery may remove.
+  std::vector<std::string> removable;
+  std::uint64_t max_seq = 0;  // highest sequence number present (new segments go after)
+  std::uint64_t bytes = 0;
+};
+
+// Lists `dir`, reads every segment header and checks it against the
+// manifest. Anomalies go to *anomalies; a fatal one (per mode) is returned
+// as the error.
+Result<ShardLayout> ListShardSegments(const ScanContext& ctx, std::uint32_t shard, const std::string& dir,
+                                      std::vector<Anomaly>* anomalies);
+
+// Where a record is on disk.
+struct RecordPosition {
+  std::size_t segment_index = 0;  // into ShardLayout::segments
+  std::uint64_t batch_offset = 0;
+  std::uint64_t batch_end = 0;
+  bool first_in_batch = false;
+};
+
+// The valid, non-void records of one shard in LSN order.
+class ShardCursor {
+ public:
+  ShardCursor(const ScanContext& ctx, const ShardLayout& layout, std::vector<Anomaly>* anomalies);
+
+  // Advances to the next record. False at the end of the shard's valid
+  // records, or when an anomaly the mode does not tolerate stopped it
+  // (status() then says why).
+  bool Next();
+  const format::RecordView& record() const { return rec_; }
+  const RecordPosition& position() const { return pos_; }
+  std::uint64_t commit_time_ns() const { return reader_->batch().commit_time_ns; }
+  const Status& status() const { return status_; }
+  std::uint32_t shard() const { return layout_.shard; }
+
+  // Where the valid data of each segment ends (for truncating torn tails):
+  // (segment index, end offset) of segments that had an anomaly at the end.
+  struct TailCut {
+    std::size_t segment_index;
+    std::uint64_t valid_end;
+  };
+  const std::vector<TailCut>& tail_cuts() const { return tail_cuts_; }
+  // Set when point-in-time mode stopped this shard: nothing after counts.
+  bool stopped_early() const { return stopped_early_; }
+  std::size_t stopped_at_segment() const { return segment_; }
+
+ private:
+  bool OpenSegment();
+  // Rules on the anomaly that stopped the current segment's reader. True to
+  // keep going (next segment or resynced), false to stop the shard.
+  bool HandleAnomaly();
+  void Report(Anomaly::Kind kind, std::uint64_t offset, std::uint64_t bytes, const std::string& msg);
+
+  ScanContext ctx_;
+  const ShardLayout& layout_;
+  std::vector<Anomaly>* anomalies_;
+  std::unique_ptr<SegmentReader> reader_;
+  std::size_t segment_ = 0;
+  format::RecordView rec_;
+  RecordPosition pos_;
+  Lsn last_lsn_ = kNoLsn;
+  std::uint64_t last_batch_offset_ = ~0ull;
+  std::vector<TailCut> tail_cuts_;
+  bool stopped_early_ = false;
+  bool done_ = false;
+  Status status_;
+};
+
+}  // namespace shardwal

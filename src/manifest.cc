@@ -1,0 +1,162 @@
+#include "src/manifest.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <limits>
+
+#include "src/crc32c.h"
+
+namespace shardwal {
+
+namespace {
+constexpr std::string_view kCrcMarker = "\n#crc32c:";
+
+bool ParseWalId(const std::string& hex, format::WalId* out) {
+  if (hex.size() != 32) return false;
+  for (std::size_t i = 0; i < 16; ++i) {
+    unsigned v = 0;
+    if (std::sscanf(hex.c_str() + 2 * i, "%2x", &v) != 1) return false;
+    (*out)[i] = static_cast<std::uint8_t>(v);
+  }
+  return true;
+}
+}  // namespace
+
+std::string WalIdHex(const format::WalId& id) {
+  std::string s;
+  char buf[3];
+  for (auto b : id) {
+    std::snprintf(buf, sizeof buf, "%02x", b);
+    s += buf;
+  }
+  return s;
+}
+
+Manifest Manifest::Create(const format::WalId& id, std::vector<std::string> shard_dirs) {
+  Manifest m;
+  m.wal_id_ = id;
+  m.epochs_.push_back(ManifestEpoch{1, 1, std::move(shard_dirs)});
+  return m;
+}
+
+const ManifestEpoch* Manifest::FindEpoch(std::uint32_t epoch) const {
+  for (const auto& e : epochs_) {
+    if (e.epoch == epoch) return &e;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> Manifest::AllShardDirs() const {
+  std::vector<std::string> dirs;
+  for (const auto& e : epochs_) {
+    for (const auto& d : e.shard_dirs) {
+      if (std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(d);
+    }
+  }
+  return dirs;
+}
+
+Lsn Manifest::VoidFrom(std::uint32_t epoch) const {
+  Lsn bound = std::numeric_limits<Lsn>::max();
+  for (const auto& e : epochs_) {
+    if (e.epoch > epoch) bound = std::min(bound, e.first_lsn);
+  }
+  return bound;
+}
+
+void Manifest::BeginEpoch(Lsn first_lsn, std::vector<std::string> shard_dirs) {
+  epochs_.push_back(ManifestEpoch{current().epoch + 1, first_lsn, std::move(shard_dirs)});
+}
+
+std::string Manifest::Serialize() const {
+  nlohmann::json j;
+  j["format"] = kFormatVersion;
+  j["wal_id"] = WalIdHex(wal_id_);
+  j["epochs"] = nlohmann::json::array();
+  for (const auto& e : epochs_) {
+    j["epochs"].push_back({{"epoch", e.epoch}, {"first_lsn", e.first_lsn}, {"shard_dirs", e.shard_dirs}});
+  }
+  std::string body = j.dump(1);
+  char crc[16];
+  std::snprintf(crc, sizeof crc, "%08x\n", crc32c::Value(body));
+  return body + std::string(kCrcMarker) + crc;
+}
+
+Result<Manifest> Manifest::Parse(const std::string& text, const std::string& path) {
+  const auto bad = [&](const std::string& why) { return Status::Corruption(path + ": " + why); };
+  const auto at = text.rfind(kCrcMarker);
+  if (at == std::string::npos) return bad("no checksum line (truncated or not a shardwal MANIFEST)");
+  const std::string body = text.substr(0, at);
+  unsigned stored = 0;
+  if (std::sscanf(text.c_str() + at + kCrcMarker.size(), "%8x", &stored) != 1 || stored != crc32c::Value(body)) {
+    return bad("checksum mismatch");
+  }
+  const auto j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return bad("not valid JSON");
+  const auto& fmt = j.contains("format") ? j["format"] : nlohmann::json();
+  if (!fmt.is_number_unsigned()) return bad("no format version");
+  if (fmt.get<std::uint64_t>() != kFormatVersion) {
+    return Status::NotSupported(path + ": manifest format " + std::to_string(fmt.get<std::uint64_t>()) +
+                                " (this build reads " + std::to_string(kFormatVersion) + ")");
+  }
+  Manifest m;
+  if (!j.contains("wal_id") || !j["wal_id"].is_string() || !ParseWalId(j["wal_id"].get<std::string>(), &m.wal_id_)) {
+    return bad("bad wal_id");
+  }
+  if (!j.contains("epochs") || !j["epochs"].is_array() || j["epochs"].empty()) return bad("no epochs");
+  for (const auto& e : j["epochs"]) {
+    ManifestEpoch ep;
+    if (!e.is_object() || !e.contains("epoch") || !e.contains("first_lsn") || !e.contains("shard_dirs") ||
+        !e["epoch"].is_number_unsigned() || !e["first_lsn"].is_number_unsigned() || !e["shard_dirs"].is_array()) {
+      return bad("malformed epoch entry");
+    }
+    ep.epoch = e["epoch"].get<std::uint32_t>();
+    ep.first_lsn = e["first_lsn"].get<Lsn>();
+    for (const auto& d : e["shard_dirs"]) {
+      if (!d.is_string()) return bad("malformed shard directory");
+      ep.shard_dirs.push_back(d.get<std::string>());
+    }
+    if (ep.shard_dirs.empty()) return bad("epoch " + std::to_string(ep.epoch) + " has no shards");
+    if (!m.epochs_.empty() && ep.epoch <= m.epochs_.back().epoch) return bad("epochs out of order");
+    m.epochs_.push_back(std::move(ep));
+  }
+  return m;
+}
+
+Result<Manifest> Manifest::Load(FileSystem& fs, const std::string& dir) {
+  const std::string path = dir + "/" + std::string(kFileName);
+  auto exists = fs.FileExists(path);
+  if (!exists.ok()) return exists.status();
+  if (!*exists) return Status::NotFound(path + " does not exist");
+  auto file = fs.NewReadableFile(path);
+  if (!file.ok()) return file.status();
+  auto size = (*file)->Size();
+  if (!size.ok()) return size.status();
+  if (*size > (64u << 20)) return Status::Corruption(path + ": " + std::to_string(*size) + " bytes is too large");
+  std::string text(*size, '\0');
+  auto got = (*file)->PRead(0, text.size(), text.data());
+  if (!got.ok()) return got.status();
+  text.resize(*got);
+  return Parse(text, path);
+}
+
+Status Manifest::Save(FileSystem& fs, const std::string& dir) const {
+  const std::string path = dir + "/" + std::string(kFileName);
+  const std::string tmp = path + ".tmp";
+  if (auto e = fs.FileExists(tmp); e.ok() && *e) {
+    if (Status s = fs.DeleteFile(tmp); !s.ok()) return s;
+  }
+  const std::string text = Serialize();
+  auto file = fs.NewWritableFile(tmp);
+  if (!file.ok()) return file.status().WithContext("writing manifest");
+  iovec iov{const_cast<char*>(text.data()), text.size()};
+  if (Status s = (*file)->PWritev(&iov, 1, 0); !s.ok()) return s.WithContext("writing manifest");
+  if (Status s = (*file)->Sync(); !s.ok()) return s.WithContext("syncing manifest");
+  if (Status s = (*file)->Close(); !s.ok()) return s;
+  if (Status s = fs.RenameFile(tmp, path); !s.ok()) return s.WithContext("installing manifest");
+  return fs.SyncDir(dir).WithContext("syncing " + dir + " after installing the manifest");
+}
+
+}  // namespace shardwal

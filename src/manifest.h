@@ -1,0 +1,70 @@
+// Manifest: the small self-describing file at <dir>/MANIFEST that says what a
+// WAL is - its id, and for every epoch (every Open) the LSN it started at
+// and the shard directories it wrote to. Replaced atomically (write a temp
+// file, fsync, rename, fsync the directory), so it is always either the old
+// or the new version.
+//
+// Epochs make recovery's cut durable without rewriting old batches: epoch
+// e+1 starts at first_lsn = C + 1, where C is the cut recovery chose, and any
+// record of an earlier epoch with LSN >= that is void - it was never
+// acknowledged, and its LSN is handed out again to a new record.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "shardwal/file_system.h"
+#include "shardwal/status.h"
+#include "shardwal/types.h"
+#include "src/format.h"
+
+namespace shardwal {
+
+struct ManifestEpoch {
+  std::uint32_t epoch = 0;
+  Lsn first_lsn = 1;
+  std::vector<std::string> shard_dirs;  // index = shard id in this epoch
+};
+
+class Manifest {
+ public:
+  static constexpr std::string_view kFileName = "MANIFEST";
+  static constexpr std::uint32_t kFormatVersion = 1;
+
+  // NotFound when the directory has no manifest; Corruption (naming the
+  // file) when it is unreadable.
+  static Result<Manifest> Load(FileSystem& fs, const std::string& dir);
+
+  // A new WAL's manifest: epoch 1 starting at LSN 1.
+  static Manifest Create(const format::WalId& id, std::vector<std::string> shard_dirs);
+
+  // Durably replaces <dir>/MANIFEST.
+  Status Save(FileSystem& fs, const std::string& dir) const;
+
+  const format::WalId& wal_id() const { return wal_id_; }
+  const std::vector<ManifestEpoch>& epochs() const { return epochs_; }
+  const ManifestEpoch& current() const { return epochs_.back(); }
+  const ManifestEpoch* FindEpoch(std::uint32_t epoch) const;
+
+  // Every shard directory any epoch used, in first-use order.
+  std::vector<std::string> AllShardDirs() const;
+
+  // Records of `epoch` with an LSN >= this are void (a later epoch started
+  // below them); kNoPending-like max when nothing voids them.
+  Lsn VoidFrom(std::uint32_t epoch) const;
+
+  // Starts the next epoch.
+  void BeginEpoch(Lsn first_lsn, std::vector<std::string> shard_dirs);
+
+  std::string Serialize() const;
+  static Result<Manifest> Parse(const std::string& text, const std::string& path);
+
+ private:
+  format::WalId wal_id_{};
+  std::vector<ManifestEpoch> epochs_;
+};
+
+std::string WalIdHex(const format::WalId& id);
+
+}  // namespace shardwal
