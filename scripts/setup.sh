@@ -7,7 +7,7 @@ PACKAGES=(
   cmake ninja-build g++ pkg-config
   libtbb-dev libboost-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libisal-dev libcli11-dev libxxhash-dev nlohmann-json3-dev
+  libisal-dev libcli11-dev libxxhash-dev nlohmann-json3-dev librocksdb-dev
 )
 
 missing=()

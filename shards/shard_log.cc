@@ -195,6 +195,7 @@ void ShardLog::FlushLoop() {
                  std::memory_order_seq_cst);
     lk.unlock();
     core_->watermark.Advance();
+    if (config_.per_shard_consistency) core_->watermark.AdvanceShard(config_.id);
     lk.lock();
   }
   // Failed or stopped: nothing more will be written. Wake anyone waiting for

@@ -44,6 +44,7 @@ struct ShardConfig {
   std::chrono::microseconds max_batch_delay{0};
   std::uint64_t segment_bytes = 0;
   std::size_t max_buffered_bytes = 0;
+  bool per_shard_consistency = false;  // publish F(shard) for WaitShard
   FileSystem* fs = nullptr;
 };
 

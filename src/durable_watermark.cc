@@ -38,7 +38,11 @@ DurableWatermark::DurableWatermark(std::uint32_t shards, const std::atomic<Lsn>*
       shards_(shards),
       lanes_(new Lane[shards]),
       lane_count_(shards),
-      floors_(new PaddedFloor[shards]) {}
+      shard_lanes_(new Lane[shards]),
+      floors_(new PaddedFloor[shards]),
+      shard_published_(new PaddedFloor[shards]) {
+  for (std::uint32_t s = 0; s < shards; ++s) shard_published_[s].value.store(kNoLsn);
+}
 
 DurableWatermark::~DurableWatermark() = default;
 
@@ -74,17 +78,30 @@ Lsn DurableWatermark::Advance() {
   }
   if (prev >= w) return prev;  // someone published at least as much; they wake
   if (publish_hook_) publish_hook_(w);
-  WakeCovered(w);
+  WakeCovered(lanes_.get(), lane_count_, w);
   return w;
 }
 
-void DurableWatermark::WakeCovered(Lsn w) {
+void DurableWatermark::AdvanceShard(std::uint32_t shard) {
+  const Lsn f = Frontier(shard);
+  std::atomic<Lsn>& published = shard_published_[shard].value;
+  Lsn prev = published.load(std::memory_order_acquire);
+  while (prev < f && !published.compare_exchange_weak(prev, f, std::memory_order_acq_rel)) {
+  }
+  if (prev < f) WakeCovered(&shard_lanes_[shard], 1, f);
+}
+
+Status DurableWatermark::WaitShard(Lsn lsn, std::uint32_t shard) {
+  return WaitOn(shard_lanes_[shard], shard_published_[shard].value, lsn);
+}
+
+void DurableWatermark::WakeCovered(Lane* lanes, std::uint32_t count, Lsn w) {
   // Reused across calls by each publishing (flush) thread: no allocation in
   // steady state.
   thread_local std::vector<Waiter*> ready;
   ready.clear();
-  for (std::uint32_t i = 0; i < lane_count_; ++i) {
-    Lane& lane = lanes_[i];
+  for (std::uint32_t i = 0; i < count; ++i) {
+    Lane& lane = lanes[i];
     if (lane.min_lsn.load(std::memory_order_seq_cst) > w) continue;
     std::lock_guard lk(lane.mu);
     auto& list = lane.waiters;
@@ -104,8 +121,11 @@ void DurableWatermark::WakeCovered(Lsn w) {
 }
 
 Status DurableWatermark::Wait(Lsn lsn, std::uint32_t lane_hint) {
-  if (published() >= lsn) return Status::OK();
-  Lane& lane = lanes_[lane_hint % lane_count_];
+  return WaitOn(lanes_[lane_hint % lane_count_], published_, lsn);
+}
+
+Status DurableWatermark::WaitOn(Lane& lane, const std::atomic<Lsn>& published, Lsn lsn) {
+  if (published.load(std::memory_order_acquire) >= lsn) return Status::OK();
   Waiter self;
   self.lsn = lsn;
   {
@@ -113,7 +133,7 @@ Status DurableWatermark::Wait(Lsn lsn, std::uint32_t lane_hint) {
     // Re-check under the lane lock: a publisher stores W before it takes
     // this lock to collect waiters, so either we see its W here or it sees
     // us in the list.
-    if (published() >= lsn) return Status::OK();
+    if (published.load(std::memory_order_acquire) >= lsn) return Status::OK();
     if (failed_.load(std::memory_order_acquire)) {
       std::lock_guard elk(error_mu_);
       return error_;
@@ -144,8 +164,8 @@ void DurableWatermark::Fail(const Status& error) {
     error_ = error;
     failed_.store(true, std::memory_order_release);
   }
-  for (std::uint32_t i = 0; i < lane_count_; ++i) {
-    Lane& lane = lanes_[i];
+  for (std::uint32_t i = 0; i < 2 * lane_count_; ++i) {
+    Lane& lane = i < lane_count_ ? lanes_[i] : shard_lanes_[i - lane_count_];
     std::vector<Waiter*> doomed;
     {
       std::lock_guard lk(lane.mu);

@@ -63,6 +63,13 @@ class DurableWatermark {
   // `lane` spreads waiters over lists to cut lock contention (any value).
   Status Wait(Lsn lsn, std::uint32_t lane);
 
+  // Per-shard consistency: publishes the shard's own frontier F(shard) and
+  // wakes the WaitShard waiters it covers. Called by the shard's flush
+  // thread after each sync.
+  void AdvanceShard(std::uint32_t shard);
+  // Blocks until F(shard) >= lsn (lsn must belong to that shard).
+  Status WaitShard(Lsn lsn, std::uint32_t shard);
+
   // W can no longer be trusted to advance: wakes every waiter with `error`
   // and makes every later Wait above W return it.
   void Fail(const Status& error);
@@ -72,16 +79,19 @@ class DurableWatermark {
   struct Lane;
 
   Lsn Compute() const;
-  void WakeCovered(Lsn w);
+  static void WakeCovered(Lane* lanes, std::uint32_t count, Lsn w);
+  Status WaitOn(Lane& lane, const std::atomic<Lsn>& published, Lsn lsn);
 
   const std::atomic<Lsn>* next_lsn_;
   std::uint32_t shards_;
-  std::unique_ptr<Lane[]> lanes_;
+  std::unique_ptr<Lane[]> lanes_;        // waiters for W
   std::uint32_t lane_count_;
+  std::unique_ptr<Lane[]> shard_lanes_;  // waiters for F(shard), per-shard consistency
   struct alignas(64) PaddedFloor {
     std::atomic<Lsn> value{kNoPending};
   };
   std::unique_ptr<PaddedFloor[]> floors_;
+  std::unique_ptr<PaddedFloor[]> shard_published_;  // F(shard) as last published
   alignas(64) std::atomic<Lsn> published_{kNoLsn};
   std::atomic<bool> failed_{false};
   std::mutex error_mu_;

@@ -93,6 +93,12 @@ class WalImpl final : public Wal {
   // Blocks until W >= lsn, first asking every shard holding unsynced records
   // <= lsn to sync them (they may be kNone records nobody else waits for).
   Status WaitCovered(Lsn lsn, std::uint32_t lane);
+  // What a group append waits for: the global watermark, or with per-shard
+  // consistency only its own shard's frontier.
+  Status WaitGroup(Lsn lsn, std::uint32_t shard) {
+    if (options_.consistency == Consistency::kPerShard) return core_.watermark.WaitShard(lsn, shard);
+    return WaitCovered(lsn, shard);
+  }
 
   const Options options_;
   const std::uint32_t num_shards_;
@@ -132,6 +138,7 @@ WalImpl::WalImpl(Options options, OpenState state, std::vector<std::unique_ptr<F
     c.max_batch_delay = options_.max_batch_delay;
     c.segment_bytes = options_.segment_bytes;
     c.max_buffered_bytes = options_.max_buffered_bytes;
+    c.per_shard_consistency = options_.consistency == Consistency::kPerShard;
     c.fs = options_.file_system.get();
     shards_.push_back(std::make_unique<ShardLog>(c, &core_));
   }
@@ -190,7 +197,7 @@ Result<Lsn> WalImpl::AppendOne(std::uint32_t shard_id, const RecordSpec& rec, Du
   }
   if (wake) shard.WakeFlusher();
   if (durability == Durability::kGroup && block) {
-    if (Status s = WaitCovered(lsn, shard_id); !s.ok()) return s;
+    if (Status s = WaitGroup(lsn, shard_id); !s.ok()) return s;
   }
   return lsn;
 }
@@ -254,7 +261,16 @@ Result<LsnRange> WalImpl::AppendBatch(std::span<const RecordSpec> records, std::
     if (wake[s]) shards_[s]->WakeFlusher();
   }
   if (d == Durability::kGroup) {
-    if (Status s = WaitCovered(range.last, shard_of.back()); !s.ok()) return s;
+    if (options_.consistency == Consistency::kPerShard) {
+      // Each shard's own frontier must cover the batch's last record in it.
+      std::vector<Lsn> last_in(num_shards_, kNoLsn);
+      for (std::size_t i = 0; i < records.size(); ++i) last_in[shard_of[i]] = range.first + i;
+      for (std::uint32_t s : involved) {
+        if (Status st = core_.watermark.WaitShard(last_in[s], s); !st.ok()) return st;
+      }
+    } else if (Status s = WaitCovered(range.last, shard_of.back()); !s.ok()) {
+      return s;
+    }
   }
   return range;
 }

@@ -18,6 +18,7 @@ class WalCore {
   // below it is durable already.
   WalCore(std::uint32_t shards, Lsn first_lsn) : next_lsn(first_lsn), watermark(shards, &next_lsn) {
     watermark.Advance();
+    for (std::uint32_t s = 0; s < shards; ++s) watermark.AdvanceShard(s);
   }
 
   // The next LSN to hand out. Only ever advanced by fetch_add under the lock

@@ -183,3 +183,61 @@ TEST(RecoveryBasic, TransactionAwareReplay) {
 
 }  // namespace
 }  // namespace shardwal
+
+namespace shardwal {
+namespace {
+
+// Per-shard consistency: a group append waits only for its own shard, and
+// recovery keeps every valid record of every shard (gaps allowed).
+TEST(PerShardConsistency, AppendsWaitForTheirOwnShardAndRecoveryKeepsEveryShard) {
+  TempDir dir;
+  auto fs = std::make_shared<FaultInjectionFileSystem>();
+  Options o = TestOptions(dir.path(), 2);
+  o.file_system = fs;
+  o.consistency = Consistency::kPerShard;
+  std::string slow_tag = "slow", fast_tag;
+  std::map<Lsn, std::string> acked_fast;
+  {
+    auto opened = Wal::Open(o);
+    ASSERT_TRUE(opened.ok());
+    auto& wal = *opened;
+    for (int i = 0; fast_tag.empty(); ++i) {
+      const std::string t = "fast" + std::to_string(i);
+      if (wal->ShardForTag(t) != wal->ShardForTag(slow_tag)) fast_tag = t;
+    }
+    ASSERT_TRUE(wal->Append(slow_tag, "warm").ok());
+    fs->StallSyncs("/shard-" + std::to_string(wal->ShardForTag(slow_tag)) + "/");
+    AppendOptions async;
+    async.durability = Durability::kAsync;
+    const Lsn stuck = *wal->Append(slow_tag, "never synced", async);
+    // Group appends on the other shard return although a lower LSN is not
+    // durable: their own shard is.
+    for (int i = 0; i < 20; ++i) {
+      auto lsn = wal->Append(fast_tag, "fast" + std::to_string(i));
+      ASSERT_TRUE(lsn.ok());
+      EXPECT_GT(*lsn, stuck);
+      acked_fast[*lsn] = "fast" + std::to_string(i);
+    }
+    EXPECT_LT(wal->DurableLsn(), stuck);  // the global watermark still waits
+    fs->Deactivate();                      // power fails with the slow shard stalled
+  }
+  ASSERT_TRUE(fs->SimulatePowerLoss({}).ok());
+  fs->ResumeSyncs();  // the device works again after the restart
+  auto wal = Wal::Open(o);
+  ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+  std::map<Lsn, std::string> all;
+  ASSERT_TRUE((*wal)->Replay(0, [&](const ReplayRecord& r) {
+                       all[r.lsn] = std::string(r.payload);
+                       return true;
+                     }).ok());
+  for (const auto& [lsn, payload] : acked_fast) {
+    ASSERT_TRUE(all.count(lsn)) << "LSN " << lsn << " acknowledged by its shard was lost";
+    EXPECT_EQ(all[lsn], payload);
+  }
+  const auto& rep = (*wal)->recovery_report();
+  EXPECT_FALSE(rep.missing_lsns.empty()) << rep.Summary();  // the stalled record
+  EXPECT_EQ(*(*wal)->Append("next", "x"), rep.max_lsn_seen + 1);
+}
+
+}  // namespace
+}  // namespace shardwal

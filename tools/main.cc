@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "tools/bench_command.h"
+#include "tools/recovery_bench_command.h"
 
 namespace {
 constexpr int kExitRuntimeError = 1;
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   app.footer("Exit status: 0 ok, 1 runtime failure (e.g. a WAL error), 2 usage error.");
 
   shardwal::tools::AddBenchCommand(app);
+  shardwal::tools::AddRecoveryBenchCommand(app);
 
   try {
     app.parse(argc, argv);

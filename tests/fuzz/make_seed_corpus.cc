@@ -1,0 +1,99 @@
+// Writes the seed corpus of segment_reader_fuzzer (tests/fuzz/corpus/):
+// small segments written by a real Wal (two shards, two epochs, every record
+// type, empty and non-empty tags and payloads, one- and multi-record
+// batches), a torn copy, and the MANIFEST. Each seed is the fuzzer's config
+// byte followed by the file (see segment_reader_fuzzer.cc).
+//
+//   make_seed_corpus <output directory>
+//
+// The committed corpus was made with this program; rerun it after a format
+// change.
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "shardwal/wal.h"
+
+namespace {
+
+std::string ReadAll(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void Write(const std::filesystem::path& p, unsigned char config, const std::string& bytes) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out.put(static_cast<char>(config));
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+bool Check(const shardwal::Status& s) {
+  if (!s.ok()) std::fprintf(stderr, "make_seed_corpus: %s\n", s.ToString().c_str());
+  return s.ok();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace shardwal;
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s <output directory>\n", argv[0]);
+    return 2;
+  }
+  const std::filesystem::path out = argv[1];
+  std::filesystem::create_directories(out);
+  char tmpl[] = "/tmp/shardwal-seeds-XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) return 1;
+  const std::string dir = tmpl;
+
+  Options o;
+  o.dir = dir;
+  o.num_shards = 2;
+  o.durability = Durability::kGroup;  // one append, one batch
+  for (int epoch = 0; epoch < 2; ++epoch) {
+    auto wal = Wal::Open(o);
+    if (!Check(wal.status())) return 1;
+    auto put = [&](std::string_view tag, std::string_view payload, RecordType type = RecordType::kData,
+                   std::uint64_t txn = 0) {
+      AppendOptions ao;
+      ao.type = type;
+      ao.txn_id = txn;
+      return Check((*wal)->Append(tag, payload, ao).status());
+    };
+    bool ok = put("a", "hello") && put("", "untagged") && put("b", "") && put("a", "x", RecordType::kTxnBegin, 7) &&
+              put("b", "in txn", RecordType::kData, 7) && put("a", "", RecordType::kTxnPrepare, 7) &&
+              put("c", "", RecordType::kTxnCommit, 7) && put("d", "", RecordType::kTxnAbort, 8) &&
+              put("user", "\x01\x02\x03", static_cast<RecordType>(200));
+    if (!ok) return 1;
+    // Multi-record batches.
+    std::vector<RecordSpec> batch;
+    std::vector<std::string> payloads;
+    for (int i = 0; i < 6; ++i) payloads.push_back("batch record " + std::to_string(i + epoch * 6));
+    for (int i = 0; i < 6; ++i) batch.push_back(RecordSpec{i % 2 ? "a" : "b", payloads[i]});
+    if (!Check((*wal)->AppendBatch(batch).status())) return 1;
+    if (!Check((*wal)->Close())) return 1;
+  }
+
+  int n = 0;
+  for (int shard = 0; shard < 2; ++shard) {
+    for (const auto& e : std::filesystem::directory_iterator(dir + "/shard-" + std::to_string(shard))) {
+      const std::string name = e.path().filename().string();
+      if (name.size() < 4 || name.substr(name.size() - 4) != ".wal") continue;
+      const std::string bytes = ReadAll(e.path());
+      const std::string base = "seg-" + name.substr(0, name.size() - 4);
+      Write(out / (base + "-plain"), 0x00, bytes);
+      if (n++ == 0) {
+        Write(out / (base + "-fixup-ra100"), 0x01 | (2 << 1), bytes);            // checksums fixed, read-ahead 100
+        Write(out / (base + "-ra64-ioerr2"), (1 << 1) | (2 << 4), bytes);        // read-ahead 64, 2nd read fails
+        Write(out / (base + "-torn"), 0x00, bytes.substr(0, bytes.size() - 7));  // torn last batch
+      }
+    }
+  }
+  Write(out / "manifest", 0x00, ReadAll(dir + "/MANIFEST"));
+  std::filesystem::remove_all(dir);
+  std::printf("wrote %d segments' seeds and the MANIFEST to %s\n", n, out.c_str());
+  return 0;
+}

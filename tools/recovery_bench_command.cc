@@ -1,0 +1,587 @@
+// `shardwal bench-recovery`: writes a WAL of R records per shard count and
+// times reading it back from a warm page cache (LogReader::Open, a full
+// Replay, Wal::Open + Close), optionally against RocksDB replaying the same
+// records from its WAL. See tools/recovery_bench_command.h.
+#include "tools/recovery_bench_command.h"
+
+#include <CLI/CLI.hpp>
+#include <spdlog/logger.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "shardwal/options.h"
+#include "shardwal/recovery.h"
+#include "shardwal/wal.h"
+#include "tools/bench_command.h"
+#include "tools/rocksdb_peer.h"
+
+namespace shardwal::tools {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+constexpr std::uint32_t kMaxShards = 256;
+constexpr std::uint32_t kMaxWriters = 4096;
+constexpr std::uint32_t kMaxTags = 1'000'000;
+constexpr std::uint32_t kMaxRepeat = 1000;
+constexpr std::size_t kMaxRecordBytes = 64u << 20;
+
+double Secs(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+double Div(double a, double b) { return b > 0 ? a / b : 0.0; }
+
+double CpuSeconds() {
+  struct rusage ru {};
+  ::getrusage(RUSAGE_SELF, &ru);
+  auto tv = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return tv(ru.ru_utime) + tv(ru.ru_stime);
+}
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+std::shared_ptr<spdlog::logger> QuietLogger() {
+  auto logger =
+      std::make_shared<spdlog::logger>("shardwal-bench-recovery", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  logger->set_level(spdlog::level::warn);
+  return logger;
+}
+
+// The run's parent directory: a mkdtemp one is removed on destruction unless
+// kept; a given one never is (its sub-directories are, one by one).
+class RunDir {
+ public:
+  static Result<RunDir> Make(const RecoveryBenchConfig& c) {
+    RunDir d;
+    std::error_code ec;
+    if (!c.dir.empty()) {
+      if (fs::exists(c.dir, ec) && !fs::is_empty(c.dir, ec)) {
+        return Status::InvalidArgument("dir: " + c.dir + " is not empty");
+      }
+      fs::create_directories(c.dir, ec);
+      if (ec) return Status::IOError("cannot create " + c.dir + ": " + ec.message(), ec.value());
+      d.path_ = c.dir;
+      return d;
+    }
+    const char* env = std::getenv("TMPDIR");
+    std::string base = env != nullptr && *env != '\0' ? env : "/tmp";
+    while (base.size() > 1 && base.back() == '/') base.pop_back();
+    std::string tmpl = base + "/shardwal-rbench-XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr) {
+      const int err = errno;
+      return Status::IOError("cannot create a temporary directory " + tmpl + ": " + std::strerror(err), err);
+    }
+    d.path_ = tmpl;
+    d.remove_ = !c.keep;
+    return d;
+  }
+  RunDir(RunDir&& o) noexcept : path_(std::move(o.path_)), remove_(std::exchange(o.remove_, false)) {}
+  RunDir& operator=(RunDir&&) = delete;
+  ~RunDir() {
+    if (remove_) RemoveTree(path_);
+  }
+  const std::string& path() const { return path_; }
+  bool removed() const { return remove_; }
+
+  static void RemoveTree(const std::string& path) {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+    if (ec) std::cerr << "shardwal bench-recovery: cannot remove " << path << ": " << ec.message() << "\n";
+  }
+
+ private:
+  RunDir() = default;
+  std::string path_;
+  bool remove_ = false;
+};
+
+// Collects a phase's runs into one row.
+struct PhaseRuns {
+  std::vector<double> wall, report, cpu;
+
+  RecoveryPhaseResult Row(std::string system, std::uint32_t shards, std::string phase, std::uint64_t records,
+                          std::uint64_t bytes) const {
+    RecoveryPhaseResult r;
+    r.system = std::move(system);
+    r.shards = shards;
+    r.phase = std::move(phase);
+    r.records = records;
+    r.bytes = bytes;
+    r.seconds = Median(wall);
+    r.best_seconds = wall.empty() ? 0 : *std::min_element(wall.begin(), wall.end());
+    r.records_per_s = Div(static_cast<double>(records), r.seconds);
+    r.mb_per_s = Div(static_cast<double>(bytes), r.seconds) / 1e6;
+    r.report_seconds = Median(report);
+    r.cpu_seconds = Median(cpu);
+    r.runs = wall;
+    return r;
+  }
+};
+
+void Progress(const RecoveryBenchConfig& c, const std::string& line) {
+  if (c.progress != nullptr) *c.progress << line << std::endl;
+}
+
+Options WalOptions(const RecoveryBenchConfig& c, const std::string& dir, std::uint32_t shards,
+                   const std::shared_ptr<spdlog::logger>& logger) {
+  Options opt;
+  opt.dir = dir;
+  opt.num_shards = shards;
+  opt.routing = Routing::kTag;
+  opt.durability = Durability::kNone;
+  opt.logger = logger;
+  const std::size_t record_max = c.record_bytes + 64;  // as RunBench sizes them
+  if (record_max > opt.max_record_bytes) {
+    opt.max_record_bytes = static_cast<std::uint32_t>(record_max);
+    opt.max_buffered_bytes = std::max(opt.max_buffered_bytes, 4 * (record_max + 64));
+  }
+  return opt;
+}
+
+// Read-back must match what was written, or the figures mean nothing.
+Status CheckReport(const RecoveryReport& rep, std::uint64_t records, const char* what) {
+  if (rep.records != records || rep.cut_lsn != records || !rep.anomalies.empty()) {
+    return Status::Corruption(std::string(what) + " recovered " + std::to_string(rep.records) + " records (cut " +
+                              std::to_string(rep.cut_lsn) + ", " + std::to_string(rep.anomalies.size()) +
+                              " anomalies), expected " + std::to_string(records) + ":\n" + rep.Summary());
+  }
+  return Status::OK();
+}
+
+// ---- shardwal, one shard count -------------------------------------------------
+
+Status MeasureShardwal(const RecoveryBenchConfig& c, const std::string& parent, std::uint32_t shards,
+                       const std::shared_ptr<spdlog::logger>& logger, RecoveryBenchResult* out) {
+  const std::string dir = parent + "/wal-" + std::to_string(shards);
+  Progress(c, "building a " + std::to_string(shards) + "-shard WAL of " + std::to_string(c.records) + " records in " +
+                  dir);
+
+  BenchConfig bc;
+  bc.dir = dir;
+  bc.keep = true;
+  bc.shards = shards;
+  bc.writers = c.writers;
+  bc.record_bytes = c.record_bytes;
+  bc.records = c.records;
+  bc.durability = Durability::kNone;  // Close() syncs it all once
+  bc.routing = Routing::kTag;
+  bc.tags = c.tags;
+  bc.logger = logger;
+  Result<BenchResult> built = RunBench(bc);
+  if (!built.ok()) return built.status().WithContext("building the " + std::to_string(shards) + "-shard WAL");
+  if (built->interrupted || built->records != c.records) return Status::Closed("interrupted while building the WAL");
+
+  RecoveryBuildInfo info;
+  info.system = "shardwal";
+  info.shards = shards;
+  info.records = built->records;
+  info.seconds = built->seconds + built->close_seconds;
+  info.bytes = built->bytes_written;
+  info.batches = built->batches;
+
+  const Options opt = WalOptions(c, dir, shards, logger);
+  PhaseRuns open_runs, replay_runs, both_runs, wal_runs;
+  std::uint64_t bytes = 0;
+  for (std::uint32_t i = 0; i < c.repeat; ++i) {
+    const double cpu0 = CpuSeconds();
+    const Clock::time_point t0 = Clock::now();
+    auto reader = LogReader::Open(opt);
+    const Clock::time_point t1 = Clock::now();
+    const double cpu1 = CpuSeconds();
+    if (!reader.ok()) return reader.status().WithContext("LogReader::Open");
+    const RecoveryReport& rep = (*reader)->report();
+    if (Status s = CheckReport(rep, c.records, "LogReader::Open"); !s.ok()) return s;
+    bytes = rep.bytes_scanned;
+    if (i == 0) {
+      for (const ShardRecovery& sr : rep.shards) info.segments += sr.segments;
+    }
+
+    std::uint64_t n = 0, payload_bytes = 0, checksum = 0;
+    Lsn expect = 1;
+    bool in_order = true;
+    const Clock::time_point t2 = Clock::now();
+    Status s = (*reader)->Replay(0, [&](const ReplayRecord& r) {
+      in_order &= r.lsn == expect++;
+      if (!r.payload.empty()) checksum += static_cast<unsigned char>(r.payload[r.payload.size() / 2]);
+      payload_bytes += r.payload.size();
+      ++n;
+      return true;
+    });
+    const Clock::time_point t3 = Clock::now();
+    const double cpu3 = CpuSeconds();
+    if (!s.ok()) return s.WithContext("Replay");
+    if (n != c.records || payload_bytes != c.records * c.record_bytes || !in_order) {
+      return Status::Corruption("Replay delivered " + std::to_string(n) + " records, " + std::to_string(payload_bytes) +
+                                " payload bytes" + (in_order ? "" : ", out of LSN order") + "; expected " +
+                                std::to_string(c.records) + " records");
+    }
+    out->replay_checksum += checksum;
+    open_runs.wall.push_back(Secs(t1 - t0));
+    open_runs.report.push_back(rep.seconds);
+    open_runs.cpu.push_back(cpu1 - cpu0);
+    replay_runs.wall.push_back(Secs(t3 - t2));
+    replay_runs.cpu.push_back(cpu3 - cpu1);
+    both_runs.wall.push_back(Secs(t1 - t0) + Secs(t3 - t2));
+    both_runs.cpu.push_back(cpu3 - cpu0);
+  }
+  for (std::uint32_t i = 0; i < c.repeat; ++i) {
+    const double cpu0 = CpuSeconds();
+    const Clock::time_point t0 = Clock::now();
+    auto wal = Wal::Open(opt);
+    if (!wal.ok()) return wal.status().WithContext("Wal::Open");
+    const double report_seconds = (*wal)->recovery_report().seconds;
+    if (Status s = CheckReport((*wal)->recovery_report(), c.records, "Wal::Open"); !s.ok()) return s;
+    if (Status s = (*wal)->Close(); !s.ok()) return s.WithContext("Wal::Close");
+    const Clock::time_point t1 = Clock::now();
+    wal_runs.wall.push_back(Secs(t1 - t0));
+    wal_runs.report.push_back(report_seconds);
+    wal_runs.cpu.push_back(CpuSeconds() - cpu0);
+  }
+  out->results.push_back(open_runs.Row("shardwal", shards, "reader_open", c.records, bytes));
+  out->results.push_back(replay_runs.Row("shardwal", shards, "replay", c.records, bytes));
+  out->results.push_back(both_runs.Row("shardwal", shards, "open_replay", c.records, bytes));
+  out->results.push_back(wal_runs.Row("shardwal", shards, "wal_open_close", c.records, bytes));
+  out->builds.push_back(info);
+  if (!c.keep) RunDir::RemoveTree(dir);
+  return Status::OK();
+}
+
+// ---- RocksDB ---------------------------------------------------------------------
+
+inline std::uint64_t XorShift(std::uint64_t& x) {
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  return x;
+}
+
+// The same load as RunBench's writers: W threads, B-byte random payloads
+// whose first bytes carry the sequence number, a tag per record.
+Status LoadRocks(const RecoveryBenchConfig& c, RocksPeer& db) {
+  std::mutex mu;
+  Status first_error;
+  std::vector<std::thread> threads;
+  for (std::uint32_t w = 0; w < c.writers; ++w) {
+    threads.emplace_back([&, w] {
+      std::uint64_t rng = 0x9E3779B97F4A7C15ull * (w + 1);
+      std::string payload(c.record_bytes, '\0');
+      for (char& ch : payload) ch = static_cast<char>(XorShift(rng) >> 24);
+      const std::size_t seq_bytes = std::min<std::size_t>(8, payload.size());
+      char key[kRocksKeyBytes];
+      for (std::uint64_t seq = w; seq < c.records; seq += c.writers) {
+        std::memcpy(payload.data(), &seq, seq_bytes);
+        const auto tag = static_cast<std::uint32_t>(((XorShift(rng) >> 32) * c.tags) >> 32);
+        MakeRocksKey(key, tag, seq);
+        if (Status s = db.Put(std::string_view(key, sizeof key), payload); !s.ok()) {
+          std::lock_guard lk(mu);
+          if (first_error.ok()) first_error = s;
+          return;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  return first_error;
+}
+
+Status MeasureRocks(const RecoveryBenchConfig& c, const std::string& parent, RecoveryBenchResult* out) {
+  RocksPeerOptions po;
+  po.dir = parent + "/rocksdb";
+  po.sync = false;
+  po.disable_wal = false;
+  po.memtable_only = true;
+  // Room for everything in one memtable (skiplist nodes and keys included).
+  po.write_buffer_bytes = std::max<std::uint64_t>(
+      4ull << 30, 2 * c.records * (c.record_bytes + kRocksKeyBytes + 64));
+  Progress(c, "building a RocksDB " + RocksDbVersion() + " WAL of " + std::to_string(c.records) + " records in " +
+                  po.dir);
+
+  RecoveryBuildInfo info;
+  info.system = "rocksdb";
+  info.records = c.records;
+  const Clock::time_point t0 = Clock::now();
+  {
+    auto db = RocksPeer::Open(po);
+    if (!db.ok()) return db.status();
+    if (Status s = LoadRocks(c, **db); !s.ok()) return s;
+    if (Status s = (*db)->Close(); !s.ok()) return s;
+  }
+  info.seconds = Secs(Clock::now() - t0);
+  auto before = InspectRocksDir(po.dir);
+  if (!before.ok()) return before.status();
+  if (before->sst_files != 0 || before->wal_bytes == 0) {
+    return Status::IOError("RocksDB flushed to SST files during the load (" + std::to_string(before->sst_files) +
+                           " SST files, " + std::to_string(before->wal_bytes) +
+                           " WAL bytes): its reopen would not replay the whole WAL");
+  }
+  info.bytes = before->wal_bytes;
+
+  PhaseRuns runs;
+  for (std::uint32_t i = 0; i < c.repeat; ++i) {
+    const double cpu0 = CpuSeconds();
+    const Clock::time_point a = Clock::now();
+    auto db = RocksPeer::Open(po);  // replays the WAL into a new memtable
+    const Clock::time_point b = Clock::now();
+    const double cpu1 = CpuSeconds();
+    if (!db.ok()) return db.status().WithContext("reopening RocksDB");
+    auto entries = (*db)->MemtableEntries();
+    auto ssts = (*db)->LiveSstFiles();
+    if (!entries.ok()) return entries.status();
+    if (!ssts.ok()) return ssts.status();
+    if (*entries != c.records || *ssts != 0) {
+      return Status::Corruption("RocksDB reopen: " + std::to_string(*entries) + " memtable entries and " +
+                                std::to_string(*ssts) + " SST files, expected " + std::to_string(c.records) +
+                                " entries replayed from the WAL and no SST file");
+    }
+    if (Status s = (*db)->Close(); !s.ok()) return s;
+    runs.wall.push_back(Secs(b - a));
+    runs.cpu.push_back(cpu1 - cpu0);
+  }
+  auto after = InspectRocksDir(po.dir);
+  if (!after.ok()) return after.status();
+  if (after->sst_files != 0) return Status::IOError("RocksDB wrote SST files while reopening");
+  out->results.push_back(runs.Row("rocksdb", 0, "db_open", c.records, before->wal_bytes));
+  out->builds.push_back(info);
+  out->rocksdb_version = RocksDbVersion();
+  if (!c.keep) RunDir::RemoveTree(po.dir);
+  return Status::OK();
+}
+
+const char* PhaseLabel(const std::string& phase) {
+  if (phase == "reader_open") return "LogReader::Open";
+  if (phase == "replay") return "Replay(0), all payloads";
+  if (phase == "open_replay") return "Open + Replay";
+  if (phase == "wal_open_close") return "Wal::Open + Close";
+  if (phase == "db_open") return "DB::Open (WAL->memtable)";
+  return phase.c_str();
+}
+
+}  // namespace
+
+// ---- the engine ---------------------------------------------------------------------
+
+Status ValidateRecoveryBenchConfig(const RecoveryBenchConfig& c) {
+  if (c.shards.empty()) return Status::InvalidArgument("shards: empty list");
+  for (std::uint32_t s : c.shards) {
+    if (s < 1 || s > kMaxShards) return Status::InvalidArgument("shards: " + std::to_string(s) + " (must be 1..256)");
+  }
+  if (c.records < 1) return Status::InvalidArgument("records: must be > 0");
+  if (c.record_bytes > kMaxRecordBytes) {
+    return Status::InvalidArgument("record-bytes: " + std::to_string(c.record_bytes) + " (max " +
+                                   std::to_string(kMaxRecordBytes) + ")");
+  }
+  if (c.tags < 1 || c.tags > kMaxTags) return Status::InvalidArgument("tags: " + std::to_string(c.tags));
+  if (c.writers < 1 || c.writers > kMaxWriters) return Status::InvalidArgument("writers: " + std::to_string(c.writers));
+  if (c.repeat < 1 || c.repeat > kMaxRepeat) return Status::InvalidArgument("repeat: " + std::to_string(c.repeat));
+  if (c.rocksdb && !HaveRocksDb()) return Status::NotSupported(std::string(kNoRocksDbMessage));
+  return Status::OK();
+}
+
+Result<RecoveryBenchResult> RunRecoveryBench(const RecoveryBenchConfig& c) {
+  if (Status s = ValidateRecoveryBenchConfig(c); !s.ok()) return s;
+  auto dir = RunDir::Make(c);
+  if (!dir.ok()) return dir.status();
+  const std::shared_ptr<spdlog::logger> logger = c.logger ? c.logger : QuietLogger();
+
+  RecoveryBenchResult r;
+  r.records = c.records;
+  r.record_bytes = c.record_bytes;
+  r.tags = c.tags;
+  r.writers = c.writers;
+  r.repeat = c.repeat;
+  r.dir = dir->path();
+  for (std::uint32_t shards : c.shards) {
+    if (Status s = MeasureShardwal(c, dir->path(), shards, logger, &r); !s.ok()) return s;
+  }
+  if (c.rocksdb) {
+    if (Status s = MeasureRocks(c, dir->path(), &r); !s.ok()) return s;
+  }
+  r.dir_kept = !dir->removed();
+  return r;
+}
+
+void PrintRecoveryBench(std::ostream& out, const RecoveryBenchResult& r) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "recovery from a warm page cache: %llu records, %zu-byte payloads, %u tags, "
+                "median of %u runs (%u hardware threads)\n",
+                static_cast<unsigned long long>(r.records), r.record_bytes, r.tags, r.repeat,
+                std::thread::hardware_concurrency());
+  out << buf;
+  std::snprintf(buf, sizeof buf, "%-9s %6s  %-26s %9s %9s %12s %9s %9s %9s\n", "system", "shards", "phase",
+                "seconds", "best s", "records/s", "MB/s", "cpu s", "scan s");
+  out << buf;
+  for (const RecoveryPhaseResult& p : r.results) {
+    const std::string shards = p.system == "rocksdb" ? "-" : std::to_string(p.shards);
+    const bool has_scan = p.phase == "reader_open" || p.phase == "wal_open_close";
+    char scan[32] = "-";
+    if (has_scan) std::snprintf(scan, sizeof scan, "%.3f", p.report_seconds);
+    std::snprintf(buf, sizeof buf, "%-9s %6s  %-26s %9.3f %9.3f %12.0f %9.1f %9.3f %9s\n", p.system.c_str(),
+                  shards.c_str(), PhaseLabel(p.phase), p.seconds, p.best_seconds, p.records_per_s, p.mb_per_s,
+                  p.cpu_seconds, scan);
+    out << buf;
+  }
+  out << "\n";
+  for (const RecoveryBuildInfo& b : r.builds) {
+    if (b.system == "shardwal") {
+      std::snprintf(buf, sizeof buf,
+                    "built  shardwal %3u shards: %.2f s, %.1f MB in %llu segments, %llu batches (%.0f records/batch)\n",
+                    b.shards, b.seconds, static_cast<double>(b.bytes) / 1e6,
+                    static_cast<unsigned long long>(b.segments), static_cast<unsigned long long>(b.batches),
+                    Div(static_cast<double>(b.records), static_cast<double>(b.batches)));
+    } else {
+      std::snprintf(buf, sizeof buf,
+                    "built  rocksdb %s: %.2f s, %.1f MB of WAL, no SST file (Put, sync=false, WAL on)\n",
+                    r.rocksdb_version.c_str(), b.seconds, static_cast<double>(b.bytes) / 1e6);
+    }
+    out << buf;
+  }
+  out << "MB = 10^6 bytes of segment files scanned (RecoveryReport::bytes_scanned, framing included); "
+         "rocksdb: bytes of its WAL files.\n"
+         "scan s = RecoveryReport::seconds (scan + validate + merge + cut); cpu s = process user+sys time.\n"
+         "Replay re-reads and re-verifies every record; Open + Replay adds the two per run.\n";
+  if (!r.rocksdb_version.empty()) {
+    out << "RocksDB's DB::Open replays its WAL AND rebuilds a memtable (a skiplist insert per record); "
+           "shardwal's open scans, validates and merges without building an index.\n";
+  }
+  out << "dir: " << r.dir << (r.dir_kept ? "" : " (removed)") << "\n" << std::flush;
+}
+
+nlohmann::json RecoveryBenchResultToJson(const RecoveryBenchResult& r) {
+  nlohmann::json j;
+  j["command"] = "bench-recovery";
+  j["records"] = r.records;
+  j["record_bytes"] = r.record_bytes;
+  j["tags"] = r.tags;
+  j["writers"] = r.writers;
+  j["repeat"] = r.repeat;
+  j["hardware_threads"] = std::thread::hardware_concurrency();
+  j["rocksdb_version"] = r.rocksdb_version;
+  j["replay_checksum"] = r.replay_checksum;
+  j["dir"] = r.dir;
+  j["dir_kept"] = r.dir_kept;
+  nlohmann::json results = nlohmann::json::array();
+  for (const RecoveryPhaseResult& p : r.results) {
+    nlohmann::json e;
+    e["system"] = p.system;
+    e["shards"] = p.shards;
+    e["phase"] = p.phase;
+    e["records"] = p.records;
+    e["bytes"] = p.bytes;
+    e["seconds"] = p.seconds;
+    e["best_seconds"] = p.best_seconds;
+    e["records_per_s"] = p.records_per_s;
+    e["mb_per_s"] = p.mb_per_s;
+    e["cpu_seconds"] = p.cpu_seconds;
+    e["report_seconds"] = p.report_seconds;
+    e["runs"] = p.runs;
+    results.push_back(std::move(e));
+  }
+  j["results"] = std::move(results);
+  nlohmann::json builds = nlohmann::json::array();
+  for (const RecoveryBuildInfo& b : r.builds) {
+    builds.push_back({{"system", b.system},
+                      {"shards", b.shards},
+                      {"records", b.records},
+                      {"seconds", b.seconds},
+                      {"bytes", b.bytes},
+                      {"batches", b.batches},
+                      {"segments", b.segments}});
+  }
+  j["builds"] = std::move(builds);
+  return j;
+}
+
+// ---- the CLI ------------------------------------------------------------------------------
+
+namespace {
+
+struct RecoveryBenchFlags {
+  RecoveryBenchConfig config;
+  bool json = false;
+};
+
+void RunRecoveryBenchCommand(const RecoveryBenchFlags& f) {
+  RecoveryBenchConfig c = f.config;
+  if (c.rocksdb && !HaveRocksDb()) {
+    std::cerr << "shardwal bench-recovery: --rocksdb: " << kNoRocksDbMessage << std::endl;
+    throw CLI::RuntimeError(2);
+  }
+  if (Status s = ValidateRecoveryBenchConfig(c); !s.ok()) throw CLI::ValidationError(s.message());
+  c.progress = &std::cerr;
+  Result<RecoveryBenchResult> r = RunRecoveryBench(c);
+  if (!r.ok()) {
+    std::cerr << "shardwal bench-recovery: " << r.status().ToString() << std::endl;
+    throw CLI::RuntimeError(1);
+  }
+  PrintRecoveryBench(std::cout, *r);
+  if (f.json) std::cout << RecoveryBenchResultToJson(*r).dump() << std::endl;
+}
+
+}  // namespace
+
+void AddRecoveryBenchCommand(CLI::App& app) {
+  auto flags = std::make_shared<RecoveryBenchFlags>();
+  RecoveryBenchConfig& c = flags->config;
+  CLI::App* cmd = app.add_subcommand(
+      "bench-recovery",
+      "Recovery benchmark: writes a WAL of R records per shard count, then times reading it back from a warm page "
+      "cache (LogReader::Open, a full Replay, Wal::Open + Close) in records/s and MB/s; --rocksdb also times "
+      "RocksDB replaying the same records from its WAL.");
+  cmd->add_option("--dir", c.dir,
+                  "Parent directory for the WALs; must be empty or not exist, and is kept (the WALs made in it are "
+                  "removed unless --keep). Default: a new temporary directory ($TMPDIR or /tmp)/shardwal-rbench-XXXXXX, "
+                  "removed afterwards unless --keep")
+      ->type_name("DIR");
+  cmd->add_option("--shards", c.shards, "Shard counts to measure, comma-separated; one WAL each")
+      ->delimiter(',')
+      ->capture_default_str()
+      ->check(CLI::Range(1u, kMaxShards));
+  cmd->add_option("--records", c.records, "Records in each WAL")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--record-bytes", c.record_bytes, "Payload bytes per record (tags add 13 bytes)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{0}, kMaxRecordBytes));
+  cmd->add_option("--tags", c.tags, "Distinct tags (records are routed to shards by tag)")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, kMaxTags));
+  cmd->add_option("--writers", c.writers, "Writer threads that build each WAL (not timed)")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, kMaxWriters));
+  cmd->add_option("--repeat", c.repeat, "Timed runs of each phase; the table shows the median")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, kMaxRepeat));
+  cmd->add_flag("--rocksdb", c.rocksdb,
+                "Also write the records into RocksDB (Put, sync=false, WAL on, nothing flushed to SST) and time "
+                "DB::Open replaying its WAL");
+  cmd->add_flag("--keep", c.keep, "Keep the WALs (and the temporary directory)");
+  cmd->add_flag("--json", flags->json, "Also print the results as one JSON object on the last line of stdout");
+  cmd->footer(
+      "The page cache is left warm: nothing is dropped between writing a WAL and reading it back. Progress goes to "
+      "stderr, the table to stdout.\n"
+      "Exit status: 0 ok, 1 a WAL or RocksDB failed or read back wrong, 2 bad usage (or --rocksdb in a build "
+      "without RocksDB).\n"
+      "Example: shardwal bench-recovery --shards 1,2,4,8 --records 2000000 --rocksdb --json");
+  cmd->callback([flags] { RunRecoveryBenchCommand(*flags); });
+}
+
+}  // namespace shardwal::tools
