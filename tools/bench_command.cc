@@ -29,6 +29,7 @@
 #include "shardwal/options.h"
 #include "shardwal/wal.h"
 #include "tools/latency_histogram.h"
+#include "tools/scratch_dir.h"
 
 namespace shardwal::tools {
 
@@ -78,45 +79,6 @@ class InterruptScope {
 };
 
 // ---- the WAL directory -------------------------------------------------------
-
-// Owns the run's directory: a mkdtemp one is removed on destruction unless
-// kept; a given one never is.
-class BenchDir {
- public:
-  static Result<BenchDir> Make(const BenchConfig& c) {
-    BenchDir d;
-    if (!c.dir.empty()) {
-      d.path_ = c.dir;
-      return d;
-    }
-    const char* env = std::getenv("TMPDIR");
-    std::string base = env != nullptr && *env != '\0' ? env : "/tmp";
-    while (base.size() > 1 && base.back() == '/') base.pop_back();
-    std::string tmpl = base + "/shardwal-bench-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) {
-      const int err = errno;
-      return Status::IOError("cannot create a temporary directory " + tmpl + ": " + std::strerror(err), err);
-    }
-    d.path_ = tmpl;
-    d.remove_ = !c.keep;
-    return d;
-  }
-  BenchDir(BenchDir&& o) noexcept : path_(std::move(o.path_)), remove_(std::exchange(o.remove_, false)) {}
-  BenchDir& operator=(BenchDir&&) = delete;
-  ~BenchDir() {
-    if (!remove_) return;
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-    if (ec) std::cerr << "shardwal bench: cannot remove " << path_ << ": " << ec.message() << "\n";
-  }
-  const std::string& path() const { return path_; }
-  bool removed() const { return remove_; }
-
- private:
-  BenchDir() = default;
-  std::string path_;
-  bool remove_ = false;
-};
 
 // ---- writers -------------------------------------------------------------------
 
@@ -304,7 +266,7 @@ Status ValidateBenchConfig(const BenchConfig& c) {
 
 Result<BenchResult> RunBench(const BenchConfig& c) {
   if (Status s = ValidateBenchConfig(c); !s.ok()) return s;
-  auto dir = BenchDir::Make(c);
+  auto dir = ScratchDir::Make(c.dir, c.keep, "shardwal-bench");
   if (!dir.ok()) return dir.status();
 
   Options opt;

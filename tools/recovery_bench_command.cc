@@ -29,6 +29,7 @@
 #include "shardwal/wal.h"
 #include "tools/bench_command.h"
 #include "tools/rocksdb_peer.h"
+#include "tools/scratch_dir.h"
 
 namespace shardwal::tools {
 
@@ -66,54 +67,6 @@ std::shared_ptr<spdlog::logger> QuietLogger() {
   logger->set_level(spdlog::level::warn);
   return logger;
 }
-
-// The run's parent directory: a mkdtemp one is removed on destruction unless
-// kept; a given one never is (its sub-directories are, one by one).
-class RunDir {
- public:
-  static Result<RunDir> Make(const RecoveryBenchConfig& c) {
-    RunDir d;
-    std::error_code ec;
-    if (!c.dir.empty()) {
-      if (fs::exists(c.dir, ec) && !fs::is_empty(c.dir, ec)) {
-        return Status::InvalidArgument("dir: " + c.dir + " is not empty");
-      }
-      fs::create_directories(c.dir, ec);
-      if (ec) return Status::IOError("cannot create " + c.dir + ": " + ec.message(), ec.value());
-      d.path_ = c.dir;
-      return d;
-    }
-    const char* env = std::getenv("TMPDIR");
-    std::string base = env != nullptr && *env != '\0' ? env : "/tmp";
-    while (base.size() > 1 && base.back() == '/') base.pop_back();
-    std::string tmpl = base + "/shardwal-rbench-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) {
-      const int err = errno;
-      return Status::IOError("cannot create a temporary directory " + tmpl + ": " + std::strerror(err), err);
-    }
-    d.path_ = tmpl;
-    d.remove_ = !c.keep;
-    return d;
-  }
-  RunDir(RunDir&& o) noexcept : path_(std::move(o.path_)), remove_(std::exchange(o.remove_, false)) {}
-  RunDir& operator=(RunDir&&) = delete;
-  ~RunDir() {
-    if (remove_) RemoveTree(path_);
-  }
-  const std::string& path() const { return path_; }
-  bool removed() const { return remove_; }
-
-  static void RemoveTree(const std::string& path) {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-    if (ec) std::cerr << "shardwal bench-recovery: cannot remove " << path << ": " << ec.message() << "\n";
-  }
-
- private:
-  RunDir() = default;
-  std::string path_;
-  bool remove_ = false;
-};
 
 // Collects a phase's runs into one row.
 struct PhaseRuns {
@@ -262,7 +215,7 @@ Status MeasureShardwal(const RecoveryBenchConfig& c, const std::string& parent, 
   out->results.push_back(both_runs.Row("shardwal", shards, "open_replay", c.records, bytes));
   out->results.push_back(wal_runs.Row("shardwal", shards, "wal_open_close", c.records, bytes));
   out->builds.push_back(info);
-  if (!c.keep) RunDir::RemoveTree(dir);
+  if (!c.keep) ScratchDir::RemoveTree(dir);
   return Status::OK();
 }
 
@@ -363,7 +316,7 @@ Status MeasureRocks(const RecoveryBenchConfig& c, const std::string& parent, Rec
   out->results.push_back(runs.Row("rocksdb", 0, "db_open", c.records, before->wal_bytes));
   out->builds.push_back(info);
   out->rocksdb_version = RocksDbVersion();
-  if (!c.keep) RunDir::RemoveTree(po.dir);
+  if (!c.keep) ScratchDir::RemoveTree(po.dir);
   return Status::OK();
 }
 
@@ -399,7 +352,7 @@ Status ValidateRecoveryBenchConfig(const RecoveryBenchConfig& c) {
 
 Result<RecoveryBenchResult> RunRecoveryBench(const RecoveryBenchConfig& c) {
   if (Status s = ValidateRecoveryBenchConfig(c); !s.ok()) return s;
-  auto dir = RunDir::Make(c);
+  auto dir = ScratchDir::Make(c.dir, c.keep, "shardwal-rbench");
   if (!dir.ok()) return dir.status();
   const std::shared_ptr<spdlog::logger> logger = c.logger ? c.logger : QuietLogger();
 

@@ -1,0 +1,52 @@
+#include "tools/scratch_dir.h"
+
+#include <stdlib.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <utility>
+
+namespace shardwal::tools {
+
+namespace fs = std::filesystem;
+
+Result<ScratchDir> ScratchDir::Make(const std::string& given, bool keep, std::string_view prefix) {
+  ScratchDir d;
+  std::error_code ec;
+  if (!given.empty()) {
+    if (fs::exists(given, ec) && !fs::is_empty(given, ec)) {
+      return Status::InvalidArgument("dir: " + given + " is not empty");
+    }
+    fs::create_directories(given, ec);
+    if (ec) return Status::IOError("cannot create " + given + ": " + ec.message(), ec.value());
+    d.path_ = given;
+    return d;
+  }
+  const char* env = std::getenv("TMPDIR");
+  std::string base = env != nullptr && *env != '\0' ? env : "/tmp";
+  while (base.size() > 1 && base.back() == '/') base.pop_back();
+  std::string tmpl = base + "/" + std::string(prefix) + "-XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr) {
+    const int err = errno;
+    return Status::IOError("cannot create a temporary directory " + tmpl + ": " + std::strerror(err), err);
+  }
+  d.path_ = tmpl;
+  d.remove_ = !keep;
+  return d;
+}
+
+ScratchDir::ScratchDir(ScratchDir&& o) noexcept : path_(std::move(o.path_)), remove_(std::exchange(o.remove_, false)) {}
+
+ScratchDir::~ScratchDir() {
+  if (remove_) RemoveTree(path_);
+}
+
+void ScratchDir::RemoveTree(const std::string& path) {
+  std::error_code ec;
+  fs::remove_all(path, ec);
+  if (ec) std::cerr << "shardwal: cannot remove " << path << ": " << ec.message() << "\n";
+}
+
+}  // namespace shardwal::tools

@@ -1,0 +1,36 @@
+// ScratchDir: the directory a benchmark or demo runs in. With no directory
+// given it makes a fresh one under $TMPDIR (or /tmp) and removes it on
+// destruction unless kept; a given directory is never removed (it must be
+// empty or not exist yet).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "shardwal/status.h"
+
+namespace shardwal::tools {
+
+class ScratchDir {
+ public:
+  // `prefix` names the temporary directory: <tmp>/<prefix>-XXXXXX.
+  static Result<ScratchDir> Make(const std::string& given, bool keep, std::string_view prefix);
+
+  ScratchDir(ScratchDir&& o) noexcept;
+  ScratchDir& operator=(ScratchDir&&) = delete;
+  ~ScratchDir();
+
+  const std::string& path() const { return path_; }
+  // True when the directory will be removed (made here and not kept).
+  bool removed() const { return remove_; }
+
+  // Removes `path` and everything below it; says so on stderr if it cannot.
+  static void RemoveTree(const std::string& path);
+
+ private:
+  ScratchDir() = default;
+  std::string path_;
+  bool remove_ = false;
+};
+
+}  // namespace shardwal::tools
