@@ -66,8 +66,15 @@ Lsn Manifest::VoidFrom(std::uint32_t epoch) const {
   return bound;
 }
 
-void Manifest::BeginEpoch(Lsn first_lsn, std::vector<std::string> shard_dirs) {
+void Manifest::BeginEpoch(Lsn first_lsn, std::vector<std::string> shard_dirs, const std::set<std::uint32_t>& in_use) {
   epochs_.push_back(ManifestEpoch{current().epoch + 1, first_lsn, std::move(shard_dirs)});
+  // An epoch with no segments matters only through its first_lsn, which
+  // voids records of earlier epochs; a later epoch starting at or below it
+  // voids at least as much, so it can go.
+  for (std::size_t i = epochs_.size() - 1; i-- > 0;) {
+    const bool repeated = epochs_[i + 1].first_lsn <= epochs_[i].first_lsn;
+    if (repeated && !in_use.count(epochs_[i].epoch)) epochs_.erase(epochs_.begin() + static_cast<std::ptrdiff_t>(i));
+  }
 }
 
 std::string Manifest::Serialize() const {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -54,8 +55,10 @@ class Manifest {
   // below them); kNoPending-like max when nothing voids them.
   Lsn VoidFrom(std::uint32_t epoch) const;
 
-  // Starts the next epoch.
-  void BeginEpoch(Lsn first_lsn, std::vector<std::string> shard_dirs);
+  // Starts the next epoch. Earlier epochs that own no segment any more
+  // (`in_use` lists those that do) and whose cut a later epoch repeats are
+  // dropped, so re-opening without appending does not grow the manifest.
+  void BeginEpoch(Lsn first_lsn, std::vector<std::string> shard_dirs, const std::set<std::uint32_t>& in_use);
 
   std::string Serialize() const;
   static Result<Manifest> Parse(const std::string& text, const std::string& path);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <random>
+#include <set>
 
 #include "shardwal/file_system.h"
 #include "shardwal/wal.h"
@@ -413,7 +414,11 @@ Result<std::unique_ptr<Wal>> Wal::Open(const Options& in) {
     state.manifest = std::move(*manifest);
     // The new epoch starts at the cut + 1: anything older above it is void,
     // durably, before a single new LSN is handed out.
-    state.manifest.BeginEpoch(scan->next_lsn, options.shard_dirs);
+    std::set<std::uint32_t> in_use;
+    for (const auto& layout : scan->layouts) {
+      for (const auto& seg : layout.segments) in_use.insert(seg.header.epoch);
+    }
+    state.manifest.BeginEpoch(scan->next_lsn, options.shard_dirs, in_use);
     state.next_lsn = scan->next_lsn;
     state.report = std::move(scan->report);
     state.recovered = std::make_unique<RecoveredLog>(&fs, state.manifest, options.recovery_mode,

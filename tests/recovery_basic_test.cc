@@ -241,3 +241,32 @@ TEST(PerShardConsistency, AppendsWaitForTheirOwnShardAndRecoveryKeepsEveryShard)
 
 }  // namespace
 }  // namespace shardwal
+
+#include "src/manifest.h"
+
+namespace shardwal {
+namespace {
+
+TEST(RecoveryBasic, ReopeningWithoutAppendsDoesNotGrowTheManifest) {
+  TempDir dir;
+  Options o = TestOptions(dir.path(), 2);
+  {
+    auto wal = Wal::Open(o);
+    ASSERT_TRUE(wal.ok());
+    ASSERT_TRUE((*wal)->Append("a", "1").ok());
+  }
+  for (int i = 0; i < 5; ++i) {
+    auto wal = Wal::Open(o);
+    ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+    EXPECT_EQ((*wal)->recovery_report().records, 1u);
+  }
+  auto m = Manifest::Load(*FileSystem::Default(), dir.path());
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  // Epoch 1 owns the segment; the current epoch is the only other one kept.
+  EXPECT_EQ(m->epochs().size(), 2u);
+  EXPECT_EQ(m->current().epoch, 6u);  // one create + five re-opens
+  EXPECT_EQ(m->current().first_lsn, 2u);
+}
+
+}  // namespace
+}  // namespace shardwal
