@@ -73,8 +73,10 @@ Lsn DurableWatermark::Compute() const {
 
 Lsn DurableWatermark::Advance() {
   const Lsn w = Compute();
-  Lsn prev = published_.load(std::memory_order_acquire);
-  while (prev < w && !published_.compare_exchange_weak(prev, w, std::memory_order_acq_rel)) {
+  // seq_cst: this store and the lane.min_lsn loads in WakeCovered pair with
+  // a waiter's min_lsn store and published load (see WaitOn).
+  Lsn prev = published_.load(std::memory_order_seq_cst);
+  while (prev < w && !published_.compare_exchange_weak(prev, w, std::memory_order_seq_cst)) {
   }
   if (prev >= w) return prev;  // someone published at least as much; they wake
   if (publish_hook_) publish_hook_(w);
@@ -85,8 +87,8 @@ Lsn DurableWatermark::Advance() {
 void DurableWatermark::AdvanceShard(std::uint32_t shard) {
   const Lsn f = Frontier(shard);
   std::atomic<Lsn>& published = shard_published_[shard].value;
-  Lsn prev = published.load(std::memory_order_acquire);
-  while (prev < f && !published.compare_exchange_weak(prev, f, std::memory_order_acq_rel)) {
+  Lsn prev = published.load(std::memory_order_seq_cst);
+  while (prev < f && !published.compare_exchange_weak(prev, f, std::memory_order_seq_cst)) {
   }
   if (prev < f) WakeCovered(&shard_lanes_[shard], 1, f);
 }
@@ -130,10 +132,6 @@ Status DurableWatermark::WaitOn(Lane& lane, const std::atomic<Lsn>& published, L
   self.lsn = lsn;
   {
     std::lock_guard lk(lane.mu);
-    // Re-check under the lane lock: a publisher stores W before it takes
-    // this lock to collect waiters, so either we see its W here or it sees
-    // us in the list.
-    if (published.load(std::memory_order_acquire) >= lsn) return Status::OK();
     if (failed_.load(std::memory_order_acquire)) {
       std::lock_guard elk(error_mu_);
       return error_;
@@ -142,7 +140,16 @@ Status DurableWatermark::WaitOn(Lane& lane, const std::atomic<Lsn>& published, L
     auto pos = list.end();
     while (pos != list.begin() && std::prev(pos)->lsn > lsn) --pos;
     list.insert(pos, self);
+    // Publish our presence, then look at W again. A publisher stores W,
+    // then reads min_lsn to decide whether to visit this lane (without the
+    // lock). Both pairs are seq_cst, so at least one side sees the other:
+    // either we see its W here and leave, or it sees our LSN and wakes us.
     lane.min_lsn.store(list.front().lsn, std::memory_order_seq_cst);
+    if (published.load(std::memory_order_seq_cst) >= lsn) {
+      list.erase(list.iterator_to(self));
+      lane.min_lsn.store(list.empty() ? kNoPending : list.front().lsn, std::memory_order_seq_cst);
+      return Status::OK();
+    }
   }
   const std::uint32_t how = self.flag.Wait();
   if (how == kDurable) {

@@ -115,6 +115,34 @@ TEST(DurableWatermarkProtocol, FailWakesEveryoneWithTheError) {
   EXPECT_TRUE(wm.Wait(5, 0).IsIOError());  // later waiters too
 }
 
+// A waiter that registers while the watermark is being published must not
+// miss the wake-up: with nothing published afterwards it would sleep
+// forever. Many rounds of "waiters arrive, W moves exactly once".
+TEST(DurableWatermarkProtocol, NoLostWakeUpWhenPublishingRacesRegistration) {
+  constexpr int kRounds = 3000, kWaiters = 3;
+  std::atomic<Lsn> next{1};
+  DurableWatermark wm(2, &next);
+  std::atomic<int> round{0}, done{0};
+  std::vector<std::thread> waiters;
+  for (int t = 0; t < kWaiters; ++t) {
+    waiters.emplace_back([&, t] {
+      for (int r = 1; r <= kRounds; ++r) {
+        while (round.load() < r) std::this_thread::yield();
+        EXPECT_TRUE(wm.Wait(Lsn(r), static_cast<std::uint32_t>(t)).ok());
+        done.fetch_add(1);
+      }
+    });
+  }
+  for (int r = 1; r <= kRounds; ++r) {
+    round.store(r);  // release the waiters for LSN r ...
+    next.fetch_add(1);
+    wm.Advance();    // ... and publish W = r exactly once, racing them
+    const bool all_woke = Eventually([&] { return done.load() == r * kWaiters; });
+    ASSERT_TRUE(all_woke) << "round " << r << ": a waiter slept through the only publication";
+  }
+  for (auto& w : waiters) w.join();
+}
+
 // ---- against what is really on stable storage ----------------------------------
 
 // Tracks which LSNs are in synced bytes, by parsing each file's newly synced
