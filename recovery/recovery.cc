@@ -6,7 +6,9 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
+#include <thread>
 
 #include "recovery/merge_cursor.h"
 
@@ -39,6 +41,13 @@ ShardPass ValidateShard(const ScanContext& ctx, std::uint32_t shard, const std::
   return p;
 }
 
+// True when every shard still has a record pending in the merge (above the
+// point where it stopped). A shard whose records ended below it - or that
+// has none, maybe because it lost its only ones - could own the missing LSN.
+bool EveryShardGoesOn(MergeCursor& merge, std::size_t shards) {
+  return merge.Pending().size() == shards;
+}
+
 // Where shard data above the cut starts: truncate there, drop later segments.
 void PlanCutAbove(const ShardCursor& head, const ShardLayout& layout,
                   std::map<std::string, std::uint64_t>* truncate_at, std::set<std::string>* remove) {
@@ -67,9 +76,17 @@ Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryM
 
   // Pass 1: validate every shard in parallel.
   std::vector<ShardPass> passes(dirs.size());
-  tbb::parallel_for(std::size_t{0}, dirs.size(), [&](std::size_t i) {
-    passes[i] = ValidateShard(ctx, static_cast<std::uint32_t>(i), dirs[i]);
-  });
+  auto validate = [&](std::size_t i) { passes[i] = ValidateShard(ctx, static_cast<std::uint32_t>(i), dirs[i]); };
+#if defined(__SANITIZE_THREAD__)
+  // Debian's oneTBB is not built with ThreadSanitizer, so TSan cannot see
+  // its internal synchronisation and reports false races on `passes`. Under
+  // TSan the same fan-out runs on plain threads, which it understands.
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < dirs.size(); ++i) threads.emplace_back(validate, i);
+  for (auto& t : threads) t.join();
+#else
+  tbb::parallel_for(std::size_t{0}, dirs.size(), validate);
+#endif
   for (auto& p : passes) {
     rep.anomalies.insert(rep.anomalies.end(), p.anomalies.begin(), p.anomalies.end());
   }
@@ -81,9 +98,10 @@ Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryM
     scan.layouts.push_back(std::move(p.layout));
   }
 
-  // Pass 2: merge by LSN (checksums already verified) and find the cut.
-  ScanContext merge_ctx = ctx;
-  merge_ctx.verify_checksums = false;
+  // Pass 2: merge by LSN and find the cut. Checksums stay on: the cursors
+  // must stop exactly where pass 1's did, and a batch that is whole in its
+  // framing but fails a record checksum is an anomaly only with them.
+  const ScanContext& merge_ctx = ctx;
   std::vector<Anomaly> again;  // pass 2 meets the same anomalies; pass 1 reported them
   std::vector<std::unique_ptr<ShardCursor>> cursors;
   std::vector<ShardCursor*> raw;
@@ -100,14 +118,18 @@ Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryM
   }
 
   const bool gap_free = consistency == Consistency::kGlobal && mode != RecoveryMode::kSalvage;
+  // Gaps below this were accepted by an earlier salvage or per-shard open
+  // (they are listed, not cut at).
+  const Lsn accepted_below = manifest.GapsAcceptedBelow();
+  auto note_missing = [&](Lsn from, Lsn to) {  // [from, to)
+    for (Lsn m = from; m < to && rep.missing_lsns.size() < kMaxMissingReported; ++m) rep.missing_lsns.push_back(m);
+  };
   MergeCursor merge(raw);
   Lsn expected = manifest.epochs().front().first_lsn;
-  bool first = true;
   bool stopped = false;
   while (merge.Next()) {
     ShardCursor& c = merge.current();
     const Lsn lsn = c.record().lsn;
-    if (first && !gap_free) expected = lsn;
     if (lsn < expected) {
       Anomaly a;
       a.kind = Anomaly::Kind::kDuplicateLsn;
@@ -123,15 +145,16 @@ Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryM
       break;
     }
     if (lsn > expected) {
-      if (gap_free) {
+      if (gap_free && expected < accepted_below) {
+        note_missing(expected, std::min(lsn, accepted_below));
+        if (lsn > accepted_below) expected = accepted_below;  // an unaccepted gap starts there
+      }
+      if (gap_free && lsn > expected && expected >= accepted_below) {
         stopped = true;  // the gap-free prefix ends at expected - 1
         break;
       }
-      for (Lsn m = expected; m < lsn && rep.missing_lsns.size() < kMaxMissingReported; ++m) {
-        rep.missing_lsns.push_back(m);
-      }
+      if (!gap_free) note_missing(expected, lsn);
     }
-    first = false;
     ShardRecovery& sr = rep.shards[c.shard()];
     if (sr.records++ == 0) sr.first_lsn = lsn;
     sr.last_lsn = lsn;
@@ -140,6 +163,22 @@ Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryM
     expected = lsn + 1;
   }
   if (Status s = merge.status(); !s.ok()) return s;
+  if (stopped && mode != RecoveryMode::kPointInTime && EveryShardGoesOn(merge, scan.layouts.size())) {
+    // A crash only loses the unsynced end of a shard. If every shard holds
+    // records above the missing LSN, the one it belonged to lost it from the
+    // middle: storage damage, not a torn tail.
+    Anomaly a;
+    a.kind = Anomaly::Kind::kMissingRecords;
+    a.shard = merge.current().shard();
+    a.file = scan.layouts[a.shard].dir;
+    a.last_good_lsn = expected - 1;
+    a.message = "LSN " + std::to_string(expected) +
+                " is missing although every shard holds later records: records were lost from the middle of a "
+                "shard";
+    rep.anomalies.push_back(a);
+    return Status::Corruption(a.ToString() + " (recovery mode " + std::string(RecoveryModeName(mode)) +
+                              " does not accept this; see docs/recovery.md)");
+  }
   scan.cut = expected - 1;
   if (rep.records == 0) scan.cut = manifest.epochs().front().first_lsn - 1;
   rep.cut_lsn = scan.cut;
@@ -207,22 +246,59 @@ Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryM
   return scan;
 }
 
+void ForgetRemoved(RecoveryScan* scan) {
+  for (auto& layout : scan->layouts) {
+    auto& segs = layout.segments;
+    segs.erase(std::remove_if(segs.begin(), segs.end(),
+                              [&](const SegmentFile& f) {
+                                return std::find(scan->deletions.begin(), scan->deletions.end(), f.path) !=
+                                       scan->deletions.end();
+                              }),
+               segs.end());
+  }
+}
+
+namespace {
+
+Status TruncateAndSync(FileSystem* fs, const std::string& path, std::optional<std::uint64_t> size) {
+  auto file = fs->ReopenWritableFile(path);
+  if (!file.ok()) return file.status().WithContext("recovery");
+  if (size) {
+    if (Status s = (*file)->Truncate(*size); !s.ok()) return s.WithContext("recovery: truncating " + path);
+  }
+  if (Status s = (*file)->Sync(); !s.ok()) return s.WithContext("recovery: syncing " + path);
+  return (*file)->Close();
+}
+
+}  // namespace
+
 Status ApplyCut(FileSystem* fs, const RecoveryScan& scan) {
-  std::set<std::string> dirs;
   auto dir_of = [](const std::string& path) { return path.substr(0, path.rfind('/')); };
   for (const auto& t : scan.truncations) {
-    auto file = fs->ReopenWritableFile(t.path);
-    if (!file.ok()) return file.status().WithContext("recovery: truncating");
-    if (Status s = (*file)->Truncate(t.size); !s.ok()) return s.WithContext("recovery: truncating " + t.path);
-    if (Status s = (*file)->Sync(); !s.ok()) return s.WithContext("recovery: syncing " + t.path);
-    if (Status s = (*file)->Close(); !s.ok()) return s;
+    if (Status s = TruncateAndSync(fs, t.path, t.size); !s.ok()) return s;
   }
-  for (const auto& path : scan.deletions) {
+  // Highest sequence first (names sort by it within a shard), so that a
+  // crash part way leaves each shard's segments without holes.
+  std::vector<std::string> doomed = scan.deletions;
+  std::sort(doomed.rbegin(), doomed.rend());
+  std::set<std::string> dirs;
+  for (const auto& path : doomed) {
     if (Status s = fs->DeleteFile(path); !s.ok()) return s.WithContext("recovery: removing");
     dirs.insert(dir_of(path));
   }
   for (const auto& d : dirs) {
     if (Status s = fs->SyncDir(d); !s.ok()) return s.WithContext("recovery");
+  }
+  // What recovery keeps may still be only in the page cache (the process
+  // that wrote it crashed before syncing, e.g. kNone records). Sync each
+  // shard's last kept segment - older ones were synced when they rotated -
+  // before new appends can be acknowledged on top of it.
+  for (const auto& layout : scan.layouts) {
+    for (auto it = layout.segments.rbegin(); it != layout.segments.rend(); ++it) {
+      if (std::find(doomed.begin(), doomed.end(), it->path) != doomed.end()) continue;
+      if (Status s = TruncateAndSync(fs, it->path, std::nullopt); !s.ok()) return s;
+      break;
+    }
   }
   return Status::OK();
 }

@@ -34,4 +34,8 @@ Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryM
 // resurface. Idempotent: a crash part way is finished by the next Open.
 Status ApplyCut(FileSystem* fs, const RecoveryScan& scan);
 
+// After ApplyCut: drops the deleted segments from the scan's layouts, so
+// replay reads what is on disk now.
+void ForgetRemoved(RecoveryScan* scan);
+
 }  // namespace shardwal

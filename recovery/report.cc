@@ -16,6 +16,7 @@ std::string_view AnomalyKindName(Anomaly::Kind k) {
     case Anomaly::Kind::kMisplacedSegment: return "misplaced segment";
     case Anomaly::Kind::kUnreadableSegment: return "unreadable segment";
     case Anomaly::Kind::kDuplicateLsn: return "duplicate LSN";
+    case Anomaly::Kind::kMissingRecords: return "records missing mid-log";
     case Anomaly::Kind::kIgnoredFile: return "ignored file";
   }
   return "anomaly";

@@ -192,6 +192,18 @@ Result<std::optional<std::uint64_t>> SegmentReader::FindValidBatch(std::uint64_t
   return std::optional<std::uint64_t>();
 }
 
+Result<bool> SegmentReader::HasValidBatch(FileSystem* fs, const std::string& path, std::uint64_t segment_seq) {
+  auto file = fs->NewReadableFile(path);
+  if (!file.ok()) return file.status();
+  auto size = (*file)->Size();
+  if (!size.ok()) return size.status();
+  SegmentReader r(std::move(*file), path, *size, nullptr, Options{});
+  r.header_.segment_seq = segment_seq;
+  auto found = r.FindValidBatch(format::kSegmentHeaderBytes);
+  if (!found.ok()) return found.status();
+  return found->has_value();
+}
+
 Result<bool> SegmentReader::Resync() {
   auto next = FindValidBatch(anomaly_offset_ + 1);
   if (!next.ok()) return next.status();

@@ -81,6 +81,10 @@ class SegmentReader {
   // there is none.
   Result<bool> Resync();
 
+  // Whether a file whose header is unreadable still holds a valid batch of
+  // segment `segment_seq` after where the header would end.
+  static Result<bool> HasValidBatch(FileSystem* fs, const std::string& path, std::uint64_t segment_seq);
+
  private:
   SegmentReader(std::unique_ptr<ReadableFile> file, std::string path, std::uint64_t size,
                 CorruptionReporter* reporter, const Options& options);

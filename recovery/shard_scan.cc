@@ -98,6 +98,8 @@ Result<ShardLayout> ListShardSegments(const ScanContext& ctx, std::uint32_t shar
   }
   if (!by_seq.empty()) layout.max_seq = by_seq.rbegin()->first;
 
+  // Sequence numbers start at 1 and have no holes: anything else means a
+  // segment went missing.
   std::uint64_t prev_seq = 0;
   bool stop = false;
   for (auto it = by_seq.begin(); it != by_seq.end(); ++it) {
@@ -108,8 +110,7 @@ Result<ShardLayout> ListShardSegments(const ScanContext& ctx, std::uint32_t shar
       layout.removable.push_back(path);
       continue;
     }
-    // A skipped sequence number: a segment went missing.
-    if (prev_seq != 0 && seq != prev_seq + 1) {
+    if (seq != prev_seq + 1) {
       Anomaly a = MakeAnomaly(Anomaly::Kind::kMissingSegment, shard, path, 0, 0, kNoLsn,
                               "segments " + std::to_string(prev_seq + 1) + ".." + std::to_string(seq - 1) +
                                   " are missing before this one");
@@ -139,10 +140,15 @@ Result<ShardLayout> ListShardSegments(const ScanContext& ctx, std::uint32_t shar
     std::optional<HeaderCheck> problem;
     bool creation_tail = false;  // created, header never (fully) written
     if (got < sizeof buf || std::all_of(buf, buf + sizeof buf, [](char c) { return c == 0; })) {
-      creation_tail = last;
+      // A crash between creating a segment and its first write leaves it
+      // empty or cut short. A zeroed header with valid batches behind it is
+      // damage to synced data instead.
+      auto batches = got < sizeof buf ? Result<bool>(false) : SegmentReader::HasValidBatch(ctx.fs, path, seq);
+      if (!batches.ok()) return batches.status();
+      creation_tail = last && !*batches;
       problem = HeaderCheck{got < sizeof buf ? Anomaly::Kind::kTornTail : Anomaly::Kind::kZeroedTail,
                             "segment header missing or cut short (" + std::to_string(*size) + " bytes)"};
-      if (!last) problem->kind = Anomaly::Kind::kUnreadableSegment;
+      if (!creation_tail) problem->kind = Anomaly::Kind::kUnreadableSegment;
     } else if (Status s = format::DecodeSegmentHeader(buf, &h); !s.ok()) {
       problem = HeaderCheck{Anomaly::Kind::kUnreadableSegment, s.message()};
     } else {
@@ -229,6 +235,11 @@ bool ShardCursor::HandleAnomaly() {
       return false;
     }
     if (*resynced) return true;
+    // Damaged to its end: go on with the next segment (this one stays as
+    // it is on disk; salvage never cuts in the middle of a shard).
+    reader_.reset();
+    ++segment_;
+    return true;
   }
   // Tail (any tolerant mode) or point-in-time stop: keep what came before.
   tail_cuts_.push_back(TailCut{segment_, reader_->valid_bytes()});

@@ -243,7 +243,7 @@ void FaultInjectionFileSystem::SyncHappened(const std::string& path) {
 
 // The tracking follows the file to its new name. (A rename whose directory
 // was not synced is not modelled: power loss keeps the new name.)
-void FaultInjectionFileSystem::RenameHappened(const std::string& from, const std::string& to) {
+void FaultInjectionFileSystem::RenameHappened(const std::string& from, const std::string& to, bool over_durable) {
   std::lock_guard lock(mu_);
   files_.erase(to);
   if (auto node = files_.extract(from)) {
@@ -251,7 +251,12 @@ void FaultInjectionFileSystem::RenameHappened(const std::string& from, const std
     files_.insert(std::move(node));
   }
   unsynced_creations_.erase(to);
-  if (unsynced_creations_.erase(from) > 0) unsynced_creations_.insert(to);
+  if (unsynced_creations_.erase(from) > 0 && !over_durable) unsynced_creations_.insert(to);
+}
+
+bool FaultInjectionFileSystem::IsUnsyncedCreation(const std::string& path) const {
+  std::lock_guard lock(mu_);
+  return unsynced_creations_.contains(path);
 }
 
 void FaultInjectionFileSystem::DeleteHappened(const std::string& path) {
@@ -328,6 +333,9 @@ Status FaultInjectionFileSystem::SimulatePowerLoss(const PowerLossOptions& optio
   active_ = true;
   files_.clear();
   unsynced_creations_.clear();
+  // The machine restarts: a stalled device works again.
+  stall_filters_.clear();
+  stall_cv_.notify_all();
   return result;
 }
 
@@ -376,8 +384,13 @@ Status FaultInjectionFileSystem::DeleteFile(const std::string& path) {
 
 Status FaultInjectionFileSystem::RenameFile(const std::string& from, const std::string& to) {
   if (Status s = MaybeFail(Op::kRename, from + " -> " + to); !s.ok()) return s;
+  // Renaming over a file whose entry is durable: after a power loss a real
+  // file system shows the old or the new file under that name, never
+  // neither. We model "the new one" by keeping the name durable.
+  auto target = base_->FileExists(to);
+  const bool over_durable = target.ok() && *target && !IsUnsyncedCreation(to);
   Status s = base_->RenameFile(from, to);
-  if (s.ok()) RenameHappened(from, to);
+  if (s.ok()) RenameHappened(from, to, over_durable);
   return s;
 }
 

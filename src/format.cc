@@ -88,8 +88,9 @@ void EncodeRecord(char* out, Lsn lsn, RecordType type, std::uint64_t txn_id, std
   Put<std::uint64_t>(out + 12, lsn);
   Put<std::uint64_t>(out + 20, txn_id);
   Put<std::uint32_t>(out, crc32c::Extend(body_crc, out + 4, kRecordHeaderBytes - 4));
-  std::memcpy(out + kRecordHeaderBytes, tag.data(), tag.size());
-  std::memcpy(out + kRecordHeaderBytes + tag.size(), payload.data(), payload.size());
+  // An empty string_view may carry a null pointer, which memcpy must not get.
+  if (!tag.empty()) std::memcpy(out + kRecordHeaderBytes, tag.data(), tag.size());
+  if (!payload.empty()) std::memcpy(out + kRecordHeaderBytes + tag.size(), payload.data(), payload.size());
 }
 
 Status DecodeRecord(const char* in, std::size_t n, RecordView* rec, std::size_t* consumed, bool verify_crc) {
@@ -114,6 +115,9 @@ Status DecodeRecord(const char* in, std::size_t n, RecordView* rec, std::size_t*
   }
   const auto type = Get<std::uint8_t>(in + 10);
   if (!IsValidRecordType(type)) return Status::Corruption("unknown record type " + std::to_string(type));
+  if (Get<std::uint8_t>(in + 11) != 0) {
+    return Status::Corruption("record flags " + std::to_string(Get<std::uint8_t>(in + 11)) + " (must be 0)");
+  }
   rec->lsn = Get<std::uint64_t>(in + 12);
   rec->type = static_cast<RecordType>(type);
   rec->txn_id = Get<std::uint64_t>(in + 20);

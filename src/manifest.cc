@@ -13,12 +13,18 @@ namespace shardwal {
 namespace {
 constexpr std::string_view kCrcMarker = "\n#crc32c:";
 
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
 bool ParseWalId(const std::string& hex, format::WalId* out) {
   if (hex.size() != 32) return false;
   for (std::size_t i = 0; i < 16; ++i) {
-    unsigned v = 0;
-    if (std::sscanf(hex.c_str() + 2 * i, "%2x", &v) != 1) return false;
-    (*out)[i] = static_cast<std::uint8_t>(v);
+    const int hi = HexDigit(hex[2 * i]), lo = HexDigit(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    (*out)[i] = static_cast<std::uint8_t>(hi * 16 + lo);
   }
   return true;
 }
@@ -66,8 +72,19 @@ Lsn Manifest::VoidFrom(std::uint32_t epoch) const {
   return bound;
 }
 
-void Manifest::BeginEpoch(Lsn first_lsn, std::vector<std::string> shard_dirs, const std::set<std::uint32_t>& in_use) {
-  epochs_.push_back(ManifestEpoch{current().epoch + 1, first_lsn, std::move(shard_dirs)});
+Lsn Manifest::GapsAcceptedBelow() const {
+  Lsn below = 0;
+  for (const auto& e : epochs_) {
+    if (e.gaps_accepted) below = std::max(below, e.first_lsn);
+  }
+  return below;
+}
+
+void Manifest::BeginEpoch(Lsn first_lsn, std::vector<std::string> shard_dirs, const std::set<std::uint32_t>& in_use,
+                          bool gaps_accepted) {
+  // Keep the promise of an epoch about to be pruned.
+  gaps_accepted = gaps_accepted || GapsAcceptedBelow() >= first_lsn;
+  epochs_.push_back(ManifestEpoch{current().epoch + 1, first_lsn, std::move(shard_dirs), gaps_accepted});
   // An epoch with no segments matters only through its first_lsn, which
   // voids records of earlier epochs; a later epoch starting at or below it
   // voids at least as much, so it can go.
@@ -77,13 +94,21 @@ void Manifest::BeginEpoch(Lsn first_lsn, std::vector<std::string> shard_dirs, co
   }
 }
 
-std::string Manifest::Serialize() const {
+std::string Manifest::Serialize(const std::string& base_dir) const {
+  const std::string prefix = base_dir.empty() ? "" : base_dir + "/";
+  auto stored = [&](const std::string& d) {
+    return !prefix.empty() && d.size() > prefix.size() && d.starts_with(prefix) ? d.substr(prefix.size()) : d;
+  };
   nlohmann::json j;
   j["format"] = kFormatVersion;
   j["wal_id"] = WalIdHex(wal_id_);
   j["epochs"] = nlohmann::json::array();
   for (const auto& e : epochs_) {
-    j["epochs"].push_back({{"epoch", e.epoch}, {"first_lsn", e.first_lsn}, {"shard_dirs", e.shard_dirs}});
+    std::vector<std::string> dirs;
+    for (const auto& d : e.shard_dirs) dirs.push_back(stored(d));
+    nlohmann::json je = {{"epoch", e.epoch}, {"first_lsn", e.first_lsn}, {"shard_dirs", dirs}};
+    if (e.gaps_accepted) je["gaps_accepted"] = true;
+    j["epochs"].push_back(std::move(je));
   }
   std::string body = j.dump(1);
   char crc[16];
@@ -91,7 +116,7 @@ std::string Manifest::Serialize() const {
   return body + std::string(kCrcMarker) + crc;
 }
 
-Result<Manifest> Manifest::Parse(const std::string& text, const std::string& path) {
+Result<Manifest> Manifest::Parse(const std::string& text, const std::string& path, const std::string& base_dir) {
   const auto bad = [&](const std::string& why) { return Status::Corruption(path + ": " + why); };
   const auto at = text.rfind(kCrcMarker);
   if (at == std::string::npos) return bad("no checksum line (truncated or not a shardwal MANIFEST)");
@@ -121,9 +146,16 @@ Result<Manifest> Manifest::Parse(const std::string& text, const std::string& pat
     }
     ep.epoch = e["epoch"].get<std::uint32_t>();
     ep.first_lsn = e["first_lsn"].get<Lsn>();
+    if (e.contains("gaps_accepted")) {
+      if (!e["gaps_accepted"].is_boolean()) return bad("malformed gaps_accepted");
+      ep.gaps_accepted = e["gaps_accepted"].get<bool>();
+    }
     for (const auto& d : e["shard_dirs"]) {
-      if (!d.is_string()) return bad("malformed shard directory");
-      ep.shard_dirs.push_back(d.get<std::string>());
+      if (!d.is_string() || d.get<std::string>().empty()) return bad("malformed shard directory");
+      std::string dir = d.get<std::string>();
+      // Relative: inside the WAL's directory.
+      if (dir.front() != '/' && !base_dir.empty()) dir = base_dir + "/" + dir;
+      ep.shard_dirs.push_back(std::move(dir));
     }
     if (ep.shard_dirs.empty()) return bad("epoch " + std::to_string(ep.epoch) + " has no shards");
     if (!m.epochs_.empty() && ep.epoch <= m.epochs_.back().epoch) return bad("epochs out of order");
@@ -146,7 +178,7 @@ Result<Manifest> Manifest::Load(FileSystem& fs, const std::string& dir) {
   auto got = (*file)->PRead(0, text.size(), text.data());
   if (!got.ok()) return got.status();
   text.resize(*got);
-  return Parse(text, path);
+  return Parse(text, path, dir);
 }
 
 Status Manifest::Save(FileSystem& fs, const std::string& dir) const {
@@ -155,7 +187,7 @@ Status Manifest::Save(FileSystem& fs, const std::string& dir) const {
   if (auto e = fs.FileExists(tmp); e.ok() && *e) {
     if (Status s = fs.DeleteFile(tmp); !s.ok()) return s;
   }
-  const std::string text = Serialize();
+  const std::string text = Serialize(dir);
   auto file = fs.NewWritableFile(tmp);
   if (!file.ok()) return file.status().WithContext("writing manifest");
   iovec iov{const_cast<char*>(text.data()), text.size()};

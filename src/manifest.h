@@ -26,6 +26,9 @@ struct ManifestEpoch {
   std::uint32_t epoch = 0;
   Lsn first_lsn = 1;
   std::vector<std::string> shard_dirs;  // index = shard id in this epoch
+  // Opened by a recovery that kept LSN gaps (salvage or per-shard
+  // consistency): gaps below first_lsn are accepted from now on.
+  bool gaps_accepted = false;
 };
 
 class Manifest {
@@ -55,13 +58,20 @@ class Manifest {
   // below them); kNoPending-like max when nothing voids them.
   Lsn VoidFrom(std::uint32_t epoch) const;
 
+  // The LSN below which gaps were accepted by a salvage or per-shard open
+  // (0 if none ever was).
+  Lsn GapsAcceptedBelow() const;
+
   // Starts the next epoch. Earlier epochs that own no segment any more
   // (`in_use` lists those that do) and whose cut a later epoch repeats are
   // dropped, so re-opening without appending does not grow the manifest.
-  void BeginEpoch(Lsn first_lsn, std::vector<std::string> shard_dirs, const std::set<std::uint32_t>& in_use);
+  void BeginEpoch(Lsn first_lsn, std::vector<std::string> shard_dirs, const std::set<std::uint32_t>& in_use,
+                  bool gaps_accepted);
 
-  std::string Serialize() const;
-  static Result<Manifest> Parse(const std::string& text, const std::string& path);
+  // Shard directories inside `base_dir` (the WAL's own directory) are
+  // written relative to it, so a WAL directory can be moved or copied whole.
+  std::string Serialize(const std::string& base_dir = "") const;
+  static Result<Manifest> Parse(const std::string& text, const std::string& path, const std::string& base_dir = "");
 
  private:
   format::WalId wal_id_{};

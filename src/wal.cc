@@ -410,7 +410,6 @@ Result<std::unique_ptr<Wal>> Wal::Open(const Options& in) {
   if (existing) {
     auto scan = ScanWal(&fs, *manifest, options.recovery_mode, options.consistency);
     if (!scan.ok()) return scan.status().WithContext("recovering " + options.dir);
-    if (Status s = ApplyCut(&fs, *scan); !s.ok()) return s.WithContext("recovering " + options.dir);
     state.manifest = std::move(*manifest);
     // The new epoch starts at the cut + 1: anything older above it is void,
     // durably, before a single new LSN is handed out.
@@ -418,7 +417,11 @@ Result<std::unique_ptr<Wal>> Wal::Open(const Options& in) {
     for (const auto& layout : scan->layouts) {
       for (const auto& seg : layout.segments) in_use.insert(seg.header.epoch);
     }
-    state.manifest.BeginEpoch(scan->next_lsn, options.shard_dirs, in_use);
+    if (Status s = ApplyCut(&fs, *scan); !s.ok()) return s.WithContext("recovering " + options.dir);
+    ForgetRemoved(&*scan);
+    const bool gaps_kept =
+        options.recovery_mode == RecoveryMode::kSalvage || options.consistency == Consistency::kPerShard;
+    state.manifest.BeginEpoch(scan->next_lsn, options.shard_dirs, in_use, gaps_kept);
     state.next_lsn = scan->next_lsn;
     state.report = std::move(scan->report);
     state.recovered = std::make_unique<RecoveredLog>(&fs, state.manifest, options.recovery_mode,

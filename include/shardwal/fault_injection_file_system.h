@@ -81,8 +81,9 @@ class FaultInjectionFileSystem : public FileSystem {
 
   // Power loss, step 2: rewrites the files on the base file system to what a
   // power loss could leave, then re-activates the file system and forgets all
-  // tracking (everything left is now "synced"); injected faults and stalls
-  // stay. Call after the code under test closed its files (or was destroyed).
+  // tracking (everything left is now "synced"); injected faults stay, stalls
+  // end (the machine restarted). Call after the code under test closed its
+  // files (or was destroyed).
   Status SimulatePowerLoss(const PowerLossOptions& options);
 
   std::uint64_t SyncedBytes(const std::string& path) const;
@@ -139,7 +140,8 @@ class FaultInjectionFileSystem : public FileSystem {
   void WriteHappened(const std::string& path, std::uint64_t offset, std::uint64_t len);
   void TruncateHappened(const std::string& path, std::uint64_t size);
   void SyncHappened(const std::string& path);  // also runs the observer, outside mu_
-  void RenameHappened(const std::string& from, const std::string& to);
+  void RenameHappened(const std::string& from, const std::string& to, bool over_durable);
+  bool IsUnsyncedCreation(const std::string& path) const;
   void DeleteHappened(const std::string& path);
   // The files created in `dir` whose entries a sync of `dir` would make durable.
   std::vector<std::string> UnsyncedCreationsIn(const std::string& dir) const;

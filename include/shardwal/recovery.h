@@ -30,6 +30,7 @@ struct Anomaly {
     kMisplacedSegment,   // a segment of another shard, epoch or shard count
     kUnreadableSegment,  // the segment header itself is bad or cut short
     kDuplicateLsn,       // the same LSN in two shards
+    kMissingRecords,     // an LSN is missing while every shard holds later ones
     kIgnoredFile,        // a file in a shard directory that is not a segment
   };
   Kind kind = Kind::kCorruption;
