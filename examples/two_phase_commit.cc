@@ -138,6 +138,11 @@ int main(int argc, char** argv) {
     transfers.push_back(Transfer{i + 1, from, to, static_cast<std::int64_t>(10 * (i + 1)), cycle[i % 6], {}});
   }
 
+  const Transfer& first = transfers.front();
+  std::printf("e.g. txn %" PRIu64 ": %s (shard %u) -> %s (shard %u), %" PRId64 "\n", first.txn_id,
+              first.from.c_str(), wal.ShardForTag(AccountTag(first.from)), first.to.c_str(),
+              wal.ShardForTag(AccountTag(first.to)), first.amount);
+
   // Phase 0: begin every transaction and write its data. Nobody waits yet
   // (kAsync): the prepare below makes it all durable at once.
   for (Transfer& t : transfers) {
@@ -211,9 +216,12 @@ int main(int argc, char** argv) {
   if (!s.ok()) return Fail("replay", s);
 
   auto ids = [](const std::vector<std::uint64_t>& v) {
-    std::string out;
-    for (auto id : v) out += (out.empty() ? "" : " ") + std::to_string(id);
-    return "[" + out + "]";
+    std::string out = "[";
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (i > 0) out += ' ';
+      out += std::to_string(v[i]);
+    }
+    return out + "]";
   };
   std::printf("committed: %" PRIu64 "\n", report.committed);
   std::printf("aborted:   %s\n", ids(report.aborted).c_str());

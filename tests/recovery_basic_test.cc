@@ -85,7 +85,9 @@ TEST(RecoveryBasic, PowerLossKeepsEveryAcknowledgedRecord) {
     auto all = ReplayAll(**wal);
     for (const auto& [lsn, payload] : acked) {
       ASSERT_TRUE(all.count(lsn)) << "acknowledged LSN " << lsn << " lost\n" << (*wal)->recovery_report().Summary();
-      if (!payload.empty()) EXPECT_EQ(all[lsn], payload);
+      if (!payload.empty()) {
+        EXPECT_EQ(all[lsn], payload);
+      }
     }
     // Gap-free from 1 to the cut, and appends continue right after it.
     Lsn expect = 1;

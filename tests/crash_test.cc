@@ -1,0 +1,662 @@
+// Process crashes, many generations in the same directory.
+//
+// Each generation forks a child that opens the WAL and appends from several
+// writer threads until the parent SIGKILLs it at a random moment. After
+// every successful Append the child sends (LSN, durability, identity,
+// checksum) to the parent over a pipe, as one fixed-size write(2) (atomic).
+// The parent then recovers the WAL itself and checks:
+//
+//  * every acknowledged LSN is present with its exact tag and payload. An LSN
+//    is acknowledged when a kGroup Append returned it or a higher LSN (a
+//    group append returns once every lower LSN is durable too);
+//  * the recovered LSNs are exactly 1..cut, and every record of the child's
+//    range belongs to the child and is byte-exact (each payload encodes its
+//    generation, thread and sequence number, and the rest of it is derived
+//    from them); each thread's recovered records are a prefix of what it
+//    appended, in LSN order;
+//  * everything recovered by an earlier generation is still there, unchanged,
+//    including LSNs that a cut voided and new appends reused;
+//  * recovery_report() is sane (only torn or zeroed tails as anomalies);
+//  * the next Append gets cut + 1 (the parent appends a few group records and
+//    closes; the next child must recover exactly up to them).
+//
+// Some writer children are killed while still opening; in a quarter of the
+// generations a second child recovers the crashed WAL and is killed during
+// or right after that recovery (then the first child's records up to the
+// second child's cut, and the second child's above it, must be recovered).
+// Payloads of 1..11 bytes cannot hold their identity; their tag does.
+//
+// The parent never has a WAL open, nor any other thread, when it forks.
+// SHARDWAL_CRASH_GENERATIONS overrides the total number of generations of
+// this file (default 300, split 20/40/40 over the three tests).
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <tbb/global_control.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "shardwal/recovery.h"
+#include "shardwal/wal.h"
+#include "tests/test_util.h"
+
+namespace shardwal {
+namespace {
+
+using testing::TempDir;
+using testing::TestOptions;
+
+// Wal::Open's recovery scans the shards with oneTBB, whose worker threads
+// outlive the WAL. A process must not fork while other threads run (the
+// child would inherit locks held mid-flight; ThreadSanitizer refuses to run
+// such a child), so this process keeps oneTBB on the calling thread. The
+// children inherit that: their recovery runs serially too.
+const tbb::global_control kNoTbbWorkers(tbb::global_control::max_allowed_parallelism, 1);
+
+std::size_t ThreadsInThisProcess() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
+#if defined(__SANITIZE_THREAD__)
+// ThreadSanitizer's runtime starts a background thread of its own with the
+// first thread; it checks for other threads at fork itself (die_after_fork).
+constexpr std::size_t kOwnThreads = 2;
+#else
+constexpr std::size_t kOwnThreads = 1;
+#endif
+
+// ---- deterministic records ------------------------------------------------------
+
+constexpr std::uint16_t kParentThread = 0xFFFF;  // "thread" of the parent's own appends
+constexpr std::size_t kHeaderBytes = 12;         // gen u32, thread u16, seq u32, size u16
+constexpr int kTags = 50;
+
+std::uint64_t Mix(std::uint64_t x) {  // splitmix64
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+std::uint64_t IdentityKey(std::uint32_t gen, std::uint16_t thread, std::uint32_t seq) {
+  return Mix((std::uint64_t{gen} << 48) ^ (std::uint64_t{thread} << 32) ^ seq);
+}
+
+struct Identity {
+  std::uint32_t gen = 0;
+  std::uint16_t thread = 0;
+  std::uint32_t seq = 0;
+  bool operator==(const Identity&) const = default;
+};
+
+// Record sizes: mostly small, some up to 2000 bytes, a few below the header
+// size (their identity then travels in the tag).
+std::size_t PayloadSize(const Identity& id) {
+  const std::uint64_t r = IdentityKey(id.gen, id.thread, id.seq ^ 0x5A5A5A5Au);
+  if (r % 16 == 0) return 1 + (r >> 8) % (kHeaderBytes - 1);  // 1..11
+  if (r % 4 == 0) return 1 + (r >> 8) % 2000;                 // 1..2000
+  return kHeaderBytes + (r >> 8) % 200;                       // 12..211
+}
+
+std::string MakePayload(const Identity& id) {
+  const std::size_t size = PayloadSize(id);
+  std::string p(std::max(size, kHeaderBytes), '\0');
+  std::memcpy(p.data(), &id.gen, 4);
+  std::memcpy(p.data() + 4, &id.thread, 2);
+  std::memcpy(p.data() + 6, &id.seq, 4);
+  const auto sz = static_cast<std::uint16_t>(size);
+  std::memcpy(p.data() + 10, &sz, 2);
+  std::uint64_t state = IdentityKey(id.gen, id.thread, id.seq);
+  for (std::size_t i = kHeaderBytes; i < p.size(); ++i) {
+    if ((i - kHeaderBytes) % 8 == 0) state = Mix(state);
+    p[i] = static_cast<char>(state >> (8 * ((i - kHeaderBytes) % 8)));
+  }
+  p.resize(size);
+  return p;
+}
+
+std::string MakeTag(const Identity& id) {
+  if (PayloadSize(id) < kHeaderBytes) {
+    return "tiny/" + std::to_string(id.gen) + "/" + std::to_string(id.thread) + "/" + std::to_string(id.seq);
+  }
+  return "tag-" + std::to_string(IdentityKey(id.gen, id.thread, id.seq) % kTags);
+}
+
+// The identity a record claims (from its payload header or its tag), if the
+// record is exactly what MakeTag/MakePayload produce for that identity.
+std::optional<Identity> DecodeRecord(std::string_view tag, std::string_view payload) {
+  Identity id;
+  if (payload.size() >= kHeaderBytes) {
+    std::memcpy(&id.gen, payload.data(), 4);
+    std::memcpy(&id.thread, payload.data() + 4, 2);
+    std::memcpy(&id.seq, payload.data() + 6, 4);
+  } else {
+    unsigned long long g = 0, t = 0, s = 0;
+    if (std::sscanf(std::string(tag).c_str(), "tiny/%llu/%llu/%llu", &g, &t, &s) != 3) return std::nullopt;
+    id.gen = static_cast<std::uint32_t>(g);
+    id.thread = static_cast<std::uint16_t>(t);
+    id.seq = static_cast<std::uint32_t>(s);
+  }
+  if (MakeTag(id) != tag || MakePayload(id) != payload) return std::nullopt;
+  return id;
+}
+
+std::uint64_t Checksum(std::string_view tag, std::string_view payload) {  // FNV-1a 64
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  auto add = [&](std::string_view s) {
+    for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
+    h = (h ^ 0xFF) * 0x100000001b3ull;
+  };
+  add(tag);
+  add(payload);
+  return h;
+}
+
+// ---- child -> parent messages ----------------------------------------------------
+
+struct Msg {
+  enum Kind : std::uint8_t { kHello = 1, kAppend = 2, kError = 3 };
+  std::uint8_t kind = 0;
+  std::uint8_t durability = 0;
+  std::uint16_t thread = 0;
+  std::uint32_t gen = 0;
+  std::uint64_t lsn = 0;       // kHello: the first LSN the child will hand out
+  std::uint64_t seq = 0;       // kHello: the child's recovery cut
+  std::uint64_t checksum = 0;  // kError: the status code
+};
+static_assert(sizeof(Msg) == 32 && sizeof(Msg) <= PIPE_BUF, "one atomic pipe write per message");
+
+void Send(int fd, const Msg& m) {
+  // One write(2) of <= PIPE_BUF bytes: atomic, never interleaved with another
+  // thread's message. A failure (the parent is gone) is nothing to act on.
+  [[maybe_unused]] ssize_t n = ::write(fd, &m, sizeof m);
+}
+
+struct Scenario {
+  std::string name;
+  std::vector<std::uint32_t> shard_cycle;  // generation g uses shard_cycle[g % size]
+  bool alternate_routing = false;          // odd generations route by thread
+  std::uint64_t segment_bytes = 1u << 20;
+  int writers = 4;
+  int pct_async = 0;  // the rest of the appends are group
+  int pct_none = 0;
+  int generations = 0;
+};
+
+Options OptionsFor(const Scenario& sc, const std::string& dir, int gen) {
+  Options o = TestOptions(dir, sc.shard_cycle[static_cast<std::size_t>(gen) % sc.shard_cycle.size()]);
+  o.segment_bytes = sc.segment_bytes;
+  o.routing = sc.alternate_routing && gen % 2 == 1 ? Routing::kThread : Routing::kTag;
+  return o;
+}
+
+// Runs in the forked child; never returns.
+[[noreturn]] void ChildMain(const Scenario& sc, const Options& options, std::uint32_t child, int fd) {
+  // The library logs to stdout; keep the parent's output readable.
+  if (int null = ::open("/dev/null", O_WRONLY); null >= 0) ::dup2(null, STDOUT_FILENO);
+  auto wal = Wal::Open(options);
+  if (!wal.ok()) {
+    Msg m;
+    m.kind = Msg::kError;
+    m.gen = child;
+    m.checksum = static_cast<std::uint64_t>(wal.status().code());
+    Send(fd, m);
+    std::fprintf(stderr, "crash_test child: Open failed: %s\n", wal.status().ToString().c_str());
+    for (;;) ::pause();
+  }
+  Wal* w = wal->get();
+  Msg hello;
+  hello.kind = Msg::kHello;
+  hello.gen = child;
+  hello.lsn = w->LastLsn() + 1;
+  hello.seq = w->recovery_report().cut_lsn;
+  Send(fd, hello);
+  for (int t = 0; t < sc.writers; ++t) {
+    std::thread([&sc, w, child, fd, t] {
+      std::mt19937_64 rng(Mix(child * 1000003ull + static_cast<std::uint64_t>(t)));
+      for (std::uint32_t seq = 0;; ++seq) {
+        const Identity id{child, static_cast<std::uint16_t>(t), seq};
+        const int roll = static_cast<int>(rng() % 100);
+        const Durability d = roll < sc.pct_none                ? Durability::kNone
+                             : roll < sc.pct_none + sc.pct_async ? Durability::kAsync
+                                                                 : Durability::kGroup;
+        const std::string tag = MakeTag(id), payload = MakePayload(id);
+        AppendOptions ao;
+        ao.durability = d;
+        auto lsn = w->Append(tag, payload, ao);
+        Msg m;
+        m.gen = child;
+        m.thread = id.thread;
+        m.seq = seq;
+        if (!lsn.ok()) {
+          m.kind = Msg::kError;
+          m.checksum = static_cast<std::uint64_t>(lsn.status().code());
+          Send(fd, m);
+          std::fprintf(stderr, "crash_test child: Append failed: %s\n", lsn.status().ToString().c_str());
+          for (;;) ::pause();
+        }
+        m.kind = Msg::kAppend;
+        m.durability = static_cast<std::uint8_t>(d);
+        m.lsn = *lsn;
+        m.checksum = Checksum(tag, payload);
+        Send(fd, m);
+      }
+    }).detach();
+  }
+  for (;;) ::pause();  // until SIGKILL
+}
+
+// ---- parent ---------------------------------------------------------------------
+
+int GenerationsFromEnv(int def) {
+  const char* v = std::getenv("SHARDWAL_CRASH_GENERATIONS");
+  if (v == nullptr || *v == '\0') return def;
+  const int n = std::atoi(v);
+  return n > 0 ? n : def;
+}
+
+// This file's generations (default 300), split over the tests by weight.
+int Generations(int weight_percent) {
+  const int total = GenerationsFromEnv(300);
+  return std::max(1, total * weight_percent / 100);
+}
+
+// What one killed child reported.
+struct ChildRun {
+  std::uint32_t id = 0;
+  bool hello = false;
+  Lsn cut = kNoLsn;        // its recovery cut (hello)
+  Lsn first_lsn = kNoLsn;  // the first LSN it handed out (hello)
+  Lsn max_acked = kNoLsn;  // highest LSN a group append returned
+  std::map<Lsn, Msg> appends;
+  std::string error;
+};
+
+struct Totals {
+  int generations = 0;
+  int kills = 0;
+  int killed_while_opening = 0;  // no hello: killed during Open (recovery)
+  int recovery_children = 0;     // children that recovered a crashed WAL
+  std::uint64_t appends_reported = 0;
+  std::uint64_t acked_verified = 0;
+  std::uint64_t records_cut = 0;
+  std::uint64_t reused_lsns = 0;  // voided by a cut, then handed out again
+  std::uint64_t torn_or_zeroed = 0;
+};
+
+class CrashHarness {
+ public:
+  CrashHarness(Scenario sc, std::uint64_t seed) : sc_(std::move(sc)), rng_(seed) { truth_.push_back(0); }
+
+  void Run() {
+    for (int gen = 1; gen <= sc_.generations; ++gen) {
+      RunGeneration(gen);
+      if (::testing::Test::HasFailure()) {
+        ADD_FAILURE() << sc_.name << ": stopped at generation " << gen;
+        return;
+      }
+    }
+    std::printf("crash_test %s: %d generations, %d kills (%d during Open, %d children recovering a crashed WAL), "
+                "%llu appends reported, %llu acknowledged records verified, %llu records cut by recovery, "
+                "%llu voided LSNs reused, %llu torn/zeroed tails, final log %llu records\n",
+                sc_.name.c_str(), t_.generations, t_.kills, t_.killed_while_opening, t_.recovery_children,
+                static_cast<unsigned long long>(t_.appends_reported),
+                static_cast<unsigned long long>(t_.acked_verified), static_cast<unsigned long long>(t_.records_cut),
+                static_cast<unsigned long long>(t_.reused_lsns), static_cast<unsigned long long>(t_.torn_or_zeroed),
+                static_cast<unsigned long long>(base_end_));
+    std::fflush(stdout);
+    EXPECT_EQ(t_.generations, sc_.generations);
+    EXPECT_GT(t_.acked_verified, 0u);
+  }
+
+ private:
+  // One generation: a writer child killed at a random moment; sometimes a
+  // second child that recovers the crashed WAL and is killed during (or
+  // right after) its recovery; then the parent recovers and verifies.
+  void RunGeneration(int gen) {
+    std::vector<ChildRun> children;
+    const Options writer_opts = OptionsFor(sc_, dir_.path(), gen);
+    const bool early = rng_() % 8 == 0;
+    children.push_back(RunChild(writer_opts, early ? KillDelay::kDuringOpen : KillDelay::kAfterOpen));
+    if (::testing::Test::HasFailure()) return;
+    if (rng_() % 4 == 0) {
+      ++t_.recovery_children;
+      children.push_back(RunChild(OptionsFor(sc_, dir_.path(), gen + 1), KillDelay::kDuringOpen));
+      if (::testing::Test::HasFailure()) return;
+    }
+    Verify(gen, children);
+  }
+
+  enum class KillDelay { kAfterOpen, kDuringOpen };
+
+  ChildRun RunChild(const Options& options, KillDelay when) {
+    ChildRun run;
+    run.id = ++children_;
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+      ADD_FAILURE() << "pipe2: " << std::strerror(errno);
+      return run;
+    }
+    std::fflush(stdout);
+    std::fflush(stderr);
+    // No WAL is open here, and no other thread runs: fork copies only this
+    // one, so nothing the child needs can be locked by a thread it lacks.
+    if (const std::size_t threads = ThreadsInThisProcess(); threads > kOwnThreads) {
+      std::string names;
+      for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+        std::FILE* f = std::fopen((e.path() / "comm").c_str(), "r");
+        char comm[64] = {};
+        if (f != nullptr) {
+          if (std::fgets(comm, sizeof comm, f) == nullptr) comm[0] = '\0';
+          std::fclose(f);
+        }
+        names += " " + e.path().filename().string() + ":" + std::string(comm, strcspn(comm, "\n"));
+      }
+      ADD_FAILURE() << threads << " threads run in the test process (" << names
+                    << " ); fork needs it single-threaded";
+      ::close(fds[0]);
+      ::close(fds[1]);
+      return run;
+    }
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+      ADD_FAILURE() << "fork: " << std::strerror(errno);
+      return run;
+    }
+    if (pid == 0) {
+      ::close(fds[0]);
+      ChildMain(sc_, options, run.id, fds[1]);
+      ::_exit(99);  // not reached
+    }
+    ::close(fds[1]);
+
+    // kAfterOpen: 5-60 ms after the child opened the WAL. kDuringOpen: a
+    // random moment up to about as long as an Open usually takes.
+    const auto fork_time = std::chrono::steady_clock::now();
+    std::optional<std::chrono::steady_clock::time_point> deadline;
+    std::chrono::microseconds delay;
+    if (when == KillDelay::kAfterOpen) {
+      delay = std::chrono::milliseconds(5 + rng_() % 56);
+    } else {
+      delay = std::chrono::microseconds(rng_() % (open_us_ * 3 / 2 + 1));
+      deadline = fork_time + delay;
+    }
+    std::vector<Msg> msgs;
+    std::string pending;
+    auto take = [&](const char* data, std::size_t n) {
+      pending.append(data, n);
+      std::size_t i = 0;
+      for (; i + sizeof(Msg) <= pending.size(); i += sizeof(Msg)) {
+        Msg m;
+        std::memcpy(&m, pending.data() + i, sizeof m);
+        msgs.push_back(m);
+        if (m.kind == Msg::kHello) {
+          const auto now = std::chrono::steady_clock::now();
+          const auto took = std::chrono::duration_cast<std::chrono::microseconds>(now - fork_time).count();
+          open_us_ = (open_us_ * 7 + static_cast<std::uint64_t>(took)) / 8;  // moving average
+          if (!deadline) deadline = now + delay;
+        }
+      }
+      pending.erase(0, i);
+    };
+    char buf[sizeof(Msg) * 512];
+    bool eof = false;
+    for (;;) {
+      const auto now = std::chrono::steady_clock::now();
+      if (deadline && now >= *deadline) break;
+      if (now - fork_time > std::chrono::seconds(20)) {
+        ADD_FAILURE() << sc_.name << " child " << run.id << ": did not open the WAL within 20 s";
+        break;
+      }
+      const auto wait =
+          deadline ? std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - now).count() + 1 : 100;
+      pollfd p{fds[0], POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(wait)) > 0) {
+        const ssize_t n = ::read(fds[0], buf, sizeof buf);
+        if (n > 0) {
+          take(buf, static_cast<std::size_t>(n));
+        } else if (n == 0) {
+          eof = true;  // the child died on its own
+          break;
+        }
+      }
+    }
+    ::kill(pid, SIGKILL);
+    int wstatus = 0;
+    if (::waitpid(pid, &wstatus, 0) != pid) ADD_FAILURE() << "waitpid: " << std::strerror(errno);
+    // Acknowledgements written before the kill are valid: read to EOF.
+    while (!eof) {
+      const ssize_t n = ::read(fds[0], buf, sizeof buf);
+      if (n > 0) {
+        take(buf, static_cast<std::size_t>(n));
+      } else if (n == 0 || errno != EINTR) {
+        break;
+      }
+    }
+    ::close(fds[0]);
+    EXPECT_TRUE(WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL)
+        << sc_.name << " child " << run.id << " was expected to die of SIGKILL; wait status " << wstatus;
+    EXPECT_TRUE(pending.empty()) << "a torn message on the pipe";
+    ++t_.kills;
+
+    for (const Msg& m : msgs) {
+      EXPECT_EQ(m.gen, run.id);
+      if (m.kind == Msg::kError) {
+        run.error = "status code " + std::to_string(m.checksum) + " (thread " + std::to_string(m.thread) + ")";
+        ADD_FAILURE() << sc_.name << " child " << run.id << " reported an error: " << run.error;
+      } else if (m.kind == Msg::kHello) {
+        run.hello = true;
+        run.cut = m.seq;
+        run.first_lsn = m.lsn;
+      } else {
+        EXPECT_EQ(m.kind, Msg::kAppend);
+        EXPECT_TRUE(run.appends.emplace(m.lsn, m).second) << "LSN " << m.lsn << " handed out twice";
+        if (m.durability == static_cast<std::uint8_t>(Durability::kGroup)) run.max_acked = std::max(run.max_acked, m.lsn);
+      }
+    }
+    if (!run.hello) {
+      ++t_.killed_while_opening;
+      EXPECT_TRUE(run.appends.empty());
+    }
+    t_.appends_reported += run.appends.size();
+    return run;
+  }
+
+  void Verify(int gen, const std::vector<ChildRun>& children) {
+    const std::string where = sc_.name + " generation " + std::to_string(gen);
+    // What the children said about their own recovery.
+    Lsn floor = base_end_;  // everything <= floor is known to be durable
+    for (std::size_t k = 0; k < children.size(); ++k) {
+      const ChildRun& c = children[k];
+      if (c.hello) {
+        if (k == 0) {
+          // The first child recovered exactly what the parent closed.
+          ASSERT_EQ(c.cut, base_end_) << where << ": first child's recovery cut";
+        } else {
+          // A later child recovered everything its predecessor acknowledged.
+          ASSERT_GE(c.cut, floor) << where << ": child " << c.id << " lost acknowledged records";
+        }
+        ASSERT_EQ(c.first_lsn, c.cut + 1) << where;
+        floor = c.cut;
+      }
+      if (!c.appends.empty()) {
+        ASSERT_GE(c.appends.begin()->first, c.first_lsn) << where;
+      }
+      floor = std::max(floor, c.max_acked);
+    }
+
+    const Options o = OptionsFor(sc_, dir_.path(), gen + 1);
+    auto opened = Wal::Open(o);
+    ASSERT_TRUE(opened.ok()) << where << ": " << opened.status().ToString();
+    Wal& wal = **opened;
+    const RecoveryReport& rep = wal.recovery_report();
+    // (Only a first child killed while creating the WAL leaves none behind.)
+    if (base_end_ > 0 || std::any_of(children.begin(), children.end(), [](const ChildRun& c) { return c.hello; })) {
+      ASSERT_TRUE(rep.existing) << where;
+    }
+    for (const Anomaly& a : rep.anomalies) {
+      EXPECT_TRUE(a.kind == Anomaly::Kind::kTornTail || a.kind == Anomaly::Kind::kZeroedTail)
+          << where << ": unexpected anomaly " << a.ToString();
+      ++t_.torn_or_zeroed;
+    }
+    const Lsn cut = rep.cut_lsn;
+    ASSERT_GE(cut, floor) << where << ": acknowledged LSN " << floor << " lost (cut " << cut << ")\n"
+                          << rep.Summary();
+    EXPECT_EQ(rep.records, cut);
+    if (cut > 0) {
+      EXPECT_EQ(rep.first_lsn, 1u);
+    }
+    EXPECT_GE(rep.max_lsn_seen, cut);
+    for (const auto& s : rep.shards) t_.records_cut += s.records_cut;
+
+    // Replay: 1..cut exactly; what earlier generations recovered unchanged;
+    // above it the children's records in child order, byte-exact, each
+    // thread's a prefix of what it appended; no record of a child above the
+    // cut its successor recovered (those are void).
+    Lsn expect = 1;
+    std::size_t child = 0;
+    std::map<std::pair<std::size_t, std::uint16_t>, std::uint32_t> next_seq;
+    std::vector<std::uint64_t> sums;
+    std::string failure;
+    Status rs = wal.Replay(0, [&](const ReplayRecord& r) {
+      auto fail = [&](const std::string& why) {
+        failure = "LSN " + std::to_string(r.lsn) + ": " + why;
+        return false;
+      };
+      if (r.lsn != expect) return fail("expected LSN " + std::to_string(expect));
+      ++expect;
+      const std::uint64_t sum = Checksum(r.tag, r.payload);
+      if (r.lsn <= base_end_) {
+        if (truth_[r.lsn] != sum) return fail("recovered by an earlier generation, now different");
+        return true;
+      }
+      const auto id = DecodeRecord(r.tag, r.payload);
+      if (!id) {
+        return fail("not a record this test wrote (tag '" + std::string(r.tag.substr(0, 40)) + "', " +
+                    std::to_string(r.payload.size()) + " bytes)");
+      }
+      while (child < children.size() && children[child].id != id->gen) ++child;
+      if (child == children.size()) {
+        return fail("holds a record of child " + std::to_string(id->gen) + ", not of this generation's children (" +
+                    "or out of their order)");
+      }
+      const ChildRun& c = children[child];
+      if (c.hello && r.lsn < c.first_lsn) return fail("below the first LSN its child handed out");
+      if (child + 1 < children.size() && children[child + 1].hello && r.lsn > children[child + 1].cut) {
+        return fail("record of child " + std::to_string(c.id) + " above the cut " +
+                    std::to_string(children[child + 1].cut) + " its successor recovered: void, yet replayed");
+      }
+      auto& ns = next_seq[{child, id->thread}];
+      if (id->seq != ns) {
+        return fail("child " + std::to_string(c.id) + " thread " + std::to_string(id->thread) + " seq " +
+                    std::to_string(id->seq) + ", expected seq " + std::to_string(ns));
+      }
+      ++ns;
+      if (auto it = c.appends.find(r.lsn); it != c.appends.end()) {
+        const Msg& m = it->second;
+        if (m.thread != id->thread || m.seq != id->seq || m.checksum != sum) {
+          return fail("holds thread " + std::to_string(id->thread) + " seq " + std::to_string(id->seq) +
+                      ", but the append of thread " + std::to_string(m.thread) + " seq " + std::to_string(m.seq) +
+                      " got this LSN");
+        }
+        if (r.lsn <= c.max_acked) ++t_.acked_verified;
+      }
+      sums.push_back(sum);
+      return true;
+    });
+    ASSERT_TRUE(rs.ok()) << rs.ToString();
+    ASSERT_TRUE(failure.empty()) << where << ": " << failure << "\n" << rep.Summary();
+    ASSERT_EQ(expect - 1, cut) << where << ": replay ended before the cut";
+
+    // The recovered log is the truth now. LSNs above the cut are void and
+    // handed out again from cut + 1: the next generation must recover the
+    // parent's records there (checked through truth_).
+    truth_.resize(base_end_ + 1);
+    truth_.insert(truth_.end(), sums.begin(), sums.end());
+    ASSERT_EQ(truth_.size(), cut + 1);
+    const int extra = 1 + static_cast<int>(rng_() % 5);
+    for (int i = 0; i < extra; ++i) {
+      const Identity id{static_cast<std::uint32_t>(gen), kParentThread, static_cast<std::uint32_t>(i)};
+      const std::string tag = MakeTag(id), payload = MakePayload(id);
+      AppendOptions ao;
+      ao.durability = Durability::kGroup;
+      auto lsn = wal.Append(tag, payload, ao);
+      ASSERT_TRUE(lsn.ok()) << lsn.status().ToString();
+      ASSERT_EQ(*lsn, cut + 1 + static_cast<Lsn>(i)) << where;
+      if (*lsn <= rep.max_lsn_seen) ++t_.reused_lsns;
+      truth_.push_back(Checksum(tag, payload));
+    }
+    Status closed = wal.Close();
+    ASSERT_TRUE(closed.ok()) << closed.ToString();
+    base_end_ = cut + static_cast<Lsn>(extra);
+    ++t_.generations;
+  }
+
+  Scenario sc_;
+  std::mt19937_64 rng_;
+  TempDir dir_;
+  std::vector<std::uint64_t> truth_;  // checksum of every LSN <= base_end_ (index 0 unused)
+  Lsn base_end_ = kNoLsn;             // the last LSN of the parent's last clean close
+  std::uint32_t children_ = 0;
+  std::uint64_t open_us_ = 3000;      // how long a child's Open takes, about
+  Totals t_;
+};
+
+TEST(CrashTest, OneShardGroupCommit) {
+  Scenario sc;
+  sc.name = "one-shard-group";
+  sc.shard_cycle = {1};
+  sc.writers = 4;
+  sc.generations = Generations(20);
+  CrashHarness h(sc, 0xC0FFEE01);
+  h.Run();
+}
+
+TEST(CrashTest, ThreeShardsMixedDurabilitySmallSegments) {
+  Scenario sc;
+  sc.name = "three-shards-mixed";
+  sc.shard_cycle = {3};
+  sc.segment_bytes = 64u << 10;  // rotation within a generation
+  sc.writers = 6;
+  sc.pct_async = 20;
+  sc.pct_none = 10;
+  sc.generations = Generations(40);
+  CrashHarness h(sc, 0xC0FFEE02);
+  h.Run();
+}
+
+TEST(CrashTest, ShardCountAndRoutingChangeBetweenGenerations) {
+  Scenario sc;
+  sc.name = "resharding";
+  sc.shard_cycle = {4, 3, 1, 4, 2};
+  sc.alternate_routing = true;
+  sc.segment_bytes = 64u << 10;
+  sc.writers = 5;
+  sc.pct_async = 15;
+  sc.pct_none = 5;
+  sc.generations = Generations(40);
+  CrashHarness h(sc, 0xC0FFEE03);
+  h.Run();
+}
+
+}  // namespace
+}  // namespace shardwal
