@@ -7,7 +7,9 @@ PACKAGES=(
   cmake ninja-build g++ pkg-config
   libtbb-dev libboost-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libisal-dev libcli11-dev libxxhash-dev nlohmann-json3-dev librocksdb-dev
+  libisal-dev libcli11-dev libxxhash-dev nlohmann-json3-dev
+  librocksdb-dev                # the benchmark peer (bench-recovery --rocksdb)
+  clang libclang-rt-14-dev      # libFuzzer, for the fuzz stage of scripts/test.sh
 )
 
 missing=()

@@ -2,14 +2,16 @@
 # README command 2 (and what CI runs): build and run the whole test suite
 #   1. release build: every test, plus install + find_package from outside;
 #   2. ASan+UBSan build: the unit tests (label "unit");
-#   3. ThreadSanitizer build: the concurrency tests (label "concurrency").
-# SHARDWAL_TEST_STAGES="release asan tsan" picks stages.
+#   3. ThreadSanitizer build: the concurrency tests (label "concurrency");
+#   4. libFuzzer (clang) on the segment and record reader, for
+#      SHARDWAL_FUZZ_SECONDS (default 30).
+# SHARDWAL_TEST_STAGES="release asan tsan fuzz" picks stages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 
 JOBS=${JOBS:-$(nproc)}
-STAGES=${SHARDWAL_TEST_STAGES:-"release asan tsan"}
+STAGES=${SHARDWAL_TEST_STAGES:-"release asan tsan fuzz"}
 CTEST_ARGS=(--output-on-failure -j "$JOBS" --timeout 300)
 
 build() {  # build <dir> <cmake args...>
@@ -34,6 +36,9 @@ for stage in $STAGES; do
       build build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHARDWAL_SANITIZE=thread -DSHARDWAL_BUILD_TOOLS=OFF
       TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
         ctest --test-dir build/tsan -L concurrency "${CTEST_ARGS[@]}"
+      ;;
+    fuzz)
+      SHARDWAL_FUZZ_SECONDS=${SHARDWAL_FUZZ_SECONDS:-30} scripts/fuzz.sh
       ;;
     *) echo "unknown stage $stage" >&2; exit 2 ;;
   esac
