@@ -14,6 +14,19 @@ JOBS=${JOBS:-$(nproc)}
 STAGES=${SHARDWAL_TEST_STAGES:-"release asan tsan fuzz"}
 CTEST_ARGS=(--output-on-failure -j "$JOBS" --timeout 300)
 
+TOTAL=0
+run_ctest() {  # run_ctest <ctest args...>: runs ctest, adds up how many tests ran
+  local log
+  log=$(mktemp)
+  ctest "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  local n
+  n=$(sed -n 's/.*tests passed, 0 tests failed out of \([0-9]*\).*/\1/p' "$log" | tail -1)
+  rm -f "$log"
+  [ "$rc" -eq 0 ] || exit "$rc"
+  TOTAL=$((TOTAL + ${n:-0}))
+}
+
 build() {  # build <dir> <cmake args...>
   local dir=$1; shift
   cmake -S . -B "$dir" -G Ninja -DSHARDWAL_BUILD_BENCH=OFF "$@" >/dev/null
@@ -25,17 +38,17 @@ for stage in $STAGES; do
   case $stage in
     release)
       build build/release -DCMAKE_BUILD_TYPE=Release -DSHARDWAL_BUILD_BENCH=ON
-      ctest --test-dir build/release "${CTEST_ARGS[@]}"
+      run_ctest --test-dir build/release "${CTEST_ARGS[@]}"
       ;;
     asan)
       build build/asan -DCMAKE_BUILD_TYPE=Debug -DSHARDWAL_SANITIZE=address,undefined -DSHARDWAL_BUILD_TOOLS=OFF
       ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        ctest --test-dir build/asan -L unit "${CTEST_ARGS[@]}"
+        run_ctest --test-dir build/asan -L unit "${CTEST_ARGS[@]}"
       ;;
     tsan)
       build build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHARDWAL_SANITIZE=thread -DSHARDWAL_BUILD_TOOLS=OFF
       TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-        ctest --test-dir build/tsan -L concurrency "${CTEST_ARGS[@]}"
+        run_ctest --test-dir build/tsan -L concurrency "${CTEST_ARGS[@]}"
       ;;
     fuzz)
       SHARDWAL_FUZZ_SECONDS=${SHARDWAL_FUZZ_SECONDS:-30} scripts/fuzz.sh
@@ -44,3 +57,4 @@ for stage in $STAGES; do
   esac
 done
 echo "=== all test stages passed: $STAGES ==="
+echo "tests: $TOTAL passed, 0 failed"

@@ -99,6 +99,12 @@ void ShardLog::RequestSync(Lsn lsn) {
   if (floor_.load(std::memory_order_seq_cst) > lsn || urgent_.load(std::memory_order_seq_cst)) return;
   std::lock_guard lk(mu_);
   if (floor_.load(std::memory_order_relaxed) > lsn || urgent_.load(std::memory_order_relaxed)) return;
+  // A sync already in flight covers everything written before it: only
+  // records still in the active buffer at or below lsn need another one.
+  // (Poking anyway would make the next batch sync early for nothing.)
+  const bool buffered_below = !active_.empty() && active_.first_lsn() <= lsn;
+  const bool written_unsynced = flush_in_flight_ || unsynced_written_;
+  if (!buffered_below && (!written_unsynced || sync_in_flight_)) return;
   urgent_.store(true, std::memory_order_seq_cst);
   if (flusher_idle_) flush_cv_.notify_one();
 }
@@ -171,6 +177,8 @@ void ShardLog::FlushLoop() {
     std::swap(active_, flushing_);
     urgent_.store(false, std::memory_order_seq_cst);
     batch_needs_sync_ = false;
+    flush_in_flight_ = true;
+    sync_in_flight_ = sync;
     buffered_.store(0, std::memory_order_relaxed);
     if (room_waiters_ > 0) room_cv_.notify_all();
     lk.unlock();
@@ -179,6 +187,7 @@ void ShardLog::FlushLoop() {
 
     lk.lock();
     flushing_.Clear();
+    flush_in_flight_ = sync_in_flight_ = false;
     if (!s.ok()) {
       lk.unlock();
       core_->Fail(s);

@@ -108,6 +108,8 @@ class ShardLog {
   std::atomic<bool> urgent_{false};   // cut the batch now and sync it
   bool batch_needs_sync_ = false;     // holds an async/group record
   bool unsynced_written_ = false;     // kNone records written, not synced
+  bool flush_in_flight_ = false;      // a batch is being written (and maybe synced)
+  bool sync_in_flight_ = false;       // ... and it ends with an fdatasync
   bool flusher_idle_ = false;         // the flush thread waits on flush_cv_
   bool stop_ = false;
   std::uint32_t room_waiters_ = 0;

@@ -654,12 +654,14 @@ TEST(PowerLossAfterProcessCrash, RecoveryMakesWhatItKeepsDurableBeforeAcknowledg
     AppendOptions none;
     none.durability = Durability::kNone;
     for (int i = 6; i <= 10; ++i) ASSERT_TRUE((*wal)->Append("t", "none-" + std::to_string(i), none).ok());
-    // Wait until the kNone records are written (not synced).
+    // Wait until the kNone records are written (not synced): the flush
+    // thread writes them within max_batch_delay, and the write counter moves
+    // once the pwritev has returned.
     const auto start = std::chrono::steady_clock::now();
-    while ((*wal)->Stats().total.buffered_bytes != 0 && std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) {
+    while ((*wal)->Stats().total.writes < 6 && std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_EQ((*wal)->Stats().total.writes, 6u) << "five group batches, then one of kNone records";
     auto names = crashed->ListDir(dir.Sub("shard-0"));
     ASSERT_TRUE(names.ok());
     for (const auto& name : *names) {
