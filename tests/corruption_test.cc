@@ -1193,6 +1193,7 @@ TEST_F(Corruption, MissingManifest) {
 }
 
 // ---- regressions: damage recovery once got wrong (all fixed) ----
+// Each comment describes the bug as it was when the test was written.
 
 // A middle segment cut exactly at a batch boundary reads as a clean, shorter
 // segment. Its lost batches leave an LSN gap in the middle of the log, which
