@@ -48,6 +48,12 @@ bool EveryShardGoesOn(MergeCursor& merge, std::size_t shards) {
   return merge.Pending().size() == shards;
 }
 
+// Plans to cut `path` back to `at` bytes (the lowest of all plans wins).
+void LowerCut(std::map<std::string, std::uint64_t>* truncate_at, const std::string& path, std::uint64_t at) {
+  auto [it, fresh] = truncate_at->try_emplace(path, at);
+  if (!fresh) it->second = std::min(it->second, at);
+}
+
 // Where shard data above the cut starts: truncate there, drop later segments.
 void PlanCutAbove(const ShardCursor& head, const ShardLayout& layout,
                   std::map<std::string, std::uint64_t>* truncate_at, std::set<std::string>* remove) {
@@ -56,9 +62,7 @@ void PlanCutAbove(const ShardCursor& head, const ShardLayout& layout,
   // straddles the cut stays (its records above the cut are void: the new
   // epoch in the MANIFEST starts below them).
   const std::uint64_t at = pos.first_in_batch ? pos.batch_offset : pos.batch_end;
-  const std::string& path = layout.segments[pos.segment_index].path;
-  auto [it, fresh] = truncate_at->try_emplace(path, at);
-  if (!fresh) it->second = std::min(it->second, at);
+  LowerCut(truncate_at, layout.segments[pos.segment_index].path, at);
   for (std::size_t i = pos.segment_index + 1; i < layout.segments.size(); ++i) remove->insert(layout.segments[i].path);
 }
 
@@ -101,12 +105,11 @@ Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryM
   // Pass 2: merge by LSN and find the cut. Checksums stay on: the cursors
   // must stop exactly where pass 1's did, and a batch that is whole in its
   // framing but fails a record checksum is an anomaly only with them.
-  const ScanContext& merge_ctx = ctx;
   std::vector<Anomaly> again;  // pass 2 meets the same anomalies; pass 1 reported them
   std::vector<std::unique_ptr<ShardCursor>> cursors;
   std::vector<ShardCursor*> raw;
   for (const auto& layout : scan.layouts) {
-    cursors.push_back(std::make_unique<ShardCursor>(merge_ctx, layout, &again));
+    cursors.push_back(std::make_unique<ShardCursor>(ctx, layout, &again));
     raw.push_back(cursors.back().get());
   }
   rep.shards.resize(dirs.size());
@@ -199,11 +202,7 @@ Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryM
   // Torn tails and point-in-time stops found in pass 1 (pass 2 met the same).
   for (const auto& c : cursors) {
     const ShardLayout& layout = scan.layouts[c->shard()];
-    for (const auto& tc : c->tail_cuts()) {
-      const std::string& path = layout.segments[tc.segment_index].path;
-      auto [it, fresh] = truncate_at.try_emplace(path, tc.valid_end);
-      if (!fresh) it->second = std::min(it->second, tc.valid_end);
-    }
+    for (const auto& tc : c->tail_cuts()) LowerCut(&truncate_at, layout.segments[tc.segment_index].path, tc.valid_end);
     if (c->stopped_early()) {
       for (std::size_t i = c->stopped_at_segment() + 1; i < layout.segments.size(); ++i) {
         remove.insert(layout.segments[i].path);
@@ -211,30 +210,24 @@ Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryM
     }
     for (const auto& path : layout.removable) remove.insert(path);
   }
+  // Every file a plan names: its shard and size (0 for removable leftovers,
+  // which are not segments).
+  std::map<std::string, std::pair<std::uint32_t, std::uint64_t>> files;
+  for (const auto& layout : scan.layouts) {
+    for (const auto& seg : layout.segments) files[seg.path] = {layout.shard, seg.size};
+    for (const auto& path : layout.removable) files[path] = {layout.shard, 0};
+  }
   for (const auto& [path, size] : truncate_at) {
-    if (remove.count(path)) continue;
-    for (const auto& layout : scan.layouts) {
-      for (const auto& seg : layout.segments) {
-        if (seg.path == path && size < seg.size) {
-          scan.truncations.push_back({path, size});
-          rep.shards[layout.shard].bytes_truncated += seg.size - size;
-        }
-      }
-    }
+    const auto& [shard, old_size] = files.at(path);
+    if (remove.count(path) || size >= old_size) continue;
+    scan.truncations.push_back({path, size});
+    rep.shards[shard].bytes_truncated += old_size - size;
   }
   for (const auto& path : remove) {
+    const auto& [shard, size] = files.at(path);
     scan.deletions.push_back(path);
-    for (const auto& layout : scan.layouts) {
-      for (const auto& seg : layout.segments) {
-        if (seg.path == path) {
-          ++rep.shards[layout.shard].segments_removed;
-          rep.shards[layout.shard].bytes_truncated += seg.size;
-        }
-      }
-      if (std::find(layout.removable.begin(), layout.removable.end(), path) != layout.removable.end()) {
-        ++rep.shards[layout.shard].segments_removed;
-      }
-    }
+    ++rep.shards[shard].segments_removed;
+    rep.shards[shard].bytes_truncated += size;
   }
 
   // Without a gap-free cut (salvage, per-shard) every valid record stays and
@@ -293,10 +286,16 @@ Status ApplyCut(FileSystem* fs, const RecoveryScan& scan) {
   // that wrote it crashed before syncing, e.g. kNone records). Sync each
   // shard's last kept segment - older ones were synced when they rotated -
   // before new appends can be acknowledged on top of it.
+  // (A segment cut above was synced then already.)
+  auto truncated = [&](const std::string& path) {
+    return std::any_of(scan.truncations.begin(), scan.truncations.end(), [&](const auto& t) { return t.path == path; });
+  };
   for (const auto& layout : scan.layouts) {
     for (auto it = layout.segments.rbegin(); it != layout.segments.rend(); ++it) {
       if (std::find(doomed.begin(), doomed.end(), it->path) != doomed.end()) continue;
-      if (Status s = TruncateAndSync(fs, it->path, std::nullopt); !s.ok()) return s;
+      if (!truncated(it->path)) {
+        if (Status s = TruncateAndSync(fs, it->path, std::nullopt); !s.ok()) return s;
+      }
       break;
     }
   }

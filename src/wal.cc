@@ -426,25 +426,24 @@ Result<std::unique_ptr<Wal>> Wal::Open(const Options& in) {
     state.report = std::move(scan->report);
     state.recovered = std::make_unique<RecoveredLog>(&fs, state.manifest, options.recovery_mode,
                                                      std::move(scan->layouts), scan->cut);
-  } else {
-    for (const auto& dir : options.shard_dirs) {
-      auto last = LastSegmentSeq(fs, dir);
-      if (!last.ok()) return last.status();
-      if (*last != 0) {
-        return Status::Corruption(dir + " holds WAL segments but " + options.dir +
-                                  " has no MANIFEST: not this WAL's directory, or its MANIFEST was lost");
-      }
+  }
+  // New segments continue after the last one in each directory (after the
+  // cut, for an existing WAL).
+  for (const auto& dir : options.shard_dirs) {
+    auto last = LastSegmentSeq(fs, dir);
+    if (!last.ok()) return last.status();
+    if (!existing && *last != 0) {
+      return Status::Corruption(dir + " holds WAL segments but " + options.dir +
+                                " has no MANIFEST: not this WAL's directory, or its MANIFEST was lost");
     }
+    state.last_seq.push_back(*last);
+  }
+  if (!existing) {
     state.manifest = Manifest::Create(NewWalId(), options.shard_dirs);
     state.report.mode = options.recovery_mode;
     state.report.consistency = options.consistency;
   }
   if (Status s = state.manifest.Save(fs, options.dir); !s.ok()) return s.WithContext("opening " + options.dir);
-  for (const auto& dir : options.shard_dirs) {
-    auto last = LastSegmentSeq(fs, dir);
-    if (!last.ok()) return last.status();
-    state.last_seq.push_back(*last);
-  }
   auto wal = std::make_unique<WalImpl>(std::move(options), std::move(state), std::move(locks));
   wal->Start();
   return std::unique_ptr<Wal>(std::move(wal));
