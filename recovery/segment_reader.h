@@ -56,8 +56,6 @@ class SegmentReader {
   const format::BatchHeader& batch() const { return batch_; }
   std::uint64_t batch_offset() const { return batch_offset_; }
   std::uint64_t batch_end() const { return batch_offset_ + format::kBatchHeaderBytes + batch_.body_bytes; }
-  // Index of the last returned record within its batch.
-  std::size_t index_in_batch() const { return next_record_ - 1; }
 
   // Byte offset just past the last complete, valid batch read so far.
   std::uint64_t valid_bytes() const { return valid_bytes_; }

@@ -96,7 +96,6 @@ Result<ShardLayout> ListShardSegments(const ScanContext& ctx, std::uint32_t shar
     }
     by_seq[seq] = {name, name_shard};
   }
-  if (!by_seq.empty()) layout.max_seq = by_seq.rbegin()->first;
 
   // Sequence numbers start at 1 and have no holes: anything else means a
   // segment went missing.

@@ -39,7 +39,6 @@ struct ShardLayout {
   std::vector<SegmentFile> segments;
   // Files past a point-in-time stop or empty leftovers: recovery may remove.
   std::vector<std::string> removable;
-  std::uint64_t max_seq = 0;  // highest sequence number present (new segments go after)
   std::uint64_t bytes = 0;
 };
 
