@@ -38,6 +38,12 @@ ShardPass ValidateShard(const ScanContext& ctx, std::uint32_t shard, const std::
   ShardCursor cursor(ctx, p.layout, &p.anomalies);
   while (cursor.Next()) ++p.records;
   p.status = cursor.status();
+  for (std::size_t i = 0; i < p.layout.segments.size(); ++i) {
+    const SegmentFile& seen = cursor.summaries()[i];
+    p.layout.segments[i].last_lsn = seen.last_lsn;
+    p.layout.segments[i].last_commit_ns = seen.last_commit_ns;
+    p.layout.segments[i].sealed = seen.sealed;
+  }
   return p;
 }
 
@@ -128,11 +134,21 @@ Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryM
     for (Lsn m = from; m < to && rep.missing_lsns.size() < kMaxMissingReported; ++m) rep.missing_lsns.push_back(m);
   };
   MergeCursor merge(raw);
-  Lsn expected = manifest.epochs().front().first_lsn;
+  // Recovery starts after the checkpoint: what lies at or below it is
+  // persisted elsewhere, and segments that still hold some of it (retained,
+  // or shared with newer records) are read past.
+  const Lsn checkpoint = manifest.checkpoint_lsn();
+  rep.checkpoint_lsn = checkpoint;
+  const Lsn start = std::max(manifest.epochs().front().first_lsn, checkpoint + 1);
+  Lsn expected = start;
   bool stopped = false;
   while (merge.Next()) {
     ShardCursor& c = merge.current();
     const Lsn lsn = c.record().lsn;
+    if (lsn <= checkpoint) {
+      ++rep.records_checkpointed;
+      continue;
+    }
     if (lsn < expected) {
       Anomaly a;
       a.kind = Anomaly::Kind::kDuplicateLsn;
@@ -183,7 +199,7 @@ Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryM
                               " does not accept this; see docs/recovery.md)");
   }
   scan.cut = expected - 1;
-  if (rep.records == 0) scan.cut = manifest.epochs().front().first_lsn - 1;
+  if (rep.records == 0) scan.cut = start - 1;
   rep.cut_lsn = scan.cut;
 
   // Everything above the cut: plan its removal, count it.
@@ -267,11 +283,10 @@ Status TruncateAndSync(FileSystem* fs, const std::string& path, std::optional<st
 
 Status ApplyCut(FileSystem* fs, const RecoveryScan& scan) {
   auto dir_of = [](const std::string& path) { return path.substr(0, path.rfind('/')); };
-  for (const auto& t : scan.truncations) {
-    if (Status s = TruncateAndSync(fs, t.path, t.size); !s.ok()) return s;
-  }
-  // Highest sequence first (names sort by it within a shard), so that a
-  // crash part way leaves each shard's segments without holes.
+  // Whole segments first, highest sequence first (names sort by it within a
+  // shard), then the truncations - which only ever apply to what is then a
+  // shard's last segment. A crash part way thus leaves each shard a prefix
+  // of itself: no holes, and only the last segment without its seal.
   std::vector<std::string> doomed = scan.deletions;
   std::sort(doomed.rbegin(), doomed.rend());
   std::set<std::string> dirs;
@@ -281,6 +296,9 @@ Status ApplyCut(FileSystem* fs, const RecoveryScan& scan) {
   }
   for (const auto& d : dirs) {
     if (Status s = fs->SyncDir(d); !s.ok()) return s.WithContext("recovery");
+  }
+  for (const auto& t : scan.truncations) {
+    if (Status s = TruncateAndSync(fs, t.path, t.size); !s.ok()) return s;
   }
   // What recovery keeps may still be only in the page cache (the process
   // that wrote it crashed before syncing, e.g. kNone records). Sync each

@@ -10,16 +10,30 @@ namespace shardwal {
 
 RecoveredLog::RecoveredLog(FileSystem* fs, Manifest manifest, RecoveryMode mode, std::vector<ShardLayout> layouts,
                            Lsn cut)
-    : fs_(fs), manifest_(std::move(manifest)), mode_(mode), layouts_(std::move(layouts)), cut_(cut) {}
+    : fs_(fs),
+      manifest_(std::move(manifest)),
+      mode_(mode),
+      layouts_(std::move(layouts)),
+      cut_(cut),
+      checkpoint_(manifest_.checkpoint_lsn()) {}
 
 Status RecoveredLog::Replay(Lsn from_lsn, const ReplayCallback& callback) const {
   // Anomalies were reported when the log was recovered; the cursors meet
   // them again and apply the same mode, so they stop at the same places.
   ScanContext ctx{fs_, &manifest_, mode_, /*verify_checksums=*/true};
+  const Lsn start = std::max(from_lsn, checkpoint_.load(std::memory_order_acquire) + 1);
+  // Leading segments wholly below the start are not opened: a checkpoint
+  // may have deleted or recycled them since recovery listed them.
+  std::vector<ShardLayout> layouts = layouts_;
+  for (auto& layout : layouts) {
+    auto& segs = layout.segments;
+    auto first_needed = std::find_if(segs.begin(), segs.end(), [&](const SegmentFile& f) { return f.last_lsn >= start; });
+    segs.erase(segs.begin(), first_needed);
+  }
   std::vector<Anomaly> seen_before;
   std::vector<std::unique_ptr<ShardCursor>> cursors;
   std::vector<ShardCursor*> raw;
-  for (const auto& layout : layouts_) {
+  for (const auto& layout : layouts) {
     cursors.push_back(std::make_unique<ShardCursor>(ctx, layout, &seen_before));
     raw.push_back(cursors.back().get());
   }
@@ -31,7 +45,7 @@ Status RecoveredLog::Replay(Lsn from_lsn, const ReplayCallback& callback) const 
     if (r.lsn > cut_) break;
     if (r.lsn <= last) continue;  // salvage kept the first copy of a duplicate
     last = r.lsn;
-    if (r.lsn < from_lsn) continue;
+    if (r.lsn < start) continue;
     const ReplayRecord rec{r.lsn, r.type, r.txn_id, r.tag, r.payload, c.shard(), c.commit_time_ns()};
     if (!callback(rec)) return Status::OK();
   }
@@ -92,16 +106,17 @@ namespace {
 
 class LogReaderImpl final : public LogReader {
  public:
-  LogReaderImpl(RecoveryReport report, RecoveredLog log) : report_(std::move(report)), log_(std::move(log)) {}
+  LogReaderImpl(RecoveryReport report, std::unique_ptr<RecoveredLog> log)
+      : report_(std::move(report)), log_(std::move(log)) {}
   const RecoveryReport& report() const override { return report_; }
-  Status Replay(Lsn from_lsn, const ReplayCallback& callback) const override { return log_.Replay(from_lsn, callback); }
+  Status Replay(Lsn from_lsn, const ReplayCallback& callback) const override { return log_->Replay(from_lsn, callback); }
   Status ReplayCommitted(Lsn from_lsn, const ReplayCallback& callback, TxnReplayReport* report) const override {
-    return log_.ReplayCommitted(from_lsn, callback, report);
+    return log_->ReplayCommitted(from_lsn, callback, report);
   }
 
  private:
   RecoveryReport report_;
-  RecoveredLog log_;
+  std::unique_ptr<RecoveredLog> log_;
 };
 
 }  // namespace
@@ -119,7 +134,8 @@ Result<std::unique_ptr<LogReader>> LogReader::Open(const Options& in) {
   }
   auto scan = ScanWal(fs, *manifest, options.recovery_mode, options.consistency);
   if (!scan.ok()) return scan.status().WithContext("reading " + options.dir);
-  RecoveredLog log(fs, std::move(*manifest), options.recovery_mode, std::move(scan->layouts), scan->cut);
+  auto log = std::make_unique<RecoveredLog>(fs, std::move(*manifest), options.recovery_mode, std::move(scan->layouts),
+                                            scan->cut);
   return std::unique_ptr<LogReader>(new LogReaderImpl(std::move(scan->report), std::move(log)));
 }
 

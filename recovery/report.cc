@@ -38,6 +38,10 @@ std::string RecoveryReport::Summary() const {
   if (records != 0) os << " (LSN " << first_lsn << ".." << cut_lsn << ")";
   os << " from " << bytes_scanned << " bytes in " << seconds << " s; mode " << RecoveryModeName(mode)
      << ", consistency " << ConsistencyName(consistency) << "\n";
+  if (checkpoint_lsn != kNoLsn) {
+    os << "  checkpoint at LSN " << checkpoint_lsn << " (" << records_checkpointed
+       << " records at or below it read past)\n";
+  }
   for (const auto& s : shards) {
     os << "  shard " << s.shard << " " << s.dir << ": " << s.segments << " segments, " << s.records << " records";
     if (s.records != 0) os << " (LSN " << s.first_lsn << ".." << s.last_lsn << ")";

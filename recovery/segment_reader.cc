@@ -76,6 +76,7 @@ Status SegmentReader::CheckBatchAt(std::uint64_t at, format::BatchHeader* bh, Ls
   }
   if (left < format::kBatchHeaderBytes) return Status::Corruption("batch header cut short (torn write)");
   if (Status s = format::DecodeBatchHeader(Data(at), bh); !s.ok()) return s;
+  if (bh->seal) return Status::Corruption("seal, not a batch");
   if (bh->segment_seq != header_.segment_seq) {
     return Status::Corruption("batch of segment " + std::to_string(bh->segment_seq) + " in segment " +
                               std::to_string(header_.segment_seq));
@@ -94,14 +95,67 @@ Status SegmentReader::CheckBatchAt(std::uint64_t at, format::BatchHeader* bh, Ls
   return Status::OK();
 }
 
+bool SegmentReader::Finish(End how) {
+  done_ = true;
+  end_ = how;
+  return false;
+}
+
+Result<bool> SegmentReader::ZerosFrom(std::uint64_t at) {
+  std::vector<char> chunk(1u << 16);
+  while (at < size_) {
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), size_ - at));
+    auto got = file_->PRead(at, n, chunk.data());
+    if (!got.ok()) return got.status();
+    if (*got == 0) break;
+    if (!AllZero(chunk.data(), *got)) return false;
+    at += *got;
+  }
+  return true;
+}
+
+Result<bool> SegmentReader::CleanEndAt(std::uint64_t at) {
+  const std::uint64_t left = size_ - at;
+  Status io;
+  if (left >= format::kBatchHeaderBytes && Fill(at, format::kBatchHeaderBytes, &io)) {
+    format::BatchHeader bh;
+    if (format::DecodeBatchHeader(Data(at), &bh).ok()) {
+      if (bh.seal && bh.segment_seq == header_.segment_seq) {
+        // Records read so far must be everything the seal covers.
+        const Lsn read_to = last_lsn_ + 1 == header_.first_lsn ? kNoLsn : last_lsn_;
+        if (bh.last_lsn != read_to) return false;
+        valid_bytes_ = at + format::kBatchHeaderBytes;
+        Finish(End::kSeal);
+        return true;
+      }
+      if ((header_.flags & format::kSegmentRecycled) && bh.segment_seq < header_.segment_seq) {
+        Finish(End::kStale);
+        return true;
+      }
+    }
+  }
+  if (!io.ok()) return io;
+  if (header_.flags & format::kSegmentPreallocated) {
+    auto zeros = ZerosFrom(at);
+    if (!zeros.ok()) return zeros.status();
+    if (*zeros) {
+      Finish(End::kUnwritten);
+      return true;
+    }
+  }
+  return false;
+}
+
 bool SegmentReader::ReadBatch() {
   const std::uint64_t at = offset_;
-  if (at == size_) {
-    done_ = true;
-    return false;
-  }
+  if (at == size_) return Finish(End::kEndOfFile);
   format::BatchHeader bh;
-  if (Status s = CheckBatchAt(at, &bh, last_lsn_); !s.ok()) return Stop(at, s);
+  if (Status s = CheckBatchAt(at, &bh, last_lsn_); !s.ok()) {
+    auto clean = CleanEndAt(at);
+    if (!clean.ok()) return Stop(at, clean.status());
+    if (*clean) return false;
+    return Stop(at, s);
+  }
   if (Status s = DecodeBody(Data(at + format::kBatchHeaderBytes), bh, last_lsn_, /*keep=*/true); !s.ok()) {
     return Stop(at, s);
   }
@@ -151,18 +205,7 @@ bool SegmentReader::Next(format::RecordView* rec) {
   return true;
 }
 
-Result<bool> SegmentReader::AnomalyIsZeroTail() {
-  std::vector<char> chunk(1u << 16);
-  for (std::uint64_t at = anomaly_offset_; at < size_;) {
-    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), size_ - at));
-    auto got = file_->PRead(at, n, chunk.data());
-    if (!got.ok()) return got.status();
-    if (*got == 0) break;
-    if (!AllZero(chunk.data(), *got)) return false;
-    at += *got;
-  }
-  return true;
-}
+Result<bool> SegmentReader::AnomalyIsZeroTail() { return ZerosFrom(anomaly_offset_); }
 
 Result<std::optional<std::uint64_t>> SegmentReader::FindValidBatch(std::uint64_t from) {
   // Look for the batch magic at every byte offset; check each candidate in

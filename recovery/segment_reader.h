@@ -57,8 +57,20 @@ class SegmentReader {
   std::uint64_t batch_offset() const { return batch_offset_; }
   std::uint64_t batch_end() const { return batch_offset_ + format::kBatchHeaderBytes + batch_.body_bytes; }
 
-  // Byte offset just past the last complete, valid batch read so far.
+  // Byte offset just past the last complete, valid batch read so far (and
+  // past the seal, once it was read).
   std::uint64_t valid_bytes() const { return valid_bytes_; }
+
+  // How the data ended, once Next() returned false with an OK status.
+  enum class End {
+    kNotYet,
+    kEndOfFile,  // the last batch ends where the file does
+    kSeal,       // a seal: the segment was finished (rotated or closed)
+    kUnwritten,  // preallocated space that was never written (all zeros)
+    kStale,      // a whole batch of an older segment: recycled-file leftovers
+  };
+  End end() const { return end_; }
+  bool sealed() const { return end_ == End::kSeal; }
 
   // After Next() returned false: OK when the file ended cleanly, otherwise
   // what stopped the reader (also sent to the reporter).
@@ -95,6 +107,11 @@ class SegmentReader {
   Status CheckBatchAt(std::uint64_t at, format::BatchHeader* bh, Lsn after_lsn);
   Status DecodeBody(const char* body, const format::BatchHeader& bh, Lsn after_lsn, bool keep);
   bool Stop(std::uint64_t offset, Status reason);
+  bool Finish(End how);
+  // Whether the data ends cleanly at `at` although no batch of this segment
+  // starts there (see End); sets end_ if so.
+  Result<bool> CleanEndAt(std::uint64_t at);
+  Result<bool> ZerosFrom(std::uint64_t at);
 
   std::unique_ptr<ReadableFile> file_;
   std::string path_;
@@ -116,6 +133,7 @@ class SegmentReader {
   std::uint64_t valid_bytes_ = 0;
   std::uint64_t anomaly_offset_ = 0;
   bool done_ = false;
+  End end_ = End::kNotYet;
   Status status_;
 };
 

@@ -1,7 +1,9 @@
 #include "recovery/shard_scan.h"
 
 #include <algorithm>
+#include <cstring>
 #include <map>
+#include <set>
 
 namespace shardwal {
 
@@ -45,6 +47,36 @@ std::optional<HeaderCheck> CheckHeader(const ScanContext& ctx, const std::string
                        "header says segment " + std::to_string(h.segment_seq) + ", file name says " + std::to_string(name_seq)};
   }
   return std::nullopt;
+}
+
+// What a crash during the first write into a preallocated (or recycled,
+// whose header was zeroed first) file leaves: a prefix of a header - its
+// magic, as far as it got - then zeros. Zeros alone count; garbage does not.
+bool IsTornHeader(const char* buf) {
+  std::size_t end = format::kSegmentHeaderBytes;
+  while (end > 0 && buf[end - 1] == 0) --end;
+  if (end == format::kSegmentHeaderBytes) return false;  // whole, yet it did not decode
+  char magic[8];
+  format::Put<std::uint64_t>(magic, format::kSegmentMagic);
+  return std::memcmp(buf, magic, std::min<std::size_t>(end, sizeof magic)) == 0;
+}
+
+// A segment file without a valid header (short, zeros, or a torn first
+// write into preallocated space) and with no batch of its own: created or
+// recycled, never (durably) written.
+Result<bool> IsHeaderlessLeftover(const ScanContext& ctx, const std::string& path, std::uint64_t seq) {
+  auto file = ctx.fs->NewReadableFile(path);
+  if (!file.ok()) return file.status();
+  auto size = (*file)->Size();
+  if (!size.ok()) return size.status();
+  char buf[format::kSegmentHeaderBytes] = {};
+  if (*size < sizeof buf) return true;
+  auto r = (*file)->PRead(0, sizeof buf, buf);
+  if (!r.ok()) return r.status();
+  if (*r != sizeof buf || !IsTornHeader(buf)) return false;
+  auto batches = SegmentReader::HasValidBatch(ctx.fs, path, seq);
+  if (!batches.ok()) return batches.status();
+  return !*batches;
 }
 
 Anomaly MakeAnomaly(Anomaly::Kind kind, std::uint32_t shard, std::string file, std::uint64_t offset,
@@ -97,14 +129,33 @@ Result<ShardLayout> ListShardSegments(const ScanContext& ctx, std::uint32_t shar
     by_seq[seq] = {name, name_shard};
   }
 
-  // Sequence numbers start at 1 and have no holes: anything else means a
-  // segment went missing.
-  std::uint64_t prev_seq = 0;
+  // Segments below the manifest's first segment were released by a
+  // checkpoint (a crash came before they were deleted, or they wait to be
+  // recycled): not read, whatever their state.
+  const std::uint64_t first_seq = ctx.manifest->FirstSegment(dir);
+  while (!by_seq.empty() && by_seq.begin()->first < first_seq) {
+    layout.released.push_back(dir + "/" + by_seq.begin()->second.first);
+    by_seq.erase(by_seq.begin());
+  }
+  // A crash between creating (or recycling) a segment and the first sync of
+  // its header leaves a file without a header or batches of its own; the one
+  // prepared ahead of it may be such a file too. The run of those at the end
+  // of the shard held nothing acknowledged.
+  std::set<std::uint64_t> creation_tail_seqs;
+  for (auto it = by_seq.rbegin(); it != by_seq.rend(); ++it) {
+    auto empty = IsHeaderlessLeftover(ctx, dir + "/" + it->second.first, it->first);
+    if (!empty.ok()) return empty.status();
+    if (!*empty) break;
+    creation_tail_seqs.insert(it->first);
+  }
+
+  // Sequence numbers start at the first segment and have no holes:
+  // anything else means a segment went missing.
+  std::uint64_t prev_seq = first_seq - 1;
   bool stop = false;
   for (auto it = by_seq.begin(); it != by_seq.end(); ++it) {
     const auto& [seq, entry] = *it;
     const std::string path = dir + "/" + entry.first;
-    const bool last = std::next(it) == by_seq.end();
     if (stop) {
       layout.removable.push_back(path);
       continue;
@@ -139,17 +190,18 @@ Result<ShardLayout> ListShardSegments(const ScanContext& ctx, std::uint32_t shar
     std::optional<HeaderCheck> problem;
     bool creation_tail = false;  // created, header never (fully) written
     if (got < sizeof buf || std::all_of(buf, buf + sizeof buf, [](char c) { return c == 0; })) {
-      // A crash between creating a segment and its first write leaves it
-      // empty or cut short. A zeroed header with valid batches behind it is
-      // damage to synced data instead.
-      auto batches = got < sizeof buf ? Result<bool>(false) : SegmentReader::HasValidBatch(ctx.fs, path, seq);
-      if (!batches.ok()) return batches.status();
-      creation_tail = last && !*batches;
+      // Without a header: a leftover of a crash mid-rotation at the end of
+      // the shard; anywhere else (or with valid batches behind it), damage
+      // to synced data.
+      creation_tail = creation_tail_seqs.count(seq) > 0;
       problem = HeaderCheck{got < sizeof buf ? Anomaly::Kind::kTornTail : Anomaly::Kind::kZeroedTail,
                             "segment header missing or cut short (" + std::to_string(*size) + " bytes)"};
       if (!creation_tail) problem->kind = Anomaly::Kind::kUnreadableSegment;
     } else if (Status s = format::DecodeSegmentHeader(buf, &h); !s.ok()) {
-      problem = HeaderCheck{Anomaly::Kind::kUnreadableSegment, s.message()};
+      // A torn first write into a preallocated file at the shard's end is
+      // a creation leftover too.
+      creation_tail = creation_tail_seqs.count(seq) > 0;
+      problem = HeaderCheck{creation_tail ? Anomaly::Kind::kTornTail : Anomaly::Kind::kUnreadableSegment, s.message()};
     } else {
       problem = CheckHeader(ctx, dir, seq, entry.second, h);
     }
@@ -180,7 +232,7 @@ Result<ShardLayout> ListShardSegments(const ScanContext& ctx, std::uint32_t shar
 // ---- ShardCursor ---------------------------------------------------------------
 
 ShardCursor::ShardCursor(const ScanContext& ctx, const ShardLayout& layout, std::vector<Anomaly>* anomalies)
-    : ctx_(ctx), layout_(layout), anomalies_(anomalies) {}
+    : ctx_(ctx), layout_(layout), anomalies_(anomalies), summaries_(layout.segments.size()) {}
 
 void ShardCursor::Report(Anomaly::Kind kind, std::uint64_t offset, std::uint64_t bytes, const std::string& msg) {
   anomalies_->push_back(
@@ -247,6 +299,41 @@ bool ShardCursor::HandleAnomaly() {
   return false;
 }
 
+bool ShardCursor::EndOfSegment() {
+  using End = SegmentReader::End;
+  const End end = reader_->end();
+  if (end == End::kSeal) {
+    summaries_[segment_].sealed = true;
+    return true;
+  }
+  if (segment_ + 1 == layout_.segments.size()) {
+    // The shard's last segment, never sealed (the writer stopped without
+    // Close). Preallocated zeros or a recycled file's stale bytes after its
+    // data are cut off, so that a new epoch's segment can follow it.
+    if (end != End::kEndOfFile) tail_cuts_.push_back(TailCut{segment_, reader_->valid_bytes()});
+    return true;
+  }
+  // A segment is sealed, durably, before its successor gets any data: one
+  // that ends without a seal lost its end. Except at an epoch boundary: the
+  // last segment of a shard that crashed is left unsealed (recovery cut it
+  // back to its data), and the next open continues with a new segment.
+  if (layout_.segments[segment_ + 1].header.epoch != layout_.segments[segment_].header.epoch) {
+    if (end != End::kEndOfFile) tail_cuts_.push_back(TailCut{segment_, reader_->valid_bytes()});
+    return true;
+  }
+  Report(Anomaly::Kind::kCorruption, reader_->valid_bytes(), layout_.segments[segment_].size - reader_->valid_bytes(),
+         "segment ends without a seal although segment " + std::to_string(layout_.segments[segment_ + 1].seq) +
+             " follows: its end was lost");
+  if (ctx_.mode == RecoveryMode::kSalvage) return true;
+  if (ctx_.mode == RecoveryMode::kPointInTime) {
+    stopped_early_ = true;
+    tail_cuts_.push_back(TailCut{segment_, reader_->valid_bytes()});
+  } else {
+    status_ = Fatal(anomalies_->back(), ctx_.mode);
+  }
+  return false;
+}
+
 bool ShardCursor::Next() {
   while (!done_) {
     if (!reader_ && !OpenSegment()) break;
@@ -274,12 +361,15 @@ bool ShardCursor::Next() {
       pos_.first_in_batch = pos_.batch_offset != last_batch_offset_;
       last_batch_offset_ = pos_.batch_offset;
       last_lsn_ = rec_.lsn;
+      summaries_[segment_].last_lsn = rec_.lsn;
+      summaries_[segment_].last_commit_ns = reader_->batch().commit_time_ns;
       return true;
     }
     if (!reader_->status().ok()) {
       if (!HandleAnomaly()) break;
       continue;
     }
+    if (!EndOfSegment()) break;
     reader_.reset();
     ++segment_;
   }

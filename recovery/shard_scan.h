@@ -29,6 +29,11 @@ struct SegmentFile {
   std::uint64_t size = 0;
   format::SegmentHeader header;
   Lsn void_from = 0;  // records with LSN >= this were cut by a later epoch
+  // Filled by recovery's validation pass: the segment's last valid record
+  // and its batch's commit time (0 / 0 when it holds none).
+  Lsn last_lsn = kNoLsn;
+  std::uint64_t last_commit_ns = 0;
+  bool sealed = false;
 };
 
 // The usable segments of one shard directory, in sequence order, after the
@@ -39,6 +44,9 @@ struct ShardLayout {
   std::vector<SegmentFile> segments;
   // Files past a point-in-time stop or empty leftovers: recovery may remove.
   std::vector<std::string> removable;
+  // Segments below the manifest's first segment: released by a checkpoint,
+  // not read; the WAL recycles or deletes them.
+  std::vector<std::string> released;
   std::uint64_t bytes = 0;
 };
 
@@ -78,6 +86,10 @@ class ShardCursor {
     std::uint64_t valid_end;
   };
   const std::vector<TailCut>& tail_cuts() const { return tail_cuts_; }
+  // What the cursor learned of each segment (last_lsn, last_commit_ns,
+  // sealed), by index into the layout's segments.
+  const std::vector<SegmentFile>& summaries() const { return summaries_; }
+
   // Set when point-in-time mode stopped this shard: nothing after counts.
   bool stopped_early() const { return stopped_early_; }
   std::size_t stopped_at_segment() const { return segment_; }
@@ -87,6 +99,9 @@ class ShardCursor {
   // Rules on the anomaly that stopped the current segment's reader. True to
   // keep going (next segment or resynced), false to stop the shard.
   bool HandleAnomaly();
+  // Rules on how a segment's data ended without an anomaly (a non-last
+  // segment must have been sealed). False to stop the shard.
+  bool EndOfSegment();
   void Report(Anomaly::Kind kind, std::uint64_t offset, std::uint64_t bytes, const std::string& msg);
 
   ScanContext ctx_;
@@ -99,6 +114,7 @@ class ShardCursor {
   Lsn last_lsn_ = kNoLsn;
   std::uint64_t last_batch_offset_ = ~0ull;
   std::vector<TailCut> tail_cuts_;
+  std::vector<SegmentFile> summaries_;
   bool stopped_early_ = false;
   bool done_ = false;
   Status status_;

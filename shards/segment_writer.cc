@@ -2,9 +2,8 @@
 
 namespace shardwal {
 
-SegmentWriter::SegmentWriter(FileSystem* fs, std::string dir, Identity id, std::uint64_t segment_bytes,
-                             std::uint64_t last_seq)
-    : fs_(fs), dir_(std::move(dir)), id_(id), segment_bytes_(segment_bytes), seq_(last_seq) {}
+SegmentWriter::SegmentWriter(SegmentSet* segments, Identity id, std::uint64_t segment_bytes)
+    : set_(segments), id_(id), segment_bytes_(segment_bytes) {}
 
 SegmentWriter::~SegmentWriter() { Close(); }
 
@@ -20,7 +19,8 @@ std::string SegmentWriter::Where() const {
 
 Result<std::uint64_t> SegmentWriter::SegmentFor(std::size_t bytes, Lsn first_lsn) {
   const std::uint64_t end = offset_ + queued_bytes_ + (header_pending_ ? format::kSegmentHeaderBytes : 0);
-  const bool full = end > format::kSegmentHeaderBytes && end + bytes > segment_bytes_;
+  // Room is kept for the seal, so a segment never outgrows its preallocation.
+  const bool full = end > format::kSegmentHeaderBytes && end + bytes + format::kBatchHeaderBytes > segment_bytes_;
   if (!file_ || full) {
     if (Status s = Flush(); !s.ok()) return s;
     if (Status s = Rotate(first_lsn); !s.ok()) return s;
@@ -28,42 +28,59 @@ Result<std::uint64_t> SegmentWriter::SegmentFor(std::size_t bytes, Lsn first_lsn
   return seq_;
 }
 
+Status SegmentWriter::Seal() {
+  format::BatchHeader seal;
+  seal.seal = true;
+  seal.first_lsn = seal.last_lsn = last_lsn_;
+  seal.commit_time_ns = last_commit_ns_;
+  seal.segment_seq = seq_;
+  format::EncodeBatchHeader(seal, seal_);
+  queued_.push_back({seal_, sizeof seal_});
+  queued_bytes_ += sizeof seal_;
+  if (Status s = Flush(); !s.ok()) return s;
+  return Sync();
+}
+
 Status SegmentWriter::Rotate(Lsn first_lsn) {
   if (file_) {
-    // Records of the old segment written without a sync (Durability::kNone)
-    // must not be left behind: later syncs only reach the new file.
-    if (unsynced_) {
-      if (Status s = Sync(); !s.ok()) return s;
-    }
+    // The seal, and any kNone records before it, must be durable before
+    // the next segment holds anything: a segment followed by another one
+    // has to end with its seal (recovery checks that).
+    if (Status s = Seal(); !s.ok()) return s;
+    const bool preallocated = flags_ & (format::kSegmentPreallocated | format::kSegmentRecycled);
+    set_->Finished(seq_, last_lsn_, last_commit_ns_, preallocated ? std::max(offset_, segment_bytes_) : offset_);
     if (Status s = file_->Close(); !s.ok()) return s.WithContext("shard " + std::to_string(id_.shard_id));
     file_.reset();
   }
-  const std::uint64_t seq = seq_ + 1;
-  const std::string path = dir_ + "/" + format::SegmentFileName(id_.shard_id, seq);
-  auto file = fs_->NewWritableFile(path);
-  if (!file.ok()) return file.status().WithContext("creating segment of shard " + std::to_string(id_.shard_id));
-  // The directory entry must be durable before any record in the file is
-  // acknowledged, or a power loss could take the whole segment with it.
-  if (Status s = fs_->SyncDir(dir_); !s.ok()) {
-    return s.WithContext("syncing directory of shard " + std::to_string(id_.shard_id));
-  }
-  file_ = std::move(*file);
-  seq_ = seq;
+  // Prepared in the background: created or recycled, preallocated, and its
+  // directory entry already durable, so no record in it can be lost with
+  // the file.
+  auto next = set_->TakeNext();
+  if (!next.ok()) return next.status();
+  file_ = std::move(next->file);
+  seq_ = next->seq;
   offset_ = 0;
+  last_lsn_ = kNoLsn;
+  last_commit_ns_ = 0;
   ++segments_created_;
+  set_->Started(seq_, id_.epoch, first_lsn, file_->path());
   format::SegmentHeader h;
   h.shard_id = id_.shard_id;
   h.shard_count = id_.shard_count;
   h.wal_id = id_.wal_id;
-  h.segment_seq = seq;
+  h.segment_seq = seq_;
   h.first_lsn = first_lsn;
   h.epoch = id_.epoch;
+  h.flags = flags_ = next->flags;
   format::EncodeSegmentHeader(h, header_);
   header_pending_ = true;
   return Status::OK();
 }
 
-void SegmentWriter::Queue(std::span<const char> header, std::span<const char> body) {
+void SegmentWriter::Queue(std::span<const char> header, std::span<const char> body, Lsn last_lsn,
+                          std::uint64_t commit_time_ns) {
+  last_lsn_ = last_lsn;
+  last_commit_ns_ = commit_time_ns;
   if (header_pending_) {
     queued_.push_back({header_, sizeof header_});
     queued_bytes_ += sizeof header_;
@@ -92,11 +109,20 @@ Status SegmentWriter::Sync() {
   return Status::OK();
 }
 
-Status SegmentWriter::Close() {
+Status SegmentWriter::Close(bool clean) {
   if (!file_) return Status::OK();
-  Status s = file_->Close();
+  Status s;
+  if (clean) {
+    // Sealed, the segment reads as finished on the next open; trimmed, it
+    // holds no preallocated space that nothing will ever write.
+    s = Seal();
+    if (s.ok()) s = file_->Truncate(offset_);
+    if (s.ok()) s = file_->Sync();
+    if (s.ok()) set_->Finished(seq_, last_lsn_, last_commit_ns_, offset_);
+  }
+  Status c = file_->Close();
   file_.reset();
-  return s;
+  return s.ok() ? c : s;
 }
 
 }  // namespace shardwal

@@ -1,8 +1,10 @@
 // SegmentWriter: the segment files of one shard, from the flush thread's
-// side. Creates a segment when the first batch needs it (and syncs the
-// directory so the file itself survives a power loss), gathers the batches of
-// one flush into one pwritev - a new segment's header rides along - and
-// rotates once a segment reaches segment_bytes.
+// side. Gathers the batches of one flush into one pwritev - a new segment's
+// header rides along - and rotates once a segment reaches segment_bytes:
+// seals the old segment (a seal batch, then fdatasync) and takes the next
+// one, which the SegmentPreparer made ready in the background (created or
+// recycled, preallocated, its directory entry durable). On a clean Close the
+// last segment is sealed and trimmed to its data.
 #pragma once
 
 #include <atomic>
@@ -14,6 +16,7 @@
 
 #include "shardwal/file_system.h"
 #include "shardwal/status.h"
+#include "shards/segment_set.h"
 #include "src/format.h"
 
 namespace shardwal {
@@ -27,10 +30,8 @@ class SegmentWriter {
     std::uint32_t epoch = 0;
   };
 
-  // `last_seq`: the highest segment sequence already in `dir` (0 if none);
-  // new segments continue after it.
-  SegmentWriter(FileSystem* fs, std::string dir, Identity id, std::uint64_t segment_bytes,
-                std::uint64_t last_seq);
+  // New segments come from `segments` (the shard directory's SegmentSet).
+  SegmentWriter(SegmentSet* segments, Identity id, std::uint64_t segment_bytes);
   ~SegmentWriter();
 
   // The segment the next batch of `bytes` bytes will go to (writing what is
@@ -40,7 +41,7 @@ class SegmentWriter {
 
   // Queues a sealed batch (header and body stay owned by the caller until
   // Flush) for the segment SegmentFor() chose.
-  void Queue(std::span<const char> header, std::span<const char> body);
+  void Queue(std::span<const char> header, std::span<const char> body, Lsn last_lsn, std::uint64_t commit_time_ns);
 
   // Writes everything queued with one pwritev.
   Status Flush();
@@ -48,7 +49,9 @@ class SegmentWriter {
   // fdatasync of the current segment. Never retried by the caller.
   Status Sync();
 
-  Status Close();
+  // `clean`: seal the current segment, trim it to its data and sync it (a
+  // normal shutdown). Otherwise (failed state) only close the file.
+  Status Close(bool clean = false);
 
   bool has_unsynced() const { return unsynced_; }
   std::uint64_t segments_created() const { return segments_created_.load(std::memory_order_relaxed); }
@@ -56,11 +59,12 @@ class SegmentWriter {
 
  private:
   Status Rotate(Lsn first_lsn);
+  // Writes a seal after the current segment's data and syncs it.
+  Status Seal();
   // "shard 2 segment /d/shard-2/shard0002-000000000003.wal offset 4096"
   std::string Where() const;
 
-  FileSystem* fs_;
-  std::string dir_;
+  SegmentSet* set_;
   Identity id_;
   std::uint64_t segment_bytes_;
   std::unique_ptr<WritableFile> file_;
@@ -70,8 +74,12 @@ class SegmentWriter {
   std::uint64_t queued_bytes_ = 0;
   bool header_pending_ = false;
   bool unsynced_ = false;
+  Lsn last_lsn_ = kNoLsn;                // of the current segment's last batch
+  std::uint64_t last_commit_ns_ = 0;
+  std::uint16_t flags_ = 0;              // of the current segment's header
   std::atomic<std::uint64_t> segments_created_{0};  // read by Stats()
   char header_[format::kSegmentHeaderBytes];
+  char seal_[format::kBatchHeaderBytes];
 };
 
 }  // namespace shardwal

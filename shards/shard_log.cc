@@ -16,9 +16,8 @@ ShardLog::ShardLog(const ShardConfig& config, WalCore* core)
     : config_(config),
       core_(core),
       floor_(core->watermark.pending_floor(config.id)),
-      segments_(config.fs, config.dir,
-                SegmentWriter::Identity{config.wal_id, config.id, config.count, config.epoch},
-                config.segment_bytes, config.last_segment_seq),
+      segments_(config.segment_set, SegmentWriter::Identity{config.wal_id, config.id, config.count, config.epoch},
+                config.segment_bytes),
       active_(config.max_buffered_bytes, config.max_batch_bytes),
       flushing_(config.max_buffered_bytes, config.max_batch_bytes) {}
 
@@ -47,12 +46,14 @@ Status ShardLog::WaitForRoomLocked(std::unique_lock<std::mutex>& lk, std::size_t
     if (block && !counted) deadline = std::chrono::steady_clock::now() + timeout;
     if (!block || std::chrono::steady_clock::now() >= deadline) {
       if (counted) --room_waiters_;
+      const std::string blocked = config_.segment_set->BlockedReason();
       return Status::Backpressure(Describe() + " buffer is full (" + std::to_string(active_.body_bytes()) +
                                   " of " + std::to_string(config_.max_buffered_bytes) +
                                   " bytes buffered, record needs " + std::to_string(bytes) + ")" +
-                                  (block ? "; waited the whole backpressure_timeout: the device is not "
-                                           "keeping up or is stalled"
-                                         : ""));
+                                  (!blocked.empty() ? ": " + blocked
+                                   : block          ? "; waited the whole backpressure_timeout: the device is not "
+                                                      "keeping up or is stalled"
+                                                    : ""));
     }
     if (!counted) {
       counted = true;
@@ -120,7 +121,10 @@ void ShardLog::BeginStop() {
 
 void ShardLog::Join() {
   if (thread_.joinable()) thread_.join();
-  segments_.Close();
+  // A clean stop seals the last segment; in the failed state nothing more
+  // is written.
+  Status s = segments_.Close(/*clean=*/!core_->failed());
+  if (!s.ok()) core_->Fail(s.WithContext("closing " + Describe()));
 }
 
 void ShardLog::WakeAll() {
@@ -139,6 +143,9 @@ ShardStats ShardLog::Stats() const {
   s.buffered_bytes = buffered_.load(std::memory_order_relaxed);
   s.backpressure_waits = backpressure_waits_.load(std::memory_order_relaxed);
   s.segments = segments_.segments_created();
+  s.segment_files = config_.segment_set->segment_count();
+  s.recycled_pool = config_.segment_set->pooled_count();
+  s.rotation_waits = config_.segment_set->rotation_waits();
   s.durable_frontier = core_->watermark.Frontier(config_.id);
   return s;
 }
@@ -219,7 +226,7 @@ Status ShardLog::WriteBatch(bool sync) {
     auto seq = segments_.SegmentFor(format::kBatchHeaderBytes + body.size(), batch.first_lsn);
     if (!seq.ok()) return seq.status();
     BatchBuffer::Seal(batch, commit_time, *seq);
-    segments_.Queue(batch.header, body);
+    segments_.Queue(batch.header, body, batch.last_lsn, commit_time);
     bytes_.fetch_add(format::kBatchHeaderBytes + body.size(), std::memory_order_relaxed);
     batches_.fetch_add(1, std::memory_order_relaxed);
   }

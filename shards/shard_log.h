@@ -39,7 +39,7 @@ struct ShardConfig {
   std::string dir;
   format::WalId wal_id{};
   std::uint32_t epoch = 0;
-  std::uint64_t last_segment_seq = 0;  // highest sequence already in dir
+  SegmentSet* segment_set = nullptr;  // the shard directory's segments
   std::size_t max_batch_bytes = 0;
   std::chrono::microseconds max_batch_delay{0};
   std::uint64_t segment_bytes = 0;

@@ -23,6 +23,7 @@ std::string_view OpName(Op op) {
     case Op::kCreateDir: return "createdirs";
     case Op::kLock: return "lock";
     case Op::kTruncate: return "truncate";
+    case Op::kAllocate: return "allocate";
   }
   return "op";
 }
@@ -64,12 +65,19 @@ std::uint64_t UniformUpTo(std::uint64_t max, std::mt19937_64& rng) {
 // A file already gone (deleted by the code under test) has nothing to lose.
 Status IgnoreMissing(Status s) { return s.sys_errno() == ENOENT ? Status::OK() : s; }
 
-Status CutTo(FileSystem& fs, const std::string& path, std::uint64_t length) {
-  auto file = fs.ReopenWritableFile(path);
-  if (!file.ok()) return IgnoreMissing(file.status());
-  Status truncated = (*file)->Truncate(length);
-  Status closed = (*file)->Close();
-  return truncated.ok() ? closed : truncated;
+Status WriteBack(WritableFile& file, std::uint64_t offset, std::string_view bytes) {
+  if (bytes.empty()) return Status::OK();
+  iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
+  return file.PWritev(&iov, 1, offset);
+}
+
+// Clips `m` to a file cut to `size`; false when nothing of it is left.
+bool ClipTo(auto& m, std::uint64_t size) {
+  m.old_size = std::min(m.old_size, size);
+  m.new_size = std::min(m.new_size, size);
+  m.len = m.offset < size ? std::min(m.len, size - m.offset) : 0;
+  m.old_bytes.resize(m.offset < size ? std::min<std::uint64_t>(m.old_bytes.size(), size - m.offset) : 0);
+  return m.len > 0 || m.new_size != m.old_size;
 }
 
 }  // namespace
@@ -83,8 +91,14 @@ class FaultInjectionFileSystem::TrackedFile final : public WritableFile {
 
   Status PWritev(const struct iovec* iov, int iovcnt, std::uint64_t offset) override {
     if (Status s = fs_->MaybeFail(Op::kWrite, path()); !s.ok()) return s;
+    const std::uint64_t len = TotalLength(iov, iovcnt);
+    // Read before the write lands: a power loss that undoes it brings them back.
+    auto old_bytes = BytesToOverwrite(offset, len);
+    if (!old_bytes.ok()) return old_bytes.status();
     Status s = base_->PWritev(iov, iovcnt, offset);
-    if (s.ok()) fs_->WriteHappened(path(), offset, TotalLength(iov, iovcnt));
+    if (!s.ok()) return s;
+    fs_->WriteHappened(path(), offset, len, std::move(old_bytes).value());
+    fs_->MutationSucceeded();
     return s;
   }
 
@@ -92,14 +106,27 @@ class FaultInjectionFileSystem::TrackedFile final : public WritableFile {
     Status s = fs_->MaybeFail(Op::kSync, path());
     if (s.ok()) s = fs_->WaitWhileStalled(path());
     if (s.ok()) s = base_->Sync();  // without fs_->mu_: shards sync in parallel
-    if (s.ok()) fs_->SyncHappened(path());
+    if (!s.ok()) return s;
+    fs_->SyncHappened(path());
+    fs_->MutationSucceeded();
     return s;
   }
 
   Status Truncate(std::uint64_t size) override {
     if (Status s = fs_->MaybeFail(Op::kTruncate, path()); !s.ok()) return s;
     Status s = base_->Truncate(size);
-    if (s.ok()) fs_->TruncateHappened(path(), size);
+    if (!s.ok()) return s;
+    fs_->TruncateHappened(path(), size);
+    fs_->MutationSucceeded();
+    return s;
+  }
+
+  Status Allocate(std::uint64_t offset, std::uint64_t len) override {
+    if (Status s = fs_->MaybeFail(Op::kAllocate, path()); !s.ok()) return s;
+    Status s = base_->Allocate(offset, len);
+    if (!s.ok()) return s;
+    fs_->AllocateHappened(path(), offset, len);
+    fs_->MutationSucceeded();
     return s;
   }
 
@@ -107,8 +134,26 @@ class FaultInjectionFileSystem::TrackedFile final : public WritableFile {
   const std::string& path() const override { return base_->path(); }
 
  private:
+  // The current bytes of [offset, offset + len) that lie inside the file
+  // (none for an append, the common case, which therefore costs no read).
+  Result<std::string> BytesToOverwrite(std::uint64_t offset, std::uint64_t len) {
+    const std::uint64_t size = fs_->TrackedSize(path());
+    if (len == 0 || offset >= size) return std::string();
+    if (!reader_) {
+      auto reader = fs_->base_->NewReadableFile(path());
+      if (!reader.ok()) return reader.status().WithContext("fault injection: saving the bytes a write overwrites");
+      reader_ = std::move(reader).value();
+    }
+    std::string bytes(std::min(len, size - offset), '\0');
+    auto n = reader_->PRead(offset, bytes.size(), bytes.data());
+    if (!n.ok()) return n.status().WithContext("fault injection: saving the bytes a write overwrites");
+    bytes.resize(*n);
+    return bytes;
+  }
+
   FaultInjectionFileSystem* fs_;
   std::unique_ptr<WritableFile> base_;
+  std::unique_ptr<ReadableFile> reader_;  // opened on the first overwrite
 };
 
 FaultInjectionFileSystem::FaultInjectionFileSystem(std::shared_ptr<FileSystem> base) : base_(std::move(base)) {}
@@ -158,6 +203,29 @@ bool FaultInjectionFileSystem::active() const {
   return active_;
 }
 
+void FaultInjectionFileSystem::CrashAfter(std::uint64_t mutating_ops) {
+  std::lock_guard lock(mu_);
+  crash_at_ = mutating_ops_ + mutating_ops;
+  if (mutating_ops > 0) return;
+  crash_at_.reset();
+  active_ = false;
+  stall_cv_.notify_all();
+}
+
+std::uint64_t FaultInjectionFileSystem::mutating_op_count() const {
+  std::lock_guard lock(mu_);
+  return mutating_ops_;
+}
+
+void FaultInjectionFileSystem::MutationSucceeded() {
+  std::lock_guard lock(mu_);
+  ++mutating_ops_;
+  if (!crash_at_ || mutating_ops_ < *crash_at_) return;
+  crash_at_.reset();
+  active_ = false;  // the process "dies" right after this operation
+  stall_cv_.notify_all();
+}
+
 // ---- failing and stalling ----
 
 Status FaultInjectionFileSystem::MaybeFail(Op op, const std::string& path) {
@@ -201,29 +269,53 @@ void FaultInjectionFileSystem::CreationHappened(const std::string& path) {
   unsynced_creations_.insert(path);
 }
 
+std::uint64_t FaultInjectionFileSystem::TrackedSize(const std::string& path) const {
+  std::lock_guard lock(mu_);
+  auto it = files_.find(path);
+  return it == files_.end() ? 0 : it->second.size;
+}
+
 void FaultInjectionFileSystem::ReopenHappened(const std::string& path, std::uint64_t size) {
   std::lock_guard lock(mu_);
   // An already tracked file keeps its state: it knows what is unsynced.
   files_.try_emplace(path, FileState{size, size, {}});
 }
 
-void FaultInjectionFileSystem::WriteHappened(const std::string& path, std::uint64_t offset, std::uint64_t len) {
+void FaultInjectionFileSystem::WriteHappened(const std::string& path, std::uint64_t offset, std::uint64_t len,
+                                             std::string old_bytes) {
   std::lock_guard lock(mu_);
-  FileState& file = files_[path];
-  file.written = std::max(file.written, offset + len);
-  file.unsynced.push_back(Write{offset, len});
   ++writes_;
+  if (len == 0) return;  // pwrite of nothing changes nothing, not even the size
+  FileState& file = files_[path];
+  const std::uint64_t new_size = std::max(file.size, offset + len);
+  file.unsynced.push_back(Mutation{Mutation::Kind::kWrite, file.size, new_size, offset, len, std::move(old_bytes)});
+  file.size = new_size;
 }
 
 void FaultInjectionFileSystem::TruncateHappened(const std::string& path, std::uint64_t size) {
   std::lock_guard lock(mu_);
   FileState& file = files_[path];
-  std::erase_if(file.unsynced, [&](const Write& w) { return w.offset >= size; });
-  for (Write& w : file.unsynced) w.len = std::min(w.len, size - w.offset);
-  // Growing a file writes zeros, and they are as unsynced as any write.
-  if (size > file.written) file.unsynced.push_back(Write{file.written, size - file.written});
-  file.written = size;
-  file.synced = std::min(file.synced, size);
+  if (size > file.size) {
+    // Growing a file writes zeros, and they are as unsynced (and as tearable)
+    // as any write; they overwrite nothing.
+    file.unsynced.push_back(Mutation{Mutation::Kind::kWrite, file.size, size, file.size, size - file.size, {}});
+  } else {
+    // A cut counts as durable at once (the WAL cuts torn tails and syncs
+    // right after): nothing beyond it may come back.
+    std::erase_if(file.unsynced, [&](Mutation& m) { return !ClipTo(m, size); });
+    file.synced = std::min(file.synced, size);
+  }
+  file.size = size;
+}
+
+void FaultInjectionFileSystem::AllocateHappened(const std::string& path, std::uint64_t offset, std::uint64_t len) {
+  std::lock_guard lock(mu_);
+  FileState& file = files_[path];
+  // Reserving space inside the file changes nothing a reader (or a power
+  // loss) can see; only growing it does.
+  if (offset + len <= file.size) return;
+  file.unsynced.push_back(Mutation{Mutation::Kind::kResize, file.size, offset + len});
+  file.size = offset + len;
 }
 
 void FaultInjectionFileSystem::SyncHappened(const std::string& path) {
@@ -232,7 +324,7 @@ void FaultInjectionFileSystem::SyncHappened(const std::string& path) {
   {
     std::lock_guard lock(mu_);
     FileState& file = files_[path];
-    file.synced = file.written;
+    file.synced = file.size;
     file.unsynced.clear();
     ++syncs_;
     synced = file.synced;
@@ -241,8 +333,8 @@ void FaultInjectionFileSystem::SyncHappened(const std::string& path) {
   if (observer) observer(path, synced);  // may call back into this file system
 }
 
-// The tracking follows the file to its new name. (A rename whose directory
-// was not synced is not modelled: power loss keeps the new name.)
+// The tracking follows the file to its new name, and the entry under that
+// name is unsynced (see the header for the exceptions).
 void FaultInjectionFileSystem::RenameHappened(const std::string& from, const std::string& to, bool over_durable) {
   std::lock_guard lock(mu_);
   files_.erase(to);
@@ -251,7 +343,16 @@ void FaultInjectionFileSystem::RenameHappened(const std::string& from, const std
     files_.insert(std::move(node));
   }
   unsynced_creations_.erase(to);
-  if (unsynced_creations_.erase(from) > 0 && !over_durable) unsynced_creations_.insert(to);
+  unsynced_renames_.erase(to);  // the file it replaced is gone, whatever its name was
+  // Where the file's entry is durable: its name before an unsynced rename
+  // chain, or `from`.
+  std::string durable_name = from;
+  if (auto node = unsynced_renames_.extract(from)) durable_name = std::move(node.mapped());
+  if (unsynced_creations_.erase(from) > 0) {
+    if (!over_durable) unsynced_creations_.insert(to);
+  } else if (!over_durable && durable_name != to) {
+    unsynced_renames_[to] = std::move(durable_name);
+  }
 }
 
 bool FaultInjectionFileSystem::IsUnsyncedCreation(const std::string& path) const {
@@ -263,13 +364,17 @@ void FaultInjectionFileSystem::DeleteHappened(const std::string& path) {
   std::lock_guard lock(mu_);
   files_.erase(path);
   unsynced_creations_.erase(path);
+  unsynced_renames_.erase(path);
 }
 
-std::vector<std::string> FaultInjectionFileSystem::UnsyncedCreationsIn(const std::string& dir) const {
+std::vector<std::string> FaultInjectionFileSystem::UnsyncedEntriesIn(const std::string& dir) const {
   const std::string wanted = WithoutTrailingSlash(dir);
   std::lock_guard lock(mu_);
   std::vector<std::string> paths;
   for (const std::string& path : unsynced_creations_) {
+    if (ParentDir(path) == wanted) paths.push_back(path);
+  }
+  for (const auto& [path, durable_name] : unsynced_renames_) {
     if (ParentDir(path) == wanted) paths.push_back(path);
   }
   return paths;
@@ -277,7 +382,10 @@ std::vector<std::string> FaultInjectionFileSystem::UnsyncedCreationsIn(const std
 
 void FaultInjectionFileSystem::EntriesSynced(const std::vector<std::string>& paths) {
   std::lock_guard lock(mu_);
-  for (const std::string& path : paths) unsynced_creations_.erase(path);
+  for (const std::string& path : paths) {
+    unsynced_creations_.erase(path);
+    unsynced_renames_.erase(path);
+  }
 }
 
 std::uint64_t FaultInjectionFileSystem::SyncedBytes(const std::string& path) const {
@@ -298,21 +406,73 @@ std::uint64_t FaultInjectionFileSystem::write_count() const {
 
 // ---- power loss ----
 
-std::uint64_t FaultInjectionFileSystem::KeptLength(const FileState& file, LossMode mode, std::mt19937_64& rng) {
+FaultInjectionFileSystem::Survivors FaultInjectionFileSystem::ChooseSurvivors(const FileState& file, LossMode mode,
+                                                                               std::mt19937_64& rng) {
+  const std::vector<Mutation>& ms = file.unsynced;
+  auto is_write = [](const Mutation& m) { return m.kind == Mutation::Kind::kWrite; };
   switch (mode) {
     case LossMode::kDropUnsynced:
-      return file.synced;
-    case LossMode::kKeepRandomPrefix:
-      return file.synced + UniformUpTo(file.written - file.synced, rng);
+      return {};
+    case LossMode::kKeepRandomPrefix: {
+      // Counted in bytes, so that for appends this is "a random prefix of the
+      // unsynced bytes", one draw per file as ever.
+      auto weight = [&](const Mutation& m) { return is_write(m) ? m.len : 1; };
+      std::uint64_t total = 0;
+      for (const Mutation& m : ms) total += weight(m);
+      std::uint64_t budget = UniformUpTo(total, rng);
+      Survivors keep;
+      for (; keep.whole < ms.size() && budget >= weight(ms[keep.whole]); ++keep.whole) budget -= weight(ms[keep.whole]);
+      if (keep.whole < ms.size() && is_write(ms[keep.whole])) keep.partial = budget;  // < its length
+      return keep;
+    }
     case LossMode::kTearLastWrite: {
-      if (file.unsynced.empty()) return file.written;
-      const Write& last = file.unsynced.back();
+      auto last = std::find_if(ms.rbegin(), ms.rend(), is_write);
+      if (last == ms.rend()) return {ms.size(), 0};
       // Strictly shorter than the write, so it really is torn.
-      std::uint64_t torn = last.len == 0 ? 0 : UniformUpTo(last.len - 1, rng);
-      return std::max(file.synced, last.offset + torn);
+      const std::uint64_t torn = last->len == 0 ? 0 : UniformUpTo(last->len - 1, rng);
+      return {static_cast<std::size_t>(std::prev(last.base()) - ms.begin()), torn};
     }
   }
-  return file.synced;
+  return {};
+}
+
+Status FaultInjectionFileSystem::RollBack(const std::string& path, const FileState& file, Survivors keep) {
+  auto out = base_->ReopenWritableFile(path);
+  if (!out.ok()) return IgnoreMissing(out.status());
+  WritableFile& f = **out;
+  const std::vector<Mutation>& ms = file.unsynced;
+  std::uint64_t size = file.size;
+  Status s;
+  // Newest first, so each write gets back exactly what it overwrote.
+  for (std::size_t i = ms.size(); i > keep.whole && s.ok(); --i) {
+    const Mutation& m = ms[i - 1];
+    // Of a torn write, the first `kept` bytes stay.
+    const std::uint64_t kept = i - 1 == keep.whole ? keep.partial : 0;
+    const std::string_view old_bytes(m.old_bytes);
+    if (kept < old_bytes.size()) s = WriteBack(f, m.offset + kept, old_bytes.substr(kept));
+    size = kept > 0 ? std::max(m.old_size, m.offset + kept) : m.old_size;
+  }
+  if (s.ok()) s = f.Truncate(size);
+  Status closed = f.Close();
+  return s.ok() ? closed : s;
+}
+
+Status FaultInjectionFileSystem::RevertUnsyncedRenames() {
+  // Through temporary names, so that chains and cycles of renames (a -> b
+  // while b -> a) cannot clobber each other.
+  std::vector<std::pair<std::string, std::string>> moves;  // temporary name, durable name
+  Status result;
+  for (const auto& [path, durable_name] : unsynced_renames_) {
+    std::string tmp = path + ".fault-injection-unrename-" + std::to_string(moves.size());
+    Status s = base_->RenameFile(path, tmp);
+    if (s.ok()) moves.emplace_back(std::move(tmp), durable_name);
+    if (result.ok()) result = IgnoreMissing(std::move(s));
+  }
+  for (const auto& [tmp, durable_name] : moves) {
+    Status s = base_->RenameFile(tmp, durable_name);
+    if (result.ok()) result = std::move(s);
+  }
+  return result;
 }
 
 Status FaultInjectionFileSystem::SimulatePowerLoss(const PowerLossOptions& options) {
@@ -325,14 +485,17 @@ Status FaultInjectionFileSystem::SimulatePowerLoss(const PowerLossOptions& optio
   const bool lose_entries = options.lose_unsynced_dir_entries;
   for (const auto& [path, file] : files_) {
     if (lose_entries && unsynced_creations_.contains(path)) continue;  // deleted below
-    keep_first_error(CutTo(*base_, path, KeptLength(file, options.mode, rng)));
+    keep_first_error(RollBack(path, file, ChooseSurvivors(file, options.mode, rng)));
   }
   if (lose_entries) {
     for (const std::string& path : unsynced_creations_) keep_first_error(IgnoreMissing(base_->DeleteFile(path)));
+    keep_first_error(RevertUnsyncedRenames());
   }
   active_ = true;
+  crash_at_.reset();
   files_.clear();
   unsynced_creations_.clear();
+  unsynced_renames_.clear();
   // The machine restarts: a stalled device works again.
   stall_filters_.clear();
   stall_cv_.notify_all();
@@ -346,6 +509,7 @@ Result<std::unique_ptr<WritableFile>> FaultInjectionFileSystem::NewWritableFile(
   auto file = base_->NewWritableFile(path);
   if (!file.ok()) return file.status();
   CreationHappened(path);
+  MutationSucceeded();
   return std::unique_ptr<WritableFile>(std::make_unique<TrackedFile>(this, std::move(file).value()));
 }
 
@@ -364,7 +528,9 @@ Result<std::unique_ptr<ReadableFile>> FaultInjectionFileSystem::NewReadableFile(
 
 Status FaultInjectionFileSystem::CreateDirs(const std::string& path) {
   if (Status s = MaybeFail(Op::kCreateDir, path); !s.ok()) return s;
-  return base_->CreateDirs(path);
+  Status s = base_->CreateDirs(path);
+  if (s.ok()) MutationSucceeded();
+  return s;
 }
 
 Result<std::vector<std::string>> FaultInjectionFileSystem::ListDir(const std::string& path) {
@@ -378,7 +544,9 @@ Result<std::uint64_t> FaultInjectionFileSystem::FileSize(const std::string& path
 Status FaultInjectionFileSystem::DeleteFile(const std::string& path) {
   if (Status s = MaybeFail(Op::kDelete, path); !s.ok()) return s;
   Status s = base_->DeleteFile(path);
-  if (s.ok()) DeleteHappened(path);
+  if (!s.ok()) return s;
+  DeleteHappened(path);
+  MutationSucceeded();
   return s;
 }
 
@@ -390,16 +558,20 @@ Status FaultInjectionFileSystem::RenameFile(const std::string& from, const std::
   auto target = base_->FileExists(to);
   const bool over_durable = target.ok() && *target && !IsUnsyncedCreation(to);
   Status s = base_->RenameFile(from, to);
-  if (s.ok()) RenameHappened(from, to, over_durable);
+  if (!s.ok()) return s;
+  RenameHappened(from, to, over_durable);
+  MutationSucceeded();
   return s;
 }
 
 Status FaultInjectionFileSystem::SyncDir(const std::string& path) {
   if (Status s = MaybeFail(Op::kSyncDir, path); !s.ok()) return s;
   // Only entries that exist before the fsync starts are made durable by it.
-  std::vector<std::string> entries = UnsyncedCreationsIn(path);
+  std::vector<std::string> entries = UnsyncedEntriesIn(path);
   Status s = base_->SyncDir(path);
-  if (s.ok()) EntriesSynced(entries);
+  if (!s.ok()) return s;
+  EntriesSynced(entries);
+  MutationSucceeded();
   return s;
 }
 

@@ -11,7 +11,8 @@ void EncodeSegmentHeader(const SegmentHeader& h, char out[kSegmentHeaderBytes]) 
   std::memset(out, 0, kSegmentHeaderBytes);
   Put<std::uint64_t>(out + 0, kSegmentMagic);
   Put<std::uint32_t>(out + 8, h.format_version);
-  Put<std::uint32_t>(out + 12, static_cast<std::uint32_t>(kSegmentHeaderBytes));
+  Put<std::uint16_t>(out + 12, static_cast<std::uint16_t>(kSegmentHeaderBytes));
+  Put<std::uint16_t>(out + 14, h.flags);
   Put<std::uint32_t>(out + 16, h.shard_id);
   Put<std::uint32_t>(out + 20, h.shard_count);
   std::memcpy(out + 24, h.wal_id.data(), h.wal_id.size());
@@ -31,8 +32,12 @@ Status DecodeSegmentHeader(const char in[kSegmentHeaderBytes], SegmentHeader* h)
     return Status::NotSupported("segment format version " + std::to_string(h->format_version) +
                                 " (this build reads version " + std::to_string(kFormatVersion) + ")");
   }
-  if (Get<std::uint32_t>(in + 12) != kSegmentHeaderBytes) {
-    return Status::Corruption("segment header size " + std::to_string(Get<std::uint32_t>(in + 12)));
+  if (Get<std::uint16_t>(in + 12) != kSegmentHeaderBytes) {
+    return Status::Corruption("segment header size " + std::to_string(Get<std::uint16_t>(in + 12)));
+  }
+  h->flags = Get<std::uint16_t>(in + 14);
+  if ((h->flags & ~(kSegmentPreallocated | kSegmentRecycled)) != 0) {
+    return Status::Corruption("unknown segment header flags " + std::to_string(h->flags));
   }
   h->shard_id = Get<std::uint32_t>(in + 16);
   h->shard_count = Get<std::uint32_t>(in + 20);
@@ -44,7 +49,7 @@ Status DecodeSegmentHeader(const char in[kSegmentHeaderBytes], SegmentHeader* h)
 }
 
 void EncodeBatchHeader(const BatchHeader& h, char out[kBatchHeaderBytes]) {
-  Put<std::uint32_t>(out + 0, kBatchMagic);
+  Put<std::uint32_t>(out + 0, h.seal ? kSealMagic : kBatchMagic);
   Put<std::uint32_t>(out + 8, h.body_bytes);
   Put<std::uint32_t>(out + 12, h.record_count);
   Put<std::uint64_t>(out + 16, h.first_lsn);
@@ -55,16 +60,25 @@ void EncodeBatchHeader(const BatchHeader& h, char out[kBatchHeaderBytes]) {
 }
 
 Status DecodeBatchHeader(const char in[kBatchHeaderBytes], BatchHeader* h) {
-  if (Get<std::uint32_t>(in) != kBatchMagic) return Status::Corruption("bad batch magic");
+  const std::uint32_t magic = Get<std::uint32_t>(in);
+  if (magic != kBatchMagic && magic != kSealMagic) return Status::Corruption("bad batch magic");
   if (Get<std::uint32_t>(in + 4) != crc32c::Value(in + 8, kBatchHeaderBytes - 8)) {
     return Status::Corruption("batch header checksum mismatch");
   }
+  h->seal = magic == kSealMagic;
   h->body_bytes = Get<std::uint32_t>(in + 8);
   h->record_count = Get<std::uint32_t>(in + 12);
   h->first_lsn = Get<std::uint64_t>(in + 16);
   h->last_lsn = Get<std::uint64_t>(in + 24);
   h->commit_time_ns = Get<std::uint64_t>(in + 32);
   h->segment_seq = Get<std::uint64_t>(in + 40);
+  if (h->seal) {
+    if (h->record_count != 0 || h->body_bytes != 0 || h->first_lsn != h->last_lsn) {
+      return Status::Corruption("inconsistent seal (records " + std::to_string(h->record_count) + ", body " +
+                                std::to_string(h->body_bytes) + " bytes)");
+    }
+    return Status::OK();
+  }
   if (h->record_count == 0 || h->first_lsn == kNoLsn || h->last_lsn < h->first_lsn ||
       h->last_lsn - h->first_lsn < h->record_count - 1 ||
       h->body_bytes < h->record_count * kRecordHeaderBytes) {

@@ -30,7 +30,8 @@ inline constexpr std::uint32_t kFormatVersion = 1;
 // ---- segment header -------------------------------------------------------
 //  0  u64  magic "SHRDWAL\x01" read as little-endian u64
 //  8  u32  format version
-// 12  u32  header bytes (64)
+// 12  u16  header bytes (64)
+// 14  u16  flags (kSegmentPreallocated, kSegmentRecycled)
 // 16  u32  shard id
 // 20  u32  shard count
 // 24  u8[16] WAL id (random, same in every segment of one WAL)
@@ -40,6 +41,15 @@ inline constexpr std::uint32_t kFormatVersion = 1;
 // 60  u32  CRC32C of bytes [0, 60)
 inline constexpr std::uint64_t kSegmentMagic = 0x014C415744524853ull;  // "SHRDWAL\x01"
 inline constexpr std::size_t kSegmentHeaderBytes = 64;
+
+// The file was sized to segment_bytes before it was written: the bytes after
+// the last batch are zeros that were never written, not a zeroed tail.
+inline constexpr std::uint16_t kSegmentPreallocated = 1u << 0;
+// The file is an older segment of the same shard, renamed and written over
+// from the front: after the last batch come stale bytes of that older
+// segment. Its batches carry an older segment sequence, which is how a
+// reader tells them from this segment's own.
+inline constexpr std::uint16_t kSegmentRecycled = 1u << 1;
 
 using WalId = std::array<std::uint8_t, 16>;
 
@@ -51,6 +61,7 @@ struct SegmentHeader {
   std::uint64_t segment_seq = 0;
   Lsn first_lsn = kNoLsn;
   std::uint32_t epoch = 0;
+  std::uint16_t flags = 0;
 };
 
 void EncodeSegmentHeader(const SegmentHeader& h, char out[kSegmentHeaderBytes]);
@@ -67,7 +78,15 @@ Status DecodeSegmentHeader(const char in[kSegmentHeaderBytes], SegmentHeader* h)
 // 32  u64  commit time: wall clock when the batch was written, ns since the
 //          Unix epoch (point-in-time replay by time)
 // 40  u64  segment sequence (tells a batch from stale bytes of another segment)
+//
+// A seal has the same layout with magic "SEAL", no records and no body;
+// first_lsn = last_lsn = the last LSN in the segment (0 if none). It is the
+// last thing written to a segment before the shard moves on to the next one
+// (or closes cleanly) and is synced before anything in the next segment, so
+// a segment that is not the last of its shard must end with one: whatever
+// follows it (preallocated zeros, stale bytes of a recycled file) is not data.
 inline constexpr std::uint32_t kBatchMagic = 0x48435442u;  // "BTCH"
+inline constexpr std::uint32_t kSealMagic = 0x4C414553u;   // "SEAL"
 inline constexpr std::size_t kBatchHeaderBytes = 48;
 
 struct BatchHeader {
@@ -77,9 +96,11 @@ struct BatchHeader {
   Lsn last_lsn = kNoLsn;
   std::uint64_t commit_time_ns = 0;
   std::uint64_t segment_seq = 0;
+  bool seal = false;  // a seal (record_count and body_bytes are 0)
 };
 
 void EncodeBatchHeader(const BatchHeader& h, char out[kBatchHeaderBytes]);
+// Decodes a batch header or a seal (h->seal tells which).
 Status DecodeBatchHeader(const char in[kBatchHeaderBytes], BatchHeader* h);
 
 // ---- record -----------------------------------------------------------------

@@ -80,6 +80,32 @@ Lsn Manifest::GapsAcceptedBelow() const {
   return below;
 }
 
+std::uint64_t Manifest::FirstSegment(const std::string& dir) const {
+  auto it = first_segment_.find(dir);
+  return it == first_segment_.end() ? 1 : it->second;
+}
+
+void Manifest::SetCheckpoint(Lsn lsn, const std::map<std::string, std::uint64_t>& first_segment,
+                             const std::set<std::uint32_t>& in_use) {
+  checkpoint_lsn_ = std::max(checkpoint_lsn_, lsn);
+  for (const auto& [dir, seq] : first_segment) {
+    if (seq > FirstSegment(dir)) first_segment_[dir] = seq;
+  }
+  // An epoch older than every segment left matters only through its
+  // first_lsn (voiding records of still older epochs, which are gone too),
+  // or through gaps it accepted above the checkpoint. The newest stays.
+  const std::uint32_t oldest_in_use = in_use.empty() ? current().epoch : *in_use.begin();
+  std::erase_if(epochs_, [&](const ManifestEpoch& e) {
+    const bool gaps_matter = e.gaps_accepted && e.first_lsn > checkpoint_lsn_ + 1;
+    return e.epoch < oldest_in_use && e.epoch != current().epoch && !gaps_matter;
+  });
+  // A directory no epoch names any more has nothing left to track.
+  const std::vector<std::string> dirs = AllShardDirs();
+  std::erase_if(first_segment_, [&](const auto& kv) {
+    return std::find(dirs.begin(), dirs.end(), kv.first) == dirs.end();
+  });
+}
+
 void Manifest::BeginEpoch(Lsn first_lsn, std::vector<std::string> shard_dirs, const std::set<std::uint32_t>& in_use,
                           bool gaps_accepted) {
   // Keep the promise of an epoch about to be pruned.
@@ -102,11 +128,16 @@ std::string Manifest::Serialize(const std::string& base_dir) const {
   nlohmann::json j;
   j["format"] = kFormatVersion;
   j["wal_id"] = WalIdHex(wal_id_);
+  j["shard_count"] = current().shard_dirs.size();
+  j["checkpoint_lsn"] = checkpoint_lsn_;
+  j["first_segment"] = nlohmann::json::object();
+  for (const auto& [dir, seq] : first_segment_) j["first_segment"][stored(dir)] = seq;
   j["epochs"] = nlohmann::json::array();
   for (const auto& e : epochs_) {
     std::vector<std::string> dirs;
     for (const auto& d : e.shard_dirs) dirs.push_back(stored(d));
-    nlohmann::json je = {{"epoch", e.epoch}, {"first_lsn", e.first_lsn}, {"shard_dirs", dirs}};
+    nlohmann::json je = {{"epoch", e.epoch}, {"first_lsn", e.first_lsn}, {"shard_count", e.shard_dirs.size()},
+                         {"shard_dirs", dirs}};
     if (e.gaps_accepted) je["gaps_accepted"] = true;
     j["epochs"].push_back(std::move(je));
   }
@@ -133,6 +164,10 @@ Result<Manifest> Manifest::Parse(const std::string& text, const std::string& pat
     return Status::NotSupported(path + ": manifest format " + std::to_string(fmt.get<std::uint64_t>()) +
                                 " (this build reads " + std::to_string(kFormatVersion) + ")");
   }
+  // Relative directories are inside the WAL's directory.
+  const auto resolve = [&](std::string dir) {
+    return dir.front() != '/' && !base_dir.empty() ? base_dir + "/" + dir : dir;
+  };
   Manifest m;
   if (!j.contains("wal_id") || !j["wal_id"].is_string() || !ParseWalId(j["wal_id"].get<std::string>(), &m.wal_id_)) {
     return bad("bad wal_id");
@@ -152,14 +187,29 @@ Result<Manifest> Manifest::Parse(const std::string& text, const std::string& pat
     }
     for (const auto& d : e["shard_dirs"]) {
       if (!d.is_string() || d.get<std::string>().empty()) return bad("malformed shard directory");
-      std::string dir = d.get<std::string>();
-      // Relative: inside the WAL's directory.
-      if (dir.front() != '/' && !base_dir.empty()) dir = base_dir + "/" + dir;
-      ep.shard_dirs.push_back(std::move(dir));
+      ep.shard_dirs.push_back(resolve(d.get<std::string>()));
     }
     if (ep.shard_dirs.empty()) return bad("epoch " + std::to_string(ep.epoch) + " has no shards");
+    if (e.contains("shard_count") &&
+        (!e["shard_count"].is_number_unsigned() || e["shard_count"].get<std::uint64_t>() != ep.shard_dirs.size())) {
+      return bad("epoch " + std::to_string(ep.epoch) + " lists " + std::to_string(ep.shard_dirs.size()) +
+                 " shard directories but says shard_count " + e["shard_count"].dump());
+    }
     if (!m.epochs_.empty() && ep.epoch <= m.epochs_.back().epoch) return bad("epochs out of order");
     m.epochs_.push_back(std::move(ep));
+  }
+  if (j.contains("checkpoint_lsn")) {
+    if (!j["checkpoint_lsn"].is_number_unsigned()) return bad("malformed checkpoint_lsn");
+    m.checkpoint_lsn_ = j["checkpoint_lsn"].get<Lsn>();
+  }
+  if (j.contains("first_segment")) {
+    if (!j["first_segment"].is_object()) return bad("malformed first_segment");
+    for (const auto& [dir, seq] : j["first_segment"].items()) {
+      if (dir.empty() || !seq.is_number_unsigned() || seq.get<std::uint64_t>() == 0) {
+        return bad("malformed first_segment entry for '" + dir + "'");
+      }
+      m.first_segment_[resolve(dir)] = seq.get<std::uint64_t>();
+    }
   }
   return m;
 }

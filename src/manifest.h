@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -62,6 +63,21 @@ class Manifest {
   // (0 if none ever was).
   Lsn GapsAcceptedBelow() const;
 
+  // Everything <= checkpoint_lsn() is persisted elsewhere (Wal::Checkpoint):
+  // recovery and replay start after it. 0 until the first checkpoint.
+  Lsn checkpoint_lsn() const { return checkpoint_lsn_; }
+  // The lowest segment sequence a shard directory still holds. Segments
+  // below it were released by a checkpoint (deleted, or kept to be
+  // recycled): recovery does not read them. 1 for a directory never
+  // checkpointed.
+  std::uint64_t FirstSegment(const std::string& dir) const;
+  // Records a checkpoint and the segments it released. `first_segment` maps
+  // shard directories to their new lowest sequence (directories not named
+  // keep theirs). Epochs that own no segment any more (`in_use`, after the
+  // release) and that voiding no longer needs are dropped.
+  void SetCheckpoint(Lsn lsn, const std::map<std::string, std::uint64_t>& first_segment,
+                     const std::set<std::uint32_t>& in_use);
+
   // Starts the next epoch. Earlier epochs that own no segment any more
   // (`in_use` lists those that do) and whose cut a later epoch repeats are
   // dropped, so re-opening without appending does not grow the manifest.
@@ -76,6 +92,8 @@ class Manifest {
  private:
   format::WalId wal_id_{};
   std::vector<ManifestEpoch> epochs_;
+  Lsn checkpoint_lsn_ = 0;
+  std::map<std::string, std::uint64_t> first_segment_;  // only directories above 1
 };
 
 std::string WalIdHex(const format::WalId& id);

@@ -116,6 +116,18 @@ class PosixWritableFile final : public WritableFile {
     return Status::OK();
   }
 
+  Status Allocate(std::uint64_t offset, std::uint64_t len) override {
+    // fallocate(2), not posix_fallocate: where the file system cannot
+    // reserve space glibc's fallback writes zeros, silently and slowly.
+    // Mode 0 (not KEEP_SIZE), so writes into the range never change i_size.
+    if (RetryOnEintr([&] { return ::fallocate(fd_.get(), 0, static_cast<off_t>(offset), static_cast<off_t>(len)); }) != 0) {
+      const int err = errno;
+      if (err == EOPNOTSUPP) return Status::NotSupported("fallocate " + path_ + ": not supported by this file system");
+      return PosixError("fallocate " + std::to_string(len) + " bytes at offset " + std::to_string(offset) + " of", path_, err);
+    }
+    return Status::OK();
+  }
+
   Status Close() override {
     if (fd_.Reset() != 0) return PosixError("close", path_);
     return Status::OK();

@@ -35,6 +35,22 @@ std::optional<Durability> ParseDurability(std::string_view s) {
   return std::nullopt;
 }
 
+std::string_view PreallocationName(Preallocation p) {
+  switch (p) {
+    case Preallocation::kNone: return "none";
+    case Preallocation::kAllocate: return "allocate";
+    case Preallocation::kZeroFill: return "zero-fill";
+  }
+  return "unknown";
+}
+
+std::optional<Preallocation> ParsePreallocation(std::string_view s) {
+  if (s == "none") return Preallocation::kNone;
+  if (s == "allocate") return Preallocation::kAllocate;
+  if (s == "zero-fill") return Preallocation::kZeroFill;
+  return std::nullopt;
+}
+
 std::string_view RoutingName(Routing r) {
   return r == Routing::kTag ? "tag" : "thread";
 }

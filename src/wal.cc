@@ -10,6 +10,8 @@
 #include "shardwal/wal.h"
 #include "recovery/recovery.h"
 #include "recovery/replay.h"
+#include "shards/segment_preparer.h"
+#include "shards/segment_set.h"
 #include "shards/shard_log.h"
 #include "src/completion_queue.h"
 #include "src/manifest.h"
@@ -39,7 +41,9 @@ struct OpenState {
   RecoveryReport report;
   std::unique_ptr<RecoveredLog> recovered;
   Lsn next_lsn = 1;
-  std::vector<std::uint64_t> last_seq;  // per shard of the new epoch
+  // The segments of every shard directory, the current epoch's first.
+  std::vector<std::unique_ptr<SegmentSet>> sets;
+  std::unique_ptr<WalSpace> space;
 };
 
 class WalImpl final : public Wal {
@@ -47,7 +51,9 @@ class WalImpl final : public Wal {
   WalImpl(Options options, OpenState state, std::vector<std::unique_ptr<FileLock>> locks);
   ~WalImpl() override { Close(); }
 
-  void Start();
+  // Prepares each shard's first segment (a full disk fails Open here), then
+  // starts the preparer and the flush threads.
+  Status Start();
 
   Result<Lsn> Append(std::string_view tag, std::string_view payload, const AppendOptions& options) override {
     const std::uint32_t shard = RouteTag(tag);
@@ -71,6 +77,7 @@ class WalImpl final : public Wal {
   Status health() const override { return core_.error(); }
   Status Close() override;
   WalStats Stats() const override;
+  Status Checkpoint(Lsn lsn) override;
   std::uint32_t num_shards() const override { return num_shards_; }
   std::uint32_t ShardForTag(std::string_view tag) const override { return shardwal::ShardForTag(tag, num_shards_); }
   const Options& options() const override { return options_; }
@@ -100,15 +107,29 @@ class WalImpl final : public Wal {
     if (options_.consistency == Consistency::kPerShard) return core_.watermark.WaitShard(lsn, shard);
     return WaitCovered(lsn, shard);
   }
+  // Releases what a checkpoint at `checkpoint` and the retention rules let
+  // go: MANIFEST first, then the files. Needs lifecycle_mu_.
+  Status ReleaseLocked(Lsn checkpoint);
+  // The preparer's chore: retention by age and after rotations.
+  std::optional<std::chrono::system_clock::time_point> RetentionChore();
+  RetentionRules retention() const {
+    return RetentionRules{options_.retain_segments, options_.retain_bytes, options_.retain_age};
+  }
 
   const Options options_;
   const std::uint32_t num_shards_;
-  const Manifest manifest_;
+  std::mutex lifecycle_mu_;  // the manifest and releases (Checkpoint, retention)
+  Manifest manifest_;
   const RecoveryReport report_;
   std::unique_ptr<RecoveredLog> recovered_;
   std::shared_ptr<spdlog::logger> log_;
   WalCore core_;
   CompletionQueue completions_;
+  std::unique_ptr<WalSpace> space_;
+  std::vector<std::unique_ptr<SegmentSet>> sets_;  // shard i's is sets_[i]
+  // One per shard, so a slow or stalled device delays only its own shard's
+  // next segment. The first also runs the retention chore.
+  std::vector<std::unique_ptr<SegmentPreparer>> preparers_;
   std::vector<std::unique_ptr<ShardLog>> shards_;
   std::vector<std::unique_ptr<FileLock>> locks_;
 
@@ -126,7 +147,24 @@ WalImpl::WalImpl(Options options, OpenState state, std::vector<std::unique_ptr<F
       log_(options_.logger ? options_.logger : spdlog::default_logger()),
       core_(num_shards_, state.next_lsn),
       completions_(&core_),
+      space_(std::move(state.space)),
+      sets_(std::move(state.sets)),
       locks_(std::move(locks)) {
+  for (std::uint32_t i = 0; i < num_shards_; ++i) {
+    SegmentPreparer::Chore chore;
+    if (i == 0) chore = [this] { return RetentionChore(); };
+    preparers_.push_back(std::make_unique<SegmentPreparer>(
+        std::vector<SegmentSet*>{sets_[i].get()}, std::move(chore),
+        [this](const Status& s) { log_->warn("shardwal: {} (retried when the segment is needed)", s.ToString()); }));
+  }
+  // A rotation anywhere may push a checkpointed segment out of a count or
+  // bytes retention window: it pokes the chore too.
+  for (std::uint32_t i = 0; i < num_shards_; ++i) {
+    sets_[i]->SetPreparerWake([this, i] {
+      preparers_[i]->Poke();
+      if (i != 0) preparers_[0]->Poke(/*chore=*/true);
+    });
+  }
   for (std::uint32_t i = 0; i < num_shards_; ++i) {
     ShardConfig c;
     c.id = i;
@@ -134,7 +172,7 @@ WalImpl::WalImpl(Options options, OpenState state, std::vector<std::unique_ptr<F
     c.dir = options_.shard_dirs[i];
     c.wal_id = manifest_.wal_id();
     c.epoch = manifest_.current().epoch;
-    c.last_segment_seq = state.last_seq[i];
+    c.segment_set = sets_[i].get();
     c.max_batch_bytes = options_.max_batch_bytes;
     c.max_batch_delay = options_.max_batch_delay;
     c.segment_bytes = options_.segment_bytes;
@@ -150,11 +188,18 @@ WalImpl::WalImpl(Options options, OpenState state, std::vector<std::unique_ptr<F
   core_.on_first_failure = [this](const Status& error) {
     log_->error("shardwal: {}", error.ToString());
     completions_.OnFailed();
+    for (auto& p : preparers_) p->Halt();
     for (auto& shard : shards_) shard->WakeAll();
   };
 }
 
-void WalImpl::Start() {
+Status WalImpl::Start() {
+  for (std::uint32_t i = 0; i < num_shards_; ++i) {
+    if (Status s = sets_[i]->PrepareNext(/*first=*/true); !s.ok()) {
+      return s.WithContext("opening " + options_.dir + ": cannot prepare a segment");
+    }
+  }
+  for (auto& p : preparers_) p->Start();
   for (auto& shard : shards_) shard->Start();
   log_->info("shardwal: opened {} (epoch {}) with {} shards (routing={}, durability={}), appends continue at LSN {}",
              options_.dir, manifest_.current().epoch, num_shards_, RoutingName(options_.routing),
@@ -162,6 +207,7 @@ void WalImpl::Start() {
   if (report_.existing) {
     log_->info("shardwal: recovery of {}: {}", options_.dir, report_.Summary());
   }
+  return Status::OK();
 }
 
 Status WalImpl::ValidateRecord(const RecordSpec& rec) const {
@@ -303,8 +349,16 @@ void WalImpl::OnDurable(Lsn lsn, std::function<void(const Status&)> done) {
 Status WalImpl::Close() {
   std::lock_guard lk(close_mu_);
   if (closed_) return close_status_;
+  // What was accepted gets written even past max_wal_bytes.
+  for (auto& set : sets_) set->LiftCap();
+  for (auto& p : preparers_) p->Poke();
   for (auto& shard : shards_) shard->BeginStop();
   for (auto& shard : shards_) shard->Join();
+  for (auto& p : preparers_) p->Stop();
+  for (auto& set : sets_) {
+    // Best effort: a leftover is an empty trailing segment recovery removes.
+    if (Status s = set->DiscardPrepared(); !s.ok()) log_->warn("shardwal: {}", s.ToString());
+  }
   core_.watermark.Advance();
   completions_.Stop();
   locks_.clear();
@@ -332,10 +386,87 @@ WalStats WalImpl::Stats() const {
     st.total.segments += s.segments;
     st.total.buffered_bytes += s.buffered_bytes;
     st.total.backpressure_waits += s.backpressure_waits;
+    st.total.segment_files += s.segment_files;
+    st.total.recycled_pool += s.recycled_pool;
+    st.total.rotation_waits += s.rotation_waits;
     st.shards.push_back(s);
   }
   st.total.durable_frontier = st.durable_lsn;
+  st.wal_bytes = space_->used();
+  {
+    std::lock_guard lk(const_cast<std::mutex&>(lifecycle_mu_));
+    st.checkpoint_lsn = manifest_.checkpoint_lsn();
+  }
   return st;
+}
+
+// ---- checkpoint and retention ----------------------------------------------------------
+
+Status WalImpl::Checkpoint(Lsn lsn) {
+  if (lsn > LastLsn()) {
+    return Status::InvalidArgument("Checkpoint(" + std::to_string(lsn) + "): LSN never assigned (last is " +
+                                   std::to_string(LastLsn()) + ")");
+  }
+  if (core_.failed()) return core_.error();
+  std::lock_guard lk(lifecycle_mu_);
+  return ReleaseLocked(std::max(lsn, manifest_.checkpoint_lsn()));
+}
+
+Status WalImpl::ReleaseLocked(Lsn checkpoint) {
+  const auto now = std::chrono::system_clock::now();
+  std::vector<std::vector<SegmentInfo>> plans;
+  std::map<std::string, std::uint64_t> first_segment;
+  std::set<std::uint32_t> in_use{manifest_.current().epoch};
+  bool any = false;
+  for (const auto& set : sets_) {
+    plans.push_back(set->PlanRelease(checkpoint, retention(), now));
+    if (!plans.back().empty()) {
+      any = true;
+      first_segment[set->dir()] = plans.back().back().seq + 1;
+    }
+    set->CollectEpochs(&in_use);
+  }
+  if (!any && checkpoint == manifest_.checkpoint_lsn()) return Status::OK();
+  // The MANIFEST says so first: from then on recovery neither reads nor
+  // needs the released segments, whatever state a crash leaves them in.
+  Manifest next = manifest_;
+  next.SetCheckpoint(checkpoint, first_segment, in_use);
+  if (Status s = next.Save(*options_.file_system, options_.dir); !s.ok()) {
+    return s.WithContext("checkpoint at LSN " + std::to_string(checkpoint));
+  }
+  manifest_ = std::move(next);
+  if (recovered_) recovered_->SetCheckpoint(checkpoint);
+  Status first_error;
+  for (std::size_t i = 0; i < sets_.size(); ++i) {
+    if (plans[i].empty()) continue;
+    Status s = sets_[i]->Release(plans[i]);
+    if (!s.ok() && first_error.ok()) first_error = s;
+  }
+  if (any) {
+    for (auto& set : sets_) set->RetryAfterCap();
+    for (auto& p : preparers_) p->Poke();
+  }
+  if (!first_error.ok()) {
+    // The MANIFEST no longer lists them: the next Open removes leftovers.
+    log_->warn("shardwal: checkpoint at LSN {}: {}", checkpoint, first_error.ToString());
+  }
+  return first_error;
+}
+
+std::optional<std::chrono::system_clock::time_point> WalImpl::RetentionChore() {
+  if (!retention().any()) return std::nullopt;
+  std::lock_guard lk(lifecycle_mu_);
+  const Lsn checkpoint = manifest_.checkpoint_lsn();
+  if (checkpoint == kNoLsn) return std::nullopt;
+  if (Status s = ReleaseLocked(checkpoint); !s.ok()) log_->warn("shardwal: retention: {}", s.ToString());
+  std::optional<std::chrono::system_clock::time_point> next;
+  if (options_.retain_age.count() != 0) {
+    for (const auto& set : sets_) {
+      auto t = set->NextAgeExpiry(checkpoint, options_.retain_age);
+      if (t && (!next || *t < *next)) next = t;
+    }
+  }
+  return next;
 }
 
 // ---- Open ------------------------------------------------------------------------
@@ -375,6 +506,101 @@ Status CheckNotSwapped(const Manifest& m, const std::vector<std::string>& dirs) 
   return Status::OK();
 }
 
+// A directory this WAL never used must not hold segments: it belongs to
+// another WAL (or lost its MANIFEST), and writing into it would mix logs.
+Status CheckUnclaimedDir(FileSystem& fs, const Options& options, const std::string& dir, const format::WalId* ours) {
+  auto names = fs.ListDir(dir);
+  if (!names.ok()) return names.status().WithContext("cannot list shard directory " + dir);
+  for (const auto& name : *names) {
+    std::uint32_t shard;
+    std::uint64_t seq;
+    if (!format::ParseSegmentFileName(name, &shard, &seq)) continue;
+    const std::string path = dir + "/" + name;
+    std::string whose = "a WAL whose segment header is unreadable";
+    if (auto file = fs.NewReadableFile(path); file.ok()) {
+      char buf[format::kSegmentHeaderBytes];
+      format::SegmentHeader h;
+      auto got = (*file)->PRead(0, sizeof buf, buf);
+      if (got.ok() && *got == sizeof buf && format::DecodeSegmentHeader(buf, &h).ok()) {
+        whose = ours != nullptr && h.wal_id == *ours ? "this WAL (" + WalIdHex(h.wal_id) + "), but the MANIFEST does not list it"
+                                                     : "WAL " + WalIdHex(h.wal_id);
+      }
+    }
+    const std::string msg = "shard directory " + dir + " holds segment " + path + " of " + whose + "; " +
+                            options.dir + (ours ? " is WAL " + WalIdHex(*ours) : " has no MANIFEST") +
+                            ": not this WAL's directory, or its MANIFEST was lost. Give each WAL its own, empty "
+                            "shard directories";
+    return ours ? Status::InvalidArgument(msg) : Status::Corruption(msg);
+  }
+  return Status::OK();
+}
+
+// One SegmentSet per shard directory: the current epoch's shards first (in
+// shard order), then directories only older epochs used.
+Status BuildSegmentSets(FileSystem& fs, const Options& options, const Manifest& manifest,
+                        const std::vector<std::string>& old_dirs, const std::vector<ShardLayout>& layouts,
+                        OpenState* state) {
+  std::vector<std::string> dirs = options.shard_dirs;
+  for (const auto& d : manifest.AllShardDirs()) {
+    if (std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(d);
+  }
+  std::uint64_t used = 0;
+  struct Pending {
+    SegmentSet::Config config;
+    std::vector<SegmentInfo> segments;
+    std::vector<std::string> released;
+    std::uint64_t last_seq = 0;
+  };
+  std::vector<Pending> pending;
+  for (std::size_t i = 0; i < dirs.size(); ++i) {
+    const std::string& dir = dirs[i];
+    Pending p;
+    p.config.fs = &fs;
+    p.config.dir = dir;
+    p.config.writable = i < options.shard_dirs.size();
+    p.config.shard_id = p.config.writable ? static_cast<std::uint32_t>(i) : 0;
+    p.config.segment_bytes = options.segment_bytes;
+    p.config.preallocation = options.preallocation;
+    p.config.recycle_limit = options.recycle_segments;
+    const auto old = std::find(old_dirs.begin(), old_dirs.end(), dir);
+    if (old == old_dirs.end()) {
+      if (Status s = CheckUnclaimedDir(fs, options, dir, old_dirs.empty() ? nullptr : &manifest.wal_id()); !s.ok()) {
+        return s;
+      }
+    } else {
+      const ShardLayout& layout = layouts[static_cast<std::size_t>(old - old_dirs.begin())];
+      for (const auto& f : layout.segments) {
+        SegmentInfo info;
+        info.seq = f.seq;
+        info.path = f.path;
+        info.epoch = f.header.epoch;
+        info.first_lsn = f.header.first_lsn;
+        info.last_lsn = f.last_lsn;
+        info.bytes = f.size;
+        info.last_commit_ns = f.last_commit_ns;
+        info.finished = true;  // a new epoch writes new segments
+        used += f.size;
+        p.segments.push_back(std::move(info));
+      }
+      p.released = layout.released;
+      for (const auto& path : p.released) {
+        if (auto size = fs.FileSize(path); size.ok()) used += *size;
+      }
+    }
+    auto last = LastSegmentSeq(fs, dir);
+    if (!last.ok()) return last.status();
+    // Never reuse a sequence a checkpoint already released.
+    p.last_seq = std::max(*last, manifest.FirstSegment(dir) - 1);
+    pending.push_back(std::move(p));
+  }
+  state->space = std::make_unique<WalSpace>(options.max_wal_bytes, used);
+  for (auto& p : pending) {
+    state->sets.push_back(std::make_unique<SegmentSet>(std::move(p.config), std::move(p.segments),
+                                                       std::move(p.released), p.last_seq, state->space.get()));
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Wal>> Wal::Open(const Options& in) {
@@ -407,7 +633,10 @@ Result<std::unique_ptr<Wal>> Wal::Open(const Options& in) {
     locks.push_back(std::move(*lock));
   }
 
+  std::vector<ShardLayout> layouts;  // by Manifest::AllShardDirs() of the old manifest
+  std::vector<std::string> old_dirs;
   if (existing) {
+    old_dirs = manifest->AllShardDirs();
     auto scan = ScanWal(&fs, *manifest, options.recovery_mode, options.consistency);
     if (!scan.ok()) return scan.status().WithContext("recovering " + options.dir);
     state.manifest = std::move(*manifest);
@@ -424,28 +653,18 @@ Result<std::unique_ptr<Wal>> Wal::Open(const Options& in) {
     state.manifest.BeginEpoch(scan->next_lsn, options.shard_dirs, in_use, gaps_kept);
     state.next_lsn = scan->next_lsn;
     state.report = std::move(scan->report);
+    layouts = scan->layouts;
     state.recovered = std::make_unique<RecoveredLog>(&fs, state.manifest, options.recovery_mode,
                                                      std::move(scan->layouts), scan->cut);
-  }
-  // New segments continue after the last one in each directory (after the
-  // cut, for an existing WAL).
-  for (const auto& dir : options.shard_dirs) {
-    auto last = LastSegmentSeq(fs, dir);
-    if (!last.ok()) return last.status();
-    if (!existing && *last != 0) {
-      return Status::Corruption(dir + " holds WAL segments but " + options.dir +
-                                " has no MANIFEST: not this WAL's directory, or its MANIFEST was lost");
-    }
-    state.last_seq.push_back(*last);
-  }
-  if (!existing) {
+  } else {
     state.manifest = Manifest::Create(NewWalId(), options.shard_dirs);
     state.report.mode = options.recovery_mode;
     state.report.consistency = options.consistency;
   }
+  if (Status s = BuildSegmentSets(fs, options, state.manifest, old_dirs, layouts, &state); !s.ok()) return s;
   if (Status s = state.manifest.Save(fs, options.dir); !s.ok()) return s.WithContext("opening " + options.dir);
   auto wal = std::make_unique<WalImpl>(std::move(options), std::move(state), std::move(locks));
-  wal->Start();
+  if (Status s = wal->Start(); !s.ok()) return s;
   return std::unique_ptr<Wal>(std::move(wal));
 }
 

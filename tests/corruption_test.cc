@@ -110,6 +110,7 @@ struct SegmentLoc {
   std::string bytes;  // the whole intact file
   format::SegmentHeader header;
   std::vector<BatchLoc> batches;
+  std::uint64_t seal_offset = 0;  // 0: not sealed
   std::vector<Lsn> Lsns() const {
     std::vector<Lsn> v;
     for (const auto& b : batches) v.insert(v.end(), b.lsns.begin(), b.lsns.end());
@@ -129,6 +130,11 @@ Options BaseOptions(const std::string& dir) {
   o.segment_bytes = 64u << 10;
   o.max_batch_bytes = 4096;
   o.durability = Durability::kNone;  // Close() syncs everything
+  // Segments that end where their data (and seal) ends, so the damage below
+  // can be placed by file size. Preallocated and recycled segments have
+  // their own tests (lifecycle_test).
+  o.preallocation = Preallocation::kNone;
+  o.recycle_segments = 0;
   return o;
 }
 
@@ -147,6 +153,11 @@ SegmentLoc ParseSegment(std::uint32_t shard, std::uint64_t seq, std::string byte
     Status st = format::DecodeBatchHeader(s.bytes.data() + at, &bh);
     EXPECT_TRUE(st.ok()) << st.ToString();
     if (!st.ok()) break;
+    if (bh.seal) {  // the segment's end: rotated or closed
+      s.seal_offset = at;
+      at += format::kBatchHeaderBytes;
+      break;
+    }
     BatchLoc b;
     b.offset = at;
     b.end = at + format::kBatchHeaderBytes + bh.body_bytes;
@@ -849,9 +860,14 @@ TEST_F(Corruption, ZeroedTailOfLastSegment) {
 TEST_F(Corruption, PreallocatedZerosAfterLastSegment) {
   // Zeros appended after the last batch (a preallocated, never written
   // tail): nothing is lost, only absolute refuses it.
+  // The seal goes too: a clean Close would have written one, and after a
+  // seal nothing is data (SealedSegmentIgnoresWhatFollowsTheSeal).
   const std::uint32_t shard = 0;
   const std::uint64_t seq = B().Last(shard).seq;
+  const std::uint64_t seal = B().Last(shard).seal_offset;
+  ASSERT_NE(seal, 0u);
   Damage d = [=](const std::string& dir) {
+    TruncateTo(SegPath(dir, shard, seq), seal);
     std::ofstream(SegPath(dir, shard, seq), std::ios::binary | std::ios::app) << std::string(8192, '\0');
   };
   Expect e;
@@ -866,13 +882,34 @@ TEST_F(Corruption, GarbageAfterLastSegment) {
   std::mt19937_64 rng(5);
   std::string junk(3000, '\0');
   for (auto& c : junk) c = static_cast<char>(rng());
+  const std::uint64_t seal = B().Last(shard).seal_offset;  // a crash: no seal
+  ASSERT_NE(seal, 0u);
   Damage d = [=](const std::string& dir) {
+    TruncateTo(SegPath(dir, shard, seq), seal);
     std::ofstream(SegPath(dir, shard, seq), std::ios::binary | std::ios::app) << junk;
   };
   Expect e;
   e.anomalies = {{Kind::kTornTail, "@/shard-1/" + format::SegmentFileName(shard, seq)}};
   e.fatal_files = {"@/shard-1/" + format::SegmentFileName(shard, seq)};
   RunCase("garbage after the last batch", d, e);
+}
+
+TEST_F(Corruption, SealedSegmentIgnoresWhatFollowsTheSeal) {
+  // A clean Close sealed the last segment: whatever lies after the seal was
+  // never written as data (preallocated space, a recycled file's old bytes),
+  // so every mode accepts it and nothing is lost or cut.
+  const std::uint32_t shard = 2;
+  const std::uint64_t seq = B().Last(shard).seq;
+  ASSERT_NE(B().Last(shard).seal_offset, 0u);
+  std::mt19937_64 rng(9);
+  std::string junk(3000, '\0');
+  for (auto& c : junk) c = static_cast<char>(rng());
+  Damage d = [=](const std::string& dir) {
+    std::ofstream(SegPath(dir, shard, seq), std::ios::binary | std::ios::app) << junk << std::string(4096, '\0');
+  };
+  Expect e;  // no anomalies, nothing lost
+  e.absolute_ok = true;
+  RunCase("bytes after the seal", d, e);
 }
 
 TEST_F(Corruption, LastSegmentCutInsideItsHeader) {

@@ -6,6 +6,7 @@
 #include <sys/uio.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -442,8 +443,10 @@ TEST_F(FaultFileSystemTest, RenameCarriesTracking) {
   ASSERT_TRUE(fs_.RenameFile(Path("tmp"), Path("final")).ok());
   EXPECT_EQ(fs_.SyncedBytes(Path("final")), 6u);
   EXPECT_EQ(fs_.SyncedBytes(Path("tmp")), 0u);
+  ASSERT_TRUE(fs_.SyncDir(dir_).ok()) << "the rename is durable";
   ASSERT_TRUE(PowerLoss(LossMode::kDropUnsynced).ok());
   EXPECT_EQ(ReadAll(Path("final")), "synced");
+  EXPECT_FALSE(std::filesystem::exists(Path("tmp")));
 }
 
 TEST_F(FaultFileSystemTest, SyncObserverSeesPathAndSyncedLength) {
@@ -511,7 +514,340 @@ TEST_F(FaultFileSystemTest, ParallelSyncsFromManyThreads) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(fs_.sync_count(), kThreads * 20u);
   EXPECT_EQ(fs_.write_count(), kThreads * 20u);
+  EXPECT_EQ(fs_.mutating_op_count(), kThreads * (1 + 2 * 20u)) << "creations, writes and syncs, none lost";
   for (int i = 0; i < kThreads; ++i) EXPECT_EQ(fs_.SyncedBytes(Path("shard-" + std::to_string(i))), 20u);
+}
+
+// ---------------------------------------------------------------- overwrites, preallocation, recycling
+
+TEST_F(FaultFileSystemTest, PowerLossRestoresOverwrittenSyncedBytes) {
+  auto file = Prepare("seg", "0123456789", {});
+  ASSERT_TRUE(WriteAt(*file, 0, "abcd").ok());
+  ASSERT_TRUE(WriteAt(*file, 8, "XYZW").ok()) << "overwrites the end and grows the file";
+  ASSERT_TRUE(WriteAt(*file, 2, "!!").ok()) << "overwrites an unsynced overwrite";
+  EXPECT_EQ(ReadAll(Path("seg")), "ab!!4567XYZW");
+  EXPECT_EQ(fs_.SyncedBytes(Path("seg")), 10u);
+  ASSERT_TRUE(PowerLoss(LossMode::kDropUnsynced).ok());
+  EXPECT_EQ(ReadAll(Path("seg")), "0123456789");
+}
+
+TEST_F(FaultFileSystemTest, SyncMakesOverwritesDurable) {
+  auto file = Prepare("seg", "0123456789", {});
+  ASSERT_TRUE(WriteAt(*file, 0, "abcd").ok());
+  ASSERT_TRUE(file->Sync().ok());
+  ASSERT_TRUE(WriteAt(*file, 4, "efgh").ok());
+  ASSERT_TRUE(PowerLoss(LossMode::kDropUnsynced).ok());
+  EXPECT_EQ(ReadAll(Path("seg")), "abcd456789");
+}
+
+TEST_F(FaultFileSystemTest, UnsyncedAllocationIsLost) {
+  auto file = Prepare("seg", "hdr", {});
+  ASSERT_TRUE(file->Allocate(0, 64 << 10).ok());
+  EXPECT_EQ(std::filesystem::file_size(Path("seg")), 64u << 10);
+  EXPECT_EQ(fs_.SyncedBytes(Path("seg")), 3u);
+  ASSERT_TRUE(WriteAt(*file, 3, "data").ok());
+  ASSERT_TRUE(PowerLoss(LossMode::kDropUnsynced).ok());
+  EXPECT_EQ(ReadAll(Path("seg")), "hdr");
+}
+
+TEST_F(FaultFileSystemTest, SyncedAllocationIsDurable) {
+  auto file = Prepare("seg", "", {});
+  ASSERT_TRUE(file->Allocate(0, 64 << 10).ok());
+  ASSERT_TRUE(file->Sync().ok());
+  EXPECT_EQ(fs_.SyncedBytes(Path("seg")), 64u << 10);
+  ASSERT_TRUE(WriteAt(*file, 0, "data").ok()) << "into the zero-filled range";
+  ASSERT_TRUE(PowerLoss(LossMode::kDropUnsynced).ok());
+  EXPECT_EQ(ReadAll(Path("seg")), std::string(64 << 10, '\0')) << "the size stays, the write into it is lost";
+}
+
+TEST_F(FaultFileSystemTest, AllocationInsideTheFileChangesNothing) {
+  auto file = Prepare("seg", "0123456789", {});
+  ASSERT_TRUE(file->Allocate(2, 4).ok());
+  ASSERT_TRUE(PowerLoss(LossMode::kKeepRandomPrefix).ok());
+  EXPECT_EQ(ReadAll(Path("seg")), "0123456789");
+}
+
+TEST_F(FaultFileSystemTest, RandomPrefixOfPreallocatedWrites) {
+  // Allocate, then fill from the front: what survives is nothing, or the
+  // allocation plus a prefix of the data (the rest reading as zeros).
+  const std::string data = std::string(100, 'a') + std::string(100, 'b');
+  std::set<std::size_t> kept_data;
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    const std::string name = "seg" + std::to_string(seed);
+    auto file = Prepare(name, "", {});
+    ASSERT_TRUE(file->Allocate(0, 4096).ok());
+    ASSERT_TRUE(WriteAt(*file, 0, data.substr(0, 100)).ok());
+    ASSERT_TRUE(WriteAt(*file, 100, data.substr(100)).ok());
+    ASSERT_TRUE(PowerLoss(LossMode::kKeepRandomPrefix, seed).ok());
+    std::string content = ReadAll(Path(name));
+    if (content.empty()) continue;  // the allocation did not survive
+    ASSERT_EQ(content.size(), 4096u) << "seed " << seed;
+    const std::size_t n = content.find_first_not_of("ab");
+    ASSERT_LE(n, data.size());
+    EXPECT_EQ(content.substr(0, n), data.substr(0, n)) << "seed " << seed;
+    EXPECT_EQ(content.substr(n), std::string(4096 - n, '\0')) << "seed " << seed;
+    kept_data.insert(n);
+  }
+  EXPECT_GT(kept_data.size(), 1u) << "the surviving prefix is random";
+}
+
+TEST_F(FaultFileSystemTest, RandomPrefixOfOverlappingOverwrites) {
+  // Two unsynced writes, the second over part of the first, on top of
+  // durable bytes: every outcome is "A's first k bytes" or "all of A, then
+  // B's first k bytes", each over the old content.
+  const std::string old(100, 'o'), a(40, 'a'), b(40, 'b');
+  std::set<std::string> allowed;
+  for (std::size_t k = 0; k <= a.size(); ++k) allowed.insert(a.substr(0, k) + old.substr(k));
+  const std::string with_a = a + old.substr(a.size());
+  for (std::size_t k = 0; k <= b.size(); ++k) allowed.insert(with_a.substr(0, 30) + b.substr(0, k) + with_a.substr(30 + k));
+  std::set<std::string> seen;
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    const std::string name = "seg" + std::to_string(seed);
+    auto file = Prepare(name, old, {});
+    ASSERT_TRUE(WriteAt(*file, 0, a).ok());
+    ASSERT_TRUE(WriteAt(*file, 30, b).ok());
+    ASSERT_TRUE(PowerLoss(LossMode::kKeepRandomPrefix, seed).ok());
+    std::string content = ReadAll(Path(name));
+    EXPECT_TRUE(allowed.contains(content)) << "seed " << seed << ": " << content;
+    seen.insert(content);
+  }
+  EXPECT_GT(seen.size(), 1u);
+}
+
+TEST_F(FaultFileSystemTest, TornOverwriteKeepsNewPrefixThenOldBytes) {
+  const std::string old(100, 'o'), fresh(50, 'n');
+  std::set<std::size_t> torn_at;
+  for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+    const std::string name = "seg" + std::to_string(seed);
+    auto file = Prepare(name, old, {});
+    ASSERT_TRUE(WriteAt(*file, 10, fresh).ok());
+    ASSERT_TRUE(PowerLoss(LossMode::kTearLastWrite, seed).ok());
+    std::string content = ReadAll(Path(name));
+    ASSERT_EQ(content.size(), old.size()) << "an overwrite does not change the size";
+    const std::size_t k = content.find_first_not_of('n', 10) - 10;
+    ASSERT_LT(k, fresh.size()) << "the write is torn";
+    EXPECT_EQ(content, old.substr(0, 10) + fresh.substr(0, k) + old.substr(10 + k)) << "seed " << seed;
+    torn_at.insert(k);
+  }
+  EXPECT_GT(torn_at.size(), 1u) << "the tear is random";
+}
+
+TEST_F(FaultFileSystemTest, TearLastWriteKeepsEarlierOverwrites) {
+  auto file = Prepare("seg", std::string(20, 'o'), {});
+  ASSERT_TRUE(WriteAt(*file, 0, "AAAA").ok());
+  ASSERT_TRUE(WriteAt(*file, 10, "BBBB").ok());
+  ASSERT_TRUE(PowerLoss(LossMode::kTearLastWrite).ok());
+  std::string content = ReadAll(Path("seg"));
+  ASSERT_EQ(content.size(), 20u);
+  EXPECT_EQ(content.substr(0, 10), "AAAAoooooo") << "the write before the last one survives";
+  EXPECT_NE(content.substr(10, 4), "BBBB") << "the last one is torn";
+  EXPECT_EQ(content.substr(14), "oooooo");
+}
+
+TEST_F(FaultFileSystemTest, ShrinkingTruncateIsDurableAtOnce) {
+  auto file = Prepare("seg", std::string(100, 'o'), {});
+  ASSERT_TRUE(WriteAt(*file, 0, std::string(10, 'n')).ok());
+  ASSERT_TRUE(WriteAt(*file, 100, std::string(10, 'x')).ok());
+  ASSERT_TRUE(file->Truncate(50).ok());
+  EXPECT_EQ(fs_.SyncedBytes(Path("seg")), 50u);
+  ASSERT_TRUE(PowerLoss(LossMode::kDropUnsynced).ok());
+  EXPECT_EQ(ReadAll(Path("seg")), std::string(50, 'o')) << "the overwrite is undone, the cut bytes stay cut";
+}
+
+TEST_F(FaultFileSystemTest, RecycledSegmentRevertsToItsOldNameWhenTheRenameIsLost) {
+  const std::string old = "HEADER" + std::string(50, 'r');
+  for (const bool sync_rename : {false, true}) {
+    SCOPED_TRACE(sync_rename ? "rename synced" : "rename not synced");
+    {
+      auto file = Prepare("seg-1", old, {});
+      ASSERT_TRUE(file->Close().ok());
+    }
+    // Recycle: rename, then overwrite from the front.
+    ASSERT_TRUE(fs_.RenameFile(Path("seg-1"), Path("seg-5")).ok());
+    if (sync_rename) {
+      ASSERT_TRUE(fs_.SyncDir(dir_).ok());
+    }
+    auto file = fs_.ReopenWritableFile(Path("seg-5"));
+    ASSERT_TRUE(file.ok()) << file.status().ToString();
+    EXPECT_EQ(fs_.SyncedBytes(Path("seg-5")), old.size());
+    ASSERT_TRUE(WriteAt(**file, 0, std::string(6, '\0')).ok()) << "the header is zeroed first";
+    ASSERT_TRUE((*file)->Sync().ok());
+    ASSERT_TRUE(WriteAt(**file, 0, "NEWHDRrecord").ok());
+    file->reset();
+
+    ASSERT_TRUE(PowerLoss(LossMode::kDropUnsynced).ok());
+    const std::string expected = std::string(6, '\0') + old.substr(6);
+    if (sync_rename) {
+      EXPECT_FALSE(std::filesystem::exists(Path("seg-1")));
+      EXPECT_EQ(ReadAll(Path("seg-5")), expected);
+    } else {
+      EXPECT_FALSE(std::filesystem::exists(Path("seg-5")));
+      EXPECT_EQ(ReadAll(Path("seg-1")), expected) << "the synced zeroing stays, the unsynced record is undone";
+    }
+    std::filesystem::remove(Path("seg-1"));
+    std::filesystem::remove(Path("seg-5"));
+  }
+}
+
+TEST_F(FaultFileSystemTest, UnsyncedRenameSurvivesWhenEntriesAreKept) {
+  { auto file = Prepare("seg-1", "old", {}); }
+  ASSERT_TRUE(fs_.RenameFile(Path("seg-1"), Path("seg-5")).ok());
+  ASSERT_TRUE(PowerLoss(LossMode::kDropUnsynced, 1, /*lose_entries=*/false).ok());
+  EXPECT_FALSE(std::filesystem::exists(Path("seg-1")));
+  EXPECT_EQ(ReadAll(Path("seg-5")), "old");
+}
+
+TEST_F(FaultFileSystemTest, UnsyncedRenamesRevertAsAChainAndASwap) {
+  { auto f = Prepare("a", "A", {}); }
+  { auto f = Prepare("x", "X", {}); }
+  { auto f = Prepare("y", "Y", {}); }
+  // a -> b -> c: back to a.
+  ASSERT_TRUE(fs_.RenameFile(Path("a"), Path("b")).ok());
+  ASSERT_TRUE(fs_.RenameFile(Path("b"), Path("c")).ok());
+  // Swap x and y through a temporary name: each goes back to its own name.
+  ASSERT_TRUE(fs_.RenameFile(Path("x"), Path("t")).ok());
+  ASSERT_TRUE(fs_.RenameFile(Path("y"), Path("x")).ok());
+  ASSERT_TRUE(fs_.RenameFile(Path("t"), Path("y")).ok());
+  EXPECT_EQ(ReadAll(Path("x")), "Y");
+
+  ASSERT_TRUE(PowerLoss(LossMode::kDropUnsynced).ok());
+  auto names = fs_.ListDir(dir_);
+  ASSERT_TRUE(names.ok());
+  std::sort(names->begin(), names->end());
+  EXPECT_EQ(*names, (std::vector<std::string>{"a", "x", "y"}));
+  EXPECT_EQ(ReadAll(Path("a")), "A");
+  EXPECT_EQ(ReadAll(Path("x")), "X");
+  EXPECT_EQ(ReadAll(Path("y")), "Y");
+}
+
+TEST_F(FaultFileSystemTest, RenameBackToTheDurableNameIsNotReverted) {
+  { auto f = Prepare("a", "A", {}); }
+  ASSERT_TRUE(fs_.RenameFile(Path("a"), Path("b")).ok());
+  ASSERT_TRUE(fs_.RenameFile(Path("b"), Path("a")).ok());
+  ASSERT_TRUE(PowerLoss(LossMode::kDropUnsynced).ok());
+  EXPECT_EQ(ReadAll(Path("a")), "A");
+  EXPECT_FALSE(std::filesystem::exists(Path("b")));
+}
+
+// ---------------------------------------------------------------- allocate faults, crash points
+
+TEST_F(FaultFileSystemTest, InjectedAllocateFaultNamesThePath) {
+  auto other = Create("shard-0");
+  auto file = Create("shard-1");
+  fs_.InjectFault(Op::kAllocate, 1, ENOSPC, "shard-1");
+  EXPECT_TRUE(other->Allocate(0, 4096).ok()) << "other paths are not hit";
+  Status s = file->Allocate(0, 4096);
+  EXPECT_TRUE(s.IsIOError());
+  EXPECT_EQ(s.sys_errno(), ENOSPC);
+  EXPECT_EQ(s.message(), "allocate " + Path("shard-1") + ": injected fault: No space left on device");
+  EXPECT_EQ(std::filesystem::file_size(Path("shard-1")), 0u) << "a failed allocation reserves nothing";
+  EXPECT_TRUE(file->Allocate(0, 4096).ok()) << "not sticky";
+  EXPECT_EQ(std::filesystem::file_size(Path("shard-1")), 4096u);
+}
+
+// One of each mutating operation, plus reads and a lock, which do not count.
+void RunScenario(FaultInjectionFileSystem& fs, const std::string& dir, std::vector<Status>* results) {
+  auto record = [&](Status s) { results->push_back(std::move(s)); };
+  record(fs.CreateDirs(dir + "/sub"));
+  auto file = fs.NewWritableFile(dir + "/sub/seg");
+  record(file.status());
+  if (!file.ok()) return;
+  record((*file)->Allocate(0, 1024));
+  record(WriteAt(**file, 0, "record"));
+  record((*file)->Sync());
+  record(fs.SyncDir(dir + "/sub"));
+  (void)fs.FileExists(dir + "/sub/seg");
+  (void)fs.LockFile(dir + "/LOCK");
+  record((*file)->Truncate(6));
+  record(fs.RenameFile(dir + "/sub/seg", dir + "/sub/seg2"));
+  record(fs.DeleteFile(dir + "/sub/seg2"));
+}
+
+TEST_F(FaultFileSystemTest, CrashAfterFailsEveryOperationFromTheNextOn) {
+  std::vector<Status> results;
+  {
+    FaultInjectionFileSystem counter;
+    RunScenario(counter, Path("count"), &results);
+    EXPECT_EQ(counter.mutating_op_count(), 9u) << "create dirs, create, allocate, write, sync, syncdir, truncate, "
+                                                  "rename, delete; not exists or lock";
+  }
+  for (const Status& s : results) ASSERT_TRUE(s.ok()) << s.ToString();
+  const std::uint64_t ops = results.size();
+
+  for (std::uint64_t k = 0; k <= ops + 1; ++k) {
+    SCOPED_TRACE("crash after " + std::to_string(k));
+    FaultInjectionFileSystem fs;
+    fs.CrashAfter(k);
+    results.clear();
+    RunScenario(fs, Path("k" + std::to_string(k)), &results);
+    EXPECT_EQ(fs.mutating_op_count(), std::min(k, ops));
+    EXPECT_EQ(fs.active(), k > ops) << "deactivated as soon as the k-th operation succeeded";
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      if (i < k) {
+        EXPECT_TRUE(results[i].ok()) << i << ": " << results[i].ToString();
+      } else {
+        EXPECT_EQ(results[i].sys_errno(), EIO) << i;
+        EXPECT_TRUE(Contains(results[i].message(), "simulated power loss")) << i;
+      }
+    }
+    ASSERT_TRUE(fs.SimulatePowerLoss({}).ok());
+    EXPECT_TRUE(fs.active()) << "the machine restarted";
+    EXPECT_TRUE(fs.CreateDirs(Path("after" + std::to_string(k))).ok()) << "the crash point is disarmed";
+  }
+}
+
+TEST_F(FaultFileSystemTest, FailedOperationsDoNotCountTowardsTheCrashPoint) {
+  auto file = Create("seg");
+  EXPECT_EQ(fs_.mutating_op_count(), 1u);
+  fs_.CrashAfter(2);
+  fs_.InjectFault(Op::kWrite, 1, EIO);
+  EXPECT_EQ(WriteAt(*file, 0, "x").sys_errno(), EIO) << "injected";
+  EXPECT_FALSE(fs_.NewWritableFile(Path("seg")).ok()) << "already exists";
+  EXPECT_EQ(fs_.mutating_op_count(), 1u);
+  EXPECT_TRUE(WriteAt(*file, 0, "a").ok());
+  EXPECT_TRUE(fs_.active());
+  EXPECT_TRUE(file->Sync().ok());
+  EXPECT_FALSE(fs_.active());
+  EXPECT_EQ(fs_.mutating_op_count(), 3u);
+  Status s = WriteAt(*file, 1, "b");
+  EXPECT_EQ(s.sys_errno(), EIO);
+  EXPECT_TRUE(Contains(s.message(), "simulated power loss"));
+  EXPECT_EQ(fs_.mutating_op_count(), 3u);
+}
+
+TEST_F(FaultFileSystemTest, CrashAfterZeroDeactivatesAtOnceAndReleasesStalls) {
+  auto file = Create("seg");
+  ASSERT_TRUE(WriteAt(*file, 0, "data").ok());
+  fs_.StallSyncs("");
+  auto sync = std::async(std::launch::async, [&] { return file->Sync(); });
+  EXPECT_EQ(sync.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  fs_.CrashAfter(0);
+  EXPECT_FALSE(fs_.active());
+  ASSERT_EQ(sync.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(sync.get().sys_errno(), EIO);
+}
+
+TEST_F(FaultFileSystemTest, CrashAfterCountsOperationsFromManyThreads) {
+  constexpr int kThreads = 8, kRounds = 50;
+  std::vector<std::unique_ptr<WritableFile>> files;
+  for (int i = 0; i < kThreads; ++i) files.push_back(Create("shard-" + std::to_string(i)));
+  const std::uint64_t budget = 100;
+  fs_.CrashAfter(budget);
+  std::vector<std::thread> threads;
+  std::atomic<std::uint64_t> succeeded{0};
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      for (int round = 0; round < kRounds; ++round) {
+        if (WriteAt(*files[i], round, "x").ok()) ++succeeded;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_FALSE(fs_.active());
+  EXPECT_EQ(fs_.mutating_op_count(), kThreads + succeeded.load());
+  // Writes that had passed the check when the budget ran out may still land.
+  EXPECT_GE(succeeded.load(), budget);
+  EXPECT_LE(succeeded.load(), budget + kThreads - 1);
 }
 
 }  // namespace

@@ -116,6 +116,7 @@ class JitterSyncFileSystem final : public FileSystem {
       return Status::OK();
     }
     Status Truncate(std::uint64_t size) override { return base_->Truncate(size); }
+    Status Allocate(std::uint64_t offset, std::uint64_t len) override { return base_->Allocate(offset, len); }
     Status Close() override { return base_->Close(); }
     const std::string& path() const override { return base_->path(); }
 

@@ -12,6 +12,7 @@
 
 #include "shardwal/fault_injection_file_system.h"
 #include "shardwal/wal.h"
+#include "src/format.h"
 #include "tests/test_util.h"
 
 namespace shardwal {
@@ -45,7 +46,14 @@ TEST(WalErrors, FailedSyncFailsEveryWaiterAndEveryLaterAppend) {
   // one fails may still complete, which is fine but would blur the count.
   FaultyWal f(1);
   ASSERT_TRUE(f.wal->Append("a", "before").ok());
-  f.fs->InjectFault(Op::kSync, 1, EIO);
+  // (The segment being written: the next one is prepared, and synced, in
+  // the background.)
+  const std::string segment = format::SegmentFileName(0, 1);
+  std::atomic<int> segment_syncs{0};
+  f.fs->SetSyncObserver([&](const std::string& path, std::uint64_t) {
+    if (path.ends_with(segment)) ++segment_syncs;
+  });
+  f.fs->InjectFault(Op::kSync, 1, EIO, segment);
 
   // Many writers in flight when the sync fails: none may be told "durable"
   // for a record that is not.
@@ -71,7 +79,7 @@ TEST(WalErrors, FailedSyncFailsEveryWaiterAndEveryLaterAppend) {
   EXPECT_TRUE(Contains(health, "shard")) << health.ToString();
   EXPECT_TRUE(Contains(health, ".wal")) << health.ToString();  // names the segment file
 
-  const auto syncs_after_failure = f.fs->sync_count();
+  const int syncs_after_failure = segment_syncs.load();
   for (Durability d : {Durability::kNone, Durability::kAsync, Durability::kGroup}) {
     AppendOptions ao;
     ao.durability = d;
@@ -81,13 +89,13 @@ TEST(WalErrors, FailedSyncFailsEveryWaiterAndEveryLaterAppend) {
   }
   EXPECT_TRUE(f.wal->WaitDurable(f.wal->LastLsn()).IsIOError());
   EXPECT_TRUE(f.wal->Close().IsIOError());
-  EXPECT_EQ(f.fs->sync_count(), syncs_after_failure) << "a failed WAL synced again";
+  EXPECT_EQ(segment_syncs.load(), syncs_after_failure) << "a failed WAL synced its segment again";
 }
 
 TEST(WalErrors, DiskFullOnWriteFailsTheWal) {
   FaultyWal f(1);
   ASSERT_TRUE(f.wal->Append("a", "fits").ok());
-  f.fs->InjectFault(Op::kWrite, 1, ENOSPC);
+  f.fs->InjectFault(Op::kWrite, 1, ENOSPC, format::SegmentFileName(0, 1));  // not the zero fill of the next
   auto r = f.wal->Append("a", "does not fit");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().sys_errno(), ENOSPC) << r.status().ToString();
@@ -100,13 +108,38 @@ TEST(WalErrors, DiskFullOnWriteFailsTheWal) {
   EXPECT_EQ(recs[0].payload, "fits");
 }
 
-TEST(WalErrors, SegmentCreationFailureNamesTheShard) {
-  FaultyWal f(1);
-  f.fs->InjectFault(Op::kCreate, 1, EACCES);
-  auto r = f.wal->Append("a", "x");
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().sys_errno(), EACCES);
-  EXPECT_TRUE(Contains(r.status(), "creating segment of shard 0")) << r.status().ToString();
+TEST(WalErrors, SegmentCreationFailureAtOpenNamesTheShard) {
+  // Open prepares each shard's first segment: a failure there fails Open.
+  TempDir dir;
+  auto fs = std::make_shared<FaultInjectionFileSystem>();
+  Options options = TestOptions(dir.path(), 1);
+  options.file_system = fs;
+  fs->InjectFault(Op::kCreate, 1, EACCES, "shard0000-");
+  auto w = Wal::Open(options);
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.status().sys_errno(), EACCES);
+  EXPECT_TRUE(Contains(w.status(), "of shard 0")) << w.status().ToString();
+  EXPECT_TRUE(Contains(w.status(), "shard0000-000000000001.wal")) << w.status().ToString();
+}
+
+TEST(WalErrors, SegmentCreationFailureAtRotationFailsTheWalNamingTheShard) {
+  // The background preparation of the next segment fails, and so does the
+  // retry at rotation: the WAL fails, and says which segment of which shard.
+  FaultyWal f(1, [](Options& o) {
+    o.segment_bytes = 64u << 10;
+    o.max_batch_bytes = 4096;
+  });
+  f.fs->InjectFault(Op::kCreate, 1, EACCES, "shard0000-", /*sticky=*/true);
+  const std::string payload(1000, 'p');
+  Status failure;
+  for (int i = 0; i < 200 && failure.ok(); ++i) {
+    auto r = f.wal->Append("a", payload);
+    if (!r.ok()) failure = r.status();
+  }
+  ASSERT_FALSE(failure.ok()) << "64 KiB segments filled without a second segment";
+  EXPECT_EQ(failure.sys_errno(), EACCES);
+  EXPECT_TRUE(Contains(failure, "of shard 0")) << failure.ToString();
+  EXPECT_FALSE(f.wal->health().ok());
 }
 
 void SmallBuffer(Options& o) {

@@ -151,21 +151,28 @@ class SyncedLsnTracker {
  public:
   explicit SyncedLsnTracker(std::size_t max_lsn) : synced_(max_lsn + 1) {}
 
-  void OnSync(const std::string& path, std::uint64_t synced_bytes) {
+  // Only the shard's flush thread writes a segment, and it is the thread
+  // syncing it: what the file holds now is what this sync made durable.
+  // Batches are parsed from where the last sync left off to where valid
+  // batches end (preallocated zeros, a seal), whatever the file's size.
+  void OnSync(const std::string& path, std::uint64_t) {
     if (!path.ends_with(".wal")) return;  // the MANIFEST
     std::lock_guard lk(mu_);
-    std::uint64_t& done = parsed_[path];
-    if (synced_bytes <= done) return;
-    std::string bytes(synced_bytes - done, '\0');
     auto file = FileSystem::Default()->NewReadableFile(path);
     ASSERT_TRUE(file.ok());
+    auto size = (*file)->Size();
+    ASSERT_TRUE(size.ok());
+    std::uint64_t& done = parsed_[path];
+    if (done == 0) done = format::kSegmentHeaderBytes;
+    if (*size <= done) return;
+    std::string bytes(*size - done, '\0');
     auto n = (*file)->PRead(done, bytes.size(), bytes.data());
     ASSERT_TRUE(n.ok() && *n == bytes.size());
     std::size_t pos = 0;
-    if (done == 0) pos = format::kSegmentHeaderBytes;
-    while (pos < bytes.size()) {
+    while (pos + format::kBatchHeaderBytes <= bytes.size()) {
       format::BatchHeader bh;
-      ASSERT_TRUE(format::DecodeBatchHeader(bytes.data() + pos, &bh).ok()) << path << " @" << done + pos;
+      if (!format::DecodeBatchHeader(bytes.data() + pos, &bh).ok() || bh.seal) break;
+      if (pos + format::kBatchHeaderBytes + bh.body_bytes > bytes.size()) break;
       std::size_t rpos = pos + format::kBatchHeaderBytes;
       for (std::uint32_t i = 0; i < bh.record_count; ++i) {
         format::RecordView rec;
@@ -177,7 +184,7 @@ class SyncedLsnTracker {
       }
       pos = rpos;
     }
-    done = synced_bytes;
+    done += pos;
   }
 
   // Called with each newly published W: every LSN <= W must be synced.

@@ -1,18 +1,57 @@
 // A FileSystem that wraps another one and misbehaves on request, in the
 // spirit of RocksDB's FaultInjectionTestFS:
 //
-//  * fail the Nth write / sync / create / ... (optionally only on paths that
-//    contain a substring) with a chosen errno, once or from then on;
+//  * fail the Nth write / sync / allocate / create / ... (optionally only on
+//    paths that contain a substring) with a chosen errno, once or from then on;
 //  * stall syncs on matching paths until released (a shard that stops making
 //    progress);
-//  * simulate power loss: everything not yet fdatasync'd vanishes, a random
-//    prefix of it may survive, the last write may be torn, and files whose
-//    directory entry was never synced may disappear;
+//  * "kill the process" after the Nth mutating operation (CrashAfter), for
+//    crash-at-every-step tests;
+//  * simulate power loss: what was not made durable is undone, in whole or in
+//    part, and directory entries (creations, renames) that were never synced
+//    may be lost;
 //  * observe every successful sync (tests check the durable watermark
 //    against what is really on stable storage).
 //
-// It tracks, per file, how many bytes were written and how many are synced.
-// The WAL only appends, so "synced" is a prefix of each file.
+// The power-loss model. Files are not assumed to be append-only: the WAL
+// preallocates segments (Allocate, then writes into the zero-filled range)
+// and recycles old segments (renames them, then overwrites them from offset
+// 0), so unsynced bytes can sit on top of older durable ones. Per file it
+// tracks its durable size (SyncedBytes) and, in order, every mutation since
+// the file's last successful Sync():
+//
+//  * a write: its offset and length, the file size before it, and the bytes
+//    it overwrote ([offset, min(offset + len, old size)), read from the base
+//    file just before the write);
+//  * a size change: Allocate growing the file (old and new size), or
+//    Truncate growing it (modelled as a write of zeros that overwrote
+//    nothing, so it can be torn like one).
+//
+// Sync() makes all of that file's mutations durable. A shrinking Truncate is
+// treated as durable at once: it clips the pending mutations (and the durable
+// size) to the new size, so a power loss never brings the cut bytes back.
+//
+// SimulatePowerLoss keeps, per file, a prefix of its mutations (which one
+// depends on the LossMode; the last kept write may survive only in part, as
+// a prefix of its bytes) and undoes the rest, newest first: the overwritten
+// bytes are written back and the file is cut to the size it had before the
+// first undone mutation (for a partly kept write: the larger of its old size
+// and the end of the kept bytes). A file that only ever appended is thus cut
+// to its synced length plus whatever survived, as before.
+//
+// Directory entries. A file created (NewWritableFile) or renamed (RenameFile)
+// is named by an unsynced entry until SyncDir() on the directory of its
+// (new) name succeeds. With PowerLossOptions::lose_unsynced_dir_entries, a
+// power loss then deletes files whose creation is unsynced, and moves a file
+// whose rename is unsynced back to the name it had when its entry was last
+// durable (a chain of unsynced renames reverts as a whole). Exceptions, so
+// that a power loss never leaves neither the old nor the new file under a
+// name: renaming over a file whose entry is durable is treated as durable
+// at once (the new file keeps the name); renaming a file whose creation is
+// unsynced moves that mark to the new name (unless it replaced a durable
+// file, see the first exception). Deletions are treated as durable at once.
+// Tracking follows RenameFile, not open handles: reopen a renamed file
+// before writing to it under its new name.
 #pragma once
 
 #include <cstdint>
@@ -34,7 +73,7 @@ namespace shardwal {
 class FaultInjectionFileSystem : public FileSystem {
  public:
   // kRename matches a filter against "<from> -> <to>".
-  enum class Op { kWrite, kSync, kCreate, kSyncDir, kRename, kDelete, kCreateDir, kLock, kTruncate };
+  enum class Op { kWrite, kSync, kCreate, kSyncDir, kRename, kDelete, kCreateDir, kLock, kTruncate, kAllocate };
 
   // The files it hands out refer back to it: destroy them first.
 
@@ -60,22 +99,41 @@ class FaultInjectionFileSystem : public FileSystem {
   void SetSyncObserver(SyncObserver observer);
 
   // Power loss, step 1: from now on every mutating operation (write, sync,
-  // truncate, create, rename, delete, dir sync, dir creation) fails with EIO
-  // ("simulated power loss"), so the code under test can be torn down without
-  // it persisting anything more.
+  // allocate, truncate, create, rename, delete, dir sync, dir creation) fails
+  // with EIO ("simulated power loss"), so the code under test can be torn
+  // down without it persisting anything more.
   void Deactivate();
   bool active() const;
 
+  // A crash point: after `mutating_ops` more mutating operations (as listed
+  // for Deactivate) have succeeded, the file system deactivates itself, so
+  // the next one fails as after Deactivate(). 0 deactivates at once. Count a
+  // scenario's operations with mutating_op_count(), then rerun it with
+  // CrashAfter(k) for every k. With several threads, an operation that had
+  // already started when the count was reached may still complete (as a
+  // syscall racing with a real crash would). SimulatePowerLoss disarms it.
+  void CrashAfter(std::uint64_t mutating_ops);
+  // Mutating operations that succeeded since construction (failed ones,
+  // injected or not, do not count).
+  std::uint64_t mutating_op_count() const;
+
+  // Which of each file's unsynced mutations survive (see the top comment).
   enum class LossMode {
-    kDropUnsynced,      // every file is cut back to its synced length
-    kKeepRandomPrefix,  // a random prefix of each file's unsynced bytes survives
-    kTearLastWrite,     // everything written survives except a random part of
-                        // each file's last unsynced write (a torn write)
+    // None: every file is back to its state at its last sync.
+    kDropUnsynced,
+    // A random prefix, counted in bytes written (an allocation counts as
+    // one): the last kept write may survive in part.
+    kKeepRandomPrefix,
+    // Everything but a random suffix of the file's last unsynced write (at
+    // least one byte of it is lost; mutations after it are lost too): a torn
+    // write. A file with no unsynced write keeps everything.
+    kTearLastWrite,
   };
   struct PowerLossOptions {
     LossMode mode = LossMode::kDropUnsynced;
     std::uint64_t seed = 1;
-    // Files created since their directory was last synced disappear.
+    // Files created since their directory was last synced disappear, and
+    // files renamed since go back to their old name.
     bool lose_unsynced_dir_entries = true;
   };
 
@@ -86,6 +144,8 @@ class FaultInjectionFileSystem : public FileSystem {
   // files (or was destroyed).
   Status SimulatePowerLoss(const PowerLossOptions& options);
 
+  // The file's durable size: its size at its last successful Sync() (or when
+  // first reopened), clipped by later shrinking truncations. 0 if untracked.
   std::uint64_t SyncedBytes(const std::string& path) const;
   std::uint64_t sync_count() const;
   std::uint64_t write_count() const;
@@ -106,16 +166,25 @@ class FaultInjectionFileSystem : public FileSystem {
  private:
   class TrackedFile;
 
-  struct Write {
-    std::uint64_t offset;
-    std::uint64_t len;
+  // One change to a file since its last sync, with what undoing it needs.
+  struct Mutation {
+    enum class Kind { kWrite, kResize } kind;
+    std::uint64_t old_size;   // file size before it
+    std::uint64_t new_size;   // file size after it
+    std::uint64_t offset = 0; // kWrite: where it wrote
+    std::uint64_t len = 0;    // kWrite: how many bytes
+    std::string old_bytes;    // kWrite: what it overwrote, from `offset` on
   };
-  // What power loss may do to one file. The WAL only appends, so the synced
-  // bytes are a prefix of the file.
   struct FileState {
-    std::uint64_t written = 0;     // high-water mark: end of the furthest write
-    std::uint64_t synced = 0;      // length known to be on stable storage
-    std::vector<Write> unsynced;   // writes since the last sync, in order
+    std::uint64_t size = 0;            // current size, as the code under test sees it
+    std::uint64_t synced = 0;          // durable size
+    std::vector<Mutation> unsynced;    // since the last sync, oldest first
+  };
+  // What of a file's unsynced mutations a power loss keeps: the first
+  // `whole` ones, then `partial` bytes of the next (a write).
+  struct Survivors {
+    std::size_t whole = 0;
+    std::uint64_t partial = 0;
   };
   struct Fault {
     Op op;
@@ -134,21 +203,31 @@ class FaultInjectionFileSystem : public FileSystem {
   // deactivated meanwhile.
   Status WaitWhileStalled(const std::string& path);
 
+  // Counts a mutating operation that succeeded; fires the crash point.
+  void MutationSucceeded();
+
   // Tracking, after the base file system did the operation.
+  std::uint64_t TrackedSize(const std::string& path) const;
   void CreationHappened(const std::string& path);
   void ReopenHappened(const std::string& path, std::uint64_t size);
-  void WriteHappened(const std::string& path, std::uint64_t offset, std::uint64_t len);
+  void WriteHappened(const std::string& path, std::uint64_t offset, std::uint64_t len, std::string old_bytes);
   void TruncateHappened(const std::string& path, std::uint64_t size);
+  void AllocateHappened(const std::string& path, std::uint64_t offset, std::uint64_t len);
   void SyncHappened(const std::string& path);  // also runs the observer, outside mu_
   void RenameHappened(const std::string& from, const std::string& to, bool over_durable);
   bool IsUnsyncedCreation(const std::string& path) const;
   void DeleteHappened(const std::string& path);
-  // The files created in `dir` whose entries a sync of `dir` would make durable.
-  std::vector<std::string> UnsyncedCreationsIn(const std::string& dir) const;
+  // The paths in `dir` whose entries (creations, renames) a sync of `dir`
+  // would make durable.
+  std::vector<std::string> UnsyncedEntriesIn(const std::string& dir) const;
   void EntriesSynced(const std::vector<std::string>& paths);
 
-  // How much of a file a power loss in `mode` leaves.
-  static std::uint64_t KeptLength(const FileState& file, LossMode mode, std::mt19937_64& rng);
+  // Which of the file's mutations a power loss in `mode` keeps.
+  static Survivors ChooseSurvivors(const FileState& file, LossMode mode, std::mt19937_64& rng);
+  // Undoes on the base file system what `keep` does not keep. Needs mu_.
+  Status RollBack(const std::string& path, const FileState& file, Survivors keep);
+  // Moves every file whose rename is unsynced back to its durable name. Needs mu_.
+  Status RevertUnsyncedRenames();
 
   std::shared_ptr<FileSystem> base_;
   mutable std::mutex mu_;
@@ -159,8 +238,13 @@ class FaultInjectionFileSystem : public FileSystem {
   bool active_ = true;
   std::map<std::string, FileState> files_;     // by path
   std::set<std::string> unsynced_creations_;   // created, parent dir not synced since
+  // Renamed (new path -> the path whose entry is durable), the new path's
+  // directory not synced since.
+  std::map<std::string, std::string> unsynced_renames_;
   std::uint64_t syncs_ = 0;
   std::uint64_t writes_ = 0;
+  std::uint64_t mutating_ops_ = 0;
+  std::optional<std::uint64_t> crash_at_;  // mutating_ops_ value that deactivates
 };
 
 }  // namespace shardwal

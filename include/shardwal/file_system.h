@@ -3,9 +3,10 @@
 // FileSystem, so tests (and embedders) can inject write/sync errors, a full
 // disk, stalls and power loss (see fault_injection_file_system.h).
 //
-// The interface is deliberately small: the WAL only ever appends to segment
-// files with positional writes, syncs them with fdatasync, and syncs the
-// directories whose entries it changed.
+// The interface is deliberately small: the WAL writes segment files front to
+// back with positional writes (into space reserved with Allocate, or over the
+// stale bytes of a recycled segment), syncs them with fdatasync, renames
+// recycled segments, and syncs the directories whose entries it changed.
 #pragma once
 
 #include <sys/uio.h>
@@ -33,6 +34,12 @@ class WritableFile {
   virtual Status Sync() = 0;
 
   virtual Status Truncate(std::uint64_t size) = 0;
+
+  // Reserves [offset, offset + len) on the device (fallocate(2), mode 0: the
+  // file grows to cover the range, which reads as zeros), so later writes
+  // inside it need no block allocation. A full disk shows up here, early,
+  // as IOError with errno ENOSPC. The new size is durable after Sync().
+  virtual Status Allocate(std::uint64_t offset, std::uint64_t len) = 0;
 
   // Idempotent. The destructor closes too, ignoring errors.
   virtual Status Close() = 0;

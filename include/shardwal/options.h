@@ -54,6 +54,37 @@ struct Options {
   // size (a batch never spans two segments).
   std::uint64_t segment_bytes = 64ull << 20;
 
+  // How a new segment file is made ready, in the background, before the
+  // shard needs it (docs/operations.md has the measurements):
+  //  kNone      created empty; every flush grows the file, so each
+  //             fdatasync also writes file-system metadata;
+  //  kAllocate  fallocate'd to segment_bytes: a full disk is found here,
+  //             early, and block allocation is off the flush path;
+  //  kZeroFill  fallocate'd and then written with zeros, so flushes only
+  //             overwrite blocks: the cheapest fdatasync, paid for with one
+  //             extra sequential write of each new segment.
+  Preallocation preallocation = Preallocation::kZeroFill;
+
+  // Up to this many segments per shard that a checkpoint released are kept
+  // and reused (renamed, written over from the front) instead of deleted:
+  // their blocks are already written, so steady-state fdatasyncs update no
+  // file-system metadata and nothing needs zero-filling. 0: delete them.
+  std::uint32_t recycle_segments = 4;
+
+  // Retention: segments wholly at or below the checkpoint are still kept
+  // while any rule below wants them (0 = rule off), newest first, per
+  // shard - for point-in-time replay, or for shipping to other machines.
+  std::uint32_t retain_segments = 0;           // the newest N checkpointed segments
+  std::uint64_t retain_bytes = 0;              // up to this many bytes of them
+  std::chrono::seconds retain_age{0};          // those written within this time
+
+  // Hard cap on the bytes of all segment files (recycled ones included). A
+  // shard that would need a new segment beyond it stops writing, and appends
+  // get Status::Backpressure naming the cap, until a Checkpoint frees room.
+  // 0: no cap. Close may exceed it by one segment per shard, so that nothing
+  // accepted is dropped.
+  std::uint64_t max_wal_bytes = 0;
+
   // Upper bound on tag + payload of one record.
   std::uint32_t max_record_bytes = 1u << 20;
 

@@ -66,7 +66,9 @@ struct RecoveryReport {
   Lsn first_lsn = kNoLsn;           // first LSN retained
   Lsn cut_lsn = kNoLsn;             // C: every LSN first..C is present (global mode)
   Lsn max_lsn_seen = kNoLsn;        // the highest valid LSN found anywhere
-  std::uint64_t records = 0;        // records kept
+  Lsn checkpoint_lsn = kNoLsn;      // recovery and replay start after it
+  std::uint64_t records = 0;        // records kept (above the checkpoint)
+  std::uint64_t records_checkpointed = 0;  // valid records at or below the checkpoint, read past
   std::uint64_t bytes_scanned = 0;
   double seconds = 0;
   std::vector<ShardRecovery> shards;

@@ -41,6 +41,11 @@ enum class Durability : std::uint8_t {
 std::string_view DurabilityName(Durability d);
 std::optional<Durability> ParseDurability(std::string_view s);
 
+// How a new segment file is prepared (Options::preallocation).
+enum class Preallocation : std::uint8_t { kNone, kAllocate, kZeroFill };
+std::string_view PreallocationName(Preallocation p);  // "none", "allocate", "zero-fill"
+std::optional<Preallocation> ParsePreallocation(std::string_view s);
+
 // Which shard an append goes to.
 enum class Routing : std::uint8_t {
   kTag,     // Append(tag, ...) hashes the tag: same tag, same shard, so

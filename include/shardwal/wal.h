@@ -44,7 +44,10 @@ struct ShardStats {
   std::uint64_t batches = 0;        // batches written (each <= max_batch_bytes)
   std::uint64_t writes = 0;         // pwritev calls (one per flush, covering its batches)
   std::uint64_t fsyncs = 0;         // fdatasyncs completed
-  std::uint64_t segments = 0;       // segment files created
+  std::uint64_t segments = 0;       // segments started since Open
+  std::uint64_t segment_files = 0;  // segments held now (recovered + started - released)
+  std::uint64_t recycled_pool = 0;  // released segments waiting to be reused
+  std::uint64_t rotation_waits = 0; // rotations that found the next segment not yet prepared
   std::uint64_t buffered_bytes = 0; // waiting in the buffer right now
   std::uint64_t backpressure_waits = 0;
   Lsn durable_frontier = kNoLsn;    // F(s): every LSN <= this of this shard is durable
@@ -54,6 +57,8 @@ struct WalStats {
   ShardStats total;                 // sums (durable_frontier: the watermark)
   Lsn last_lsn = kNoLsn;            // last assigned
   Lsn durable_lsn = kNoLsn;         // the watermark W
+  Lsn checkpoint_lsn = kNoLsn;      // the last Checkpoint (0: none)
+  std::uint64_t wal_bytes = 0;      // bytes of all segment files, against max_wal_bytes
 };
 
 class Wal {
@@ -121,6 +126,18 @@ class Wal {
   virtual Status Close() = 0;
 
   virtual WalStats Stats() const = 0;
+
+  // Everything <= lsn is persisted elsewhere (a flushed memtable, a
+  // snapshot): the WAL may drop it. Durably records the checkpoint in the
+  // MANIFEST, then releases every shard's segments whose records are all
+  // <= lsn (unless a retention rule keeps them): recycled, or deleted and
+  // the directory synced. Recovery and replay start after the checkpoint.
+  // Crash-safe at every step: a crash before the MANIFEST is replaced
+  // changes nothing; after it, the next Open finishes the release.
+  // InvalidArgument for an LSN never assigned; an LSN at or below the last
+  // checkpoint only re-applies retention. The segment a shard is writing is
+  // never released.
+  virtual Status Checkpoint(Lsn lsn) = 0;
 
   // What Open's recovery found and did.
   virtual const RecoveryReport& recovery_report() const = 0;

@@ -1,0 +1,368 @@
+#include "shards/segment_set.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "src/format.h"
+
+namespace shardwal {
+
+// ---- WalSpace ------------------------------------------------------------------
+
+bool WalSpace::TryReserve(std::uint64_t bytes, bool force) {
+  std::uint64_t used = used_.load(std::memory_order_relaxed);
+  do {
+    if (!force && cap_ != 0 && used + bytes > cap_) return false;
+  } while (!used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
+  return true;
+}
+
+void WalSpace::Release(std::uint64_t bytes) {
+  std::uint64_t used = used_.load(std::memory_order_relaxed);
+  while (!used_.compare_exchange_weak(used, used - std::min(used, bytes), std::memory_order_relaxed)) {
+  }
+}
+
+void WalSpace::Adjust(std::uint64_t old_bytes, std::uint64_t new_bytes) {
+  if (new_bytes >= old_bytes) {
+    TryReserve(new_bytes - old_bytes, /*force=*/true);
+  } else {
+    Release(old_bytes - new_bytes);
+  }
+}
+
+// ---- SegmentSet ------------------------------------------------------------------
+
+namespace {
+
+// What zero-filling writes from: one shared, never-written buffer.
+const std::vector<char>& Zeros() {
+  static const std::vector<char> zeros(1u << 20, 0);
+  return zeros;
+}
+
+Status WriteZeros(WritableFile& file, std::uint64_t offset, std::uint64_t bytes) {
+  const auto& zeros = Zeros();
+  while (bytes > 0) {
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(bytes, zeros.size()));
+    iovec iov{const_cast<char*>(zeros.data()), n};
+    if (Status s = file.PWritev(&iov, 1, offset); !s.ok()) return s;
+    offset += n;
+    bytes -= n;
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+SegmentSet::SegmentSet(Config config, std::vector<SegmentInfo> segments, std::vector<std::string> released,
+                       std::uint64_t last_seq, WalSpace* space)
+    : config_(std::move(config)),
+      space_(space),
+      segments_(segments.begin(), segments.end()),
+      next_seq_(last_seq + 1) {
+  for (auto& path : released) {
+    if (config_.writable && pool_.size() < config_.recycle_limit) {
+      pool_.push_back(std::move(path));
+    } else {
+      // Released by a checkpoint whose deletions a crash interrupted.
+      auto size = config_.fs->FileSize(path);
+      if (config_.fs->DeleteFile(path).ok() && size.ok()) space_->Release(*size);
+    }
+  }
+}
+
+std::string SegmentSet::SegmentPath(std::uint64_t seq) const {
+  return config_.dir + "/" + format::SegmentFileName(config_.shard_id, seq);
+}
+
+std::string SegmentSet::Describe(std::uint64_t seq) const {
+  return "preparing segment " + SegmentPath(seq) + " of shard " + std::to_string(config_.shard_id);
+}
+
+// ---- flush thread --------------------------------------------------------------------
+
+Result<PreparedSegment> SegmentSet::TakeNext() {
+  std::unique_lock lk(mu_);
+  if (!prepared_) rotation_waits_.fetch_add(1, std::memory_order_relaxed);
+  bool retried = false;
+  for (;;) {
+    if (prepared_) {
+      PreparedSegment p = std::move(*prepared_);
+      prepared_.reset();
+      lk.unlock();
+      if (wake_preparer_) wake_preparer_();
+      return p;
+    }
+    if (!prepare_error_.ok() && !preparing_) {
+      if (retried) return prepare_error_;
+      retried = true;
+      prepare_error_ = Status::OK();
+      lk.unlock();
+      (void)PrepareNext();
+      lk.lock();
+      continue;
+    }
+    ready_cv_.wait(lk);
+  }
+}
+
+void SegmentSet::Started(std::uint64_t seq, std::uint32_t epoch, Lsn first_lsn, std::string path) {
+  std::lock_guard lk(mu_);
+  SegmentInfo info;
+  info.seq = seq;
+  info.path = std::move(path);
+  info.epoch = epoch;
+  info.first_lsn = first_lsn;
+  info.bytes = config_.segment_bytes;
+  segments_.push_back(std::move(info));
+}
+
+void SegmentSet::Finished(std::uint64_t seq, Lsn last_lsn, std::uint64_t last_commit_ns, std::uint64_t bytes) {
+  std::lock_guard lk(mu_);
+  if (segments_.empty() || segments_.back().seq != seq) return;
+  SegmentInfo& s = segments_.back();
+  s.last_lsn = last_lsn;
+  s.last_commit_ns = last_commit_ns;
+  if (bytes != s.bytes) space_->Adjust(s.bytes, bytes);
+  s.bytes = bytes;
+  s.finished = true;
+}
+
+std::string SegmentSet::BlockedReason() const {
+  std::lock_guard lk(mu_);
+  if (!cap_blocked_) return {};
+  return "the WAL's segment files reached max_wal_bytes=" + std::to_string(space_->cap()) + " (" +
+         std::to_string(space_->used()) + " bytes in use), so shard " + std::to_string(config_.shard_id) +
+         " cannot start a new segment: Checkpoint() to release segments";
+}
+
+// ---- preparer ------------------------------------------------------------------------
+
+bool SegmentSet::WantsPreparation() const {
+  std::lock_guard lk(mu_);
+  return config_.writable && !prepared_ && !preparing_ && prepare_error_.ok() && !cap_blocked_;
+}
+
+Status SegmentSet::DiscardPrepared() {
+  std::optional<PreparedSegment> p;
+  {
+    std::lock_guard lk(mu_);
+    p.swap(prepared_);
+  }
+  if (!p) return Status::OK();
+  const std::string path = p->file->path();
+  Status s = p->file->Close();
+  if (Status d = config_.fs->DeleteFile(path); d.ok()) {
+    space_->Release(config_.segment_bytes);
+  } else if (s.ok()) {
+    s = d;
+  }
+  return s;
+}
+
+void SegmentSet::LiftCap() {
+  std::lock_guard lk(mu_);
+  cap_lifted_ = true;
+  cap_blocked_ = false;
+  ready_cv_.notify_all();
+}
+
+void SegmentSet::RetryAfterCap() {
+  std::lock_guard lk(mu_);
+  cap_blocked_ = false;
+}
+
+Status SegmentSet::PrepareNext(bool first) {
+  std::string from;
+  std::uint64_t seq;
+  bool cap_lifted;
+  {
+    std::lock_guard lk(mu_);
+    if (prepared_ || preparing_) return Status::OK();
+    preparing_ = true;
+    seq = next_seq_;
+    cap_lifted = cap_lifted_;
+    if (!pool_.empty()) {
+      from = std::move(pool_.back());
+      pool_.pop_back();
+    }
+  }
+  PreparedSegment p;
+  p.seq = seq;
+  const std::string path = SegmentPath(seq);
+  Status s;
+  bool cap = false;
+  if (!from.empty()) {
+    s = PrepareRecycled(from, path, &p);
+  } else if (!space_->TryReserve(config_.segment_bytes, cap_lifted)) {
+    cap = true;
+    s = Status::Backpressure("max_wal_bytes reached");
+  } else {
+    s = PrepareFresh(path, config_.preallocation == Preallocation::kZeroFill && !first, &p);
+    if (!s.ok()) space_->Release(config_.segment_bytes);
+  }
+  std::lock_guard lk(mu_);
+  preparing_ = false;
+  if (s.ok()) {
+    prepared_ = std::move(p);
+    next_seq_ = seq + 1;
+  } else if (cap) {
+    cap_blocked_ = !cap_lifted_;  // LiftCap may have come meanwhile
+  } else {
+    prepare_error_ = s.WithContext(Describe(seq));
+  }
+  ready_cv_.notify_all();
+  return s.ok() ? s : cap ? s : prepare_error_;
+}
+
+Status SegmentSet::PrepareFresh(const std::string& path, bool zero_fill, PreparedSegment* out) {
+  FileSystem& fs = *config_.fs;
+  // A failed earlier attempt may have left the file behind.
+  if (auto exists = fs.FileExists(path); exists.ok() && *exists) {
+    if (Status s = fs.DeleteFile(path); !s.ok()) return s;
+  }
+  auto file = fs.NewWritableFile(path);
+  if (!file.ok()) return file.status();
+  auto fail = [&](Status s) {
+    (*file)->Close();
+    fs.DeleteFile(path);  // best effort; a leftover is removed by recovery
+    return s;
+  };
+  out->flags = 0;
+  if (config_.preallocation != Preallocation::kNone) {
+    Status s = (*file)->Allocate(0, config_.segment_bytes);
+    if (s.ok()) {
+      out->flags = format::kSegmentPreallocated;
+    } else if (!s.IsNotSupported()) {
+      return fail(s);
+    }
+    if (zero_fill) {
+      // Written blocks: later overwrites need no extent conversion.
+      if (Status z = WriteZeros(**file, 0, config_.segment_bytes); !z.ok()) return fail(z);
+      out->flags = format::kSegmentPreallocated;
+    }
+  }
+  // The size (and zeros) durable, then the directory entry: a rotation
+  // into this file changes no metadata.
+  if (Status s = (*file)->Sync(); !s.ok()) return fail(s);
+  if (Status s = fs.SyncDir(config_.dir); !s.ok()) return fail(s);
+  out->file = std::move(*file);
+  return Status::OK();
+}
+
+Status SegmentSet::PrepareRecycled(const std::string& from, const std::string& path, PreparedSegment* out) {
+  FileSystem& fs = *config_.fs;
+  auto size = fs.FileSize(from);
+  if (!size.ok()) return size.status();
+  {
+    auto file = fs.ReopenWritableFile(from);
+    if (!file.ok()) return file.status();
+    // Invalidate the old header first: whatever name the file ends up
+    // with after a crash, it cannot pass for the segment it was.
+    char zeros[format::kSegmentHeaderBytes] = {};
+    iovec iov{zeros, sizeof zeros};
+    if (Status s = (*file)->PWritev(&iov, 1, 0); !s.ok()) return s;
+    if (*size < config_.segment_bytes) {
+      Status s = (*file)->Allocate(0, config_.segment_bytes);
+      if (!s.ok() && !s.IsNotSupported()) return s;
+    }
+    if (Status s = (*file)->Sync(); !s.ok()) return s;
+    if (Status s = (*file)->Close(); !s.ok()) return s;
+  }
+  if (Status s = fs.RenameFile(from, path); !s.ok()) return s;
+  if (Status s = fs.SyncDir(config_.dir); !s.ok()) return s;
+  auto new_size = fs.FileSize(path);
+  if (new_size.ok()) space_->Adjust(*size, *new_size);
+  auto file = fs.ReopenWritableFile(path);
+  if (!file.ok()) return file.status();
+  out->file = std::move(*file);
+  out->flags = format::kSegmentRecycled | format::kSegmentPreallocated;
+  return Status::OK();
+}
+
+// ---- checkpoint and retention ------------------------------------------------------------
+
+std::vector<SegmentInfo> SegmentSet::PlanRelease(Lsn checkpoint, const RetentionRules& rules,
+                                                 std::chrono::system_clock::time_point now) const {
+  std::lock_guard lk(mu_);
+  std::size_t n = 0;
+  while (n < segments_.size() && segments_[n].finished && segments_[n].last_lsn <= checkpoint) ++n;
+  // Retention keeps the newest checkpointed segments; what it does not keep
+  // is a prefix, because age and position both grow towards the front.
+  const auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
+  const auto age_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(rules.age).count();
+  std::uint32_t kept = 0;
+  std::uint64_t kept_bytes = 0;
+  while (n > 0) {
+    const SegmentInfo& s = segments_[n - 1];
+    const bool by_count = kept < rules.segments;
+    const bool by_bytes = rules.bytes != 0 && kept_bytes + s.bytes <= rules.bytes;
+    const bool by_age = age_ns != 0 && s.last_commit_ns != 0 &&
+                        now_ns - static_cast<std::int64_t>(s.last_commit_ns) < age_ns;
+    if (!by_count && !by_bytes && !by_age) break;
+    --n;
+    ++kept;
+    kept_bytes += s.bytes;
+  }
+  return {segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(n)};
+}
+
+Status SegmentSet::Release(const std::vector<SegmentInfo>& released) {
+  std::vector<SegmentInfo> doomed;
+  {
+    std::lock_guard lk(mu_);
+    for (const SegmentInfo& r : released) {
+      if (segments_.empty() || segments_.front().seq != r.seq) continue;
+      if (config_.writable && pool_.size() < config_.recycle_limit) {
+        pool_.push_back(r.path);
+      } else {
+        doomed.push_back(r);
+      }
+      segments_.pop_front();
+    }
+  }
+  Status first_error;
+  for (const SegmentInfo& d : doomed) {
+    Status s = config_.fs->DeleteFile(d.path);
+    if (s.ok()) {
+      space_->Release(d.bytes);
+    } else if (first_error.ok()) {
+      first_error = s.WithContext("releasing a checkpointed segment of shard " + std::to_string(config_.shard_id));
+    }
+  }
+  if (!doomed.empty()) {
+    if (Status s = config_.fs->SyncDir(config_.dir); !s.ok() && first_error.ok()) first_error = s;
+  }
+  return first_error;
+}
+
+void SegmentSet::CollectEpochs(std::set<std::uint32_t>* epochs) const {
+  std::lock_guard lk(mu_);
+  for (const auto& s : segments_) epochs->insert(s.epoch);
+}
+
+std::optional<std::chrono::system_clock::time_point> SegmentSet::NextAgeExpiry(Lsn checkpoint,
+                                                                                std::chrono::seconds age) const {
+  std::lock_guard lk(mu_);
+  for (const auto& s : segments_) {
+    if (!s.finished || s.last_lsn > checkpoint) break;
+    if (s.last_commit_ns == 0) continue;
+    return std::chrono::system_clock::time_point(
+               std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(s.last_commit_ns))) +
+           age;
+  }
+  return std::nullopt;
+}
+
+std::uint64_t SegmentSet::segment_count() const {
+  std::lock_guard lk(mu_);
+  return segments_.size();
+}
+
+std::uint64_t SegmentSet::pooled_count() const {
+  std::lock_guard lk(mu_);
+  return pool_.size();
+}
+
+}  // namespace shardwal

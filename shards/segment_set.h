@@ -1,0 +1,173 @@
+// SegmentSet: the segment files of one shard directory, as the segment
+// lifecycle sees them - which segments exist (and what LSNs they hold), the
+// one prepared ahead for the next rotation, and the released ones waiting to
+// be recycled.
+//
+// Three parties share it, each through its own methods:
+//   * the shard's flush thread takes the prepared segment when it rotates
+//     (TakeNext) and says what it wrote (Started / Finished);
+//   * the WAL's SegmentPreparer thread prepares the next segment in the
+//     background (PrepareNext): creates and preallocates it, or recycles a
+//     released one, and makes its directory entry durable - so a rotation
+//     only writes the new header and never waits for the file system;
+//   * Checkpoint / retention release whole segments from the front
+//     (PlanRelease, then Release once the MANIFEST says so).
+//
+// Disk space is accounted in a WalSpace shared by all sets, which enforces
+// Options::max_wal_bytes.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "shardwal/file_system.h"
+#include "shardwal/options.h"
+#include "shardwal/status.h"
+#include "shardwal/types.h"
+
+namespace shardwal {
+
+// The bytes of all segment files of a WAL, against the cap.
+class WalSpace {
+ public:
+  WalSpace(std::uint64_t cap, std::uint64_t used) : cap_(cap), used_(used) {}
+  // Reserves `bytes` unless that would pass the cap (0: no cap). `force`
+  // reserves regardless (Close must be able to write what it accepted).
+  bool TryReserve(std::uint64_t bytes, bool force);
+  void Release(std::uint64_t bytes);
+  void Adjust(std::uint64_t old_bytes, std::uint64_t new_bytes);
+  std::uint64_t used() const { return used_.load(std::memory_order_relaxed); }
+  std::uint64_t cap() const { return cap_; }
+
+ private:
+  const std::uint64_t cap_;
+  std::atomic<std::uint64_t> used_;
+};
+
+struct SegmentInfo {
+  std::uint64_t seq = 0;
+  std::string path;
+  std::uint32_t epoch = 0;
+  Lsn first_lsn = kNoLsn;
+  Lsn last_lsn = kNoLsn;            // of its last record (0: none, or not known yet)
+  std::uint64_t bytes = 0;          // file size on disk
+  std::uint64_t last_commit_ns = 0;  // wall clock of its last batch
+  bool finished = false;            // sealed or recovered: nothing more is written to it
+};
+
+struct RetentionRules {
+  std::uint32_t segments = 0;
+  std::uint64_t bytes = 0;
+  std::chrono::seconds age{0};
+  bool any() const { return segments != 0 || bytes != 0 || age.count() != 0; }
+};
+
+// A segment file ready for its first batch.
+struct PreparedSegment {
+  std::uint64_t seq = 0;
+  std::unique_ptr<WritableFile> file;
+  std::uint16_t flags = 0;  // format::kSegmentPreallocated / kSegmentRecycled
+};
+
+class SegmentSet {
+ public:
+  struct Config {
+    FileSystem* fs = nullptr;
+    std::string dir;
+    std::uint32_t shard_id = 0;
+    bool writable = false;  // a shard directory of the current epoch
+    std::uint64_t segment_bytes = 0;
+    Preallocation preallocation = Preallocation::kZeroFill;
+    std::uint32_t recycle_limit = 0;
+  };
+
+  // `segments`: what recovery kept, in sequence order; `released`: files a
+  // checkpoint released (to recycle, or delete); `last_seq`: the highest
+  // sequence ever used in the directory.
+  SegmentSet(Config config, std::vector<SegmentInfo> segments, std::vector<std::string> released,
+             std::uint64_t last_seq, WalSpace* space);
+
+  const std::string& dir() const { return config_.dir; }
+  bool writable() const { return config_.writable; }
+
+  // ---- the flush thread ---------------------------------------------------
+  // The prepared next segment, waiting for the preparer if it is not ready
+  // (and, while the size cap holds it back, until a checkpoint makes room or
+  // Close lifts the cap). A preparation that failed is tried once more here,
+  // inline - the disk may have room again - and its error returned if it
+  // fails again.
+  Result<PreparedSegment> TakeNext();
+  void Started(std::uint64_t seq, std::uint32_t epoch, Lsn first_lsn, std::string path);
+  void Finished(std::uint64_t seq, Lsn last_lsn, std::uint64_t last_commit_ns, std::uint64_t bytes);
+  // Why TakeNext is blocked, for backpressure messages; empty if it is not.
+  std::string BlockedReason() const;
+  std::uint64_t rotation_waits() const { return rotation_waits_.load(std::memory_order_relaxed); }
+  // Called when TakeNext consumed the prepared segment (wakes the preparer).
+  void SetPreparerWake(std::function<void()> wake) { wake_preparer_ = std::move(wake); }
+
+  // ---- the preparer ---------------------------------------------------------
+  // Whether a segment should be prepared now.
+  bool WantsPreparation() const;
+  // Prepares the next segment. `first`: the one Open prepares, which skips
+  // the zero fill (it would delay the first append).
+  Status PrepareNext(bool first = false);
+  // Close: deletes the prepared segment nobody will write, so a closed WAL's
+  // directories hold only real segments.
+  Status DiscardPrepared();
+  // Lifts the size cap (Close) and wakes a TakeNext waiting on it.
+  void LiftCap();
+  // After space was freed: wakes a TakeNext waiting on the cap, so the
+  // preparer can try again.
+  void RetryAfterCap();
+
+  // ---- checkpoint and retention ----------------------------------------------
+  // The segments a checkpoint at `checkpoint` releases: the longest prefix of
+  // finished segments whose records are all <= checkpoint, less the newest of
+  // them that `rules` still keep.
+  std::vector<SegmentInfo> PlanRelease(Lsn checkpoint, const RetentionRules& rules,
+                                       std::chrono::system_clock::time_point now) const;
+  // The MANIFEST no longer lists them: recycle (up to the limit) or delete.
+  // Deletions are followed by a sync of the directory.
+  Status Release(const std::vector<SegmentInfo>& released);
+  // Epochs of the segments still held.
+  void CollectEpochs(std::set<std::uint32_t>* epochs) const;
+  // When the oldest checkpointed segment leaves the age window, if one will.
+  std::optional<std::chrono::system_clock::time_point> NextAgeExpiry(Lsn checkpoint, std::chrono::seconds age) const;
+
+  std::uint64_t segment_count() const;
+  std::uint64_t pooled_count() const;
+
+ private:
+  std::string SegmentPath(std::uint64_t seq) const;
+  Status PrepareFresh(const std::string& path, bool zero_fill, PreparedSegment* out);
+  Status PrepareRecycled(const std::string& from, const std::string& path, PreparedSegment* out);
+  std::string Describe(std::uint64_t seq) const;
+
+  const Config config_;
+  WalSpace* const space_;
+
+  mutable std::mutex mu_;
+  std::condition_variable ready_cv_;  // TakeNext waits here
+  std::deque<SegmentInfo> segments_;
+  std::vector<std::string> pool_;     // released files to recycle
+  std::uint64_t next_seq_;            // the sequence the next prepared segment gets
+  std::optional<PreparedSegment> prepared_;
+  Status prepare_error_;              // the last preparation's failure
+  bool preparing_ = false;            // PrepareNext running
+  bool cap_blocked_ = false;          // the last preparation hit max_wal_bytes
+  bool cap_lifted_ = false;
+  std::atomic<std::uint64_t> rotation_waits_{0};
+  std::function<void()> wake_preparer_;
+};
+
+}  // namespace shardwal
