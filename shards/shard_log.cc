@@ -140,6 +140,7 @@ ShardStats ShardLog::Stats() const {
   s.batches = batches_.load(std::memory_order_relaxed);
   s.writes = writes_.load(std::memory_order_relaxed);
   s.fsyncs = fsyncs_.load(std::memory_order_relaxed);
+  s.fsync_nanos = fsync_nanos_.load(std::memory_order_relaxed);
   s.buffered_bytes = buffered_.load(std::memory_order_relaxed);
   s.backpressure_waits = backpressure_waits_.load(std::memory_order_relaxed);
   s.segments = segments_.segments_created();
@@ -235,7 +236,10 @@ Status ShardLog::WriteBatch(bool sync) {
     writes_.fetch_add(1, std::memory_order_relaxed);
   }
   if (sync && segments_.has_unsynced()) {
+    const auto t0 = std::chrono::steady_clock::now();
     if (Status s = segments_.Sync(); !s.ok()) return s;
+    fsync_nanos_.fetch_add(static_cast<std::uint64_t>((std::chrono::steady_clock::now() - t0).count()),
+                           std::memory_order_relaxed);
     fsyncs_.fetch_add(1, std::memory_order_relaxed);
   }
   return Status::OK();

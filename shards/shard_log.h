@@ -116,8 +116,8 @@ class ShardLog {
   std::thread thread_;
 
   // Stats (relaxed atomics: read while the shard runs).
-  std::atomic<std::uint64_t> records_{0}, bytes_{0}, batches_{0}, writes_{0}, fsyncs_{0}, buffered_{0},
-      backpressure_waits_{0};
+  std::atomic<std::uint64_t> records_{0}, bytes_{0}, batches_{0}, writes_{0}, fsyncs_{0}, fsync_nanos_{0},
+      buffered_{0}, backpressure_waits_{0};
 };
 
 }  // namespace shardwal

@@ -383,6 +383,7 @@ WalStats WalImpl::Stats() const {
     st.total.batches += s.batches;
     st.total.writes += s.writes;
     st.total.fsyncs += s.fsyncs;
+    st.total.fsync_nanos += s.fsync_nanos;
     st.total.segments += s.segments;
     st.total.buffered_bytes += s.buffered_bytes;
     st.total.backpressure_waits += s.backpressure_waits;

@@ -44,6 +44,7 @@ struct ShardStats {
   std::uint64_t batches = 0;        // batches written (each <= max_batch_bytes)
   std::uint64_t writes = 0;         // pwritev calls (one per flush, covering its batches)
   std::uint64_t fsyncs = 0;         // fdatasyncs completed
+  std::uint64_t fsync_nanos = 0;    // time spent in them (fsync_nanos / fsyncs: the mean cost)
   std::uint64_t segments = 0;       // segments started since Open
   std::uint64_t segment_files = 0;  // segments held now (recovered + started - released)
   std::uint64_t recycled_pool = 0;  // released segments waiting to be reused
