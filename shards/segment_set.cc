@@ -264,8 +264,12 @@ Status SegmentSet::PrepareRecycled(const std::string& from, const std::string& p
     iovec iov{zeros, sizeof zeros};
     if (Status s = (*file)->PWritev(&iov, 1, 0); !s.ok()) return s;
     if (*size < config_.segment_bytes) {
+      // Trimmed at a clean Close: grow it back, zero-filled like a fresh one.
       Status s = (*file)->Allocate(0, config_.segment_bytes);
       if (!s.ok() && !s.IsNotSupported()) return s;
+      if (config_.preallocation == Preallocation::kZeroFill) {
+        if (Status z = WriteZeros(**file, *size, config_.segment_bytes - *size); !z.ok()) return z;
+      }
     }
     if (Status s = (*file)->Sync(); !s.ok()) return s;
     if (Status s = (*file)->Close(); !s.ok()) return s;

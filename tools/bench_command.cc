@@ -42,6 +42,8 @@ constexpr std::uint32_t kMaxShards = 256;  // Options' limit
 constexpr std::uint32_t kMaxWriters = 4096;
 constexpr std::size_t kMaxRecordBytes = 64u << 20;
 constexpr std::uint32_t kMaxTags = 1'000'000;
+constexpr std::uint64_t kMinSegmentBytes = 64 * 1024;  // Options' limit
+constexpr std::uint32_t kMaxRecycle = 1024;
 
 double Secs(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 double Div(double a, double b) { return b > 0 ? a / b : 0.0; }
@@ -222,6 +224,58 @@ class Reporter {
   std::thread thread_;  // last: starts once the rest is initialised
 };
 
+// --checkpoint-every: calls wal.Checkpoint(wal.DurableLsn()) each time
+// about `every` more bytes went to segments since the last call. It checks
+// WalStats every 50 ms in a timed condition-variable wait (Stop() ends it at
+// once); a failed Checkpoint stops the run with that error.
+class Checkpointer {
+ public:
+  Checkpointer(Wal& wal, Shared& sh, std::uint64_t every)
+      : wal_(wal), sh_(sh), every_(every), thread_([this] { Loop(); }) {}
+  ~Checkpointer() { Stop(); }
+  Checkpointer(const Checkpointer&) = delete;
+  Checkpointer& operator=(const Checkpointer&) = delete;
+
+  void Stop() {
+    {
+      std::lock_guard lk(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  // Checkpoint calls made; read after Stop().
+  std::uint64_t checkpoints() const { return checkpoints_; }
+
+ private:
+  void Loop() {
+    std::uint64_t last_bytes = wal_.Stats().total.bytes;
+    std::unique_lock lk(mu_);
+    while (!cv_.wait_for(lk, std::chrono::milliseconds(50), [this] { return done_; })) {
+      lk.unlock();
+      const std::uint64_t bytes = wal_.Stats().total.bytes;
+      if (bytes - last_bytes >= every_) {
+        if (Status s = wal_.Checkpoint(wal_.DurableLsn()); !s.ok()) {
+          sh_.Fail(s.WithContext("checkpoint"));
+          return;
+        }
+        ++checkpoints_;
+        last_bytes = bytes;
+      }
+      lk.lock();
+    }
+  }
+
+  Wal& wal_;
+  Shared& sh_;
+  const std::uint64_t every_;
+  std::uint64_t checkpoints_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;  // last: starts once the rest is initialised
+};
+
 std::shared_ptr<spdlog::logger> DefaultLogger() {
   auto logger = std::make_shared<spdlog::logger>("shardwal-bench", std::make_shared<spdlog::sinks::stderr_sink_mt>());
   logger->set_level(spdlog::level::warn);
@@ -249,6 +303,14 @@ Status ValidateBenchConfig(const BenchConfig& c) {
     return Status::InvalidArgument("tags: " + std::to_string(c.tags) + " (must be 1.." + std::to_string(kMaxTags) +
                                    ")");
   }
+  if (c.segment_bytes != 0 && c.segment_bytes < kMinSegmentBytes) {
+    return Status::InvalidArgument("segment-bytes: " + std::to_string(c.segment_bytes) + " (minimum " +
+                                   std::to_string(kMinSegmentBytes) + ", 64 KiB)");
+  }
+  if (c.recycle_segments && *c.recycle_segments > kMaxRecycle) {
+    return Status::InvalidArgument("recycle: " + std::to_string(*c.recycle_segments) + " (max " +
+                                   std::to_string(kMaxRecycle) + ")");
+  }
   if (!c.dir.empty()) {
     std::error_code ec;
     const fs::file_status st = fs::status(c.dir, ec);
@@ -275,6 +337,9 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
   opt.durability = c.durability;
   opt.routing = c.routing;
   opt.logger = c.logger ? c.logger : DefaultLogger();
+  if (c.preallocation) opt.preallocation = *c.preallocation;
+  if (c.recycle_segments) opt.recycle_segments = *c.recycle_segments;
+  if (c.segment_bytes != 0) opt.segment_bytes = c.segment_bytes;
   // Room for the largest record (tag + payload) and a few of them buffered.
   const std::size_t record_max = c.record_bytes + 64;
   if (record_max > opt.max_record_bytes) {
@@ -327,6 +392,7 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
   sh.go.store(true, std::memory_order_release);
   sh.go.notify_all();
   Clock::time_point end;
+  std::unique_ptr<Checkpointer> checkpointer;
   {
     std::unique_ptr<Reporter> reporter;
     if (c.progress != nullptr && start_error.ok()) {
@@ -336,8 +402,18 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
         std::cerr << "shardwal bench: cannot start the progress reporter: " << e.what() << "\n";
       }
     }
+    if (c.checkpoint_every != 0 && start_error.ok()) {
+      try {
+        checkpointer = std::make_unique<Checkpointer>(*wal, sh, c.checkpoint_every);
+      } catch (const std::system_error& e) {  // without it the run would not measure what was asked
+        start_error = Status::IOError(std::string("cannot start the checkpoint thread: ") + e.what(),
+                                      e.code().value());
+        sh.stop.store(true);
+      }
+    }
     for (auto& t : threads) t.join();
     end = Clock::now();
+    if (checkpointer) checkpointer->Stop();
   }  // the reporter stops here
 
   const Clock::time_point close_start = Clock::now();
@@ -366,6 +442,15 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
   r.fsyncs_per_s = Div(static_cast<double>(r.fsyncs), r.seconds);
   r.avg_batch_records = Div(static_cast<double>(r.records), static_cast<double>(r.batches));
   r.records_per_fsync = Div(static_cast<double>(r.records), static_cast<double>(r.fsyncs));
+  r.fsync_nanos = stats.total.fsync_nanos;
+  r.fsync_avg_us = Div(static_cast<double>(r.fsync_nanos), static_cast<double>(r.fsyncs)) / 1000.0;
+  r.segments_started = stats.total.segments;
+  r.segment_files = stats.total.segment_files;
+  r.rotation_waits = stats.total.rotation_waits;
+  r.recycled_pool = stats.total.recycled_pool;
+  r.wal_bytes = stats.wal_bytes;
+  r.checkpoint_lsn = stats.checkpoint_lsn;
+  r.checkpoints = checkpointer ? checkpointer->checkpoints() : 0;
   r.latency = c.durability == Durability::kGroup ? "append_to_durable" : "append_call";
   r.p50_us = latency.PercentileUs(50);
   r.p99_us = latency.PercentileUs(99);
@@ -380,6 +465,10 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
   r.durability = c.durability;
   r.routing = c.routing;
   r.tags = c.routing == Routing::kTag ? c.tags : 0;
+  r.preallocation = wal->options().preallocation;
+  r.recycle = wal->options().recycle_segments;
+  r.segment_bytes = wal->options().segment_bytes;
+  r.checkpoint_every = c.checkpoint_every;
   r.dir = dir->path();
   r.dir_kept = !dir->removed();
   r.interrupted = g_interrupted.load();
@@ -405,6 +494,7 @@ void PrintBenchSummary(std::ostream& out, const BenchResult& r) {
   line("fsyncs:", "%llu", static_cast<ull>(r.fsyncs));
   line("fsyncs/s:", "%.1f", r.fsyncs_per_s);
   line("avg batch records:", "%.1f", r.avg_batch_records);
+  line("fsync avg us:", "%.1f (time in fdatasync / fsyncs)", r.fsync_avg_us);
   line("latency us:", "p50=%.1f p99=%.1f p999=%.1f max=%.1f mean=%.1f (%s)", r.p50_us, r.p99_us, r.p999_us,
        r.max_us, r.mean_us, r.latency.c_str());
   line("durable_lsn:", "%llu (last_lsn %llu)", static_cast<ull>(r.durable_lsn), static_cast<ull>(r.last_lsn));
@@ -416,6 +506,19 @@ void PrintBenchSummary(std::ostream& out, const BenchResult& r) {
     line("routing:", "tag (%u tags)", r.tags);
   } else {
     line("routing:", "%s", std::string(RoutingName(r.routing)).c_str());
+  }
+  line("preallocation:", "%s", std::string(PreallocationName(r.preallocation)).c_str());
+  line("recycle:", "%u (segments per shard)", r.recycle);
+  line("segment bytes:", "%llu", static_cast<ull>(r.segment_bytes));
+  line("segments started:", "%llu (rotation waits %llu)", static_cast<ull>(r.segments_started),
+       static_cast<ull>(r.rotation_waits));
+  line("segment files:", "%llu (recycled pool %llu, wal bytes %llu)", static_cast<ull>(r.segment_files),
+       static_cast<ull>(r.recycled_pool), static_cast<ull>(r.wal_bytes));
+  if (r.checkpoint_every != 0) {
+    line("checkpoints:", "%llu (every %llu bytes; checkpoint_lsn %llu)", static_cast<ull>(r.checkpoints),
+         static_cast<ull>(r.checkpoint_every), static_cast<ull>(r.checkpoint_lsn));
+  } else {
+    line("checkpoints:", "none (checkpoint_lsn %llu)", static_cast<ull>(r.checkpoint_lsn));
   }
   line("dir:", "%s%s", r.dir.c_str(), r.dir_kept ? "" : " (removed)");
   out << std::flush;
@@ -454,6 +557,19 @@ nlohmann::json BenchResultToJson(const BenchResult& r) {
   j["dir"] = r.dir;
   j["dir_kept"] = r.dir_kept;
   j["interrupted"] = r.interrupted;
+  j["fsync_avg_us"] = r.fsync_avg_us;
+  j["fsync_nanos"] = r.fsync_nanos;
+  j["segments_started"] = r.segments_started;
+  j["segment_files"] = r.segment_files;
+  j["rotation_waits"] = r.rotation_waits;
+  j["recycled_pool"] = r.recycled_pool;
+  j["wal_bytes"] = r.wal_bytes;
+  j["checkpoint_lsn"] = r.checkpoint_lsn;
+  j["checkpoints"] = r.checkpoints;
+  j["checkpoint_every"] = r.checkpoint_every;
+  j["segment_bytes"] = r.segment_bytes;
+  j["preallocation"] = std::string(PreallocationName(r.preallocation));
+  j["recycle"] = r.recycle;
   return j;
 }
 
@@ -472,17 +588,46 @@ CLI::Validator Positive() {
       "> 0");
 }
 
+// A byte count with an optional unit (8MiB, 16MB, 65536): rewritten to the
+// plain number, and at least `min`. Negative values are refused (CLI11's
+// unsigned conversion would wrap them).
+CLI::Validator ByteSize(std::uint64_t min, const std::string& min_text) {
+  return CLI::Validator(
+      [min, min_text](std::string& v) -> std::string {
+        const std::string given = v;
+        if (given.find('-') != std::string::npos) return "must not be negative, got " + given;
+        try {
+          std::string err = CLI::AsSizeValue(true)(v);
+          if (!err.empty()) return err;
+        } catch (const CLI::ValidationError& e) {  // AsNumberWithUnit throws for a bad unit or overflow
+          return e.what();
+        }
+        std::uint64_t n = 0;
+        if (!CLI::detail::lexical_cast(v, n)) return "'" + given + "' is not a byte count";
+        if (n < min) return "must be at least " + min_text + ", got " + given;
+        return std::string();
+      },
+      "BYTES (8MiB = 8*1024^2, 8MB = 8*1000^2)");
+}
+
 struct BenchFlags {
   BenchConfig config;
   std::string durability = "group";
   std::string routing = "tag";
   bool json = false;
+  // Segment lifecycle flags: given or not (unset: the library default).
+  std::string preallocation;
+  CLI::Option* preallocation_opt = nullptr;
+  std::uint32_t recycle = 0;
+  CLI::Option* recycle_opt = nullptr;
 };
 
 void RunBenchCommand(const BenchFlags& f) {
   BenchConfig c = f.config;
   c.durability = *ParseDurability(f.durability);  // IsMember checked them
   c.routing = *ParseRouting(f.routing);
+  if (f.preallocation_opt->count() != 0) c.preallocation = *ParsePreallocation(f.preallocation);
+  if (f.recycle_opt->count() != 0) c.recycle_segments = f.recycle;
   if (Status s = ValidateBenchConfig(c); !s.ok()) throw CLI::ValidationError(s.message());
   c.progress = &std::cerr;
 
@@ -542,12 +687,40 @@ void AddBenchCommand(CLI::App& app) {
   cmd->add_option("--tags", c.tags, "Distinct tags with --routing tag (writer i owns tags i, i+W, ...)")
       ->capture_default_str()
       ->check(CLI::Range(1u, kMaxTags));
+  const Options defaults;
+  flags->preallocation_opt =
+      cmd->add_option("--preallocation", flags->preallocation,
+                      "How new segment files are prepared: none (created empty, grown by each flush), allocate "
+                      "(fallocate), zero-fill (fallocate + zeros written). Default: the library's (" +
+                          std::string(PreallocationName(defaults.preallocation)) + ")")
+          ->type_name("MODE")
+          ->check(CLI::IsMember({"none", "allocate", "zero-fill"}));
+  flags->recycle_opt =
+      cmd->add_option("--recycle", flags->recycle,
+                      "Checkpoint-released segments kept per shard for reuse (0: delete them). Default: the "
+                      "library's (" +
+                          std::to_string(defaults.recycle_segments) + ")")
+          ->type_name("N")
+          ->check(CLI::Range(0u, kMaxRecycle));
+  cmd->add_option("--segment-bytes", c.segment_bytes,
+                  "Segment file size, e.g. 8MiB (KiB/MiB/GiB = 1024-based, KB/MB/GB = 1000-based). Default: the "
+                  "library's (" +
+                      std::to_string(defaults.segment_bytes >> 20) + " MiB); minimum 64KiB")
+      ->type_name("BYTES")
+      ->transform(ByteSize(kMinSegmentBytes, "64KiB (65536)"));
+  cmd->add_option("--checkpoint-every", c.checkpoint_every,
+                  "Call Checkpoint(DurableLsn()) from a background thread each time about this many more bytes "
+                  "were written (e.g. 16MiB), so segments are released and recycled; 0: never")
+      ->type_name("BYTES")
+      ->capture_default_str()
+      ->transform(ByteSize(0, "0"));
   cmd->add_flag("--keep", c.keep, "Keep the temporary WAL directory");
   cmd->add_flag("--json", flags->json, "Also print the result as one JSON object on the last line of stdout");
   cmd->footer(
       "Latency is measured per Append call: append-to-durable with --durability group, the call alone "
       "otherwise. Progress goes to stderr once a second; the summary to stdout.\n"
       "Exit status: 0 ok, 1 the WAL failed, 2 bad usage.\n"
+      "Steady-state segment recycling: --segment-bytes 8MiB --recycle 4 --checkpoint-every 16MiB.\n"
       "Example: shardwal bench --seconds 10 --writers 16 --durability group --json");
   cmd->callback([flags] { RunBenchCommand(*flags); });
 }

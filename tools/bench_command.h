@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json_fwd.hpp>
@@ -39,6 +40,15 @@ struct BenchConfig {
   Durability durability = Durability::kGroup;
   Routing routing = Routing::kTag;
   std::uint32_t tags = 1000;  // routing kTag: distinct tags "sensor.%06u"
+  // Segment lifecycle (Options::preallocation, recycle_segments,
+  // segment_bytes); unset / 0: the library default.
+  std::optional<Preallocation> preallocation;
+  std::optional<std::uint32_t> recycle_segments;
+  std::uint64_t segment_bytes = 0;
+  // > 0: a background thread calls Checkpoint(DurableLsn()) each time about
+  // this many more bytes were written to segments (checked every 50 ms), so
+  // segments are released and, with recycling, reused. 0: never.
+  std::uint64_t checkpoint_every = 0;
   // One progress line per second here (stderr by the CLI); null: none.
   std::ostream* progress = nullptr;
   // Where the WAL's lifecycle events go; null: warnings and errors to stderr.
@@ -62,6 +72,16 @@ struct BenchResult {
   double fsyncs_per_s = 0;     // fsyncs / seconds
   double avg_batch_records = 0;  // records / batches
   double records_per_fsync = 0;  // records / fsyncs: how much one fdatasync covered
+  std::uint64_t fsync_nanos = 0;  // WalStats::total.fsync_nanos: time in fdatasync
+  double fsync_avg_us = 0;        // fsync_nanos / fsyncs / 1000
+  // Segment lifecycle, from WalStats after Close.
+  std::uint64_t segments_started = 0;  // total.segments (the first ones included)
+  std::uint64_t segment_files = 0;     // total.segment_files held at the end
+  std::uint64_t rotation_waits = 0;    // rotations that waited for the next segment
+  std::uint64_t recycled_pool = 0;     // released segments waiting for reuse at the end
+  std::uint64_t wal_bytes = 0;         // bytes of all segment files at the end
+  Lsn checkpoint_lsn = kNoLsn;         // the last checkpoint (0: none)
+  std::uint64_t checkpoints = 0;       // Checkpoint calls the bench made
   // "append_to_durable" (kGroup: the append returns once durable) or
   // "append_call" (kAsync / kNone: the call only).
   std::string latency;
@@ -74,6 +94,10 @@ struct BenchResult {
   Durability durability = Durability::kGroup;
   Routing routing = Routing::kTag;
   std::uint32_t tags = 0;
+  Preallocation preallocation = Preallocation::kZeroFill;  // as used (defaults resolved)
+  std::uint32_t recycle = 0;                               // Options::recycle_segments used
+  std::uint64_t segment_bytes = 0;                         // Options::segment_bytes used
+  std::uint64_t checkpoint_every = 0;                      // 0: no checkpoints
   std::string dir;
   bool dir_kept = false;     // false: the temporary directory was removed
   bool interrupted = false;  // stopped early by SIGINT / SIGTERM
