@@ -87,6 +87,7 @@ Result<PreparedSegment> SegmentSet::TakeNext() {
   if (!prepared_) rotation_waits_.fetch_add(1, std::memory_order_relaxed);
   bool retried = false;
   for (;;) {
+    if (!wal_error_.ok()) return wal_error_;
     if (prepared_) {
       PreparedSegment p = std::move(*prepared_);
       prepared_.reset();
@@ -161,6 +162,12 @@ Status SegmentSet::DiscardPrepared() {
   return s;
 }
 
+void SegmentSet::Fail(const Status& error) {
+  std::lock_guard lk(mu_);
+  wal_error_ = error;
+  ready_cv_.notify_all();
+}
+
 void SegmentSet::LiftCap() {
   std::lock_guard lk(mu_);
   cap_lifted_ = true;
@@ -195,7 +202,7 @@ Status SegmentSet::PrepareNext(bool first) {
   bool cap = false;
   if (!from.empty()) {
     s = PrepareRecycled(from, path, &p);
-  } else if (!space_->TryReserve(config_.segment_bytes, cap_lifted)) {
+  } else if (!space_->TryReserve(config_.segment_bytes, cap_lifted || first)) {
     cap = true;
     s = Status::Backpressure("max_wal_bytes reached");
   } else {

@@ -119,11 +119,14 @@ class SegmentSet {
   // Whether a segment should be prepared now.
   bool WantsPreparation() const;
   // Prepares the next segment. `first`: the one Open prepares, which skips
-  // the zero fill (it would delay the first append).
+  // the zero fill (it would delay the first append) and may exceed the size
+  // cap, so that a WAL closed at its cap opens again (to be checkpointed).
   Status PrepareNext(bool first = false);
   // Close: deletes the prepared segment nobody will write, so a closed WAL's
   // directories hold only real segments.
   Status DiscardPrepared();
+  // The WAL failed: TakeNext returns `error` instead of waiting.
+  void Fail(const Status& error);
   // Lifts the size cap (Close) and wakes a TakeNext waiting on it.
   void LiftCap();
   // After space was freed: wakes a TakeNext waiting on the cap, so the
@@ -163,6 +166,7 @@ class SegmentSet {
   std::uint64_t next_seq_;            // the sequence the next prepared segment gets
   std::optional<PreparedSegment> prepared_;
   Status prepare_error_;              // the last preparation's failure
+  Status wal_error_;                  // the WAL's failure (Fail)
   bool preparing_ = false;            // PrepareNext running
   bool cap_blocked_ = false;          // the last preparation hit max_wal_bytes
   bool cap_lifted_ = false;

@@ -162,7 +162,7 @@ WalImpl::WalImpl(Options options, OpenState state, std::vector<std::unique_ptr<F
   for (std::uint32_t i = 0; i < num_shards_; ++i) {
     sets_[i]->SetPreparerWake([this, i] {
       preparers_[i]->Poke();
-      if (i != 0) preparers_[0]->Poke(/*chore=*/true);
+      preparers_[0]->Poke(/*chore=*/true);
     });
   }
   for (std::uint32_t i = 0; i < num_shards_; ++i) {
@@ -189,6 +189,8 @@ WalImpl::WalImpl(Options options, OpenState state, std::vector<std::unique_ptr<F
     log_->error("shardwal: {}", error.ToString());
     completions_.OnFailed();
     for (auto& p : preparers_) p->Halt();
+    // A flush thread waiting for a segment (at the size cap) gets the error.
+    for (auto& set : sets_) set->Fail(error);
     for (auto& shard : shards_) shard->WakeAll();
   };
 }
@@ -409,8 +411,18 @@ Status WalImpl::Checkpoint(Lsn lsn) {
                                    std::to_string(LastLsn()) + ")");
   }
   if (core_.failed()) return core_.error();
-  std::lock_guard lk(lifecycle_mu_);
-  return ReleaseLocked(std::max(lsn, manifest_.checkpoint_lsn()));
+  // Not after Close: the directories are no longer ours (another process
+  // may have opened them), and Close must not race a release.
+  std::lock_guard closing(close_mu_);
+  if (closed_) return Status::Closed("Checkpoint(" + std::to_string(lsn) + ") after Close");
+  Status s;
+  {
+    std::lock_guard lk(lifecycle_mu_);
+    s = ReleaseLocked(std::max(lsn, manifest_.checkpoint_lsn()));
+  }
+  // Retention by age needs its next deadline from the chore.
+  if (retention().any()) preparers_[0]->Poke(/*chore=*/true);
+  return s;
 }
 
 Status WalImpl::ReleaseLocked(Lsn checkpoint) {
