@@ -82,7 +82,8 @@ struct Options {
   // shard that would need a new segment beyond it stops writing, and appends
   // get Status::Backpressure naming the cap, until a Checkpoint frees room.
   // 0: no cap. Close may exceed it by one segment per shard, so that nothing
-  // accepted is dropped.
+  // accepted is dropped, and so may Open, so that a WAL closed at its cap
+  // opens again (to be checkpointed).
   std::uint64_t max_wal_bytes = 0;
 
   // Upper bound on tag + payload of one record.
