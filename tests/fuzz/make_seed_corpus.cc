@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "shardwal/wal.h"
+#include "src/format.h"
 
 namespace {
 
@@ -92,6 +93,25 @@ int main(int argc, char** argv) {
       }
     }
   }
+  // Lifecycle shapes: a preallocated segment that lost its seal (zeros
+  // after the data), and a recycled one (a newer segment's batches written
+  // over an older segment's, whose stale batches follow).
+  const std::string shard0 = dir + "/shard-0/";
+  const std::string older = ReadAll(shard0 + format::SegmentFileName(0, 1));
+  const std::string newer = ReadAll(shard0 + format::SegmentFileName(0, 2));
+  auto with_flags = [](std::string seg, std::uint16_t flags) {
+    format::SegmentHeader h;
+    if (seg.size() < format::kSegmentHeaderBytes || !format::DecodeSegmentHeader(seg.data(), &h).ok()) return seg;
+    h.flags = flags;
+    format::EncodeSegmentHeader(h, seg.data());
+    return seg;
+  };
+  const std::string unsealed = newer.substr(0, newer.size() - format::kBatchHeaderBytes);
+  Write(out / "seg-preallocated-zeros", 0x00,
+        with_flags(unsealed, format::kSegmentPreallocated) + std::string(4096, '\0'));
+  std::string recycled = with_flags(unsealed, format::kSegmentRecycled | format::kSegmentPreallocated);
+  if (older.size() > recycled.size()) recycled += older.substr(recycled.size());
+  Write(out / "seg-recycled-stale", 0x00, recycled + std::string(1024, '\0'));
   Write(out / "manifest", 0x00, ReadAll(dir + "/MANIFEST"));
   std::filesystem::remove_all(dir);
   std::printf("wrote %d segments' seeds and the MANIFEST to %s\n", n, out.c_str());
