@@ -170,7 +170,31 @@ bool Drain(SegmentReader& r, const std::string& file, ReadResult* out, Lsn* prev
   }
   FUZZ_CHECK(r.valid_bytes() <= r.size() && r.size() == file.size());
   if (r.status().ok()) {
-    FUZZ_CHECK(r.valid_bytes() == r.size());
+    // A clean end says how it knows the data ended there.
+    const std::uint64_t end = r.valid_bytes();
+    format::BatchHeader bh;
+    switch (r.end()) {
+      case SegmentReader::End::kEndOfFile:
+        FUZZ_CHECK(end == r.size());
+        break;
+      case SegmentReader::End::kSeal:
+        FUZZ_CHECK(end >= format::kSegmentHeaderBytes + format::kBatchHeaderBytes);
+        FUZZ_CHECK(format::DecodeBatchHeader(file.data() + end - format::kBatchHeaderBytes, &bh).ok());
+        FUZZ_CHECK(bh.seal && bh.segment_seq == r.header().segment_seq);
+        break;
+      case SegmentReader::End::kUnwritten:
+        FUZZ_CHECK(r.header().flags & format::kSegmentPreallocated);
+        FUZZ_CHECK(file.find_first_not_of('\0', end) == std::string::npos);
+        break;
+      case SegmentReader::End::kStale:
+        FUZZ_CHECK(r.header().flags & format::kSegmentRecycled);
+        FUZZ_CHECK(end + format::kBatchHeaderBytes <= file.size());
+        FUZZ_CHECK(format::DecodeBatchHeader(file.data() + end, &bh).ok());
+        FUZZ_CHECK(bh.segment_seq < r.header().segment_seq);
+        break;
+      case SegmentReader::End::kNotYet:
+        FUZZ_CHECK(false);
+    }
     return true;
   }
   FUZZ_CHECK(r.anomaly_offset() == r.valid_bytes());
