@@ -118,7 +118,7 @@ class WalImpl final : public Wal {
 
   const Options options_;
   const std::uint32_t num_shards_;
-  std::mutex lifecycle_mu_;  // the manifest and releases (Checkpoint, retention)
+  mutable std::mutex lifecycle_mu_;  // the manifest and releases (Checkpoint, retention)
   Manifest manifest_;
   const RecoveryReport report_;
   std::unique_ptr<RecoveredLog> recovered_;
@@ -397,7 +397,7 @@ WalStats WalImpl::Stats() const {
   st.total.durable_frontier = st.durable_lsn;
   st.wal_bytes = space_->used();
   {
-    std::lock_guard lk(const_cast<std::mutex&>(lifecycle_mu_));
+    std::lock_guard lk(lifecycle_mu_);
     st.checkpoint_lsn = manifest_.checkpoint_lsn();
   }
   return st;
