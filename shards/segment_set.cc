@@ -154,6 +154,16 @@ Status SegmentSet::DiscardPrepared() {
   if (!p) return Status::OK();
   const std::string path = p->file->path();
   Status s = p->file->Close();
+  if (!p->recycled_from.empty() && s.ok()) {
+    // Below first_segment again, it is a released file: recovery does not
+    // read it, and the next Open pools it. (A crash before the rename
+    // leaves a header-less file at the shard's end, which recovery removes.)
+    if (config_.fs->RenameFile(path, p->recycled_from).ok()) {
+      std::lock_guard lk(mu_);
+      pool_.push_back(p->recycled_from);
+      return Status::OK();
+    }
+  }
   if (Status d = config_.fs->DeleteFile(path); d.ok()) {
     space_->Release(config_.segment_bytes);
   } else if (s.ok()) {
@@ -289,6 +299,7 @@ Status SegmentSet::PrepareRecycled(const std::string& from, const std::string& p
   if (!file.ok()) return file.status();
   out->file = std::move(*file);
   out->flags = format::kSegmentRecycled | format::kSegmentPreallocated;
+  out->recycled_from = from;
   return Status::OK();
 }
 

@@ -77,6 +77,7 @@ struct PreparedSegment {
   std::uint64_t seq = 0;
   std::unique_ptr<WritableFile> file;
   std::uint16_t flags = 0;  // format::kSegmentPreallocated / kSegmentRecycled
+  std::string recycled_from;  // the released file it was, if recycled
 };
 
 class SegmentSet {
@@ -122,8 +123,9 @@ class SegmentSet {
   // the zero fill (it would delay the first append) and may exceed the size
   // cap, so that a WAL closed at its cap opens again (to be checkpointed).
   Status PrepareNext(bool first = false);
-  // Close: deletes the prepared segment nobody will write, so a closed WAL's
-  // directories hold only real segments.
+  // Close: the prepared segment nobody will write goes back to the recycle
+  // pool under its old name if it was recycled, and is deleted otherwise,
+  // so a closed WAL's directories hold only real segments.
   Status DiscardPrepared();
   // The WAL failed: TakeNext returns `error` instead of waiting.
   void Fail(const Status& error);
