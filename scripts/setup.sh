@@ -10,6 +10,8 @@ PACKAGES=(
   libisal-dev libcli11-dev libxxhash-dev nlohmann-json3-dev
   librocksdb-dev                # the benchmark peer (bench-recovery --rocksdb)
   clang libclang-rt-14-dev      # libFuzzer, for the fuzz stage of scripts/test.sh
+  libcpp-httplib-dev            # HttpEndpoint (src/http_endpoint.cc)
+  chromium fonts-dejavu-core    # tests/http_test.cc loads the dashboard in headless Chromium
 )
 
 missing=()

@@ -1,5 +1,8 @@
 #include "shards/shard_log.h"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <cassert>
 
 namespace shardwal {
@@ -26,7 +29,17 @@ ShardLog::~ShardLog() {
   Join();
 }
 
-void ShardLog::Start() { thread_ = std::thread([this] { FlushLoop(); }); }
+void ShardLog::Start() {
+  // Alive from here on, so health never shows a shard that was just opened
+  // as dead while its thread is still being scheduled.
+  flush_thread_alive_.store(true, std::memory_order_release);
+  try {
+    thread_ = std::thread([this] { FlushLoop(); });
+  } catch (...) {
+    flush_thread_alive_.store(false, std::memory_order_release);
+    throw;
+  }
+}
 
 std::string ShardLog::Describe() const {
   return "shard " + std::to_string(config_.id) + " (" + config_.dir + ")";
@@ -84,6 +97,10 @@ bool ShardLog::AddRecordLocked(Lsn lsn, const RecordSpec& rec, std::uint32_t bod
   format::EncodeRecord(out, lsn, rec.type, rec.txn_id, rec.tag, rec.payload, body_crc);
   records_.fetch_add(1, std::memory_order_relaxed);
   buffered_.store(active_.body_bytes(), std::memory_order_relaxed);
+  // Under mu_, the only writers: plain load + store.
+  append_bytes_.store(append_bytes_.load(std::memory_order_relaxed) + rec.tag.size() + rec.payload.size(),
+                      std::memory_order_relaxed);
+  buffered_records_.store(buffered_records_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 
   bool wake = was_empty || active_.body_bytes() >= config_.max_batch_bytes;
   if (durability != Durability::kNone) batch_needs_sync_ = true;
@@ -100,12 +117,18 @@ void ShardLog::RequestSync(Lsn lsn) {
   if (floor_.load(std::memory_order_seq_cst) > lsn || urgent_.load(std::memory_order_seq_cst)) return;
   std::lock_guard lk(mu_);
   if (floor_.load(std::memory_order_relaxed) > lsn || urgent_.load(std::memory_order_relaxed)) return;
-  // A sync already in flight covers everything written before it: only
-  // records still in the active buffer at or below lsn need another one.
-  // (Poking anyway would make the next batch sync early for nothing.)
-  const bool buffered_below = !active_.empty() && active_.first_lsn() <= lsn;
-  const bool written_unsynced = flush_in_flight_ || unsynced_written_;
-  if (!buffered_below && (!written_unsynced || sync_in_flight_)) return;
+  // A sync already in flight covers everything written before it and then
+  // sets the floor to the active buffer's first LSN exactly: only records
+  // still buffered at or below lsn need another one. (Poking anyway would
+  // make the next batch sync early for nothing.) Without a sync in flight
+  // the floor may be lower than any LSN this shard holds (it is reserved
+  // before the LSN is taken, and another shard may take that LSN), yet it
+  // holds W below lsn all the same: whatever is pending must be synced.
+  if (sync_in_flight_) {
+    if (active_.empty() || active_.first_lsn() > lsn) return;
+  } else if (active_.empty() && !flush_in_flight_ && !unsynced_written_) {
+    return;
+  }
   urgent_.store(true, std::memory_order_seq_cst);
   if (flusher_idle_) flush_cv_.notify_one();
 }
@@ -151,6 +174,26 @@ ShardStats ShardLog::Stats() const {
   return s;
 }
 
+void ShardLog::FillMetrics(ShardMetrics& m) const {
+  m.append_bytes = append_bytes_.load(std::memory_order_relaxed);
+  m.buffered_records = buffered_records_.load(std::memory_order_relaxed);
+  m.flush_seconds = flush_ns_.Snapshot(kNanosPerSecond);
+  m.fsync_seconds = fsync_ns_.Snapshot(kNanosPerSecond);
+  m.batch_records = batch_records_.Snapshot();
+  m.batch_bytes = batch_bytes_.Snapshot();
+  m.health.flush_thread_alive = flush_thread_alive_.load(std::memory_order_acquire);
+  const std::int64_t last = last_flush_ns_.load(std::memory_order_relaxed);
+  if (last >= 0) {
+    const std::int64_t now = std::chrono::steady_clock::now().time_since_epoch() / std::chrono::nanoseconds(1);
+    m.health.seconds_since_last_flush = static_cast<double>(std::max<std::int64_t>(0, now - last)) / 1e9;
+  }
+  m.health.buffer_utilization =
+      config_.max_buffered_bytes == 0
+          ? 0
+          : std::min(1.0, static_cast<double>(buffered_.load(std::memory_order_relaxed)) /
+                              static_cast<double>(config_.max_buffered_bytes));
+}
+
 // ---- flush thread ---------------------------------------------------------------
 
 void ShardLog::WaitForWorkLocked(std::unique_lock<std::mutex>& lk) {
@@ -173,6 +216,7 @@ void ShardLog::WaitForWorkLocked(std::unique_lock<std::mutex>& lk) {
 }
 
 void ShardLog::FlushLoop() {
+  flush_thread_alive_.store(true, std::memory_order_release);  // (already, since Start)
   std::unique_lock lk(mu_);
   for (;;) {
     WaitForWorkLocked(lk);
@@ -188,6 +232,7 @@ void ShardLog::FlushLoop() {
     flush_in_flight_ = true;
     sync_in_flight_ = sync;
     buffered_.store(0, std::memory_order_relaxed);
+    buffered_records_.store(0, std::memory_order_relaxed);
     if (room_waiters_ > 0) room_cv_.notify_all();
     lk.unlock();
 
@@ -202,6 +247,8 @@ void ShardLog::FlushLoop() {
       lk.lock();
       break;
     }
+    last_flush_ns_.store(std::chrono::steady_clock::now().time_since_epoch() / std::chrono::nanoseconds(1),
+                         std::memory_order_relaxed);
     if (!sync) {
       unsynced_written_ = true;
       continue;
@@ -218,10 +265,14 @@ void ShardLog::FlushLoop() {
   // Failed or stopped: nothing more will be written. Wake anyone waiting for
   // room so they see why.
   room_cv_.notify_all();
+  flush_thread_alive_.store(false, std::memory_order_release);
 }
 
 Status ShardLog::WriteBatch(bool sync) {
+  const auto start = std::chrono::steady_clock::now();
   const std::uint64_t commit_time = WallClockNanos();
+  const std::uint64_t segments_before = segments_.segments_created();
+  bool worked = false;
   for (BatchBuffer::Batch& batch : flushing_.batches()) {
     const auto body = flushing_.body(batch);
     auto seq = segments_.SegmentFor(format::kBatchHeaderBytes + body.size(), batch.first_lsn);
@@ -230,19 +281,53 @@ Status ShardLog::WriteBatch(bool sync) {
     segments_.Queue(batch.header, body, batch.last_lsn, commit_time);
     bytes_.fetch_add(format::kBatchHeaderBytes + body.size(), std::memory_order_relaxed);
     batches_.fetch_add(1, std::memory_order_relaxed);
+    batch_records_.Record(batch.records);
+    batch_bytes_.Record(format::kBatchHeaderBytes + body.size());
+  }
+  if (config_.log != nullptr && segments_.segments_created() != segments_before) {
+    config_.log->debug("shardwal: {} started segment {} ({} since Open)", Describe(), segments_.current_path(),
+                       segments_.segments_created());
   }
   if (!flushing_.empty()) {
     if (Status s = segments_.Flush(); !s.ok()) return s;
     writes_.fetch_add(1, std::memory_order_relaxed);
+    worked = true;
   }
   if (sync && segments_.has_unsynced()) {
     const auto t0 = std::chrono::steady_clock::now();
     if (Status s = segments_.Sync(); !s.ok()) return s;
-    fsync_nanos_.fetch_add(static_cast<std::uint64_t>((std::chrono::steady_clock::now() - t0).count()),
-                           std::memory_order_relaxed);
+    const std::chrono::nanoseconds took = std::chrono::steady_clock::now() - t0;
+    fsync_nanos_.fetch_add(static_cast<std::uint64_t>(took.count()), std::memory_order_relaxed);
     fsyncs_.fetch_add(1, std::memory_order_relaxed);
+    fsync_ns_.Record(static_cast<std::uint64_t>(took.count()));
+    if (config_.slow_fsync_threshold.count() > 0 && took > config_.slow_fsync_threshold) WarnSlowFsync(took);
+    worked = true;
+  }
+  if (worked) {
+    flush_ns_.Record(static_cast<std::uint64_t>((std::chrono::steady_clock::now() - start).count()));
   }
   return Status::OK();
+}
+
+void ShardLog::WarnSlowFsync(std::chrono::nanoseconds took) {
+  ++slow_fsyncs_unreported_;
+  const auto now = std::chrono::steady_clock::now();
+  if (config_.log == nullptr || (last_slow_warning_ != std::chrono::steady_clock::time_point{} &&
+                                 now - last_slow_warning_ < std::chrono::seconds(1))) {
+    return;
+  }
+  const double ms = static_cast<double>(took.count()) / 1e6;
+  const double threshold_ms = static_cast<double>(config_.slow_fsync_threshold.count()) / 1e3;
+  if (slow_fsyncs_unreported_ > 1) {
+    config_.log->warn("shardwal: slow fdatasync on {}: {} took {:.3f} ms (slow_fsync_threshold {:.3f} ms; {} slow "
+                      "fdatasyncs on this shard since the last warning)",
+                      Describe(), segments_.current_path(), ms, threshold_ms, slow_fsyncs_unreported_);
+  } else {
+    config_.log->warn("shardwal: slow fdatasync on {}: {} took {:.3f} ms (slow_fsync_threshold {:.3f} ms)",
+                      Describe(), segments_.current_path(), ms, threshold_ms);
+  }
+  last_slow_warning_ = now;
+  slow_fsyncs_unreported_ = 0;
 }
 
 }  // namespace shardwal

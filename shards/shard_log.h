@@ -29,7 +29,12 @@
 #include "shardwal/wal.h"
 #include "shards/batch_buffer.h"
 #include "shards/segment_writer.h"
+#include "src/histogram.h"
 #include "src/wal_core.h"
+
+namespace spdlog {
+class logger;
+}
 
 namespace shardwal {
 
@@ -46,6 +51,8 @@ struct ShardConfig {
   std::size_t max_buffered_bytes = 0;
   bool per_shard_consistency = false;  // publish F(shard) for WaitShard
   FileSystem* fs = nullptr;
+  spdlog::logger* log = nullptr;  // rotations (debug), slow fdatasyncs (warn); never per append
+  std::chrono::microseconds slow_fsync_threshold{0};  // 0: never warn
 };
 
 class ShardLog {
@@ -88,12 +95,17 @@ class ShardLog {
   void WakeAll();
 
   ShardStats Stats() const;
+  // What Stats() does not have: append bytes, buffered records, the
+  // histograms and the flush thread's health (the rest of `m` is left as is).
+  void FillMetrics(ShardMetrics& m) const;
 
  private:
   void FlushLoop();
   void WaitForWorkLocked(std::unique_lock<std::mutex>& lk);
   Status WriteBatch(bool sync);
   std::string Describe() const;  // "shard 3 (/dir/shard-3)"
+  // Logs a slow fdatasync, at most once a second (flush thread only).
+  void WarnSlowFsync(std::chrono::nanoseconds took);
 
   const ShardConfig config_;
   WalCore* const core_;
@@ -118,6 +130,16 @@ class ShardLog {
   // Stats (relaxed atomics: read while the shard runs).
   std::atomic<std::uint64_t> records_{0}, bytes_{0}, batches_{0}, writes_{0}, fsyncs_{0}, fsync_nanos_{0},
       buffered_{0}, backpressure_waits_{0};
+  // Metrics. Those bumped by appenders are only written under mu_ (a load
+  // and a store: no locked instruction); the histograms only by the flush
+  // thread. All are read without the lock.
+  std::atomic<std::uint64_t> append_bytes_{0}, buffered_records_{0};
+  Histogram flush_ns_, fsync_ns_, batch_records_, batch_bytes_;
+  std::atomic<std::int64_t> last_flush_ns_{-1};  // steady_clock, of the last successful flush; -1: none
+  std::atomic<bool> flush_thread_alive_{false};
+  // Slow-fsync warnings (flush thread only).
+  std::chrono::steady_clock::time_point last_slow_warning_{};
+  std::uint64_t slow_fsyncs_unreported_ = 0;
 };
 
 }  // namespace shardwal

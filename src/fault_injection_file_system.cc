@@ -580,4 +580,6 @@ Result<std::unique_ptr<FileLock>> FaultInjectionFileSystem::LockFile(const std::
   return base_->LockFile(path);
 }
 
+Result<SpaceInfo> FaultInjectionFileSystem::GetSpace(const std::string& path) { return base_->GetSpace(path); }
+
 }  // namespace shardwal

@@ -77,6 +77,7 @@ Status ValidateOptions(const Options& o) {
   }
   if (o.backpressure_timeout.count() < 0) return Bad("backpressure_timeout: negative");
   if (o.retain_age.count() < 0) return Bad("retain_age: negative");
+  if (o.slow_fsync_threshold.count() < 0) return Bad("slow_fsync_threshold: negative");
   if (o.max_wal_bytes != 0 && o.max_wal_bytes < 2 * o.segment_bytes * o.num_shards) {
     return Bad("max_wal_bytes: " + std::to_string(o.max_wal_bytes) + " leaves less than two segments per shard (" +
                std::to_string(o.num_shards) + " shards x 2 x segment_bytes=" + std::to_string(o.segment_bytes) + ")");

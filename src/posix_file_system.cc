@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -279,6 +280,17 @@ class PosixFileSystem final : public FileSystem {
       return PosixError("flock", path);
     }
     return std::unique_ptr<FileLock>(std::make_unique<PosixFileLock>(path, std::move(fd).value()));
+  }
+
+  Result<SpaceInfo> GetSpace(const std::string& path) override {
+    struct statvfs st {};
+    if (RetryOnEintr([&] { return ::statvfs(path.c_str(), &st); }) != 0) return PosixError("statvfs", path);
+    const std::uint64_t unit = st.f_frsize != 0 ? st.f_frsize : st.f_bsize;
+    SpaceInfo info;
+    info.total = static_cast<std::uint64_t>(st.f_blocks) * unit;
+    info.free = static_cast<std::uint64_t>(st.f_bfree) * unit;
+    info.available = static_cast<std::uint64_t>(st.f_bavail) * unit;
+    return info;
   }
 
  private:

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <random>
 #include <set>
 
@@ -16,6 +17,7 @@
 #include "src/completion_queue.h"
 #include "src/manifest.h"
 #include "src/format.h"
+#include "src/histogram.h"
 #include "src/options_internal.h"
 #include "src/routing.h"
 #include "src/wal_core.h"
@@ -23,6 +25,24 @@
 namespace shardwal {
 
 namespace {
+
+// The error kinds WalMetrics::errors counts, by Status code: the code's name
+// in snake case.
+constexpr std::size_t kStatusCodes = static_cast<std::size_t>(Status::Code::kNotFound) + 1;
+std::string_view ErrorKind(Status::Code c) {
+  switch (c) {
+    case Status::Code::kOk: return "ok";
+    case Status::Code::kInvalidArgument: return "invalid_argument";
+    case Status::Code::kIOError: return "io_error";
+    case Status::Code::kBackpressure: return "backpressure";
+    case Status::Code::kClosed: return "closed";
+    case Status::Code::kBusy: return "busy";
+    case Status::Code::kCorruption: return "corruption";
+    case Status::Code::kNotSupported: return "not_supported";
+    case Status::Code::kNotFound: return "not_found";
+  }
+  return "unknown";
+}
 
 format::WalId NewWalId() {
   std::random_device rd;
@@ -57,27 +77,34 @@ class WalImpl final : public Wal {
 
   Result<Lsn> Append(std::string_view tag, std::string_view payload, const AppendOptions& options) override {
     const std::uint32_t shard = RouteTag(tag);
-    return AppendOne(shard, RecordSpec{tag, payload, options.type, options.txn_id},
-                     options.durability.value_or(options_.durability), /*block=*/true);
+    return Counted(AppendOne(shard, RecordSpec{tag, payload, options.type, options.txn_id},
+                             options.durability.value_or(options_.durability), /*block=*/true));
   }
   Result<Lsn> Append(std::string_view payload, const AppendOptions& options) override {
-    return AppendOne(ShardForThisThread(num_shards_), RecordSpec{{}, payload, options.type, options.txn_id},
-                     options.durability.value_or(options_.durability), /*block=*/true);
+    return Counted(AppendOne(ShardForThisThread(num_shards_), RecordSpec{{}, payload, options.type, options.txn_id},
+                             options.durability.value_or(options_.durability), /*block=*/true));
   }
   Result<Lsn> TryAppend(std::string_view tag, std::string_view payload, const AppendOptions& options) override {
-    return AppendOne(RouteTag(tag), RecordSpec{tag, payload, options.type, options.txn_id},
-                     options.durability.value_or(options_.durability), /*block=*/false);
+    return Counted(AppendOne(RouteTag(tag), RecordSpec{tag, payload, options.type, options.txn_id},
+                             options.durability.value_or(options_.durability), /*block=*/false));
   }
-  Result<LsnRange> AppendBatch(std::span<const RecordSpec> records, std::optional<Durability> durability) override;
+  Result<LsnRange> AppendBatch(std::span<const RecordSpec> records, std::optional<Durability> durability) override {
+    return Counted(AppendBatchUncounted(records, durability));
+  }
 
-  Status WaitDurable(Lsn lsn) override;
+  Status WaitDurable(Lsn lsn) override { return Counted(WaitDurableUncounted(lsn)); }
   void OnDurable(Lsn lsn, std::function<void(const Status&)> done) override;
   Lsn DurableLsn() const override { return core_.watermark.published(); }
   Lsn LastLsn() const override { return core_.next_lsn.load(std::memory_order_acquire) - 1; }
   Status health() const override { return core_.error(); }
   Status Close() override;
   WalStats Stats() const override;
-  Status Checkpoint(Lsn lsn) override;
+  WalMetrics Metrics() const override;
+  Status Checkpoint(Lsn lsn) override {
+    Status s = Counted(CheckpointUncounted(lsn));
+    if (s.ok()) checkpoints_.fetch_add(1, std::memory_order_relaxed);
+    return s;
+  }
   std::uint32_t num_shards() const override { return num_shards_; }
   std::uint32_t ShardForTag(std::string_view tag) const override { return shardwal::ShardForTag(tag, num_shards_); }
   const Options& options() const override { return options_; }
@@ -96,6 +123,22 @@ class WalImpl final : public Wal {
     return options_.routing == Routing::kTag && !tag.empty() ? shardwal::ShardForTag(tag, num_shards_)
                                                              : ShardForThisThread(num_shards_);
   }
+  // Counts a failed call in errors_ (by its Status code).
+  void CountError(Status::Code code) {
+    errors_[static_cast<std::size_t>(code)].fetch_add(1, std::memory_order_relaxed);
+  }
+  template <typename T>
+  Result<T> Counted(Result<T> r) {
+    if (!r.ok()) CountError(r.status().code());
+    return r;
+  }
+  Status Counted(Status s) {
+    if (!s.ok()) CountError(s.code());
+    return s;
+  }
+  Result<LsnRange> AppendBatchUncounted(std::span<const RecordSpec> records, std::optional<Durability> durability);
+  Status WaitDurableUncounted(Lsn lsn);
+  Status CheckpointUncounted(Lsn lsn);
   Status ValidateRecord(const RecordSpec& rec) const;
   Result<Lsn> AppendOne(std::uint32_t shard, const RecordSpec& rec, Durability durability, bool block);
   // Blocks until W >= lsn, first asking every shard holding unsynced records
@@ -136,6 +179,12 @@ class WalImpl final : public Wal {
   std::mutex close_mu_;
   bool closed_ = false;
   Status close_status_;
+
+  // Metrics kept at the WAL level (relaxed atomics).
+  const std::chrono::steady_clock::time_point opened_ = std::chrono::steady_clock::now();
+  Histogram append_to_durable_ns_;  // blocking group appends: call -> durable
+  std::array<std::atomic<std::uint64_t>, kStatusCodes> errors_{};
+  std::atomic<std::uint64_t> checkpoints_{0};
 };
 
 WalImpl::WalImpl(Options options, OpenState state, std::vector<std::unique_ptr<FileLock>> locks)
@@ -179,6 +228,8 @@ WalImpl::WalImpl(Options options, OpenState state, std::vector<std::unique_ptr<F
     c.max_buffered_bytes = options_.max_buffered_bytes;
     c.per_shard_consistency = options_.consistency == Consistency::kPerShard;
     c.fs = options_.file_system.get();
+    c.log = log_.get();
+    c.slow_fsync_threshold = options_.slow_fsync_threshold;
     shards_.push_back(std::make_unique<ShardLog>(c, &core_));
   }
   core_.watermark.SetPublishHook([this](Lsn w) {
@@ -235,6 +286,10 @@ Result<Lsn> WalImpl::AppendOne(std::uint32_t shard_id, const RecordSpec& rec, Du
   const std::uint32_t body_crc = format::BodyCrc(rec.tag, rec.payload);
   const std::size_t bytes = format::RecordBytes(rec.tag.size(), rec.payload.size());
   ShardLog& shard = *shards_[shard_id];
+  // Append-to-durable latency: only blocking group appends read the clock.
+  const bool timed = durability == Durability::kGroup && block;
+  std::chrono::steady_clock::time_point t0{};
+  if (timed) t0 = std::chrono::steady_clock::now();
   Lsn lsn;
   bool wake;
   {
@@ -245,15 +300,20 @@ Result<Lsn> WalImpl::AppendOne(std::uint32_t shard_id, const RecordSpec& rec, Du
     wake = shard.AddRecordLocked(lsn, rec, body_crc, durability);
   }
   if (wake) shard.WakeFlusher();
-  if (durability == Durability::kGroup && block) {
+  if (timed) {
     if (Status s = WaitGroup(lsn, shard_id); !s.ok()) return s;
+    append_to_durable_ns_.Record(
+        static_cast<std::uint64_t>((std::chrono::steady_clock::now() - t0) / std::chrono::nanoseconds(1)));
   }
   return lsn;
 }
 
-Result<LsnRange> WalImpl::AppendBatch(std::span<const RecordSpec> records, std::optional<Durability> durability) {
+Result<LsnRange> WalImpl::AppendBatchUncounted(std::span<const RecordSpec> records,
+                                               std::optional<Durability> durability) {
   if (records.empty()) return Status::InvalidArgument("AppendBatch of no records");
   const Durability d = durability.value_or(options_.durability);
+  std::chrono::steady_clock::time_point t0{};
+  if (d == Durability::kGroup) t0 = std::chrono::steady_clock::now();
   std::vector<std::uint32_t> shard_of(records.size());
   std::vector<std::uint32_t> crc(records.size());
   std::vector<std::size_t> need(num_shards_, 0);
@@ -320,6 +380,9 @@ Result<LsnRange> WalImpl::AppendBatch(std::span<const RecordSpec> records, std::
     } else if (Status s = WaitCovered(range.last, shard_of.back()); !s.ok()) {
       return s;
     }
+    // One observation per call, as for Append.
+    append_to_durable_ns_.Record(
+        static_cast<std::uint64_t>((std::chrono::steady_clock::now() - t0) / std::chrono::nanoseconds(1)));
   }
   return range;
 }
@@ -330,7 +393,7 @@ Status WalImpl::WaitCovered(Lsn lsn, std::uint32_t lane) {
   return core_.watermark.Wait(lsn, lane);
 }
 
-Status WalImpl::WaitDurable(Lsn lsn) {
+Status WalImpl::WaitDurableUncounted(Lsn lsn) {
   if (lsn == kNoLsn) return Status::OK();
   if (lsn > LastLsn()) {
     return Status::InvalidArgument("WaitDurable(" + std::to_string(lsn) + "): LSN never assigned (last is " +
@@ -403,9 +466,70 @@ WalStats WalImpl::Stats() const {
   return st;
 }
 
+WalMetrics WalImpl::Metrics() const {
+  const WalStats st = Stats();
+  WalMetrics m;
+  m.num_shards = num_shards_;
+  m.last_lsn = st.last_lsn;
+  m.durable_lsn = st.durable_lsn;
+  m.watermark_lag = st.last_lsn - std::min(st.last_lsn, st.durable_lsn);
+  m.checkpoint_lsn = st.checkpoint_lsn;
+  m.wal_bytes = st.wal_bytes;
+  m.health = health();
+  m.uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - opened_).count();
+  m.checkpoints = checkpoints_.load(std::memory_order_relaxed);
+  for (std::size_t c = 1; c < kStatusCodes; ++c) {
+    m.errors[std::string(ErrorKind(static_cast<Status::Code>(c)))] = errors_[c].load(std::memory_order_relaxed);
+  }
+  m.append_to_durable_seconds = append_to_durable_ns_.Snapshot(kNanosPerSecond);
+  std::vector<HistogramSnapshot> flush, fsync, records, bytes;
+  for (std::uint32_t i = 0; i < num_shards_; ++i) {
+    const ShardStats& s = st.shards[i];
+    ShardMetrics sm;
+    sm.shard = i;
+    sm.dir = options_.shard_dirs[i];
+    sm.appends = s.records;
+    sm.batches = s.batches;
+    sm.writes = s.writes;
+    sm.write_bytes = s.bytes;
+    sm.fsyncs = s.fsyncs;
+    sm.backpressure_waits = s.backpressure_waits;
+    sm.rotations = s.segments;
+    sm.rotation_waits = s.rotation_waits;
+    sm.buffered_bytes = s.buffered_bytes;
+    sm.durable_frontier = s.durable_frontier;
+    sm.segment_files = s.segment_files;
+    sm.recycled_pool = s.recycled_pool;
+    shards_[i]->FillMetrics(sm);
+    if (auto space = options_.file_system->GetSpace(sm.dir); space.ok()) {
+      sm.health.device_free_bytes = static_cast<std::int64_t>(std::min<std::uint64_t>(space->available, INT64_MAX));
+      sm.health.device_total_bytes = static_cast<std::int64_t>(std::min<std::uint64_t>(space->total, INT64_MAX));
+    }
+    flush.push_back(sm.flush_seconds);
+    fsync.push_back(sm.fsync_seconds);
+    records.push_back(sm.batch_records);
+    bytes.push_back(sm.batch_bytes);
+    m.appends += sm.appends;
+    m.append_bytes += sm.append_bytes;
+    m.buffered_records += sm.buffered_records;
+    m.batches += sm.batches;
+    m.writes += sm.writes;
+    m.write_bytes += sm.write_bytes;
+    m.fsyncs += sm.fsyncs;
+    m.backpressure_waits += sm.backpressure_waits;
+    m.buffered_bytes += sm.buffered_bytes;
+    m.shards.push_back(std::move(sm));
+  }
+  m.flush_seconds = MergeSnapshots(flush, kNanosPerSecond);
+  m.fsync_seconds = MergeSnapshots(fsync, kNanosPerSecond);
+  m.batch_records = MergeSnapshots(records);
+  m.batch_bytes = MergeSnapshots(bytes);
+  return m;
+}
+
 // ---- checkpoint and retention ----------------------------------------------------------
 
-Status WalImpl::Checkpoint(Lsn lsn) {
+Status WalImpl::CheckpointUncounted(Lsn lsn) {
   if (lsn > LastLsn()) {
     return Status::InvalidArgument("Checkpoint(" + std::to_string(lsn) + "): LSN never assigned (last is " +
                                    std::to_string(LastLsn()) + ")");
@@ -447,13 +571,33 @@ Status WalImpl::ReleaseLocked(Lsn checkpoint) {
   if (Status s = next.Save(*options_.file_system, options_.dir); !s.ok()) {
     return s.WithContext("checkpoint at LSN " + std::to_string(checkpoint));
   }
+  const Lsn previous = manifest_.checkpoint_lsn();
   manifest_ = std::move(next);
   if (recovered_) recovered_->SetCheckpoint(checkpoint);
   Status first_error;
+  std::size_t released = 0;
+  std::uint64_t released_bytes = 0;
+  std::string where;  // "shard-0: 2, shard-1: 1"
   for (std::size_t i = 0; i < sets_.size(); ++i) {
     if (plans[i].empty()) continue;
     Status s = sets_[i]->Release(plans[i]);
     if (!s.ok() && first_error.ok()) first_error = s;
+    released += plans[i].size();
+    for (const auto& seg : plans[i]) released_bytes += seg.bytes;
+    if (!where.empty()) where += ", ";
+    where += sets_[i]->dir() + ": " + std::to_string(plans[i].size());
+  }
+  // Info: checkpoints are rare next to appends (one per memtable flush or
+  // snapshot), and what they free is what an operator asks about.
+  if (checkpoint == previous) {
+    log_->info("shardwal: retention (checkpoint at LSN {}): released {} segments, {} bytes ({})", checkpoint, released,
+               released_bytes, where);
+  } else if (released == 0) {
+    log_->info("shardwal: checkpoint at LSN {} (was {}): no segment released yet (each shard's writing segment, "
+               "and those retention keeps, stay)", checkpoint, previous);
+  } else {
+    log_->info("shardwal: checkpoint at LSN {} (was {}): released {} segments, {} bytes ({})", checkpoint, previous,
+               released, released_bytes, where);
   }
   if (any) {
     for (auto& set : sets_) set->RetryAfterCap();

@@ -101,6 +101,7 @@ class JitterSyncFileSystem final : public FileSystem {
   Status RenameFile(const std::string& from, const std::string& to) override { return base_->RenameFile(from, to); }
   Status SyncDir(const std::string&) override { return Status::OK(); }
   Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override { return base_->LockFile(path); }
+  Result<SpaceInfo> GetSpace(const std::string& path) override { return base_->GetSpace(path); }
 
  private:
   class File final : public WritableFile {
@@ -271,6 +272,9 @@ class PropertyRun {
   void RandomizeOpenOptions() {
     options_.routing = Pick(0, 3) == 0 ? Routing::kThread : Routing::kTag;
     options_.durability = static_cast<Durability>(Pick(0, 2));
+    // Every way of preparing segments (each open may switch): plain files
+    // that grow, fallocate'd ones (zeros after the data) and zero-filled ones.
+    options_.preallocation = static_cast<Preallocation>(Pick(0, 2));
   }
 
   // A unique, mostly random record: the prefix names it in failure messages.

@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "shardwal/http_endpoint.h"
 #include "shardwal/options.h"
 #include "shardwal/wal.h"
 #include "tools/latency_histogram.h"
@@ -276,6 +277,27 @@ class Checkpointer {
   std::thread thread_;  // last: starts once the rest is initialised
 };
 
+// "http://127.0.0.1:8080/" ("[::1]" for an IPv6 address).
+std::string HttpUrl(const HttpEndpoint& http) {
+  const std::string& a = http.address();
+  return "http://" + (a.find(':') != std::string::npos ? "[" + a + "]" : a) + ":" + std::to_string(http.port()) + "/";
+}
+
+// --http-linger: waits `seconds` (or until SIGINT / SIGTERM) while the
+// endpoint keeps serving.
+void Linger(std::ostream& out, const std::string& url, double seconds, const Status& outcome) {
+  if (!(seconds > 0) || g_interrupted.load()) return;
+  char secs[32];
+  std::snprintf(secs, sizeof secs, "%.0f", seconds);
+  out << "shardwal bench: " << (outcome.ok() ? "run finished" : "run failed (" + outcome.ToString() + ")")
+      << "; still serving " << url << " for " << secs << " s (Ctrl-C to stop)" << std::endl;
+  const Clock::time_point until =
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  while (!g_interrupted.load(std::memory_order_relaxed) && Clock::now() < until) {
+    std::this_thread::sleep_for(std::min<Clock::duration>(std::chrono::milliseconds(100), until - Clock::now()));
+  }
+}
+
 std::shared_ptr<spdlog::logger> DefaultLogger() {
   auto logger = std::make_shared<spdlog::logger>("shardwal-bench", std::make_shared<spdlog::sinks::stderr_sink_mt>());
   logger->set_level(spdlog::level::warn);
@@ -306,6 +328,10 @@ Status ValidateBenchConfig(const BenchConfig& c) {
   if (c.segment_bytes != 0 && c.segment_bytes < kMinSegmentBytes) {
     return Status::InvalidArgument("segment-bytes: " + std::to_string(c.segment_bytes) + " (minimum " +
                                    std::to_string(kMinSegmentBytes) + ", 64 KiB)");
+  }
+  if (c.http_port && c.http_address.empty()) return Status::InvalidArgument("http-address: empty");
+  if (!(c.http_linger_seconds >= 0) || c.http_linger_seconds > 1e9) {
+    return Status::InvalidArgument("http-linger: " + std::to_string(c.http_linger_seconds) + " (must be >= 0)");
   }
   if (c.recycle_segments && *c.recycle_segments > kMaxRecycle) {
     return Status::InvalidArgument("recycle: " + std::to_string(*c.recycle_segments) + " (max " +
@@ -350,6 +376,26 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
   auto opened = Wal::Open(opt);
   if (!opened.ok()) return opened.status();
   std::unique_ptr<Wal> wal = std::move(*opened);
+
+  // --http: the dashboard and metrics of this WAL for the whole run (and
+  // --http-linger after it). Declared after `wal`: it stops first.
+  std::ostream& notices = c.progress != nullptr ? *c.progress : std::cerr;
+  std::unique_ptr<HttpEndpoint> http;
+  std::string http_url;
+  if (c.http_port) {
+    HttpEndpointOptions ho;
+    ho.address = c.http_address;
+    ho.port = *c.http_port;
+    auto started = HttpEndpoint::Start(wal.get(), ho);
+    if (!started.ok()) return started.status();
+    http = std::move(*started);
+    http_url = HttpUrl(*http);
+    notices << "shardwal bench: dashboard at " << http_url << " (also /metrics, /metrics.json, /health)"
+            << std::endl;
+  }
+  auto linger = [&](const Status& outcome) {
+    if (http) Linger(notices, http_url, c.http_linger_seconds, outcome);
+  };
 
   std::vector<std::string> tags;
   if (c.routing == Routing::kTag) {
@@ -419,9 +465,16 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
   const Clock::time_point close_start = Clock::now();
   const Status close_status = wal->Close();
   const Clock::time_point close_end = Clock::now();
-  if (!start_error.ok()) return start_error;
-  if (!sh.first_error.ok()) return sh.first_error;
-  if (!close_status.ok()) return close_status.WithContext("Close");
+  {
+    Status failed = !start_error.ok()     ? start_error
+                    : !sh.first_error.ok() ? sh.first_error
+                    : !close_status.ok()   ? close_status.WithContext("Close")
+                                           : Status::OK();
+    if (!failed.ok()) {
+      linger(failed);
+      return failed;
+    }
+  }
 
   LatencyHistogram latency;
   BenchResult r;
@@ -472,6 +525,9 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
   r.dir = dir->path();
   r.dir_kept = !dir->removed();
   r.interrupted = g_interrupted.load();
+  r.http_url = http_url;
+  if (c.on_result) c.on_result(r);
+  linger(Status::OK());
   return r;
 }
 
@@ -521,6 +577,7 @@ void PrintBenchSummary(std::ostream& out, const BenchResult& r) {
     line("checkpoints:", "none (checkpoint_lsn %llu)", static_cast<ull>(r.checkpoint_lsn));
   }
   line("dir:", "%s%s", r.dir.c_str(), r.dir_kept ? "" : " (removed)");
+  if (!r.http_url.empty()) line("http:", "%s", r.http_url.c_str());
   out << std::flush;
 }
 
@@ -570,6 +627,7 @@ nlohmann::json BenchResultToJson(const BenchResult& r) {
   j["segment_bytes"] = r.segment_bytes;
   j["preallocation"] = std::string(PreallocationName(r.preallocation));
   j["recycle"] = r.recycle;
+  if (!r.http_url.empty()) j["http_url"] = r.http_url;
   return j;
 }
 
@@ -620,6 +678,8 @@ struct BenchFlags {
   CLI::Option* preallocation_opt = nullptr;
   std::uint32_t recycle = 0;
   CLI::Option* recycle_opt = nullptr;
+  std::uint16_t http_port = 0;
+  CLI::Option* http_opt = nullptr;
 };
 
 void RunBenchCommand(const BenchFlags& f) {
@@ -628,16 +688,20 @@ void RunBenchCommand(const BenchFlags& f) {
   c.routing = *ParseRouting(f.routing);
   if (f.preallocation_opt->count() != 0) c.preallocation = *ParsePreallocation(f.preallocation);
   if (f.recycle_opt->count() != 0) c.recycle_segments = f.recycle;
+  if (f.http_opt->count() != 0) c.http_port = f.http_port;
   if (Status s = ValidateBenchConfig(c); !s.ok()) throw CLI::ValidationError(s.message());
   c.progress = &std::cerr;
+  // Printed as soon as the run is over, before an --http-linger wait.
+  c.on_result = [&f](const BenchResult& result) {
+    PrintBenchSummary(std::cout, result);
+    if (f.json) std::cout << BenchResultToJson(result).dump() << std::endl;
+  };
 
   Result<BenchResult> r = RunBench(c);
   if (!r.ok()) {
     std::cerr << "shardwal bench: " << r.status().ToString() << std::endl;
     throw CLI::RuntimeError(1);
   }
-  PrintBenchSummary(std::cout, *r);
-  if (f.json) std::cout << BenchResultToJson(*r).dump() << std::endl;
   // Close() returned OK, so every appended record must be durable.
   if (r->durable_lsn != r->last_lsn || r->last_lsn != r->records) {
     std::cerr << "shardwal bench: inconsistent WAL state after Close: durable_lsn=" << r->durable_lsn
@@ -714,6 +778,25 @@ void AddBenchCommand(CLI::App& app) {
       ->type_name("BYTES")
       ->capture_default_str()
       ->transform(ByteSize(0, "0"));
+  flags->http_opt =
+      cmd->add_option("--http", flags->http_port,
+                      "Serve a live dashboard (/), /metrics, /metrics.json and /health for this WAL on PORT during "
+                      "the run (0: any free port); the URL goes to stderr. No endpoint without it")
+          ->type_name("PORT")
+          ->check(CLI::Range(0, 65535));
+  cmd->add_option("--http-address", c.http_address,
+                  "Address --http binds to (loopback by default; 0.0.0.0 exposes the unauthenticated endpoint to "
+                  "the network)")
+      ->type_name("ADDR")
+      ->capture_default_str()
+      ->needs(flags->http_opt);
+  cmd->add_option("--http-linger", c.http_linger_seconds,
+                  "With --http: keep serving this many seconds after the run (Ctrl-C ends it), so the final "
+                  "numbers can be looked at")
+      ->type_name("SECONDS")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber)
+      ->needs(flags->http_opt);
   cmd->add_flag("--keep", c.keep, "Keep the temporary WAL directory");
   cmd->add_flag("--json", flags->json, "Also print the result as one JSON object on the last line of stdout");
   cmd->footer(
@@ -721,6 +804,7 @@ void AddBenchCommand(CLI::App& app) {
       "otherwise. Progress goes to stderr once a second; the summary to stdout.\n"
       "Exit status: 0 ok, 1 the WAL failed, 2 bad usage.\n"
       "Steady-state segment recycling: --segment-bytes 8MiB --recycle 4 --checkpoint-every 16MiB.\n"
+      "Watch a run live: --http 8080 --seconds 60, then open http://127.0.0.1:8080/ in a browser.\n"
       "Example: shardwal bench --seconds 10 --writers 16 --durability group --json");
   cmd->callback([flags] { RunBenchCommand(*flags); });
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <optional>
@@ -23,6 +24,8 @@ class logger;
 }
 
 namespace shardwal::tools {
+
+struct BenchResult;
 
 struct BenchConfig {
   // WAL directory. Empty: a fresh mkdtemp directory (shardwal-bench-XXXXXX
@@ -53,6 +56,19 @@ struct BenchConfig {
   std::ostream* progress = nullptr;
   // Where the WAL's lifecycle events go; null: warnings and errors to stderr.
   std::shared_ptr<spdlog::logger> logger;
+  // Serve the WAL's dashboard, /metrics, /metrics.json and /health
+  // (HttpEndpoint) on http_address:http_port while the benchmark runs;
+  // 0: any free port. Unset: no HTTP endpoint. The URL is printed on
+  // `progress` (stderr when null).
+  std::optional<std::uint16_t> http_port;
+  std::string http_address = "127.0.0.1";
+  // With http_port: keep serving this many seconds after the run (the WAL
+  // closed, its final numbers on show) so a person can look; SIGINT /
+  // SIGTERM end the wait early.
+  double http_linger_seconds = 0;
+  // Called with the result once the run is over, before the linger wait
+  // (so a summary can be printed while the dashboard still serves).
+  std::function<void(const BenchResult&)> on_result;
 };
 
 // InvalidArgument naming the bad field, or OK. RunBench checks it too.
@@ -101,6 +117,7 @@ struct BenchResult {
   std::string dir;
   bool dir_kept = false;     // false: the temporary directory was removed
   bool interrupted = false;  // stopped early by SIGINT / SIGTERM
+  std::string http_url;      // the endpoint's URL with http_port (empty: none)
 };
 
 // Runs the benchmark. Fails with the WAL's Status if Open, an Append or

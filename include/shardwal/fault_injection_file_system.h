@@ -162,6 +162,8 @@ class FaultInjectionFileSystem : public FileSystem {
   Status RenameFile(const std::string& from, const std::string& to) override;
   Status SyncDir(const std::string& path) override;
   Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override;
+  // Forwarded to the base file system (never injected).
+  Result<SpaceInfo> GetSpace(const std::string& path) override;
 
  private:
   class TrackedFile;

@@ -61,6 +61,13 @@ class ReadableFile {
   virtual const std::string& path() const = 0;
 };
 
+// The space of the file system a path lives on (statvfs(3)).
+struct SpaceInfo {
+  std::uint64_t total = 0;      // size of the file system, in bytes
+  std::uint64_t free = 0;       // free bytes, the blocks reserved for root included
+  std::uint64_t available = 0;  // free bytes an unprivileged process may still use
+};
+
 // An exclusive advisory lock (flock) held until this object is destroyed.
 class FileLock {
  public:
@@ -104,6 +111,13 @@ class FileSystem {
   // Takes an exclusive lock on `path` (created if missing) without waiting.
   // Busy when another process, or another open WAL in this process, holds it.
   virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;
+
+  // Total and free space of the file system holding `path` (for metrics and
+  // health; the WAL never needs it to work). The default says NotSupported,
+  // so a FileSystem that cannot tell need not implement it.
+  virtual Result<SpaceInfo> GetSpace(const std::string& path) {
+    return Status::NotSupported("GetSpace(" + path + "): not supported by this FileSystem");
+  }
 };
 
 }  // namespace shardwal

@@ -98,9 +98,20 @@ struct Options {
   // The file-system seam; null means FileSystem::Default().
   std::shared_ptr<FileSystem> file_system;
 
-  // Where lifecycle events go (open, close, errors; never the hot path).
-  // Null: spdlog's default logger.
+  // Where the WAL's log goes: an spdlog logger, whose sinks (console, file,
+  // syslog, a ring buffer, ...) and level the application picks; shardwal
+  // only calls it. Null: spdlog's default logger. Logged: open, close and
+  // the recovery summary (info), checkpoints and what they released (info),
+  // segment rotations (debug), slow fdatasyncs and retried background work
+  // (warn), the error that fails the WAL (error). Never anything per append.
+  // docs/observability.md lists the events.
   std::shared_ptr<spdlog::logger> logger;
+
+  // An fdatasync that takes longer than this logs a warning naming the
+  // shard, the segment file and the duration - at most one per shard per
+  // second, however many are slow. A sign of a device in trouble (see
+  // docs/observability.md). 0: never warn.
+  std::chrono::microseconds slow_fsync_threshold{200000};
 
   // Called by the thread that raised the durable watermark, right after
   // publishing the new value. For tests and metrics: must be cheap and must

@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "shardwal/metrics.h"
 #include "shardwal/options.h"
 #include "shardwal/recovery.h"
 #include "shardwal/status.h"
@@ -127,6 +128,12 @@ class Wal {
   virtual Status Close() = 0;
 
   virtual WalStats Stats() const = 0;
+
+  // Everything the WAL counts - counters, gauges, latency and size
+  // histograms, per shard and in total - and its health, in one snapshot
+  // (shardwal/metrics.h). Lock-free on the hot path; cheap enough to call
+  // every second.
+  virtual WalMetrics Metrics() const = 0;
 
   // Everything <= lsn is persisted elsewhere (a flushed memtable, a
   // snapshot): the WAL may drop it. Durably records the checkpoint in the
