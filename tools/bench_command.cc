@@ -4,7 +4,10 @@
 #include "tools/bench_command.h"
 
 #include <CLI/CLI.hpp>
+#include <poll.h>
 #include <spdlog/logger.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include <algorithm>
@@ -18,6 +21,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <latch>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -54,7 +58,20 @@ double Div(double a, double b) { return b > 0 ? a / b : 0.0; }
 std::atomic<bool> g_interrupted{false};
 static_assert(std::atomic<bool>::is_always_lock_free);
 
-extern "C" void OnInterrupt(int) { g_interrupted.store(true, std::memory_order_relaxed); }
+// Written by the handler (write(2) is async-signal-safe), so that a thread
+// can block on it instead of polling g_interrupted; -1 outside a run.
+std::atomic<int> g_interrupt_fd{-1};
+
+extern "C" void OnInterrupt(int) {
+  g_interrupted.store(true, std::memory_order_relaxed);
+  const int fd = g_interrupt_fd.load(std::memory_order_relaxed);
+  if (fd >= 0) {
+    const int saved = errno;
+    const std::uint64_t one = 1;
+    (void)!::write(fd, &one, sizeof one);
+    errno = saved;
+  }
+}
 
 // Installs the handler for the lifetime of a run (SA_RESETHAND: a second
 // Ctrl-C kills the process as usual) and restores the previous ones.
@@ -62,6 +79,7 @@ class InterruptScope {
  public:
   InterruptScope() {
     g_interrupted.store(false);
+    g_interrupt_fd.store(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     struct sigaction sa {};
     sa.sa_handler = OnInterrupt;
     sigemptyset(&sa.sa_mask);
@@ -72,6 +90,8 @@ class InterruptScope {
   ~InterruptScope() {
     sigaction(SIGINT, &old_int_, nullptr);
     sigaction(SIGTERM, &old_term_, nullptr);
+    const int fd = g_interrupt_fd.exchange(-1);
+    if (fd >= 0) ::close(fd);
   }
   InterruptScope(const InterruptScope&) = delete;
   InterruptScope& operator=(const InterruptScope&) = delete;
@@ -293,8 +313,12 @@ void Linger(std::ostream& out, const std::string& url, double seconds, const Sta
       << "; still serving " << url << " for " << secs << " s (Ctrl-C to stop)" << std::endl;
   const Clock::time_point until =
       Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-  while (!g_interrupted.load(std::memory_order_relaxed) && Clock::now() < until) {
-    std::this_thread::sleep_for(std::min<Clock::duration>(std::chrono::milliseconds(100), until - Clock::now()));
+  // Blocks until the deadline or a signal (the handler writes the eventfd;
+  // outside an InterruptScope there is none, and poll just waits).
+  pollfd pfd{g_interrupt_fd.load(), POLLIN, 0};
+  for (auto now = Clock::now(); !g_interrupted.load(std::memory_order_relaxed) && now < until; now = Clock::now()) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - now).count();
+    ::poll(&pfd, 1, static_cast<int>(std::min<std::int64_t>(left, std::numeric_limits<int>::max())));
   }
 }
 
