@@ -196,10 +196,30 @@ void ShardLog::FillMetrics(ShardMetrics& m) const {
 
 // ---- flush thread ---------------------------------------------------------------
 
+void ShardLog::CohortReturned() {
+  std::lock_guard lk(mu_);
+  if (cohort_wait_) flush_cv_.notify_one();
+}
+
+bool ShardLog::AwaitingCohortLocked() const {
+  return after_sync_ && active_.body_bytes() < config_.max_batch_bytes && core_->cohort.outstanding() > 0 &&
+         core_->cohort.ExpectedReturn() < fsync_ewma_ && std::chrono::steady_clock::now() < cohort_deadline_;
+}
+
 void ShardLog::WaitForWorkLocked(std::unique_lock<std::mutex>& lk) {
   for (;;) {
-    if (core_->failed() || stop_ || urgent_.load(std::memory_order_relaxed)) return;
-    if (active_.body_bytes() >= config_.max_batch_bytes) return;
+    if (core_->failed() || stop_) return;
+    if (urgent_.load(std::memory_order_relaxed) || active_.body_bytes() >= config_.max_batch_bytes) {
+      // A batch is due. Right after a sync, give the writers that sync woke
+      // a moment (at most ~one fdatasync) to append again, so this batch
+      // covers all of them rather than the few that were fastest; the last
+      // of them wakes us (CohortReturned).
+      if (!AwaitingCohortLocked()) return;
+      flusher_idle_ = cohort_wait_ = true;
+      flush_cv_.wait_until(lk, cohort_deadline_);
+      flusher_idle_ = cohort_wait_ = false;
+      continue;
+    }
     flusher_idle_ = true;
     if (active_.empty()) {
       flush_cv_.wait(lk);
@@ -227,6 +247,7 @@ void ShardLog::FlushLoop() {
     // written; records arriving from now on go to the next batch.
     const bool sync = stop_ || urgent_.load(std::memory_order_relaxed) || batch_needs_sync_;
     std::swap(active_, flushing_);
+    after_sync_ = false;
     urgent_.store(false, std::memory_order_seq_cst);
     batch_needs_sync_ = false;
     flush_in_flight_ = true;
@@ -260,7 +281,12 @@ void ShardLog::FlushLoop() {
     lk.unlock();
     core_->watermark.Advance();
     if (config_.per_shard_consistency) core_->watermark.AdvanceShard(config_.id);
+    // Waiting longer than about one fdatasync for stragglers would cost more
+    // than syncing them in the next batch; max_batch_delay caps it too.
+    const auto wait = std::min<std::chrono::nanoseconds>(fsync_ewma_, config_.max_batch_delay);
     lk.lock();
+    after_sync_ = true;
+    cohort_deadline_ = std::chrono::steady_clock::now() + wait;
   }
   // Failed or stopped: nothing more will be written. Wake anyone waiting for
   // room so they see why.
@@ -300,6 +326,7 @@ Status ShardLog::WriteBatch(bool sync) {
     fsync_nanos_.fetch_add(static_cast<std::uint64_t>(took.count()), std::memory_order_relaxed);
     fsyncs_.fetch_add(1, std::memory_order_relaxed);
     fsync_ns_.Record(static_cast<std::uint64_t>(took.count()));
+    fsync_ewma_ = fsync_ewma_.count() == 0 ? took : fsync_ewma_ + (took - fsync_ewma_) / 8;
     if (config_.slow_fsync_threshold.count() > 0 && took > config_.slow_fsync_threshold) WarnSlowFsync(took);
     worked = true;
   }

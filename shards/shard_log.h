@@ -82,6 +82,10 @@ class ShardLog {
 
   void WakeFlusher() { flush_cv_.notify_one(); }
 
+  // The cohort of writers the last watermark advance woke has appended
+  // again: a flush thread waiting for it cuts its batch now.
+  void CohortReturned();
+
   // Makes sure every record of this shard with an LSN <= lsn gets synced
   // soon, whatever its durability (someone waits for it).
   void RequestSync(Lsn lsn);
@@ -102,6 +106,9 @@ class ShardLog {
  private:
   void FlushLoop();
   void WaitForWorkLocked(std::unique_lock<std::mutex>& lk);
+  // True while cutting should wait for the cohort of writers woken by the
+  // last sync (see CohortTracker): bounded by cohort_deadline_.
+  bool AwaitingCohortLocked() const;
   Status WriteBatch(bool sync);
   std::string Describe() const;  // "shard 3 (/dir/shard-3)"
   // Logs a slow fdatasync, at most once a second (flush thread only).
@@ -123,6 +130,10 @@ class ShardLog {
   bool flush_in_flight_ = false;      // a batch is being written (and maybe synced)
   bool sync_in_flight_ = false;       // ... and it ends with an fdatasync
   bool flusher_idle_ = false;         // the flush thread waits on flush_cv_
+  bool cohort_wait_ = false;          // ... for the woken cohort to re-append
+  bool after_sync_ = false;           // no batch cut since the last sync
+  std::chrono::steady_clock::time_point cohort_deadline_{};
+  std::chrono::nanoseconds fsync_ewma_{0};  // recent fdatasync time (flush thread only)
   bool stop_ = false;
   std::uint32_t room_waiters_ = 0;
   std::thread thread_;

@@ -23,6 +23,7 @@ struct DurableWatermark::Waiter : bi::list_base_hook<bi::link_mode<bi::normal_li
   // Set by the publisher before it wakes this waiter: the waiters this one
   // wakes in turn (a binary tree over everyone the new W covers).
   Waiter* wake_next[2] = {nullptr, nullptr};
+  std::uint32_t cohort_gen = 0;  // the CohortTracker generation it was woken in
 };
 
 struct alignas(64) DurableWatermark::Lane {
@@ -80,7 +81,7 @@ Lsn DurableWatermark::Advance() {
   }
   if (prev >= w) return prev;  // someone published at least as much; they wake
   if (publish_hook_) publish_hook_(w);
-  WakeCovered(lanes_.get(), lane_count_, w);
+  WakeCovered(lanes_.get(), lane_count_, w, cohort_);
   return w;
 }
 
@@ -90,14 +91,14 @@ void DurableWatermark::AdvanceShard(std::uint32_t shard) {
   Lsn prev = published.load(std::memory_order_seq_cst);
   while (prev < f && !published.compare_exchange_weak(prev, f, std::memory_order_seq_cst)) {
   }
-  if (prev < f) WakeCovered(&shard_lanes_[shard], 1, f);
+  if (prev < f) WakeCovered(&shard_lanes_[shard], 1, f, cohort_);
 }
 
 Status DurableWatermark::WaitShard(Lsn lsn, std::uint32_t shard) {
   return WaitOn(shard_lanes_[shard], shard_published_[shard].value, lsn);
 }
 
-void DurableWatermark::WakeCovered(Lane* lanes, std::uint32_t count, Lsn w) {
+void DurableWatermark::WakeCovered(Lane* lanes, std::uint32_t count, Lsn w, CohortTracker* cohort) {
   // Reused across calls by each publishing (flush) thread: no allocation in
   // steady state.
   thread_local std::vector<Waiter*> ready;
@@ -114,8 +115,10 @@ void DurableWatermark::WakeCovered(Lane* lanes, std::uint32_t count, Lsn w) {
     lane.min_lsn.store(list.empty() ? kNoPending : list.front().lsn, std::memory_order_seq_cst);
   }
   if (ready.empty()) return;
+  const std::uint32_t gen = cohort != nullptr ? cohort->Woke(static_cast<std::uint32_t>(ready.size())) : 0;
   for (std::size_t i = 0; i < ready.size(); ++i) {
     const std::size_t left = 2 * i + 1, right = 2 * i + 2;
+    ready[i]->cohort_gen = gen;
     ready[i]->wake_next[0] = left < ready.size() ? ready[left] : nullptr;
     ready[i]->wake_next[1] = right < ready.size() ? ready[right] : nullptr;
   }
@@ -153,6 +156,7 @@ Status DurableWatermark::WaitOn(Lane& lane, const std::atomic<Lsn>& published, L
   }
   const std::uint32_t how = self.flag.Wait();
   if (how == kDurable) {
+    if (cohort_ != nullptr) CohortTracker::ThisThread() = {cohort_, self.cohort_gen};
     // Pass the wake-up on before returning: our children are still asleep
     // (their nodes alive) until we set their flags.
     for (Waiter* next : self.wake_next) {

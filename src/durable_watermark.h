@@ -31,6 +31,7 @@
 
 #include "shardwal/status.h"
 #include "shardwal/types.h"
+#include "src/cohort_tracker.h"
 
 namespace shardwal {
 
@@ -44,6 +45,10 @@ class DurableWatermark {
 
   // The shard's pending floor; written only under that shard's lock.
   std::atomic<Lsn>& pending_floor(std::uint32_t shard);
+
+  // Where wake-ups are counted (CohortTracker); null: nowhere. Set before
+  // the first Wait.
+  void SetCohortTracker(CohortTracker* cohort) { cohort_ = cohort; }
 
   // Called after every change of W (by the thread that raised it).
   void SetPublishHook(std::function<void(Lsn)> hook);
@@ -79,7 +84,7 @@ class DurableWatermark {
   struct Lane;
 
   Lsn Compute() const;
-  static void WakeCovered(Lane* lanes, std::uint32_t count, Lsn w);
+  static void WakeCovered(Lane* lanes, std::uint32_t count, Lsn w, CohortTracker* cohort);
   Status WaitOn(Lane& lane, const std::atomic<Lsn>& published, Lsn lsn);
 
   const std::atomic<Lsn>* next_lsn_;
@@ -97,6 +102,7 @@ class DurableWatermark {
   std::mutex error_mu_;
   Status error_;
   std::function<void(Lsn)> publish_hook_;
+  CohortTracker* cohort_ = nullptr;
 };
 
 }  // namespace shardwal

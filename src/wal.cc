@@ -144,6 +144,9 @@ class WalImpl final : public Wal {
   // Blocks until W >= lsn, first asking every shard holding unsynced records
   // <= lsn to sync them (they may be kNone records nobody else waits for).
   Status WaitCovered(Lsn lsn, std::uint32_t lane);
+  // After an append: if a watermark advance woke this thread, it is back;
+  // the last of its cohort wakes the flush threads waiting for it.
+  void ReturnFromCohort();
   // What a group append waits for: the global watermark, or with per-shard
   // consistency only its own shard's frontier.
   Status WaitGroup(Lsn lsn, std::uint32_t shard) {
@@ -300,6 +303,7 @@ Result<Lsn> WalImpl::AppendOne(std::uint32_t shard_id, const RecordSpec& rec, Du
     wake = shard.AddRecordLocked(lsn, rec, body_crc, durability);
   }
   if (wake) shard.WakeFlusher();
+  ReturnFromCohort();
   if (timed) {
     if (Status s = WaitGroup(lsn, shard_id); !s.ok()) return s;
     append_to_durable_ns_.Record(
@@ -369,6 +373,7 @@ Result<LsnRange> WalImpl::AppendBatchUncounted(std::span<const RecordSpec> recor
   for (std::uint32_t s = 0; s < num_shards_; ++s) {
     if (wake[s]) shards_[s]->WakeFlusher();
   }
+  ReturnFromCohort();
   if (d == Durability::kGroup) {
     if (options_.consistency == Consistency::kPerShard) {
       // Each shard's own frontier must cover the batch's last record in it.
@@ -385,6 +390,14 @@ Result<LsnRange> WalImpl::AppendBatchUncounted(std::span<const RecordSpec> recor
         static_cast<std::uint64_t>((std::chrono::steady_clock::now() - t0) / std::chrono::nanoseconds(1)));
   }
   return range;
+}
+
+void WalImpl::ReturnFromCohort() {
+  CohortTracker::Membership& m = CohortTracker::ThisThread();
+  if (m.tracker != &core_.cohort) return;
+  m.tracker = nullptr;
+  if (!core_.cohort.Returned(m.gen)) return;
+  for (auto& shard : shards_) shard->CohortReturned();
 }
 
 Status WalImpl::WaitCovered(Lsn lsn, std::uint32_t lane) {

@@ -8,6 +8,7 @@
 
 #include "shardwal/status.h"
 #include "shardwal/types.h"
+#include "src/cohort_tracker.h"
 #include "src/durable_watermark.h"
 
 namespace shardwal {
@@ -17,6 +18,7 @@ class WalCore {
   // `next_lsn`: the first LSN to hand out (recovery's cut + 1); everything
   // below it is durable already.
   WalCore(std::uint32_t shards, Lsn first_lsn) : next_lsn(first_lsn), watermark(shards, &next_lsn) {
+    watermark.SetCohortTracker(&cohort);
     watermark.Advance();
     for (std::uint32_t s = 0; s < shards; ++s) watermark.AdvanceShard(s);
   }
@@ -25,6 +27,10 @@ class WalCore {
   // of the shard the new records go to, after that shard reserved its floor.
   std::atomic<Lsn> next_lsn;
   DurableWatermark watermark;
+  // Writers the last watermark advance woke that have not appended again:
+  // a flush thread that just synced waits (bounded) for them before it cuts
+  // the next batch.
+  CohortTracker cohort;
 
   bool failed() const { return failed_.load(std::memory_order_acquire); }
 
