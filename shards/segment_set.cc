@@ -108,14 +108,15 @@ Result<PreparedSegment> SegmentSet::TakeNext() {
   }
 }
 
-void SegmentSet::Started(std::uint64_t seq, std::uint32_t epoch, Lsn first_lsn, std::string path) {
+void SegmentSet::Started(std::uint64_t seq, std::uint32_t epoch, Lsn first_lsn, std::string path,
+                         std::uint64_t bytes) {
   std::lock_guard lk(mu_);
   SegmentInfo info;
   info.seq = seq;
   info.path = std::move(path);
   info.epoch = epoch;
   info.first_lsn = first_lsn;
-  info.bytes = config_.segment_bytes;
+  info.bytes = bytes;
   segments_.push_back(std::move(info));
 }
 
@@ -165,7 +166,7 @@ Status SegmentSet::DiscardPrepared() {
     }
   }
   if (Status d = config_.fs->DeleteFile(path); d.ok()) {
-    space_->Release(config_.segment_bytes);
+    space_->Release(p->capacity);
   } else if (s.ok()) {
     s = d;
   }
@@ -207,17 +208,27 @@ Status SegmentSet::PrepareNext(bool first) {
   }
   PreparedSegment p;
   p.seq = seq;
+  p.capacity = config_.segment_bytes;
   const std::string path = SegmentPath(seq);
+  // Open prepares the first segment inline, and zero-filling a whole one
+  // there would make Open write segment_bytes per shard. Zero-filled
+  // blocks matter, though: an fdatasync after writing into fallocated
+  // (unwritten) blocks must also persist the extent conversion, which made
+  // every group commit in the first segment ~1.5x slower (docs/benchmarks.md).
+  // So the first segment is a short one, zero-filled inline; the preparer
+  // has the full-size next one ready, zero-filled, long before it fills.
+  const bool zero_fill = config_.preallocation == Preallocation::kZeroFill;
+  if (first && zero_fill) p.capacity = std::min(config_.segment_bytes, kFirstSegmentBytes);
   Status s;
   bool cap = false;
   if (!from.empty()) {
     s = PrepareRecycled(from, path, &p);
-  } else if (!space_->TryReserve(config_.segment_bytes, cap_lifted || first)) {
+  } else if (!space_->TryReserve(p.capacity, cap_lifted || first)) {
     cap = true;
     s = Status::Backpressure("max_wal_bytes reached");
   } else {
-    s = PrepareFresh(path, config_.preallocation == Preallocation::kZeroFill && !first, &p);
-    if (!s.ok()) space_->Release(config_.segment_bytes);
+    s = PrepareFresh(path, zero_fill, p.capacity, &p);
+    if (!s.ok()) space_->Release(p.capacity);
   }
   std::lock_guard lk(mu_);
   preparing_ = false;
@@ -233,7 +244,7 @@ Status SegmentSet::PrepareNext(bool first) {
   return s.ok() ? s : cap ? s : prepare_error_;
 }
 
-Status SegmentSet::PrepareFresh(const std::string& path, bool zero_fill, PreparedSegment* out) {
+Status SegmentSet::PrepareFresh(const std::string& path, bool zero_fill, std::uint64_t bytes, PreparedSegment* out) {
   FileSystem& fs = *config_.fs;
   // A failed earlier attempt may have left the file behind.
   if (auto exists = fs.FileExists(path); exists.ok() && *exists) {
@@ -248,7 +259,7 @@ Status SegmentSet::PrepareFresh(const std::string& path, bool zero_fill, Prepare
   };
   out->flags = 0;
   if (config_.preallocation != Preallocation::kNone) {
-    Status s = (*file)->Allocate(0, config_.segment_bytes);
+    Status s = (*file)->Allocate(0, bytes);
     if (s.ok()) {
       out->flags = format::kSegmentPreallocated;
     } else if (!s.IsNotSupported()) {
@@ -256,7 +267,7 @@ Status SegmentSet::PrepareFresh(const std::string& path, bool zero_fill, Prepare
     }
     if (zero_fill) {
       // Written blocks: later overwrites need no extent conversion.
-      if (Status z = WriteZeros(**file, 0, config_.segment_bytes); !z.ok()) return fail(z);
+      if (Status z = WriteZeros(**file, 0, bytes); !z.ok()) return fail(z);
       out->flags = format::kSegmentPreallocated;
     }
   }

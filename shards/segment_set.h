@@ -73,10 +73,17 @@ struct RetentionRules {
 };
 
 // A segment file ready for its first batch.
+// With Preallocation::kZeroFill, the capacity of the first segment an Open
+// prepares (inline, zero-filled): small enough that Open stays fast.
+inline constexpr std::uint64_t kFirstSegmentBytes = 4ull << 20;
+
 struct PreparedSegment {
   std::uint64_t seq = 0;
   std::unique_ptr<WritableFile> file;
   std::uint16_t flags = 0;  // format::kSegmentPreallocated / kSegmentRecycled
+  // Bytes the writer may fill (header and seal included): segment_bytes,
+  // except for the short zero-filled first segment of an Open.
+  std::uint64_t capacity = 0;
   std::string recycled_from;  // the released file it was, if recycled
 };
 
@@ -108,7 +115,8 @@ class SegmentSet {
   // inline - the disk may have room again - and its error returned if it
   // fails again.
   Result<PreparedSegment> TakeNext();
-  void Started(std::uint64_t seq, std::uint32_t epoch, Lsn first_lsn, std::string path);
+  // `bytes`: the segment's capacity (PreparedSegment::capacity).
+  void Started(std::uint64_t seq, std::uint32_t epoch, Lsn first_lsn, std::string path, std::uint64_t bytes);
   void Finished(std::uint64_t seq, Lsn last_lsn, std::uint64_t last_commit_ns, std::uint64_t bytes);
   // Why TakeNext is blocked, for backpressure messages; empty if it is not.
   std::string BlockedReason() const;
@@ -154,7 +162,7 @@ class SegmentSet {
 
  private:
   std::string SegmentPath(std::uint64_t seq) const;
-  Status PrepareFresh(const std::string& path, bool zero_fill, PreparedSegment* out);
+  Status PrepareFresh(const std::string& path, bool zero_fill, std::uint64_t bytes, PreparedSegment* out);
   Status PrepareRecycled(const std::string& from, const std::string& path, PreparedSegment* out);
   std::string Describe(std::uint64_t seq) const;
 

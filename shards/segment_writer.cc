@@ -20,7 +20,7 @@ std::string SegmentWriter::Where() const {
 Result<std::uint64_t> SegmentWriter::SegmentFor(std::size_t bytes, Lsn first_lsn) {
   const std::uint64_t end = offset_ + queued_bytes_ + (header_pending_ ? format::kSegmentHeaderBytes : 0);
   // Room is kept for the seal, so a segment never outgrows its preallocation.
-  const bool full = end > format::kSegmentHeaderBytes && end + bytes + format::kBatchHeaderBytes > segment_bytes_;
+  const bool full = end > format::kSegmentHeaderBytes && end + bytes + format::kBatchHeaderBytes > capacity_;
   if (!file_ || full) {
     if (Status s = Flush(); !s.ok()) return s;
     if (Status s = Rotate(first_lsn); !s.ok()) return s;
@@ -48,7 +48,7 @@ Status SegmentWriter::Rotate(Lsn first_lsn) {
     // has to end with its seal (recovery checks that).
     if (Status s = Seal(); !s.ok()) return s;
     const bool preallocated = flags_ & (format::kSegmentPreallocated | format::kSegmentRecycled);
-    set_->Finished(seq_, last_lsn_, last_commit_ns_, preallocated ? std::max(offset_, segment_bytes_) : offset_);
+    set_->Finished(seq_, last_lsn_, last_commit_ns_, preallocated ? std::max(offset_, capacity_) : offset_);
     if (Status s = file_->Close(); !s.ok()) return s.WithContext("shard " + std::to_string(id_.shard_id));
     file_.reset();
   }
@@ -59,11 +59,12 @@ Status SegmentWriter::Rotate(Lsn first_lsn) {
   if (!next.ok()) return next.status();
   file_ = std::move(next->file);
   seq_ = next->seq;
+  capacity_ = next->capacity != 0 ? next->capacity : segment_bytes_;
   offset_ = 0;
   last_lsn_ = kNoLsn;
   last_commit_ns_ = 0;
   ++segments_created_;
-  set_->Started(seq_, id_.epoch, first_lsn, file_->path());
+  set_->Started(seq_, id_.epoch, first_lsn, file_->path(), capacity_);
   format::SegmentHeader h;
   h.shard_id = id_.shard_id;
   h.shard_count = id_.shard_count;

@@ -67,6 +67,7 @@ class SegmentWriter {
   SegmentSet* set_;
   Identity id_;
   std::uint64_t segment_bytes_;
+  std::uint64_t capacity_ = 0;  // of the current segment (PreparedSegment::capacity)
   std::unique_ptr<WritableFile> file_;
   std::uint64_t seq_ = 0;
   std::uint64_t offset_ = 0;         // bytes written to the current segment

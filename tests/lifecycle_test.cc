@@ -53,6 +53,7 @@
 #include "shardwal/fault_injection_file_system.h"
 #include "shardwal/recovery.h"
 #include "shardwal/wal.h"
+#include "shards/segment_set.h"
 #include "src/format.h"
 #include "tests/test_util.h"
 
@@ -740,6 +741,36 @@ TEST(Checkpoint, ReplayOnALiveWalSkipsSegmentsALaterCheckpointReleased) {
 // =========================================================================================
 // 3. Recycled segments end to end
 // =========================================================================================
+
+// Open prepares the first segment inline; zero-filling a full one there
+// would write segment_bytes per shard, so with kZeroFill the first segment
+// is a short zero-filled one (kFirstSegmentBytes) and the next ones are
+// full size. Writes into zero-filled blocks need no extent conversion at
+// fdatasync (docs/design.md, "The first segment").
+TEST(Preallocation, ZeroFillStartsWithAShortZeroFilledSegmentThenFullSizeOnes) {
+  TempDir dir;
+  Options o = LifeOptions(dir.path(), 1);
+  o.segment_bytes = 2 * kFirstSegmentBytes;
+  Log log;
+  {
+    auto wal = OpenOrDie(o);
+    ASSERT_TRUE(wal);
+    std::vector<SegOnDisk> segs = ListSegments(ShardDir(o, 0));
+    ASSERT_FALSE(segs.empty());
+    EXPECT_EQ(segs.front().size, kFirstSegmentBytes) << segs.front().path;
+    Writer w(*wal, log, 1);
+    ASSERT_TRUE(w.Fill(kFirstSegmentBytes + kFirstSegmentBytes / 2).ok());
+    ASSERT_TRUE(w.Ack().ok());
+    segs = ListSegments(ShardDir(o, 0));
+    ASSERT_GE(segs.size(), 2u);
+    EXPECT_EQ(segs[0].size, kFirstSegmentBytes) << segs[0].path << ": the first segment outgrew its capacity";
+    EXPECT_EQ(segs[1].size, o.segment_bytes) << segs[1].path;
+    ASSERT_TRUE(wal->Close().ok());
+  }
+  auto wal = OpenOrDie(o);
+  ASSERT_TRUE(wal);
+  EXPECT_EQ(CheckRecovered(*wal, log), "");
+}
 
 TEST(Recycling, ManyRecycledSegmentsReplayExactlyAfterCleanClose) {
   TempDir dir;
