@@ -20,7 +20,11 @@ Status Bad(const std::string& what) { return Status::InvalidArgument("invalid op
 
 std::uint32_t Options::DefaultShardCount() {
   const std::uint32_t hw = std::max(1u, std::thread::hardware_concurrency());
-  return std::min(8u, std::max(2u, hw / 2));
+  return DefaultShardCountFor(hw);
+}
+
+std::uint32_t DefaultShardCountFor(std::uint32_t hardware_threads) {
+  return std::min(8u, std::max(1u, hardware_threads / 4));
 }
 
 Options ResolveOptions(const Options& in) {

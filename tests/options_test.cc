@@ -10,8 +10,16 @@ namespace {
 
 TEST(Options, DefaultShardCountIsSensible) {
   const std::uint32_t n = Options::DefaultShardCount();
-  EXPECT_GE(n, 2u);
+  EXPECT_GE(n, 1u);
   EXPECT_LE(n, 8u);
+  // One shard until flush threads have cores to themselves, then a quarter
+  // of the cores, at most 8 (docs/benchmarks.md has the measurements).
+  EXPECT_EQ(DefaultShardCountFor(1), 1u);
+  EXPECT_EQ(DefaultShardCountFor(2), 1u);
+  EXPECT_EQ(DefaultShardCountFor(4), 1u);
+  EXPECT_EQ(DefaultShardCountFor(8), 2u);
+  EXPECT_EQ(DefaultShardCountFor(16), 4u);
+  EXPECT_EQ(DefaultShardCountFor(64), 8u);
 }
 
 TEST(Options, ResolveFillsShardDirsAndFileSystem) {

@@ -118,8 +118,14 @@ struct Options {
   // not call back into the Wal.
   std::function<void(Lsn)> watermark_listener;
 
-  // min(8, max(2, hardware threads / 2)): flush threads mostly sleep in
-  // fdatasync, but more shards on one device mean smaller batches.
+  // Shards for options.dir alone (one directory, so one device):
+  // min(8, max(1, hardware threads / 4)) - 1 on 2-4 cores, 2 on 8, 4 on 16.
+  // On one device more shards mean more, smaller fdatasyncs and a
+  // watermark that waits for all of them: on 2 cores and one disk, one
+  // shard commits 64 blocking writers ~1.4x faster than two
+  // (docs/benchmarks.md). Shards pay where flush threads have cores to run
+  // on (async and pipelined ingestion) and where shard_dirs puts them on
+  // separate devices; give num_shards or shard_dirs for those.
   static std::uint32_t DefaultShardCount();
 };
 
