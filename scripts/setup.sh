@@ -8,7 +8,8 @@ PACKAGES=(
   libtbb-dev libboost-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libisal-dev libcli11-dev libxxhash-dev nlohmann-json3-dev
-  librocksdb-dev                # the benchmark peer (bench-recovery --rocksdb)
+  librocksdb-dev                # the benchmark peer (bench-recovery --rocksdb, bench --compare)
+  gnuplot-nox                   # the charts of `shardwal bench --sweep` (optional: skipped without it)
   clang libclang-rt-14-dev      # libFuzzer, for the fuzz stage of scripts/test.sh
   libcpp-httplib-dev            # HttpEndpoint (src/http_endpoint.cc)
   chromium fonts-dejavu-core    # tests/http_test.cc loads the dashboard in headless Chromium

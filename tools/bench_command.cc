@@ -14,12 +14,14 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <limits>
 #include <latch>
@@ -33,8 +35,11 @@
 #include "shardwal/http_endpoint.h"
 #include "shardwal/options.h"
 #include "shardwal/wal.h"
+#include "tools/compare.h"
 #include "tools/latency_histogram.h"
+#include "tools/payload.h"
 #include "tools/scratch_dir.h"
+#include "tools/sweep.h"
 
 namespace shardwal::tools {
 
@@ -49,6 +54,7 @@ constexpr std::size_t kMaxRecordBytes = 64u << 20;
 constexpr std::uint32_t kMaxTags = 1'000'000;
 constexpr std::uint64_t kMinSegmentBytes = 64 * 1024;  // Options' limit
 constexpr std::uint32_t kMaxRecycle = 1024;
+constexpr std::uint32_t kMaxWaitEvery = 10'000'000;
 
 double Secs(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 double Div(double a, double b) { return b > 0 ? a / b : 0.0; }
@@ -136,21 +142,12 @@ struct alignas(64) WriterState {
   std::uint64_t appended = 0;
 };
 
-inline std::uint64_t XorShift(std::uint64_t& x) {
-  x ^= x << 13;
-  x ^= x >> 7;
-  x ^= x << 17;
-  return x;
-}
-
 // Writer `id`: appends `quota` records (0: until the deadline). Everything
 // is allocated before the start signal; the loop allocates nothing.
 void RunWriter(Shared& sh, std::uint32_t id, std::uint64_t quota, WriterState& st) {
   const BenchConfig& c = *sh.config;
-  std::uint64_t rng = 0x9E3779B97F4A7C15ull * (id + 1);
-  std::string payload(c.record_bytes, '\0');
-  for (char& ch : payload) ch = static_cast<char>(XorShift(rng) >> 24);
-  const std::size_t seq_bytes = std::min<std::size_t>(8, payload.size());
+  std::uint64_t rng = WriterSeed(id);
+  std::string payload = MakePayload(c.record_bytes, rng);
 
   // Tag routing: with at least as many tags as writers, writer i owns tags
   // i, i + W, i + 2W, ... (so each tag has one writer and its records stay
@@ -162,36 +159,90 @@ void RunWriter(Shared& sh, std::uint32_t id, std::uint64_t quota, WriterState& s
     for (std::size_t j = all.size() >= c.writers ? id : 0; j < all.size(); j += step) tags.push_back(all[j]);
   }
   const auto ntags = static_cast<std::uint64_t>(tags.size());
+  // wait_every > 1: the appends of a round do not wait (kAsync); the round
+  // ends with one WaitDurable for its last LSN.
+  const std::uint32_t per_round = std::max<std::uint32_t>(1, c.wait_every);
+  const bool pipelined = per_round > 1;
+  AppendOptions append_options;
+  if (pipelined) append_options.durability = Durability::kAsync;
+  auto append = [&](std::uint64_t seq) -> Result<Lsn> {
+    StampSequence(payload, seq);
+    return ntags != 0 ? sh.wal->Append(tags[PickBelow(rng, ntags)], payload, append_options)
+                      : sh.wal->Append(payload, append_options);
+  };
 
   sh.ready.count_down();
   sh.go.wait(false, std::memory_order_acquire);
   const Clock::time_point deadline = sh.deadline;
 
-  for (std::uint64_t seq = 0; quota == 0 || seq < quota; ++seq) {
-    if (sh.Stopping()) break;
-    std::memcpy(payload.data(), &seq, seq_bytes);
+  std::uint64_t seq = 0;
+  while ((quota == 0 || seq < quota) && !sh.Stopping()) {
     const Clock::time_point t0 = Clock::now();
-    Result<Lsn> r = ntags != 0 ? sh.wal->Append(tags[((XorShift(rng) >> 32) * ntags) >> 32], payload)
-                               : sh.wal->Append(payload);
-    const Clock::time_point t1 = Clock::now();
-    if (!r.ok()) {
-      sh.Fail(r.status());
-      break;
+    Lsn last = kNoLsn;
+    std::uint32_t n = 0;
+    for (; n < per_round && (quota == 0 || seq < quota); ++n, ++seq) {
+      if (n != 0 && sh.Stopping()) break;  // a stop mid-round still waits for what was appended
+      Result<Lsn> r = append(seq);
+      if (!r.ok()) {
+        sh.Fail(r.status());
+        return;
+      }
+      last = *r;
     }
+    if (pipelined) {
+      if (Status s = sh.wal->WaitDurable(last); !s.ok()) {
+        sh.Fail(s.WithContext("WaitDurable(" + std::to_string(last) + ")"));
+        return;
+      }
+    }
+    const Clock::time_point t1 = Clock::now();
     st.latency.Record(t1 - t0);
-    ++st.appended;
+    st.appended += n;
     if (quota == 0 && t1 >= deadline) break;
   }
 }
 
 // ---- progress ---------------------------------------------------------------------
 
+// The q-quantile (0..1) of the values a histogram recorded between two
+// snapshots of it, `before` and `after`: the upper bound of the bucket that
+// holds it (so at most 25% above the true value, HistogramSnapshot's
+// resolution), or after.max when it lies in the +Inf bucket. -1 when nothing
+// was recorded in between. Both snapshots list cumulative counts on the same
+// bucket grid, from their first to their last non-empty bucket, so the
+// window's cumulative count at a bound is after's minus before's, where
+// before's is that of its last bucket at or below the bound (0 below its
+// first one; its total above its last).
+double WindowQuantile(const HistogramSnapshot& before, const HistogramSnapshot& after, double q) {
+  if (after.count <= before.count) return -1;
+  const std::uint64_t total = after.count - before.count;
+  const auto rank = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(total)));
+  std::size_t j = 0;
+  std::uint64_t before_cumulative = 0;
+  for (const auto& [le, cumulative] : after.buckets) {
+    if (std::isinf(le)) break;
+    while (j < before.buckets.size() && !std::isinf(before.buckets[j].first) &&
+           before.buckets[j].first <= le * (1 + 1e-12)) {
+      before_cumulative = before.buckets[j].second;
+      ++j;
+    }
+    // Snapshots are taken while values are recorded: never below zero.
+    const std::uint64_t in_window = cumulative > before_cumulative ? cumulative - before_cumulative : 0;
+    if (in_window >= std::max<std::uint64_t>(rank, 1)) return le;
+  }
+  return after.max;
+}
+
 // One line per second until Stop(); waits on a condition variable (with the
-// next tick as deadline) so it ends as soon as the run does.
+// next tick as deadline) so it ends as soon as the run does. With
+// `append_latency` (group appends, one per call) the line carries the p99
+// of append-to-durable over the last second, from the change in
+// Metrics().append_to_durable_seconds; otherwise "p99=-" (that histogram
+// only sees group appends).
 class Reporter {
  public:
-  Reporter(const Wal& wal, std::ostream& out, Clock::time_point start)
-      : wal_(wal), out_(out), start_(start), thread_([this] { Loop(); }) {}
+  Reporter(const Wal& wal, std::ostream& out, Clock::time_point start, bool append_latency)
+      : wal_(wal), out_(out), start_(start), append_latency_(append_latency), thread_([this] { Loop(); }) {}
   ~Reporter() { Stop(); }
   Reporter(const Reporter&) = delete;
   Reporter& operator=(const Reporter&) = delete;
@@ -208,6 +259,8 @@ class Reporter {
  private:
   void Loop() {
     std::uint64_t prev_records = 0, prev_fsyncs = 0, prev_batches = 0;
+    HistogramSnapshot prev_latency;
+    if (append_latency_) prev_latency = wal_.Metrics().append_to_durable_seconds;
     Clock::time_point prev = start_;
     Clock::time_point next = start_ + std::chrono::seconds(1);
     std::unique_lock lk(mu_);
@@ -215,16 +268,23 @@ class Reporter {
       lk.unlock();
       const WalStats st = wal_.Stats();
       const Lsn durable = wal_.DurableLsn();
+      char p99[32] = "-";
+      if (append_latency_) {
+        HistogramSnapshot latency = wal_.Metrics().append_to_durable_seconds;
+        const double q = WindowQuantile(prev_latency, latency, 0.99);
+        if (q >= 0) std::snprintf(p99, sizeof p99, "%.0fus", q * 1e6);
+        prev_latency = std::move(latency);
+      }
       const Clock::time_point now = Clock::now();
       const double dt = Secs(now - prev);
       const std::uint64_t records = st.last_lsn, fsyncs = st.total.fsyncs, batches = st.total.batches;
       char line[256];
       std::snprintf(line, sizeof line,
-                    "[%6.1fs] records/s=%.0f fsyncs/s=%.0f avg_batch_records=%.1f durable_lsn=%llu\n",
+                    "[%6.1fs] records/s=%.0f fsyncs/s=%.0f avg_batch_records=%.1f p99=%s durable_lsn=%llu\n",
                     Secs(now - start_), Div(static_cast<double>(records - prev_records), dt),
                     Div(static_cast<double>(fsyncs - prev_fsyncs), dt),
                     Div(static_cast<double>(records - prev_records), static_cast<double>(batches - prev_batches)),
-                    static_cast<unsigned long long>(durable));
+                    p99, static_cast<unsigned long long>(durable));
       out_ << line << std::flush;
       prev_records = records;
       prev_fsyncs = fsyncs;
@@ -239,6 +299,7 @@ class Reporter {
   const Wal& wal_;
   std::ostream& out_;
   const Clock::time_point start_;
+  const bool append_latency_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool done_ = false;
@@ -344,6 +405,10 @@ Status ValidateBenchConfig(const BenchConfig& c) {
   }
   if (c.records == 0 && !(c.seconds > 0)) {
     return Status::InvalidArgument("seconds: " + std::to_string(c.seconds) + " (must be > 0)");
+  }
+  if (c.wait_every < 1 || c.wait_every > kMaxWaitEvery) {
+    return Status::InvalidArgument("wait-every: " + std::to_string(c.wait_every) + " (must be 1.." +
+                                   std::to_string(kMaxWaitEvery) + ")");
   }
   if (c.routing == Routing::kTag && (c.tags < 1 || c.tags > kMaxTags)) {
     return Status::InvalidArgument("tags: " + std::to_string(c.tags) + " (must be 1.." + std::to_string(kMaxTags) +
@@ -467,7 +532,8 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
     std::unique_ptr<Reporter> reporter;
     if (c.progress != nullptr && start_error.ok()) {
       try {
-        reporter = std::make_unique<Reporter>(*wal, *c.progress, start);
+        reporter = std::make_unique<Reporter>(*wal, *c.progress, start,
+                                              c.durability == Durability::kGroup && c.wait_every <= 1);
       } catch (const std::exception& e) {  // no progress lines, but the run goes on
         std::cerr << "shardwal bench: cannot start the progress reporter: " << e.what() << "\n";
       }
@@ -528,7 +594,9 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
   r.wal_bytes = stats.wal_bytes;
   r.checkpoint_lsn = stats.checkpoint_lsn;
   r.checkpoints = checkpointer ? checkpointer->checkpoints() : 0;
-  r.latency = c.durability == Durability::kGroup ? "append_to_durable" : "append_call";
+  r.latency = c.wait_every > 1                   ? "wait_every_" + std::to_string(c.wait_every)
+              : c.durability == Durability::kGroup ? "append_to_durable"
+                                                   : "append_call";
   r.p50_us = latency.PercentileUs(50);
   r.p99_us = latency.PercentileUs(99);
   r.p999_us = latency.PercentileUs(99.9);
@@ -540,6 +608,7 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
   r.writers = c.writers;
   r.record_bytes = c.record_bytes;
   r.durability = c.durability;
+  r.wait_every = c.wait_every;
   r.routing = c.routing;
   r.tags = c.routing == Routing::kTag ? c.tags : 0;
   r.preallocation = wal->options().preallocation;
@@ -582,6 +651,7 @@ void PrintBenchSummary(std::ostream& out, const BenchResult& r) {
   line("writers:", "%u", r.writers);
   line("record bytes:", "%zu (payload)", r.record_bytes);
   line("durability:", "%s", std::string(DurabilityName(r.durability)).c_str());
+  if (r.wait_every > 1) line("wait every:", "%u (async appends, then one WaitDurable)", r.wait_every);
   if (r.routing == Routing::kTag) {
     line("routing:", "tag (%u tags)", r.tags);
   } else {
@@ -632,6 +702,7 @@ nlohmann::json BenchResultToJson(const BenchResult& r) {
   j["durability"] = std::string(DurabilityName(r.durability));
   j["routing"] = std::string(RoutingName(r.routing));
   j["tags"] = r.tags;
+  j["wait_every"] = r.wait_every;
   j["bytes_written"] = r.bytes_written;
   j["backpressure_waits"] = r.backpressure_waits;
   j["close_seconds"] = r.close_seconds;
@@ -704,9 +775,173 @@ struct BenchFlags {
   CLI::Option* recycle_opt = nullptr;
   std::uint16_t http_port = 0;
   CLI::Option* http_opt = nullptr;
+  CLI::Option* seconds_opt = nullptr;
+  CLI::App* cmd = nullptr;
+  // --compare / --sweep (tools/compare.h, tools/sweep.h).
+  bool compare = false;
+  bool sweep = false;
+  std::vector<std::string> peers = {"shardwal", "single-log", "naive", "rocksdb"};
+  bool no_probe = false;
+  double probe_seconds = 2.0;
+  std::string csv;
+  std::vector<std::uint32_t> sweep_writers = {1, 4, 16, 64, 256};
+  std::vector<std::uint32_t> sweep_shards = {1, 2, 4, 8};
+  std::vector<std::size_t> sweep_record_bytes = {64, 256, 4096};
+  std::vector<std::string> sweep_durability = {"group", "async"};
+  std::vector<std::uint32_t> sweep_wait_every = {1, 1000};
+  std::vector<std::string> sweep_peers = {"shardwal", "single-log", "naive", "rocksdb"};
+  std::string out = "sweep-results";
+  bool no_plots = false;
 };
 
+// Flags of the plain bench that --compare and --sweep do not take: each
+// peer runs in its own fresh directory with the library's segment settings.
+constexpr const char* kSingleRunOnly[] = {"--records",    "--routing",          "--keep",   "--preallocation",
+                                          "--recycle",    "--segment-bytes",    "--checkpoint-every",
+                                          "--http",       "--http-address",     "--http-linger"};
+// Flags --sweep takes from its own axes instead.
+constexpr const char* kSweepAxes[][2] = {{"--writers", "--sweep-writers"},
+                                         {"--shards", "--sweep-shards"},
+                                         {"--record-bytes", "--sweep-record-bytes"},
+                                         {"--durability", "--sweep-durability"},
+                                         {"--wait-every", "--sweep-wait-every"},
+                                         {"--peers", "--sweep-peers"}};
+
+std::vector<Peer> ParsePeers(const std::vector<std::string>& names, const char* flag) {
+  std::vector<Peer> peers;
+  for (const std::string& n : names) {
+    const std::optional<Peer> p = ParsePeer(n);
+    if (!p) throw CLI::ValidationError(std::string(flag) + ": unknown peer '" + n + "' (shardwal, single-log, naive, rocksdb)");
+    peers.push_back(*p);
+  }
+  if (peers.empty()) throw CLI::ValidationError(std::string(flag) + ": no peers given");
+  return peers;
+}
+
+void RunCompareCommand(const BenchFlags& f) {
+  const BenchConfig& b = f.config;
+  CompareConfig c;
+  c.workload.writers = b.writers;
+  c.workload.record_bytes = b.record_bytes;
+  c.workload.durability = *ParseDurability(f.durability);
+  c.workload.wait_every = b.wait_every;
+  c.workload.seconds = f.seconds_opt->count() != 0 ? b.seconds : 3.0;
+  c.workload.shards = b.shards;
+  if (f.cmd->get_option("--tags")->count() != 0) c.workload.tags = b.tags;  // else the Workload default
+  c.peers = ParsePeers(f.peers, "--peers");
+  c.probe = !f.no_probe;
+  c.probe_seconds = f.probe_seconds;
+  c.dir = b.dir;
+  c.progress = &std::cerr;
+  if (Status s = ValidateWorkload(c.workload); !s.ok()) throw CLI::ValidationError("--compare: " + s.message());
+  std::ofstream csv;
+  if (!f.csv.empty()) {  // opened first: a bad path fails before minutes of runs
+    csv.open(f.csv, std::ios::trunc);
+    if (!csv) throw CLI::ValidationError("--csv: cannot write " + f.csv + ": " + std::strerror(errno));
+  }
+  Result<CompareReport> r = RunCompare(c);
+  if (!r.ok()) {
+    std::cerr << "shardwal bench --compare: " << r.status().ToString() << std::endl;
+    throw CLI::RuntimeError(1);
+  }
+  PrintCompareTable(std::cout, *r);
+  if (csv.is_open()) {
+    WriteCompareCsv(csv, *r);
+    csv.close();
+    if (!csv) {
+      std::cerr << "shardwal bench --compare: writing " << f.csv << " failed" << std::endl;
+      throw CLI::RuntimeError(1);
+    }
+  }
+  if (f.json) std::cout << CompareReportToJson(*r).dump() << std::endl;
+}
+
+void RunSweepCommand(const BenchFlags& f) {
+  for (const auto& [plain, axis] : kSweepAxes) {
+    if (f.cmd->get_option(plain)->count() != 0) {
+      throw CLI::ValidationError(std::string(plain) + " does not apply to --sweep (use " + axis + ")");
+    }
+  }
+  SweepConfig c;
+  c.writers = f.sweep_writers;
+  c.shards = f.sweep_shards;
+  c.record_bytes = f.sweep_record_bytes;
+  c.durability.clear();
+  for (const std::string& d : f.sweep_durability) c.durability.push_back(*ParseDurability(d));  // IsMember checked
+  c.wait_every = f.sweep_wait_every;
+  c.peers = ParsePeers(f.sweep_peers, "--sweep-peers");
+  c.seconds = f.seconds_opt->count() != 0 ? f.config.seconds : 1.0;
+  if (f.cmd->get_option("--tags")->count() != 0) c.tags = f.config.tags;  // else SweepConfig's default
+  c.probe = !f.no_probe;
+  c.probe_seconds = f.probe_seconds;
+  c.out_dir = f.out;
+  c.dir = f.config.dir;
+  c.plots = !f.no_plots;
+  c.progress = &std::cerr;
+  auto plan = PlanSweep(c);
+  if (!plan.ok()) throw CLI::ValidationError("--sweep: " + plan.status().message());
+  std::cerr << "sweep: " << plan->size() << " points, about "
+            << static_cast<long long>(std::ceil(static_cast<double>(plan->size()) * c.seconds)) << " s of runs"
+            << (std::find(c.durability.begin(), c.durability.end(), Durability::kAsync) != c.durability.end() &&
+                        std::find(c.durability.begin(), c.durability.end(), Durability::kGroup) != c.durability.end() &&
+                        std::any_of(c.wait_every.begin(), c.wait_every.end(), [](std::uint32_t w) { return w > 1; })
+                    ? " (async with wait_every > 1 runs once, as group: pipelined appends are async in both)"
+                    : "")
+            << "; results in " << c.out_dir << std::endl;
+  Result<SweepReport> r = RunSweep(c);
+  if (!r.ok()) {
+    std::cerr << "shardwal bench --sweep: " << r.status().ToString() << std::endl;
+    throw CLI::RuntimeError(1);
+  }
+  std::cout << "sweep: " << r->points.size() << " points in " << static_cast<long long>(std::lround(r->seconds))
+            << " s, " << r->failed << " failed\n";
+  for (const std::string& s : r->skipped) std::cout << "skipped " << s << '\n';
+  std::size_t charts = 0;
+  for (const std::string& file : r->files) {
+    if (file.size() > 3 && file.compare(file.size() - 3, 3, ".gp") == 0) {
+      ++charts;
+    } else if (file.size() <= 4 || (file.compare(file.size() - 4, 4, ".png") != 0 &&
+                                    file.compare(file.size() - 4, 4, ".svg") != 0)) {
+      std::cout << "wrote " << file << '\n';
+    }
+  }
+  if (charts != 0) std::cout << "wrote " << charts << " charts (.gp, .png, .svg) in " << c.out_dir << '\n';
+  if (!r->plots_note.empty()) std::cout << "plots: " << r->plots_note << '\n';
+  if (f.json) {
+    nlohmann::json j = {{"out_dir", c.out_dir},  {"points", r->points.size()}, {"failed", r->failed},
+                        {"skipped", r->skipped}, {"files", r->files},          {"plots_note", r->plots_note},
+                        {"seconds", r->seconds}};
+    std::cout << j.dump() << std::endl;
+  } else {
+    std::cout << std::flush;
+  }
+  if (r->failed != 0) {
+    std::cerr << "shardwal bench --sweep: " << r->failed << " of " << r->points.size()
+              << " points failed (see the error column of " << c.out_dir << "/results.csv)" << std::endl;
+    throw CLI::RuntimeError(1);
+  }
+}
+
 void RunBenchCommand(const BenchFlags& f) {
+  if (f.compare || f.sweep) {
+    const char* mode = f.compare ? "--compare" : "--sweep";
+    for (const char* name : kSingleRunOnly) {
+      if (f.cmd->get_option(name)->count() != 0) {
+        throw CLI::ValidationError(std::string(name) + " does not apply to " + mode);
+      }
+    }
+    if (f.compare) {
+      RunCompareCommand(f);
+    } else {
+      RunSweepCommand(f);
+    }
+    return;
+  }
+  for (const char* name : {"--no-probe", "--probe-seconds"}) {
+    if (f.cmd->get_option(name)->count() != 0) {
+      throw CLI::ValidationError(std::string(name) + " needs --compare or --sweep");
+    }
+  }
   BenchConfig c = f.config;
   c.durability = *ParseDurability(f.durability);  // IsMember checked them
   c.routing = *ParseRouting(f.routing);
@@ -747,7 +982,9 @@ void AddBenchCommand(CLI::App& app) {
                   "WAL directory; must be empty or not exist, and is kept. Default: a new temporary directory "
                   "($TMPDIR or /tmp)/shardwal-bench-XXXXXX, removed afterwards unless --keep")
       ->type_name("DIR");
-  cmd->add_option("--shards", c.shards, "Number of shard logs; 0 = library default (min(8, max(2, cores/2)))")
+  cmd->add_option("--shards", c.shards,
+                  "Number of shard logs; 0 = the library default (Options::DefaultShardCount(): " +
+                      std::to_string(Options::DefaultShardCount()) + " on this machine)")
       ->capture_default_str()
       ->check(CLI::Range(0u, kMaxShards));
   cmd->add_option("--writers", c.writers, "Writer threads")
@@ -757,8 +994,11 @@ void AddBenchCommand(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{0}, kMaxRecordBytes));
   CLI::Option* seconds =
-      cmd->add_option("--seconds", c.seconds, "Run time in seconds (default 5 unless --records is given)")
+      cmd->add_option("--seconds", c.seconds,
+                      "Run time in seconds (default 5 unless --records is given; with --compare: per peer, default "
+                      "3; with --sweep: per point, default 1)")
           ->check(Positive());
+  flags->seconds_opt = seconds;
   cmd->add_option("--records", c.records, "Total records over all writers (split evenly) instead of --seconds")
       ->check(Positive())
       ->excludes(seconds);
@@ -767,12 +1007,20 @@ void AddBenchCommand(CLI::App& app) {
                   "group: each append returns once durable (group commit)")
       ->capture_default_str()
       ->check(CLI::IsMember({"none", "async", "group"}));
+  cmd->add_option("--wait-every", c.wait_every,
+                  "Pipelined ingestion: each writer appends N records with durability async, then waits once "
+                  "(WaitDurable of its last LSN); latency is then per wait (N appends + the wait). 1: every append "
+                  "has --durability")
+      ->type_name("N")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, kMaxWaitEvery));
   cmd->add_option("--routing", flags->routing,
                   "tag: Append(tag, payload) with tags sensor.NNNNNN; thread: untagged Append(payload), one shard "
                   "per writer thread")
       ->capture_default_str()
       ->check(CLI::IsMember({"tag", "thread"}));
-  cmd->add_option("--tags", c.tags, "Distinct tags with --routing tag (writer i owns tags i, i+W, ...)")
+  cmd->add_option("--tags", c.tags, "Distinct tags with --routing tag (writer i owns tags i, i+W, ...); with --compare and --sweep the "
+                  "default is 10000")
       ->capture_default_str()
       ->check(CLI::Range(1u, kMaxTags));
   const Options defaults;
@@ -822,14 +1070,92 @@ void AddBenchCommand(CLI::App& app) {
       ->check(CLI::NonNegativeNumber)
       ->needs(flags->http_opt);
   cmd->add_flag("--keep", c.keep, "Keep the temporary WAL directory");
-  cmd->add_flag("--json", flags->json, "Also print the result as one JSON object on the last line of stdout");
+
+  // --compare and --sweep.
+  CLI::Option* compare = cmd->add_flag(
+      "--compare",
+      flags->compare,
+      "Run the same workload (--writers, --record-bytes, --durability group|async, --wait-every, --seconds per "
+      "peer, --shards, --tags) on each of --peers in turn and print them side by side, with a device probe "
+      "first; --dir is then the parent of the peers' directories");
+  CLI::Option* sweep = cmd->add_flag(
+      "--sweep", flags->sweep,
+      "Run the peers over a grid of workloads (the --sweep-* axes; --seconds per point, default 1) and write "
+      "results.csv, results.json and gnuplot charts to --out");
+  compare->excludes(sweep);
+  cmd->add_option("--peers", flags->peers, "With --compare: peers to run, comma-separated")
+      ->delimiter(',')
+      ->type_name("LIST")
+      ->default_str("shardwal,single-log,naive,rocksdb")
+      ->check(CLI::IsMember({"shardwal", "single-log", "naive", "rocksdb"}))
+      ->needs(compare);
+  cmd->add_flag("--no-probe", flags->no_probe, "With --compare or --sweep: skip the device probe");
+  cmd->add_option("--probe-seconds", flags->probe_seconds,
+                  "With --compare or --sweep: how long the device probe runs (half fdatasync rate, half synced "
+                  "sequential MB/s)")
+      ->type_name("SECONDS")
+      ->capture_default_str()
+      ->check(Positive());
+  cmd->add_option("--csv", flags->csv, "With --compare: also write the results as CSV to FILE")
+      ->type_name("FILE")
+      ->needs(compare);
+  cmd->add_option("--sweep-writers", flags->sweep_writers, "With --sweep: the writers axis")
+      ->delimiter(',')
+      ->type_name("LIST")
+      ->default_str("1,4,16,64,256")
+      ->check(CLI::Range(1u, kMaxWriters))
+      ->needs(sweep);
+  cmd->add_option("--sweep-shards", flags->sweep_shards, "With --sweep: the shard counts of the shardwal peer")
+      ->delimiter(',')
+      ->type_name("LIST")
+      ->default_str("1,2,4,8")
+      ->check(CLI::Range(1u, kMaxShards))
+      ->needs(sweep);
+  cmd->add_option("--sweep-record-bytes", flags->sweep_record_bytes, "With --sweep: the payload sizes axis")
+      ->delimiter(',')
+      ->type_name("LIST")
+      ->default_str("64,256,4096")
+      ->check(CLI::Range(std::size_t{0}, kMaxRecordBytes))
+      ->needs(sweep);
+  cmd->add_option("--sweep-durability", flags->sweep_durability, "With --sweep: the durability axis (group, async)")
+      ->delimiter(',')
+      ->type_name("LIST")
+      ->default_str("group,async")
+      ->check(CLI::IsMember({"group", "async"}))
+      ->needs(sweep);
+  cmd->add_option("--sweep-wait-every", flags->sweep_wait_every, "With --sweep: the --wait-every axis")
+      ->delimiter(',')
+      ->type_name("LIST")
+      ->default_str("1,1000")
+      ->check(CLI::Range(1u, kMaxWaitEvery))
+      ->needs(sweep);
+  cmd->add_option("--sweep-peers", flags->sweep_peers, "With --sweep: peers to run, comma-separated")
+      ->delimiter(',')
+      ->type_name("LIST")
+      ->default_str("shardwal,single-log,naive,rocksdb")
+      ->check(CLI::IsMember({"shardwal", "single-log", "naive", "rocksdb"}))
+      ->needs(sweep);
+  cmd->add_option("--out", flags->out, "With --sweep: output directory (created; files in it are replaced)")
+      ->type_name("DIR")
+      ->capture_default_str()
+      ->needs(sweep);
+  cmd->add_flag("--no-plots", flags->no_plots, "With --sweep: write CSV and JSON only, no gnuplot charts")
+      ->needs(sweep);
+  cmd->add_flag("--json", flags->json,
+                "Also print the result as one JSON object on the last line of stdout (with --compare: the whole "
+                "comparison; with --sweep: a summary)");
   cmd->footer(
       "Latency is measured per Append call: append-to-durable with --durability group, the call alone "
-      "otherwise. Progress goes to stderr once a second; the summary to stdout.\n"
+      "otherwise; with --wait-every N > 1, per wait (N appends + the wait). Progress goes to stderr once a "
+      "second (p99: append-to-durable over that second, group only); the summary to stdout.\n"
       "Exit status: 0 ok, 1 the WAL failed, 2 bad usage.\n"
       "Steady-state segment recycling: --segment-bytes 8MiB --recycle 4 --checkpoint-every 16MiB.\n"
       "Watch a run live: --http 8080 --seconds 60, then open http://127.0.0.1:8080/ in a browser.\n"
-      "Example: shardwal bench --seconds 10 --writers 16 --durability group --json");
+      "Example: shardwal bench --seconds 10 --writers 16 --durability group --json\n"
+      "Compare: shardwal bench --compare --writers 64 --record-bytes 100 --seconds 3 "
+      "[--peers shardwal,single-log,naive,rocksdb]\n"
+      "Sweep: shardwal bench --sweep --sweep-writers 1,16,64 --sweep-shards 1,2 --out sweep-results");
+  flags->cmd = cmd;
   cmd->callback([flags] { RunBenchCommand(*flags); });
 }
 

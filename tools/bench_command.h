@@ -41,6 +41,11 @@ struct BenchConfig {
   double seconds = 5.0;
   std::uint64_t records = 0;
   Durability durability = Durability::kGroup;
+  // Pipelined ingestion: > 1, each writer appends this many records with
+  // Durability::kAsync and then waits once, WaitDurable(its last LSN), and
+  // the latency recorded is per wait (the N appends + the wait). 1: every
+  // append has `durability` and the latency is per append.
+  std::uint32_t wait_every = 1;
   Routing routing = Routing::kTag;
   std::uint32_t tags = 1000;  // routing kTag: distinct tags "sensor.%06u"
   // Segment lifecycle (Options::preallocation, recycle_segments,
@@ -98,8 +103,9 @@ struct BenchResult {
   std::uint64_t wal_bytes = 0;         // bytes of all segment files at the end
   Lsn checkpoint_lsn = kNoLsn;         // the last checkpoint (0: none)
   std::uint64_t checkpoints = 0;       // Checkpoint calls the bench made
-  // "append_to_durable" (kGroup: the append returns once durable) or
-  // "append_call" (kAsync / kNone: the call only).
+  // "append_to_durable" (kGroup: the append returns once durable),
+  // "append_call" (kAsync / kNone: the call only) or "wait_every_N"
+  // (wait_every N > 1: N appends + the WaitDurable).
   std::string latency;
   double p50_us = 0, p99_us = 0, p999_us = 0, max_us = 0, mean_us = 0;
   Lsn durable_lsn = kNoLsn;  // after Close()
@@ -108,6 +114,7 @@ struct BenchResult {
   std::uint32_t writers = 0;
   std::size_t record_bytes = 0;
   Durability durability = Durability::kGroup;
+  std::uint32_t wait_every = 1;
   Routing routing = Routing::kTag;
   std::uint32_t tags = 0;
   Preallocation preallocation = Preallocation::kZeroFill;  // as used (defaults resolved)

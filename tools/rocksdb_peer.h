@@ -41,6 +41,9 @@ struct RocksPeerOptions {
   std::uint64_t write_buffer_bytes = 4ull << 30;
   // RocksDB's own background threads (flush, compaction).
   int background_jobs = 2;
+  // Collect rocksdb::Statistics tickers (cheapest level: no histograms or
+  // timers), so WalSyncs() can count the WAL's syncs.
+  bool statistics = false;
 };
 
 class RocksPeer {
@@ -54,6 +57,14 @@ class RocksPeer {
 
   // One DB::Put with the configured WriteOptions. Thread-safe.
   Status Put(std::string_view key, std::string_view value);
+
+  // DB::SyncWAL: makes every Put so far durable (the pipelined wait of
+  // `bench --compare`). Thread-safe.
+  Status SyncWAL();
+
+  // The WAL_FILE_SYNCED ticker (syncs of the WAL, Put(sync=true) groups and
+  // SyncWAL calls alike); 0 without RocksPeerOptions::statistics.
+  std::uint64_t WalSyncs() const;
 
   // Closes the DB (with memtable_only: without flushing the memtable, so
   // the data stays in the WAL only). Idempotent.
