@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "tools/bench_command.h"
+#include "tools/demo_command.h"
 #include "tools/inspect_commands.h"
 #include "tools/recovery_bench_command.h"
 
@@ -28,6 +29,7 @@ int main(int argc, char** argv) {
 
   shardwal::tools::AddBenchCommand(app);
   shardwal::tools::AddRecoveryBenchCommand(app);
+  shardwal::tools::AddDemoCommand(app);      // demo (+ hidden demo-child)
   shardwal::tools::AddInspectCommands(app);  // verify, dump, stats, replay, checkpoint, recover
 
   try {
