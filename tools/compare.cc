@@ -515,6 +515,13 @@ Result<CompareReport> RunCompare(const CompareConfig& config) {
         Micros(probe->fdatasync_p50_us) + ", p99 " + Micros(probe->fdatasync_p99_us) + "), synced sequential " +
         Fixed(probe->synced_seq_mb_per_s, 0) + " MB/s");
   }
+  if (config.warmup_seconds > 0) {
+    Workload warm = config.workload;
+    warm.seconds = std::min(config.warmup_seconds, warm.seconds);
+    Result<PeerResult> r = RunPeer(config.peers.front(), warm, parent);
+    if (!r.ok() && !r.status().IsNotSupported()) return r.status().WithContext("warm-up");
+    if (r.ok()) say("warm-up: " + r->label + " for " + Fixed(warm.seconds, 1) + " s (not counted)");
+  }
   for (Peer peer : config.peers) {
     if (std::any_of(report.results.begin(), report.results.end(), [&](const PeerResult& r) { return r.peer == peer; })) {
       continue;  // named twice: run once

@@ -98,6 +98,12 @@ struct CompareConfig {
   std::vector<Peer> peers = {Peer::kShardwal, Peer::kSingleLog, Peer::kNaive, Peer::kRocksDb};
   bool probe = true;              // run ProbeDevice first
   double probe_seconds = 2.0;
+  // An unmeasured run of the first peer before the measured ones, at most
+  // this long (and no longer than workload.seconds): without it the first
+  // peer paid for the probe's aftermath (its scratch file's blocks being
+  // discarded) and a cold process, measuring ~10% below the same
+  // configuration run second. 0: none.
+  double warmup_seconds = 1.0;
   std::string dir;                // parent directory; empty: a fresh temporary one, removed afterwards
   std::ostream* progress = nullptr;  // one line per finished step; null: quiet
 };
