@@ -211,7 +211,7 @@ json RunIngestStep(const DemoFlags& f, const std::string& root, const Progress& 
   Wal& wal = **opened;
   std::cout << "  " << f.writers << " writer threads append points of " << Grouped(std::uint64_t{f.tags})
             << " tags (" << demo::TagName(0) << " .. " << demo::TagName(f.tags - 1) << "), routed by tag\n"
-            << "  to " << wal.num_shards() << " shard logs, for " << Fixed(f.seconds, 1)
+            << "  to " << wal.num_shards() << (wal.num_shards() == 1 ? " shard log, for " : " shard logs, for ") << Fixed(f.seconds, 1)
             << " s; each Append returns once its point is durable (group commit).\n"
             << "  WAL: " << dir.path() << "\n"
             << std::flush;
@@ -263,7 +263,7 @@ json RunIngestStep(const DemoFlags& f, const std::string& root, const Progress& 
   std::cout << std::flush;
 
   *summary = Grouped(points_per_s) + " points/s from " + std::to_string(f.writers) + " writers into " +
-             std::to_string(wal.num_shards()) + " shards, " +
+             std::to_string(wal.num_shards()) + (wal.num_shards() == 1 ? " shard, " : " shards, ") +
              Grouped(fsyncs_per_s) + " fsyncs/s (" + Fixed(per_fsync, 0) + " points each), p99 append->durable " +
              demo::FormatSeconds(lat.p99);
   return json{{"points", r->points},
@@ -335,7 +335,7 @@ json RunCrashStep(const DemoFlags& f, const std::string& root, const Progress& p
   Line(std::cout, "missing", Grouped(v.missing) + " (acknowledged, not recovered byte-identical at its LSN; must be 0)");
   Line(std::cout, "corrupted", Grouped(v.corrupted) + " (recovered, not an intact point of a known tag; must be 0)");
   Line(std::cout, "recovery", "Wal::Open " + demo::FormatSeconds(r->recovery_seconds) + " (" +
-                                  std::to_string(r->shards) + " shards, " + Grouped(r->segments_scanned) +
+                                  std::to_string(r->shards) + (r->shards == 1 ? " shard, " : " shards, ") + Grouped(r->segments_scanned) +
                                   " segments, " + Fixed(r->bytes_scanned / 1e6, 1) + " MB scanned); replay + verify " +
                                   demo::FormatSeconds(r->replay_seconds));
   Line(std::cout, "recovery found",
