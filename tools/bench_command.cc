@@ -6,8 +6,6 @@
 #include <CLI/CLI.hpp>
 #include <poll.h>
 #include <spdlog/logger.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include <algorithm>
@@ -36,6 +34,7 @@
 #include "shardwal/options.h"
 #include "shardwal/wal.h"
 #include "tools/compare.h"
+#include "tools/interrupt_scope.h"
 #include "tools/latency_histogram.h"
 #include "tools/payload.h"
 #include "tools/scratch_dir.h"
@@ -59,53 +58,7 @@ constexpr std::uint32_t kMaxWaitEvery = 10'000'000;
 double Secs(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 double Div(double a, double b) { return b > 0 ? a / b : 0.0; }
 
-// ---- SIGINT / SIGTERM: stop the writers, report what was done -------------
-
-std::atomic<bool> g_interrupted{false};
-static_assert(std::atomic<bool>::is_always_lock_free);
-
-// Written by the handler (write(2) is async-signal-safe), so that a thread
-// can block on it instead of polling g_interrupted; -1 outside a run.
-std::atomic<int> g_interrupt_fd{-1};
-
-extern "C" void OnInterrupt(int) {
-  g_interrupted.store(true, std::memory_order_relaxed);
-  const int fd = g_interrupt_fd.load(std::memory_order_relaxed);
-  if (fd >= 0) {
-    const int saved = errno;
-    const std::uint64_t one = 1;
-    (void)!::write(fd, &one, sizeof one);
-    errno = saved;
-  }
-}
-
-// Installs the handler for the lifetime of a run (SA_RESETHAND: a second
-// Ctrl-C kills the process as usual) and restores the previous ones.
-class InterruptScope {
- public:
-  InterruptScope() {
-    g_interrupted.store(false);
-    g_interrupt_fd.store(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    struct sigaction sa {};
-    sa.sa_handler = OnInterrupt;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESETHAND;
-    sigaction(SIGINT, &sa, &old_int_);
-    sigaction(SIGTERM, &sa, &old_term_);
-  }
-  ~InterruptScope() {
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
-    const int fd = g_interrupt_fd.exchange(-1);
-    if (fd >= 0) ::close(fd);
-  }
-  InterruptScope(const InterruptScope&) = delete;
-  InterruptScope& operator=(const InterruptScope&) = delete;
-
- private:
-  struct sigaction old_int_ {};
-  struct sigaction old_term_ {};
-};
+// SIGINT / SIGTERM stop the writers (InterruptScope); what was done is reported.
 
 // ---- the WAL directory -------------------------------------------------------
 
@@ -133,7 +86,7 @@ struct Shared {
     stop.store(true, std::memory_order_relaxed);
   }
   bool Stopping() const {
-    return stop.load(std::memory_order_relaxed) || g_interrupted.load(std::memory_order_relaxed);
+    return stop.load(std::memory_order_relaxed) || InterruptScope::Interrupted();
   }
 };
 
@@ -388,7 +341,7 @@ std::string HttpUrl(const HttpEndpoint& http) {
 // --http-linger: waits `seconds` (or until SIGINT / SIGTERM) while the
 // endpoint keeps serving.
 void Linger(std::ostream& out, const std::string& url, double seconds, const Status& outcome) {
-  if (!(seconds > 0) || g_interrupted.load()) return;
+  if (!(seconds > 0) || InterruptScope::Interrupted()) return;
   char secs[32];
   std::snprintf(secs, sizeof secs, "%.0f", seconds);
   out << "shardwal bench: " << (outcome.ok() ? "run finished" : "run failed (" + outcome.ToString() + ")")
@@ -397,8 +350,8 @@ void Linger(std::ostream& out, const std::string& url, double seconds, const Sta
       Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   // Blocks until the deadline or a signal (the handler writes the eventfd;
   // outside an InterruptScope there is none, and poll just waits).
-  pollfd pfd{g_interrupt_fd.load(), POLLIN, 0};
-  for (auto now = Clock::now(); !g_interrupted.load(std::memory_order_relaxed) && now < until; now = Clock::now()) {
+  pollfd pfd{InterruptScope::EventFd(), POLLIN, 0};
+  for (auto now = Clock::now(); !InterruptScope::Interrupted() && now < until; now = Clock::now()) {
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - now).count();
     ::poll(&pfd, 1, static_cast<int>(std::min<std::int64_t>(left, std::numeric_limits<int>::max())));
   }
@@ -640,7 +593,7 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
   r.checkpoint_every = c.checkpoint_every;
   r.dir = dir->path();
   r.dir_kept = !dir->removed();
-  r.interrupted = g_interrupted.load();
+  r.interrupted = InterruptScope::Interrupted();
   r.http_url = http_url;
   if (c.on_result) c.on_result(r);
   linger(Status::OK());

@@ -34,6 +34,7 @@
 #include "tools/payload.h"
 #include "tools/rocksdb_peer.h"
 #include "tools/scratch_dir.h"
+#include "tools/text_format.h"
 
 namespace shardwal::tools {
 
@@ -377,49 +378,11 @@ Result<PeerResult> RunRocks(const Workload& w, const std::string& dir) {
   return p;
 }
 
-std::string Fixed(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
-
-// 1234567 -> "1,234,567".
-std::string Grouped(double v) {
-  std::string digits = Fixed(v, 0);
-  std::string out;
-  const std::size_t lead = digits.size() % 3;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i != 0 && i >= lead && (i - lead) % 3 == 0 && digits[i - 1] != '-') out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
-// "850us", "12.3ms", "1.20s".
-std::string Micros(double us) {
-  if (us < 1000) return Fixed(us, us < 10 ? 1 : 0) + "us";
-  if (us < 1e6) return Fixed(us / 1000, us < 1e4 ? 2 : 1) + "ms";
-  return Fixed(us / 1e6, 2) + "s";
-}
-
-// x with two significant-ish decimals: "1.00x", "5.2x", "140x".
-std::string Ratio(double r) {
-  if (!(r > 0) || !std::isfinite(r)) return "-";
-  return Fixed(r, r < 10 ? 2 : r < 100 ? 1 : 0) + "x";
-}
-
 const PeerResult* ShardwalResult(const CompareReport& report) {
   for (const PeerResult& r : report.results) {
     if (r.peer == Peer::kShardwal) return &r;
   }
   return nullptr;
-}
-
-std::string CsvField(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
 }
 
 }  // namespace

@@ -6,13 +6,10 @@
 #include "tools/demo_command.h"
 
 #include <CLI/CLI.hpp>
-#include <signal.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -29,7 +26,9 @@
 #include "tools/demo_crash.h"
 #include "tools/demo_ingest.h"
 #include "tools/demo_verify.h"
+#include "tools/interrupt_scope.h"
 #include "tools/scratch_dir.h"
+#include "tools/text_format.h"
 
 namespace shardwal::tools {
 
@@ -46,25 +45,6 @@ constexpr int kExitInterrupted = 130;  // 128 + SIGINT, as a shell reports it
 double Secs(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 double Div(double a, double b) { return b > 0 ? a / b : 0.0; }
 
-std::string Fixed(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
-
-// 1234567 -> "1,234,567".
-std::string Grouped(double v) {
-  const std::string digits = Fixed(v, 0);
-  std::string out;
-  const std::size_t lead = digits.size() % 3;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i != 0 && i >= lead && (i - lead) % 3 == 0 && digits[i - 1] != '-') out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-std::string Grouped(std::uint64_t v) { return Grouped(static_cast<double>(v)); }
-
 // "  name:              value": the report's aligned lines.
 void Line(std::ostream& out, const std::string& name, const std::string& value) {
   char buf[32];
@@ -77,55 +57,9 @@ void Line(std::ostream& out, const std::string& name, const std::string& value) 
 // During steps 1 and 2 the first Ctrl-C stops the writers (step 1) or kills
 // the crash child at once (step 2, which then still recovers and verifies),
 // the temporary directory is removed and the demo exits with 130. The
-// handler only sets a flag and writes an eventfd (async-signal-safe); step
-// 2's poll() wakes on the eventfd. Step 3 runs with the default disposition
+// handler (InterruptScope) only sets a flag and writes an eventfd; step 2's
+// poll() wakes on the eventfd. Step 3 runs with the default disposition
 // (RunCompare cannot be stopped midway), so Ctrl-C ends it at once.
-
-std::atomic<bool> g_stop{false};
-std::atomic<int> g_stop_fd{-1};
-static_assert(std::atomic<bool>::is_always_lock_free && std::atomic<int>::is_always_lock_free);
-
-extern "C" void OnDemoInterrupt(int) {
-  g_stop.store(true, std::memory_order_relaxed);
-  const int fd = g_stop_fd.load(std::memory_order_relaxed);
-  if (fd >= 0) {
-    const int saved = errno;
-    const std::uint64_t one = 1;
-    (void)!::write(fd, &one, sizeof one);
-    errno = saved;
-  }
-}
-
-class InterruptScope {
- public:
-  InterruptScope() {
-    g_stop.store(false);
-    g_stop_fd.store(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    struct sigaction sa {};
-    sa.sa_handler = OnDemoInterrupt;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESETHAND;  // a second Ctrl-C kills as usual
-    sigaction(SIGINT, &sa, &old_int_);
-    sigaction(SIGTERM, &sa, &old_term_);
-  }
-  ~InterruptScope() { Restore(); }
-  InterruptScope(const InterruptScope&) = delete;
-  InterruptScope& operator=(const InterruptScope&) = delete;
-
-  void Restore() {
-    if (restored_) return;
-    restored_ = true;
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
-    const int fd = g_stop_fd.exchange(-1);
-    if (fd >= 0) ::close(fd);
-  }
-
- private:
-  struct sigaction old_int_ {};
-  struct sigaction old_term_ {};
-  bool restored_ = false;
-};
 
 // ---- flags --------------------------------------------------------------------------
 
@@ -221,7 +155,7 @@ json RunIngestStep(const DemoFlags& f, const std::string& root, const Progress& 
   ic.writers = f.writers;
   ic.tags = f.tags;
   ic.seconds = f.seconds;
-  ic.stop = &g_stop;
+  ic.stop = &InterruptScope::Flag();
   ic.progress = progress.out;
   ic.progress_tty = progress.tty;
   Result<demo::IngestResult> r = demo::RunIngest(ic);
@@ -308,8 +242,8 @@ json RunCrashStep(const DemoFlags& f, const std::string& root, const Progress& p
   cc.crash_after = f.crash_after;
   cc.progress = progress.out;
   cc.progress_tty = progress.tty;
-  cc.stop = &g_stop;
-  cc.stop_fd = g_stop_fd.load();
+  cc.stop = &InterruptScope::Flag();
+  cc.stop_fd = InterruptScope::EventFd();
   Result<demo::CrashResult> r = demo::RunCrash(cc);
   if (!r.ok()) throw StepFailure{"2/3 crash and recover", r.status()};
   const demo::VerifyReport& v = r->verify;
@@ -482,7 +416,7 @@ void RunDemo(const DemoFlags& f) {
       if (!f.skip_crash && !interrupted) {
         out["crash"] = RunCrashStep(f, root->path(), progress, &crash_summary, &verified, &interrupted);
       }
-      interrupted = interrupted || g_stop.load();
+      interrupted = interrupted || InterruptScope::Interrupted();
       interrupt.Restore();
       if (!f.skip_compare && !interrupted) {
         out["compare"] = RunCompareStep(f, peers, root->path(), &compare_summary);

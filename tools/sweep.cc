@@ -17,6 +17,7 @@
 #include <tuple>
 
 #include "tools/scratch_dir.h"
+#include "tools/text_format.h"
 
 namespace shardwal::tools {
 
@@ -31,13 +32,6 @@ std::string Quote(const std::string& s) {
   std::string q = "'";
   for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return q + "'";
-}
-
-std::string CsvField(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
 }
 
 // "1:05" / "1:02:05".

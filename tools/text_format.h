@@ -1,0 +1,23 @@
+// Number and field formatting shared by the tool's reports (bench
+// --compare, --sweep, demo): one place, so every table prints a number the
+// same way.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace shardwal::tools {
+
+// v with `decimals` digits after the point: Fixed(2.345, 1) == "2.3".
+std::string Fixed(double v, int decimals);
+// Rounded, thousands separated: 1234567 -> "1,234,567".
+std::string Grouped(double v);
+inline std::string Grouped(std::uint64_t v) { return Grouped(static_cast<double>(v)); }
+// A duration in microseconds, readable: "850us", "12.3ms", "1.20s".
+std::string Micros(double us);
+// A ratio: "1.00x", "5.2x", "140x"; "-" when not a positive finite number.
+std::string Ratio(double r);
+// A CSV field, quoted (RFC 4180) when it holds a comma, quote or newline.
+std::string CsvField(const std::string& s);
+
+}  // namespace shardwal::tools
