@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/cli_util.h"
 #include "tests/test_util.h"
 #include "tools/demo_ingest.h"
 #include "tools/demo_verify.h"
@@ -36,23 +37,9 @@ using namespace tools::demo;
 
 // ---- running the binary --------------------------------------------------------
 
-struct CliResult {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string Quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
+using testing::CliResult;
+using testing::Quote;
+using testing::ReadFile;
 
 // Runs `shardwal <args>` with TMPDIR in a test directory, so a temporary
 // directory the demo failed to remove would be seen (TmpLeftovers).

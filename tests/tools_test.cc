@@ -30,6 +30,7 @@
 
 #include "shardwal/wal.h"
 #include "src/crc32c.h"
+#include "tests/cli_util.h"
 #include "tests/test_util.h"
 #include "tools/naive_wal.h"
 
@@ -48,23 +49,9 @@ constexpr std::uint32_t kShards = 3;
 
 // ---- running the binary --------------------------------------------------------
 
-struct CliResult {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string Quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
+using testing::CliResult;
+using testing::Quote;
+using testing::ReadFile;
 
 // Runs `shardwal <args>` (args already shell-quoted where needed).
 CliResult Cli(const std::string& args) {

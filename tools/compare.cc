@@ -562,6 +562,16 @@ void PrintCompareTable(std::ostream& out, const CompareReport& report) {
   out << std::flush;
 }
 
+nlohmann::json DeviceProbeToJson(const DeviceProbeResult& p) {
+  return {{"dir", p.dir},
+          {"fdatasyncs_per_s", p.fdatasyncs_per_s},
+          {"fdatasync_p50_us", p.fdatasync_p50_us},
+          {"fdatasync_p99_us", p.fdatasync_p99_us},
+          {"synced_seq_mb_per_s", p.synced_seq_mb_per_s},
+          {"synced_write_bytes", p.synced_write_bytes},
+          {"seconds", p.seconds}};
+}
+
 nlohmann::json CompareReportToJson(const CompareReport& report) {
   nlohmann::json j;
   const Workload& w = report.workload;
@@ -573,14 +583,7 @@ nlohmann::json CompareReportToJson(const CompareReport& report) {
                    {"shards", w.shards},
                    {"tags", w.tags}};
   if (report.probe) {
-    const DeviceProbeResult& p = *report.probe;
-    j["probe"] = {{"dir", p.dir},
-                  {"fdatasyncs_per_s", p.fdatasyncs_per_s},
-                  {"fdatasync_p50_us", p.fdatasync_p50_us},
-                  {"fdatasync_p99_us", p.fdatasync_p99_us},
-                  {"synced_seq_mb_per_s", p.synced_seq_mb_per_s},
-                  {"synced_write_bytes", p.synced_write_bytes},
-                  {"seconds", p.seconds}};
+    j["probe"] = DeviceProbeToJson(*report.probe);
   } else {
     j["probe"] = nullptr;
   }

@@ -121,6 +121,8 @@ Result<CompareReport> RunCompare(const CompareConfig& config);
 // against shardwal; the probe's figures above it; each peer's note below.
 void PrintCompareTable(std::ostream& out, const CompareReport& report);
 nlohmann::json CompareReportToJson(const CompareReport& report);
+// The probe's fields under their JSON names (used by --compare and --sweep).
+nlohmann::json DeviceProbeToJson(const DeviceProbeResult& probe);
 // One CSV row per result (header first): the workload, the peer's figures,
 // the ratio to shardwal and the probe's figures (empty without a probe).
 void WriteCompareCsv(std::ostream& out, const CompareReport& report);

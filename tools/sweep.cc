@@ -393,14 +393,7 @@ Result<SweepReport> RunSweep(const SweepConfig& c) {
   j["axes"]["durability"] = durability;
   j["axes"]["peers"] = peers;
   if (report.probe) {
-    const DeviceProbeResult& p = *report.probe;
-    j["probe"] = {{"dir", p.dir},
-                  {"fdatasyncs_per_s", p.fdatasyncs_per_s},
-                  {"fdatasync_p50_us", p.fdatasync_p50_us},
-                  {"fdatasync_p99_us", p.fdatasync_p99_us},
-                  {"synced_seq_mb_per_s", p.synced_seq_mb_per_s},
-                  {"synced_write_bytes", p.synced_write_bytes},
-                  {"seconds", p.seconds}};
+    j["probe"] = DeviceProbeToJson(*report.probe);
   } else {
     j["probe"] = nullptr;
   }
