@@ -217,18 +217,21 @@ Status SegmentSet::PrepareNext(bool first) {
   // every group commit in the first segment ~1.5x slower (docs/benchmarks.md).
   // So the first segment is a short one, zero-filled inline; the preparer
   // has the full-size next one ready, zero-filled, long before it fills.
+  // (A recycled file is written already: it keeps its full size.)
   const bool zero_fill = config_.preallocation == Preallocation::kZeroFill;
-  if (first && zero_fill) p.capacity = std::min(config_.segment_bytes, kFirstSegmentBytes);
   Status s;
   bool cap = false;
   if (!from.empty()) {
     s = PrepareRecycled(from, path, &p);
-  } else if (!space_->TryReserve(p.capacity, cap_lifted || first)) {
-    cap = true;
-    s = Status::Backpressure("max_wal_bytes reached");
   } else {
-    s = PrepareFresh(path, zero_fill, p.capacity, &p);
-    if (!s.ok()) space_->Release(p.capacity);
+    if (first && zero_fill) p.capacity = std::min(config_.segment_bytes, kFirstSegmentBytes);
+    if (!space_->TryReserve(p.capacity, cap_lifted || first)) {
+      cap = true;
+      s = Status::Backpressure("max_wal_bytes reached");
+    } else {
+      s = PrepareFresh(path, zero_fill, p.capacity, &p);
+      if (!s.ok()) space_->Release(p.capacity);
+    }
   }
   std::lock_guard lk(mu_);
   preparing_ = false;

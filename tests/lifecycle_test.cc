@@ -772,6 +772,44 @@ TEST(Preallocation, ZeroFillStartsWithAShortZeroFilledSegmentThenFullSizeOnes) {
   EXPECT_EQ(CheckRecovered(*wal, log), "");
 }
 
+// The short first segment is only for a fresh file: when Open finds
+// released segments to recycle, the first one is a recycled, full-size file
+// (already written, so it needs no zero-fill), used to its full size.
+TEST(Preallocation, ARecycledFirstSegmentKeepsItsFullSize) {
+  TempDir dir;
+  Options o = LifeOptions(dir.path(), 1);
+  o.segment_bytes = 2 * kFirstSegmentBytes;
+  o.recycle_segments = 2;
+  Log log;
+  {
+    auto wal = OpenOrDie(o);
+    ASSERT_TRUE(wal);
+    Writer w(*wal, log, 1);
+    ASSERT_TRUE(w.Fill(3 * o.segment_bytes).ok());
+    ASSERT_TRUE(w.Ack().ok());
+    ASSERT_TRUE(w.Checkpoint(wal->LastLsn()).ok());
+    ASSERT_GE(wal->Stats().total.recycled_pool, 1u);
+    ASSERT_TRUE(wal->Close().ok());
+  }
+  auto wal = OpenOrDie(o);
+  ASSERT_TRUE(wal);
+  std::uint64_t newest = 0;
+  for (const SegOnDisk& seg : ListSegments(ShardDir(o, 0))) newest = std::max(newest, seg.seq);
+  Writer w(*wal, log, 10'000'000);
+  ASSERT_TRUE(w.Fill(kFirstSegmentBytes + kFirstSegmentBytes / 2).ok());
+  ASSERT_TRUE(w.Ack().ok());
+  std::vector<SegOnDisk> started;
+  for (const SegOnDisk& seg : ListSegments(ShardDir(o, 0))) {
+    if (seg.seq > newest) started.push_back(seg);
+  }
+  ASSERT_EQ(started.size(), 1u) << "the recycled first segment rotated early, at the short first-segment size";
+  EXPECT_EQ(started[0].size, o.segment_bytes) << started[0].path;
+  ASSERT_TRUE(wal->Close().ok());
+  auto reopened = OpenOrDie(o);
+  ASSERT_TRUE(reopened);
+  EXPECT_EQ(CheckRecovered(*reopened, log), "");
+}
+
 TEST(Recycling, ManyRecycledSegmentsReplayExactlyAfterCleanClose) {
   TempDir dir;
   Options o = LifeOptions(dir.path(), 2);
