@@ -10,7 +10,6 @@
 
 #include <atomic>
 #include <cerrno>
-#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <exception>
@@ -191,23 +190,43 @@ class HttpEndpointImpl final : public HttpEndpoint {
                                  ": cannot start its thread: " + e.what(),
                              e.code().value());
     }
-    // stop() only stops a server that is running: wait for the accept loop
-    // (connections already queue on the bound socket meanwhile), so that the
-    // destructor can always end it.
-    while (!server_.is_running()) {
-      if (listen_returned_.load(std::memory_order_acquire)) {
-        thread_.join();
-        return Status::IOError("http endpoint on " + HostPort(address_, port_) + ": the server did not start");
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    return Status::OK();
+    return AwaitAcceptLoop();
   }
 
   std::uint16_t port() const override { return port_; }
   const std::string& address() const override { return address_; }
 
  private:
+  // httplib's stop() only stops a server whose accept loop is running (and
+  // 0.11 has no call that waits for that), so the destructor could hang if
+  // it came first. One request to ourselves blocks until the loop runs - it
+  // alone answers - with no polling; connections already queue on the
+  // bound socket meanwhile.
+  Status AwaitAcceptLoop() {
+    const std::string where = HostPort(address_, port_);
+    httplib::Client self(SelfHost(address_), port_);
+    self.set_connection_timeout(5, 0);
+    self.set_read_timeout(5, 0);
+    if (self.Get("/.shardwal-ready")) return Status::OK();
+    const std::string why = "http endpoint on " + where + ": ";
+    if (listen_returned_.load(std::memory_order_acquire)) {
+      thread_.join();
+      return Status::IOError(why + "the server did not start");
+    }
+    // Unreachable from this host, yet listening: after the failed connect
+    // the loop runs, so stop() ends it.
+    server_.stop();
+    thread_.join();
+    return Status::IOError(why + "started, but a request to itself failed (firewall?)");
+  }
+
+  // Where this host reaches a server bound to `address`.
+  static std::string SelfHost(const std::string& address) {
+    if (address.empty() || address == "0.0.0.0") return "127.0.0.1";
+    if (address == "::" || address == "[::]") return "::1";
+    return address;
+  }
+
   static std::string HostPort(const std::string& address, std::uint16_t port) {
     const bool v6 = address.find(':') != std::string::npos;
     return (v6 ? "[" + address + "]" : address) + ":" + std::to_string(port);
