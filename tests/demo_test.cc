@@ -38,29 +38,14 @@ using namespace tools::demo;
 // ---- running the binary --------------------------------------------------------
 
 using testing::CliResult;
+using testing::Describe;
 using testing::Quote;
 using testing::ReadFile;
 
 // Runs `shardwal <args>` with TMPDIR in a test directory, so a temporary
 // directory the demo failed to remove would be seen (TmpLeftovers).
 CliResult Cli(const std::string& args, const std::string& tmpdir) {
-  static std::atomic<int> counter{0};
-  static const TempDir scratch;  // removed at exit
-  const std::string base = scratch.Sub("cli-" + std::to_string(counter++));
-  const std::string cmd = "TMPDIR=" + Quote(tmpdir) + " " + Quote(SHARDWAL_CLI_PATH) + " " + args + " >" +
-                          Quote(base + ".out") + " 2>" + Quote(base + ".err") + " </dev/null";
-  const int st = std::system(cmd.c_str());
-  CliResult r;
-  r.code = st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  r.out = ReadFile(base + ".out");
-  r.err = ReadFile(base + ".err");
-  stdfs::remove(base + ".out");
-  stdfs::remove(base + ".err");
-  return r;
-}
-
-std::string Describe(const CliResult& r) {
-  return "exit " + std::to_string(r.code) + "\n--- stdout ---\n" + r.out + "--- stderr ---\n" + r.err;
+  return testing::RunCli(SHARDWAL_CLI_PATH, args, "TMPDIR=" + Quote(tmpdir) + " ");
 }
 
 // The JSON object on the last line of stdout.

@@ -50,29 +50,12 @@ constexpr std::uint32_t kShards = 3;
 // ---- running the binary --------------------------------------------------------
 
 using testing::CliResult;
+using testing::Describe;
 using testing::Quote;
 using testing::ReadFile;
 
 // Runs `shardwal <args>` (args already shell-quoted where needed).
-CliResult Cli(const std::string& args) {
-  static std::atomic<int> counter{0};
-  static const TempDir scratch;  // removed at exit
-  const std::string base = scratch.Sub("cli-" + std::to_string(counter++));
-  const std::string cmd = Quote(SHARDWAL_CLI_PATH) + " " + args + " >" + Quote(base + ".out") + " 2>" +
-                          Quote(base + ".err") + " </dev/null";
-  const int st = std::system(cmd.c_str());
-  CliResult r;
-  r.code = st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  r.out = ReadFile(base + ".out");
-  r.err = ReadFile(base + ".err");
-  stdfs::remove(base + ".out");
-  stdfs::remove(base + ".err");
-  return r;
-}
-
-std::string Describe(const CliResult& r) {
-  return "exit " + std::to_string(r.code) + "\n--- stdout ---\n" + r.out + "--- stderr ---\n" + r.err;
-}
+CliResult Cli(const std::string& args) { return testing::RunCli(SHARDWAL_CLI_PATH, args); }
 
 std::vector<json> JsonLines(const std::string& text) {
   std::vector<json> lines;
@@ -958,7 +941,6 @@ TEST_F(ToolsTest, DumpWhileAnotherWalAppends) {
   writer.join();
   ASSERT_TRUE(w.Close().ok());
 }
-
 
 // ---- bench --compare, --sweep, --wait-every (tools/compare.h, tools/sweep.h) -----------------
 
