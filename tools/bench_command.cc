@@ -22,7 +22,6 @@
 #include <fstream>
 #include <iostream>
 #include <limits>
-#include <latch>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string_view>
@@ -38,6 +37,7 @@
 #include "tools/latency_histogram.h"
 #include "tools/payload.h"
 #include "tools/scratch_dir.h"
+#include "tools/writer_gate.h"
 #include "tools/sweep.h"
 
 namespace shardwal::tools {
@@ -65,29 +65,14 @@ double Div(double a, double b) { return b > 0 ? a / b : 0.0; }
 // ---- writers -------------------------------------------------------------------
 
 // State shared by the writers and the thread that runs the benchmark.
-struct Shared {
+struct Shared : WriterGate {
   Wal* wal = nullptr;
   const BenchConfig* config = nullptr;
   const std::vector<std::string>* tags = nullptr;
-  std::latch ready;
-  std::atomic<bool> go{false};
-  Clock::time_point deadline{};  // written before `go` is released
-  std::atomic<bool> stop{false};
-  std::mutex error_mu;
-  Status first_error;
 
-  explicit Shared(std::ptrdiff_t writers) : ready(writers) {}
+  explicit Shared(std::ptrdiff_t writers) : WriterGate(writers) {}
 
-  void Fail(const Status& s) {
-    {
-      std::lock_guard lk(error_mu);
-      if (first_error.ok()) first_error = s;
-    }
-    stop.store(true, std::memory_order_relaxed);
-  }
-  bool Stopping() const {
-    return stop.load(std::memory_order_relaxed) || InterruptScope::Interrupted();
-  }
+  bool Stopping() const { return Stopped() || InterruptScope::Interrupted(); }
 };
 
 // See RunWriter: 1 in this many non-waiting appends is timed.
@@ -128,8 +113,7 @@ void RunWriter(Shared& sh, std::uint32_t id, std::uint64_t quota, WriterState& s
   };
 
   sh.ready.count_down();
-  sh.go.wait(false, std::memory_order_acquire);
-  const Clock::time_point deadline = sh.deadline;
+  const Clock::time_point deadline = sh.AwaitStart();
 
   // An async or none append takes ~100 ns; reading the clock twice around
   // each one cost a quarter of the CPU in a 2-writer async run (a VM's
@@ -490,16 +474,13 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
     } catch (const std::system_error& e) {
       start_error = Status::IOError("cannot start writer thread " + std::to_string(i) + ": " + e.what(),
                                     e.code().value());
-      sh.stop.store(true);
+      sh.Stop();
       sh.ready.count_down(c.writers - i);
       break;
     }
   }
   sh.ready.wait();
-  const Clock::time_point start = Clock::now();
-  sh.deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(c.seconds));
-  sh.go.store(true, std::memory_order_release);
-  sh.go.notify_all();
+  const Clock::time_point start = sh.Release(c.seconds);
   Clock::time_point end;
   std::unique_ptr<Checkpointer> checkpointer;
   {
@@ -518,7 +499,7 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
       } catch (const std::system_error& e) {  // without it the run would not measure what was asked
         start_error = Status::IOError(std::string("cannot start the checkpoint thread: ") + e.what(),
                                       e.code().value());
-        sh.stop.store(true);
+        sh.Stop();
       }
     }
     for (auto& t : threads) t.join();
@@ -531,7 +512,7 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
   const Clock::time_point close_end = Clock::now();
   {
     Status failed = !start_error.ok()     ? start_error
-                    : !sh.first_error.ok() ? sh.first_error
+                    : !sh.FirstError().ok() ? sh.FirstError()
                     : !close_status.ok()   ? close_status.WithContext("Close")
                                            : Status::OK();
     if (!failed.ok()) {

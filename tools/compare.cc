@@ -20,8 +20,6 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <latch>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <system_error>
@@ -35,6 +33,7 @@
 #include "tools/rocksdb_peer.h"
 #include "tools/scratch_dir.h"
 #include "tools/text_format.h"
+#include "tools/writer_gate.h"
 
 namespace shardwal::tools {
 
@@ -116,19 +115,7 @@ struct WritersResult {
 // started together behind a latch. The first error stops every writer and
 // is returned with `peer` in front.
 Result<WritersResult> RunWriters(Target& target, const Workload& w, std::string_view peer) {
-  std::latch ready(w.writers);
-  std::atomic<bool> go{false};
-  std::atomic<bool> stop{false};
-  Clock::time_point deadline{};  // written before `go` is released
-  std::mutex error_mu;
-  Status first_error;
-  auto fail = [&](const Status& s) {
-    {
-      std::lock_guard lk(error_mu);
-      if (first_error.ok()) first_error = s;
-    }
-    stop.store(true, std::memory_order_relaxed);
-  };
+  WriterGate gate(w.writers);
   const bool sync_each = w.wait_every <= 1 && w.durability == Durability::kGroup;
   const std::uint32_t per_round = std::max<std::uint32_t>(1, w.wait_every);
 
@@ -142,19 +129,18 @@ Result<WritersResult> RunWriters(Target& target, const Workload& w, std::string_
     const bool owns = w.tags >= w.writers;
     const std::uint32_t base = owns ? id : 0, step = owns ? w.writers : 1;
     const std::uint64_t ntags = owns ? (w.tags - id + w.writers - 1) / w.writers : w.tags;
-    ready.count_down();
-    go.wait(false, std::memory_order_acquire);
-    const Clock::time_point end = deadline;
+    gate.ready.count_down();
+    const Clock::time_point end = gate.AwaitStart();
     // As in `shardwal bench`: appends that do not wait are timed 1 in 16
     // (the clock costs as much as such an append); all are counted.
     const std::uint64_t sample_mask = per_round == 1 && !sync_each ? 15 : 0;
     std::uint64_t seq = 0;
-    while (!stop.load(std::memory_order_relaxed)) {
+    while (!gate.Stopped()) {
       if ((seq & sample_mask) != 0) {
         StampSequence(payload, seq);
         const auto tag = static_cast<std::uint32_t>(base + step * PickBelow(rng, ntags));
         if (Status s = target.Append(tag, seq, payload, sync_each); !s.ok()) {
-          fail(s);
+          gate.Fail(s);
           return;
         }
         ++seq;
@@ -164,17 +150,17 @@ Result<WritersResult> RunWriters(Target& target, const Workload& w, std::string_
       const Clock::time_point t0 = Clock::now();
       std::uint32_t n = 0;
       for (; n < per_round; ++n, ++seq) {
-        if (n != 0 && stop.load(std::memory_order_relaxed)) break;
+        if (n != 0 && gate.Stopped()) break;
         StampSequence(payload, seq);
         const auto tag = static_cast<std::uint32_t>(base + step * PickBelow(rng, ntags));
         if (Status s = target.Append(tag, seq, payload, sync_each); !s.ok()) {
-          fail(s);
+          gate.Fail(s);
           return;
         }
       }
       if (per_round > 1) {
         if (Status s = target.Wait(); !s.ok()) {
-          fail(s);
+          gate.Fail(s);
           return;
         }
       }
@@ -195,20 +181,17 @@ Result<WritersResult> RunWriters(Target& target, const Workload& w, std::string_
       start_error = Status::IOError(std::string(peer) + ": cannot start writer thread " + std::to_string(i) + ": " +
                                         e.what(),
                                     e.code().value());
-      stop.store(true);
-      ready.count_down(w.writers - i);
+      gate.Stop();
+      gate.ready.count_down(w.writers - i);
       break;
     }
   }
-  ready.wait();
-  const Clock::time_point start = Clock::now();
-  deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(w.seconds));
-  go.store(true, std::memory_order_release);
-  go.notify_all();
+  gate.ready.wait();
+  const Clock::time_point start = gate.Release(w.seconds);
   for (auto& t : threads) t.join();
   const Clock::time_point end = Clock::now();
   if (!start_error.ok()) return start_error;
-  if (!first_error.ok()) return first_error.WithContext(peer);
+  if (Status s = gate.FirstError(); !s.ok()) return s.WithContext(peer);
 
   WritersResult r;
   r.seconds = Secs(end - start);

@@ -13,7 +13,6 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
-#include <latch>
 #include <mutex>
 #include <ostream>
 #include <string_view>
@@ -23,6 +22,7 @@
 
 #include "shardwal/wal.h"
 #include "tools/demo_verify.h"
+#include "tools/writer_gate.h"
 
 namespace shardwal::tools::demo {
 
@@ -42,28 +42,14 @@ constexpr auto kAckFlushInterval = std::chrono::milliseconds(10);
 // is atomic, so the parent never sees half an entry, even after a SIGKILL.
 constexpr std::size_t kAcksPerWrite = PIPE_BUF / sizeof(AckedPoint);
 
-struct Shared {
+struct Shared : WriterGate {
   const IngestConfig* config = nullptr;
   const std::vector<std::string>* tag_names = nullptr;
-  std::latch ready;
-  std::atomic<bool> go{false};
-  Clock::time_point deadline = Clock::time_point::max();  // written before `go`
-  std::atomic<bool> stop{false};
-  std::mutex error_mu;
-  Status first_error;
 
-  explicit Shared(std::ptrdiff_t writers) : ready(writers) {}
+  explicit Shared(std::ptrdiff_t writers) : WriterGate(writers) {}
 
-  void Fail(const Status& s) {
-    {
-      std::lock_guard lk(error_mu);
-      if (first_error.ok()) first_error = s;
-    }
-    stop.store(true, std::memory_order_relaxed);
-  }
   bool Stopping() const {
-    return stop.load(std::memory_order_relaxed) ||
-           (config->stop != nullptr && config->stop->load(std::memory_order_relaxed));
+    return Stopped() || (config->stop != nullptr && config->stop->load(std::memory_order_relaxed));
   }
 };
 
@@ -123,8 +109,7 @@ void RunWriter(Shared& sh, std::uint32_t id, WriterState& st) {
   std::array<char, kPointBytes> payload{};
 
   sh.ready.count_down();
-  sh.go.wait(false, std::memory_order_acquire);
-  const Clock::time_point deadline = sh.deadline;
+  const Clock::time_point deadline = sh.AwaitStart();
 
   for (std::size_t k = 0; !tags.empty() && !sh.Stopping(); k = k + 1 == tags.size() ? 0 : k + 1) {
     EncodePoint(tags[k], seqs[k], payload.data());
@@ -303,18 +288,13 @@ Result<IngestResult> RunIngest(const IngestConfig& c) {
     } catch (const std::system_error& e) {
       start_error = Status::IOError("cannot start writer thread " + std::to_string(i) + ": " + e.what(),
                                     e.code().value());
-      sh.stop.store(true);
+      sh.Stop();
       sh.ready.count_down(c.writers - i);
       break;
     }
   }
   sh.ready.wait();
-  const Clock::time_point start = Clock::now();
-  if (c.seconds > 0) {
-    sh.deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(c.seconds));
-  }
-  sh.go.store(true, std::memory_order_release);
-  sh.go.notify_all();
+  const Clock::time_point start = sh.Release(c.seconds);  // <= 0: no deadline
   Clock::time_point end;
   {
     std::unique_ptr<Reporter> reporter;
@@ -329,7 +309,7 @@ Result<IngestResult> RunIngest(const IngestConfig& c) {
     end = Clock::now();
   }
   if (!start_error.ok()) return start_error;
-  if (!sh.first_error.ok()) return sh.first_error;
+  if (Status s = sh.FirstError(); !s.ok()) return s;
   IngestResult r;
   for (const WriterState& st : states) r.points += st.appended;
   r.seconds = Secs(end - start);
