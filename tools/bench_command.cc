@@ -13,7 +13,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -22,7 +21,6 @@
 #include <fstream>
 #include <iostream>
 #include <limits>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string_view>
 #include <system_error>
@@ -37,8 +35,9 @@
 #include "tools/latency_histogram.h"
 #include "tools/payload.h"
 #include "tools/scratch_dir.h"
-#include "tools/writer_gate.h"
 #include "tools/sweep.h"
+#include "tools/ticker.h"
+#include "tools/writer_gate.h"
 
 namespace shardwal::tools {
 
@@ -191,129 +190,98 @@ double WindowQuantile(const HistogramSnapshot& before, const HistogramSnapshot& 
   return after.max;
 }
 
-// One line per second until Stop(); waits on a condition variable (with the
-// next tick as deadline) so it ends as soon as the run does. With
-// `append_latency` (group appends, one per call) the line carries the p99
-// of append-to-durable over the last second, from the change in
+// One line per second until Stop() (a Ticker). With `append_latency`
+// (group appends, one per call) the line carries the p99 of
+// append-to-durable over the last second, from the change in
 // Metrics().append_to_durable_seconds; otherwise "p99=-" (that histogram
 // only sees group appends).
 class Reporter {
  public:
   Reporter(const Wal& wal, std::ostream& out, Clock::time_point start, bool append_latency)
-      : wal_(wal), out_(out), start_(start), append_latency_(append_latency), thread_([this] { Loop(); }) {}
-  ~Reporter() { Stop(); }
-  Reporter(const Reporter&) = delete;
-  Reporter& operator=(const Reporter&) = delete;
+      : wal_(wal),
+        out_(out),
+        start_(start),
+        append_latency_(append_latency),
+        prev_time_(start),
+        prev_latency_(append_latency ? wal.Metrics().append_to_durable_seconds : HistogramSnapshot{}),
+        ticker_(start, std::chrono::seconds(1), [this](Clock::time_point now) { return Tick(now); }) {}
 
-  void Stop() {
-    {
-      std::lock_guard lk(mu_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
+  void Stop() { ticker_.Stop(); }
 
  private:
-  void Loop() {
-    std::uint64_t prev_records = 0, prev_fsyncs = 0, prev_batches = 0;
-    HistogramSnapshot prev_latency;
-    if (append_latency_) prev_latency = wal_.Metrics().append_to_durable_seconds;
-    Clock::time_point prev = start_;
-    Clock::time_point next = start_ + std::chrono::seconds(1);
-    std::unique_lock lk(mu_);
-    while (!cv_.wait_until(lk, next, [this] { return done_; })) {
-      lk.unlock();
-      const WalStats st = wal_.Stats();
-      const Lsn durable = wal_.DurableLsn();
-      char p99[32] = "-";
-      if (append_latency_) {
-        HistogramSnapshot latency = wal_.Metrics().append_to_durable_seconds;
-        const double q = WindowQuantile(prev_latency, latency, 0.99);
-        if (q >= 0) std::snprintf(p99, sizeof p99, "%.0fus", q * 1e6);
-        prev_latency = std::move(latency);
-      }
-      const Clock::time_point now = Clock::now();
-      const double dt = Secs(now - prev);
-      const std::uint64_t records = st.last_lsn, fsyncs = st.total.fsyncs, batches = st.total.batches;
-      char line[256];
-      std::snprintf(line, sizeof line,
-                    "[%6.1fs] records/s=%.0f fsyncs/s=%.0f avg_batch_records=%.1f p99=%s durable_lsn=%llu\n",
-                    Secs(now - start_), Div(static_cast<double>(records - prev_records), dt),
-                    Div(static_cast<double>(fsyncs - prev_fsyncs), dt),
-                    Div(static_cast<double>(records - prev_records), static_cast<double>(batches - prev_batches)),
-                    p99, static_cast<unsigned long long>(durable));
-      out_ << line << std::flush;
-      prev_records = records;
-      prev_fsyncs = fsyncs;
-      prev_batches = batches;
-      prev = now;
-      lk.lock();
-      next += std::chrono::seconds(1);
-      if (next <= now) next = now + std::chrono::seconds(1);  // fell behind: skip ticks
+  bool Tick(Clock::time_point now) {
+    const WalStats st = wal_.Stats();
+    const Lsn durable = wal_.DurableLsn();
+    char p99[32] = "-";
+    if (append_latency_) {
+      HistogramSnapshot latency = wal_.Metrics().append_to_durable_seconds;
+      const double q = WindowQuantile(prev_latency_, latency, 0.99);
+      if (q >= 0) std::snprintf(p99, sizeof p99, "%.0fus", q * 1e6);
+      prev_latency_ = std::move(latency);
     }
+    const double dt = Secs(now - prev_time_);
+    const std::uint64_t records = st.last_lsn, fsyncs = st.total.fsyncs, batches = st.total.batches;
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "[%6.1fs] records/s=%.0f fsyncs/s=%.0f avg_batch_records=%.1f p99=%s durable_lsn=%llu\n",
+                  Secs(now - start_), Div(static_cast<double>(records - prev_records_), dt),
+                  Div(static_cast<double>(fsyncs - prev_fsyncs_), dt),
+                  Div(static_cast<double>(records - prev_records_), static_cast<double>(batches - prev_batches_)),
+                  p99, static_cast<unsigned long long>(durable));
+    out_ << line << std::flush;
+    prev_records_ = records;
+    prev_fsyncs_ = fsyncs;
+    prev_batches_ = batches;
+    prev_time_ = now;
+    return true;
   }
 
   const Wal& wal_;
   std::ostream& out_;
   const Clock::time_point start_;
   const bool append_latency_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;  // last: starts once the rest is initialised
+  std::uint64_t prev_records_ = 0, prev_fsyncs_ = 0, prev_batches_ = 0;
+  Clock::time_point prev_time_;
+  HistogramSnapshot prev_latency_;
+  Ticker ticker_;  // last: starts once the rest is initialised
 };
 
 // --checkpoint-every: calls wal.Checkpoint(wal.DurableLsn()) each time
 // about `every` more bytes went to segments since the last call. It checks
-// WalStats every 50 ms in a timed condition-variable wait (Stop() ends it at
-// once); a failed Checkpoint stops the run with that error.
+// WalStats every 50 ms (a Ticker: a timed condition-variable wait that
+// Stop() ends at once); a failed Checkpoint stops the run with that error.
 class Checkpointer {
  public:
   Checkpointer(Wal& wal, Shared& sh, std::uint64_t every)
-      : wal_(wal), sh_(sh), every_(every), thread_([this] { Loop(); }) {}
-  ~Checkpointer() { Stop(); }
-  Checkpointer(const Checkpointer&) = delete;
-  Checkpointer& operator=(const Checkpointer&) = delete;
+      : wal_(wal),
+        sh_(sh),
+        every_(every),
+        last_bytes_(wal.Stats().total.bytes),
+        ticker_(Clock::now(), std::chrono::milliseconds(50), [this](Clock::time_point) { return Tick(); }) {}
 
-  void Stop() {
-    {
-      std::lock_guard lk(mu_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
+  void Stop() { ticker_.Stop(); }
   // Checkpoint calls made; read after Stop().
   std::uint64_t checkpoints() const { return checkpoints_; }
 
  private:
-  void Loop() {
-    std::uint64_t last_bytes = wal_.Stats().total.bytes;
-    std::unique_lock lk(mu_);
-    while (!cv_.wait_for(lk, std::chrono::milliseconds(50), [this] { return done_; })) {
-      lk.unlock();
-      const std::uint64_t bytes = wal_.Stats().total.bytes;
-      if (bytes - last_bytes >= every_) {
-        if (Status s = wal_.Checkpoint(wal_.DurableLsn()); !s.ok()) {
-          sh_.Fail(s.WithContext("checkpoint"));
-          return;
-        }
-        ++checkpoints_;
-        last_bytes = bytes;
-      }
-      lk.lock();
+  bool Tick() {
+    const std::uint64_t bytes = wal_.Stats().total.bytes;
+    if (bytes - last_bytes_ < every_) return true;
+    if (Status s = wal_.Checkpoint(wal_.DurableLsn()); !s.ok()) {
+      sh_.Fail(s.WithContext("checkpoint"));
+      return false;
     }
+    ++checkpoints_;
+    last_bytes_ = bytes;
+    return true;
   }
 
   Wal& wal_;
   Shared& sh_;
   const std::uint64_t every_;
+  std::uint64_t last_bytes_;
   std::uint64_t checkpoints_ = 0;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;  // last: starts once the rest is initialised
+  Ticker ticker_;  // last: starts once the rest is initialised
 };
 
 // "http://127.0.0.1:8080/" ("[::1]" for an IPv6 address).

@@ -10,10 +10,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <cstdio>
 #include <cstring>
-#include <mutex>
 #include <ostream>
 #include <string_view>
 #include <system_error>
@@ -22,6 +20,7 @@
 
 #include "shardwal/wal.h"
 #include "tools/demo_verify.h"
+#include "tools/ticker.h"
 #include "tools/writer_gate.h"
 
 namespace shardwal::tools::demo {
@@ -134,24 +133,21 @@ void RunWriter(Shared& sh, std::uint32_t id, WriterState& st) {
   }
 }
 
-// One line per second from Wal::Metrics(), until Stop(). Waits on a
-// condition variable with the next tick as deadline, so it ends as soon as
-// the run does.
+// One line per second from Wal::Metrics(), until Stop() (a Ticker).
 class Reporter {
  public:
   Reporter(const Wal& wal, std::ostream& out, bool tty, Clock::time_point start)
-      : wal_(wal), out_(out), tty_(tty), start_(start), thread_([this] { Loop(); }) {}
+      : wal_(wal),
+        out_(out),
+        tty_(tty),
+        start_(start),
+        prev_(wal.Metrics()),
+        prev_time_(start),
+        ticker_(start, std::chrono::seconds(1), [this](Clock::time_point now) { return Tick(now); }) {}
   ~Reporter() { Stop(); }
-  Reporter(const Reporter&) = delete;
-  Reporter& operator=(const Reporter&) = delete;
 
   void Stop() {
-    {
-      std::lock_guard lk(mu_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
+    ticker_.Stop();
     if (tty_ && printed_) {
       out_ << '\n' << std::flush;  // leave the last \r line in place
       printed_ = false;
@@ -159,51 +155,40 @@ class Reporter {
   }
 
  private:
-  void Loop() {
-    WalMetrics prev = wal_.Metrics();
-    Clock::time_point prev_time = start_;
-    Clock::time_point next = start_ + std::chrono::seconds(1);
-    std::unique_lock lk(mu_);
-    while (!cv_.wait_until(lk, next, [this] { return done_; })) {
-      lk.unlock();
-      WalMetrics m = wal_.Metrics();
-      const Clock::time_point now = Clock::now();
-      const double dt = Secs(now - prev_time);
-      const auto points = static_cast<double>(m.appends - prev.appends);
-      const double p99 = WindowQuantile(prev.append_to_durable_seconds, m.append_to_durable_seconds, 0.99);
-      char line[256];
-      std::snprintf(line, sizeof line,
-                    "[%5.1fs] points/s %8.0f  fsyncs/s %6.0f  avg batch %6.1f  durable LSN %10llu  "
-                    "p99 append->durable %s",
-                    Secs(now - start_), Div(points, dt), Div(static_cast<double>(m.fsyncs - prev.fsyncs), dt),
-                    Div(points, static_cast<double>(m.batches - prev.batches)),
-                    static_cast<unsigned long long>(m.durable_lsn),
-                    m.append_to_durable_seconds.count == prev.append_to_durable_seconds.count
-                        ? "-"
-                        : FormatSeconds(p99).c_str());
-      if (tty_) {
-        out_ << '\r' << line << "\x1b[K" << std::flush;  // erase what a longer line left
-        printed_ = true;
-      } else {
-        out_ << line << '\n' << std::flush;
-      }
-      prev = std::move(m);
-      prev_time = now;
-      lk.lock();
-      next += std::chrono::seconds(1);
-      if (next <= now) next = now + std::chrono::seconds(1);  // fell behind: skip ticks
+  bool Tick(Clock::time_point now) {
+    WalMetrics m = wal_.Metrics();
+    const double dt = Secs(now - prev_time_);
+    const auto points = static_cast<double>(m.appends - prev_.appends);
+    const double p99 = WindowQuantile(prev_.append_to_durable_seconds, m.append_to_durable_seconds, 0.99);
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "[%5.1fs] points/s %8.0f  fsyncs/s %6.0f  avg batch %6.1f  durable LSN %10llu  "
+                  "p99 append->durable %s",
+                  Secs(now - start_), Div(points, dt), Div(static_cast<double>(m.fsyncs - prev_.fsyncs), dt),
+                  Div(points, static_cast<double>(m.batches - prev_.batches)),
+                  static_cast<unsigned long long>(m.durable_lsn),
+                  m.append_to_durable_seconds.count == prev_.append_to_durable_seconds.count
+                      ? "-"
+                      : FormatSeconds(p99).c_str());
+    if (tty_) {
+      out_ << '\r' << line << "\x1b[K" << std::flush;  // erase what a longer line left
+      printed_ = true;
+    } else {
+      out_ << line << '\n' << std::flush;
     }
+    prev_ = std::move(m);
+    prev_time_ = now;
+    return true;
   }
 
   const Wal& wal_;
   std::ostream& out_;
   const bool tty_;
   const Clock::time_point start_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  bool printed_ = false;
-  std::thread thread_;  // last: starts once the rest is initialised
+  WalMetrics prev_;
+  Clock::time_point prev_time_;
+  bool printed_ = false;  // written by the ticker, read by Stop() after it joined
+  Ticker ticker_;         // last: starts once the rest is initialised
 };
 
 }  // namespace
