@@ -256,8 +256,10 @@ Status SegmentSet::PrepareFresh(const std::string& path, bool zero_fill, std::ui
   auto file = fs.NewWritableFile(path);
   if (!file.ok()) return file.status();
   auto fail = [&](Status s) {
-    (*file)->Close();
-    fs.DeleteFile(path);  // best effort; a leftover is removed by recovery
+    // Best effort: `s` is the error that matters, and a leftover file is
+    // removed by the next attempt or by recovery.
+    (void)(*file)->Close();
+    (void)fs.DeleteFile(path);
     return s;
   };
   out->flags = 0;

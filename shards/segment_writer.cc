@@ -5,7 +5,9 @@ namespace shardwal {
 SegmentWriter::SegmentWriter(SegmentSet* segments, Identity id, std::uint64_t segment_bytes)
     : set_(segments), id_(id), segment_bytes_(segment_bytes) {}
 
-SegmentWriter::~SegmentWriter() { Close(); }
+// ShardLog::Join closes (and reports) first; this only releases the file
+// when the writer is torn down after a failure.
+SegmentWriter::~SegmentWriter() { (void)Close(); }
 
 const std::string& SegmentWriter::current_path() const {
   static const std::string kNone = "(no segment)";

@@ -17,6 +17,12 @@ void CompletionQueue::Add(Lsn lsn, Callback done) {
 }
 
 bool CompletionQueue::DueLocked() const {
+  // Pairs with OnPublished (Dekker): Add stores min_pending_ and then reads W
+  // here, the publisher stores W and then reads min_pending_. Both sides
+  // need store-load order, which acquire loads do not give on weakly ordered
+  // CPUs: without this fence both could read the old values, and the
+  // callback would sleep through the W that covers it.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   return !pending_.empty() && (pending_.top().lsn <= core_->watermark.published() || core_->failed());
 }
 

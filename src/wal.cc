@@ -69,7 +69,11 @@ struct OpenState {
 class WalImpl final : public Wal {
  public:
   WalImpl(Options options, OpenState state, std::vector<std::unique_ptr<FileLock>> locks);
-  ~WalImpl() override { Close(); }
+  // A Wal destroyed without Close() still shuts down cleanly; an error is
+  // logged, since nobody is left to return it to.
+  ~WalImpl() override {
+    if (Status s = Close(); !s.ok()) log_->error("shardwal: closing {} on destruction: {}", options_.dir, s.ToString());
+  }
 
   // Prepares each shard's first segment (a full disk fails Open here), then
   // starts the preparer and the flush threads.

@@ -101,7 +101,7 @@ TEST(WalErrors, DiskFullOnWriteFailsTheWal) {
   EXPECT_EQ(r.status().sys_errno(), ENOSPC) << r.status().ToString();
   EXPECT_TRUE(Contains(r.status(), "writing shard 0")) << r.status().ToString();
   EXPECT_TRUE(f.wal->Append("a", "x").status().IsIOError());
-  f.wal->Close();
+  EXPECT_FALSE(f.wal->Close().ok());  // the WAL failed: Close says so
   // What was acknowledged is still there.
   const auto recs = ReadWal(f.options);
   ASSERT_EQ(recs.size(), 1u);

@@ -69,7 +69,7 @@ struct RocksPeer::Impl {
 };
 
 RocksPeer::RocksPeer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-RocksPeer::~RocksPeer() { Close(); }
+RocksPeer::~RocksPeer() { (void)Close(); }  // benchmark peer: callers that care call Close()
 
 Result<std::unique_ptr<RocksPeer>> RocksPeer::Open(const RocksPeerOptions& o) {
   rocksdb::Options opt;
