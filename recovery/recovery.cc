@@ -19,12 +19,22 @@ namespace {
 constexpr std::size_t kMaxMissingReported = 1000;
 
 // Pass 1, one task per shard: list, check headers, read every record with
-// checksums on. Records nothing but counts and anomalies.
+// checksums on. Records counts, anomalies and where each segment's data
+// ends; later passes read no further.
 struct ShardPass {
   Status status;
   ShardLayout layout;
   std::vector<Anomaly> anomalies;
   std::uint64_t records = 0;
+  Lsn max_lsn = kNoLsn;          // the highest valid, non-void LSN
+  Lsn max_durable_lsn = kNoLsn;  // the highest W a batch or seal recorded
+  std::vector<ShardCursor::TailCut> tail_cuts;
+  // Point-in-time stopped the shard: segments after this index are not
+  // read, and recovery removes them.
+  std::optional<std::size_t> stopped_at;
+  // It had an anomaly (other than an ignored file): damage that
+  // point-in-time may cut at.
+  bool damaged = false;
 };
 
 ShardPass ValidateShard(const ScanContext& ctx, std::uint32_t shard, const std::string& dir) {
@@ -36,15 +46,72 @@ ShardPass ValidateShard(const ScanContext& ctx, std::uint32_t shard, const std::
   }
   p.layout = std::move(*layout);
   ShardCursor cursor(ctx, p.layout, &p.anomalies);
-  while (cursor.Next()) ++p.records;
+  while (cursor.Next()) {
+    ++p.records;
+    p.max_lsn = cursor.record().lsn;
+  }
   p.status = cursor.status();
   for (std::size_t i = 0; i < p.layout.segments.size(); ++i) {
     const SegmentFile& seen = cursor.summaries()[i];
     p.layout.segments[i].last_lsn = seen.last_lsn;
     p.layout.segments[i].last_commit_ns = seen.last_commit_ns;
     p.layout.segments[i].sealed = seen.sealed;
+    p.layout.segments[i].read_limit = seen.read_limit;
   }
+  p.max_durable_lsn = cursor.max_durable_lsn();
+  p.tail_cuts = cursor.tail_cuts();
+  if (cursor.stopped_early()) p.stopped_at = cursor.stopped_at_segment();
+  p.damaged = std::any_of(p.anomalies.begin(), p.anomalies.end(),
+                          [](const Anomaly& a) { return a.kind != Anomaly::Kind::kIgnoredFile; });
   return p;
+}
+
+// The highest durable watermark W recorded in each shard's last segment,
+// read before anything else: with a live writer, shards read at different
+// moments may be at different points, but every record up to a W read here
+// was durable before it was read - so the validation pass, which reads
+// later, must find it.
+std::pair<Lsn, std::uint32_t> AcknowledgedBeforeScan(const ScanContext& ctx, const std::vector<std::string>& dirs) {
+  std::pair<Lsn, std::uint32_t> best{kNoLsn, 0};
+  ScanContext quiet = ctx;
+  quiet.mode = RecoveryMode::kSalvage;  // the validation pass reports; this one only looks
+  for (std::size_t i = 0; i < dirs.size(); ++i) {
+    std::vector<Anomaly> ignored;
+    auto layout = ListShardSegments(quiet, static_cast<std::uint32_t>(i), dirs[i], &ignored);
+    if (!layout.ok() || layout->segments.empty()) continue;
+    layout->segments.erase(layout->segments.begin(), layout->segments.end() - 1);
+    ShardCursor cursor(quiet, *layout, &ignored);
+    while (cursor.Next()) {
+    }
+    if (cursor.max_durable_lsn() > best.first) best = {cursor.max_durable_lsn(), static_cast<std::uint32_t>(i)};
+  }
+  return best;
+}
+
+// A shard whose records end below what the MANIFEST recorded as durable in
+// it came back short (its last segments lost or rolled back), which no
+// crash does.
+Status CheckDurableInventory(const Manifest& m, const ShardPass& p, RecoveryMode mode, std::vector<Anomaly>* anomalies) {
+  if (!m.tracks_inventory() || mode == RecoveryMode::kSalvage) return Status::OK();
+  // Point-in-time was asked to stop at the damage it finds.
+  if (mode == RecoveryMode::kPointInTime && p.damaged) return Status::OK();
+  const ShardInventory& inv = m.Inventory(p.layout.dir);
+  if (inv.durable_lsn == kNoLsn || inv.durable_lsn <= m.checkpoint_lsn() || p.max_lsn >= inv.durable_lsn) {
+    return Status::OK();
+  }
+  Anomaly a;
+  a.kind = Anomaly::Kind::kMissingRecords;
+  a.shard = p.layout.shard;
+  a.file = p.layout.dir;
+  a.last_good_lsn = p.max_lsn;
+  a.message = "shard holds records only up to LSN " + std::to_string(p.max_lsn) +
+              ", but the MANIFEST records LSN " + std::to_string(inv.durable_lsn) + " as durable in it (segment " +
+              std::to_string(inv.last_segment) +
+              "): the directory came back short (an older copy, or its last segments lost), which no crash does. "
+              "Restore the right copy, or open with recovery_mode=salvage to give up what it lost";
+  anomalies->push_back(a);
+  return Status::Corruption(a.ToString() + " (recovery mode " + std::string(RecoveryModeName(mode)) +
+                            " does not accept this; see docs/recovery.md)");
 }
 
 // True when every shard still has a record pending in the merge (above the
@@ -74,7 +141,8 @@ void PlanCutAbove(const ShardCursor& head, const ShardLayout& layout,
 
 }  // namespace
 
-Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryMode mode, Consistency consistency) {
+Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryMode mode, Consistency consistency,
+                             bool read_only) {
   const auto t0 = std::chrono::steady_clock::now();
   RecoveryScan scan;
   RecoveryReport& rep = scan.report;
@@ -82,7 +150,10 @@ Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryM
   rep.consistency = consistency;
   rep.existing = true;
   const std::vector<std::string> dirs = manifest.AllShardDirs();
-  ScanContext ctx{fs, &manifest, mode, /*verify_checksums=*/true};
+  ScanContext ctx{fs, &manifest, mode, /*verify_checksums=*/true, /*live_writer_possible=*/read_only};
+
+  std::pair<Lsn, std::uint32_t> live_acknowledged{kNoLsn, 0};
+  if (read_only) live_acknowledged = AcknowledgedBeforeScan(ctx, dirs);
 
   // Pass 1: validate every shard in parallel.
   std::vector<ShardPass> passes(dirs.size());
@@ -104,13 +175,39 @@ Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryM
     if (!p.status.ok()) return p.status;
   }
   for (auto& p : passes) {
+    if (Status s = CheckDurableInventory(manifest, p, mode, &rep.anomalies); !s.ok()) return s;
+  }
+  // What the passes after this one read: each shard up to where pass 1
+  // stopped. Segments after a point-in-time stop are removed, not read.
+  std::set<std::string> remove;
+  // Every file a plan may name: its shard and size (0 for removable
+  // leftovers, which are not segments).
+  std::map<std::string, std::pair<std::uint32_t, std::uint64_t>> files;
+  // Every LSN up to it was acknowledged as durable (read-only: as seen
+  // before the validation pass read anything).
+  Lsn acknowledged = live_acknowledged.first;
+  std::uint32_t acknowledged_by = live_acknowledged.second;
+  bool any_damaged = false;
+  for (auto& p : passes) {
     rep.bytes_scanned += p.layout.bytes;
+    for (const auto& seg : p.layout.segments) files[seg.path] = {p.layout.shard, seg.size};
+    for (const auto& path : p.layout.removable) files[path] = {p.layout.shard, 0};
+    if (!read_only && p.max_durable_lsn > acknowledged) {
+      acknowledged = p.max_durable_lsn;
+      acknowledged_by = p.layout.shard;
+    }
+    any_damaged = any_damaged || p.damaged;
+    if (p.stopped_at) {
+      auto& segs = p.layout.segments;
+      for (std::size_t i = *p.stopped_at + 1; i < segs.size(); ++i) remove.insert(segs[i].path);
+      segs.resize(std::min(segs.size(), *p.stopped_at + 1));
+    }
     scan.layouts.push_back(std::move(p.layout));
   }
 
-  // Pass 2: merge by LSN and find the cut. Checksums stay on: the cursors
-  // must stop exactly where pass 1's did, and a batch that is whole in its
-  // framing but fails a record checksum is an anomaly only with them.
+  // Pass 2: merge by LSN and find the cut. Checksums stay on: a batch that
+  // is whole in its framing but fails a record checksum is an anomaly only
+  // with them, and the cursors must stop exactly where pass 1's did.
   std::vector<Anomaly> again;  // pass 2 meets the same anomalies; pass 1 reported them
   std::vector<std::unique_ptr<ShardCursor>> cursors;
   std::vector<ShardCursor*> raw;
@@ -127,9 +224,6 @@ Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryM
   }
 
   const bool gap_free = consistency == Consistency::kGlobal && mode != RecoveryMode::kSalvage;
-  // Gaps below this were accepted by an earlier salvage or per-shard open
-  // (they are listed, not cut at).
-  const Lsn accepted_below = manifest.GapsAcceptedBelow();
   auto note_missing = [&](Lsn from, Lsn to) {  // [from, to)
     for (Lsn m = from; m < to && rep.missing_lsns.size() < kMaxMissingReported; ++m) rep.missing_lsns.push_back(m);
   };
@@ -163,16 +257,19 @@ Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryM
       stopped = true;
       break;
     }
+    // A gap is cut at - unless an earlier salvage or per-shard open
+    // accepted it, or a per-shard epoch handed out its LSNs (it
+    // acknowledged records above gaps: they are not cut at, whatever
+    // consistency this open asks for).
+    while (expected < lsn) {
+      const bool accepted = !gap_free || manifest.GapAcceptedAt(expected);
+      if (!accepted) break;
+      note_missing(expected, expected + 1);
+      ++expected;
+    }
     if (lsn > expected) {
-      if (gap_free && expected < accepted_below) {
-        note_missing(expected, std::min(lsn, accepted_below));
-        if (lsn > accepted_below) expected = accepted_below;  // an unaccepted gap starts there
-      }
-      if (gap_free && lsn > expected && expected >= accepted_below) {
-        stopped = true;  // the gap-free prefix ends at expected - 1
-        break;
-      }
-      if (!gap_free) note_missing(expected, lsn);
+      stopped = true;  // the gap-free prefix ends at expected - 1
+      break;
     }
     ShardRecovery& sr = rep.shards[c.shard()];
     if (sr.records++ == 0) sr.first_lsn = lsn;
@@ -200,11 +297,36 @@ Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryM
   }
   scan.cut = expected - 1;
   if (rep.records == 0) scan.cut = start - 1;
+  // Every LSN up to `acknowledged` was acknowledged as durable. A cut below
+  // it means a shard lost what it had synced - a shard that came back short,
+  // not a crash - and cutting would destroy the other shards' acknowledged
+  // records. Only point-in-time, told to stop at damage it found, may.
+  if (stopped && gap_free && scan.cut < acknowledged && !(mode == RecoveryMode::kPointInTime && any_damaged)) {
+    std::string idle;
+    for (std::size_t i = 0; i < scan.layouts.size(); ++i) {
+      const auto pending = merge.Pending();
+      const bool goes_on = std::any_of(pending.begin(), pending.end(), [&](ShardCursor* p) { return p->shard() == i; });
+      if (!goes_on) idle += (idle.empty() ? "" : ", ") + std::to_string(i) + " (" + scan.layouts[i].dir + ")";
+    }
+    Anomaly a;
+    a.kind = Anomaly::Kind::kMissingRecords;
+    a.shard = acknowledged_by;
+    a.file = scan.layouts[acknowledged_by].dir;
+    a.last_good_lsn = scan.cut;
+    a.message = "LSN " + std::to_string(scan.cut + 1) + " is missing, but every LSN up to " +
+                std::to_string(acknowledged) + " was acknowledged as durable (recorded by shard " +
+                std::to_string(acknowledged_by) + "): a shard came back short. Shards holding nothing above LSN " +
+                std::to_string(scan.cut) + ": " + (idle.empty() ? "none" : idle) +
+                ". Restore the right device or copy, or open with recovery_mode=salvage to keep every shard's "
+                "records";
+    rep.anomalies.push_back(a);
+    return Status::Corruption(a.ToString() + " (recovery mode " + std::string(RecoveryModeName(mode)) +
+                              " does not accept this; see docs/recovery.md)");
+  }
   rep.cut_lsn = scan.cut;
 
   // Everything above the cut: plan its removal, count it.
   std::map<std::string, std::uint64_t> truncate_at;
-  std::set<std::string> remove;
   if (stopped) {
     for (ShardCursor* head : merge.Pending()) {
       PlanCutAbove(*head, scan.layouts[head->shard()], &truncate_at, &remove);
@@ -215,23 +337,15 @@ Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryM
       } while (head->Next());
     }
   }
-  // Torn tails and point-in-time stops found in pass 1 (pass 2 met the same).
-  for (const auto& c : cursors) {
-    const ShardLayout& layout = scan.layouts[c->shard()];
-    for (const auto& tc : c->tail_cuts()) LowerCut(&truncate_at, layout.segments[tc.segment_index].path, tc.valid_end);
-    if (c->stopped_early()) {
-      for (std::size_t i = c->stopped_at_segment() + 1; i < layout.segments.size(); ++i) {
-        remove.insert(layout.segments[i].path);
+  // Torn tails and point-in-time stops found in pass 1.
+  for (std::size_t i = 0; i < passes.size(); ++i) {
+    const ShardLayout& layout = scan.layouts[i];
+    for (const auto& tc : passes[i].tail_cuts) {
+      if (tc.segment_index < layout.segments.size()) {
+        LowerCut(&truncate_at, layout.segments[tc.segment_index].path, tc.valid_end);
       }
     }
     for (const auto& path : layout.removable) remove.insert(path);
-  }
-  // Every file a plan names: its shard and size (0 for removable leftovers,
-  // which are not segments).
-  std::map<std::string, std::pair<std::uint32_t, std::uint64_t>> files;
-  for (const auto& layout : scan.layouts) {
-    for (const auto& seg : layout.segments) files[seg.path] = {layout.shard, seg.size};
-    for (const auto& path : layout.removable) files[path] = {layout.shard, 0};
   }
   for (const auto& [path, size] : truncate_at) {
     const auto& [shard, old_size] = files.at(path);

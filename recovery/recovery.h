@@ -26,8 +26,10 @@ struct RecoveryScan {
   std::vector<std::string> deletions;
 };
 
-// Reads and validates everything; modifies nothing.
-Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryMode mode, Consistency consistency);
+// Reads and validates everything; modifies nothing. `read_only`: no lock is
+// held, so another process may be appending (LogReader, the CLI's readers).
+Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryMode mode, Consistency consistency,
+                             bool read_only = false);
 
 // Cuts torn tails and everything above the cut off the shard files (each
 // change synced, then its directory), so nothing beyond the cut can

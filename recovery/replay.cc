@@ -1,7 +1,9 @@
 #include "recovery/replay.h"
 
 #include <algorithm>
+#include <optional>
 #include <unordered_map>
+#include <utility>
 
 #include "recovery/merge_cursor.h"
 #include "src/options_internal.h"
@@ -17,11 +19,49 @@ RecoveredLog::RecoveredLog(FileSystem* fs, Manifest manifest, RecoveryMode mode,
       cut_(cut),
       checkpoint_(manifest_.checkpoint_lsn()) {}
 
+Lsn RecoveredLog::Pin(Lsn from_lsn) const {
+  std::lock_guard lk(pins_mu_);
+  const Lsn start = std::max(from_lsn, checkpoint_ + 1);
+  pins_.insert(start);
+  return start;
+}
+
+void RecoveredLog::Unpin(Lsn start) const {
+  bool wake = false;
+  {
+    std::lock_guard lk(pins_mu_);
+    pins_.erase(pins_.find(start));
+    if (held_back_ && pins_.empty()) {
+      held_back_ = false;
+      release_due_ = wake = true;
+    }
+  }
+  if (wake && unpin_hook_) unpin_hook_();
+}
+
+Lsn RecoveredLog::AdvanceCheckpoint(Lsn lsn) {
+  std::lock_guard lk(pins_mu_);
+  checkpoint_ = std::max(checkpoint_, lsn);
+  if (pins_.empty() || *pins_.begin() > lsn) return lsn;
+  held_back_ = true;
+  return *pins_.begin() - 1;
+}
+
+bool RecoveredLog::ReleaseHeldBack() {
+  std::lock_guard lk(pins_mu_);
+  return std::exchange(release_due_, false);
+}
+
 Status RecoveredLog::Replay(Lsn from_lsn, const ReplayCallback& callback) const {
   // Anomalies were reported when the log was recovered; the cursors meet
   // them again and apply the same mode, so they stop at the same places.
   ScanContext ctx{fs_, &manifest_, mode_, /*verify_checksums=*/true};
-  const Lsn start = std::max(from_lsn, checkpoint_.load(std::memory_order_acquire) + 1);
+  const Lsn start = Pin(from_lsn);
+  struct Unpinner {
+    const RecoveredLog* log;
+    Lsn start;
+    ~Unpinner() { log->Unpin(start); }
+  } unpin{this, start};
   // Leading segments wholly below the start are not opened: a checkpoint
   // may have deleted or recycled them since recovery listed them.
   std::vector<ShardLayout> layouts = layouts_;
@@ -125,14 +165,24 @@ Result<std::unique_ptr<LogReader>> LogReader::Open(const Options& in) {
   const Options options = ResolveOptions(in);
   if (options.dir.empty()) return Status::InvalidArgument("invalid option dir: empty");
   FileSystem* fs = options.file_system.get();
-  auto manifest = Manifest::Load(*fs, options.dir);
-  if (!manifest.ok()) {
-    if (manifest.status().IsNotFound()) {
-      return Status::NotFound(options.dir + " is not a shardwal WAL (no MANIFEST)");
+  // Without the lock, a writer may checkpoint (releasing segments) or
+  // start an epoch while the scan runs: if the MANIFEST changed meanwhile,
+  // what the scan saw may not match it, and it is read again.
+  constexpr int kAttempts = 3;
+  std::optional<Manifest> manifest;
+  Result<RecoveryScan> scan = Status::Corruption("not scanned");
+  for (int attempt = 1;; ++attempt) {
+    auto loaded = Manifest::Load(*fs, options.dir);
+    if (!loaded.ok()) {
+      if (loaded.status().IsNotFound()) return Status::NotFound(options.dir + " is not a shardwal WAL (no MANIFEST)");
+      return loaded.status();
     }
-    return manifest.status();
+    manifest = std::move(*loaded);
+    scan = ScanWal(fs, *manifest, options.recovery_mode, options.consistency, /*read_only=*/true);
+    auto after = Manifest::Load(*fs, options.dir);
+    const bool unchanged = after.ok() && after->Serialize() == manifest->Serialize();
+    if (unchanged || attempt == kAttempts) break;
   }
-  auto scan = ScanWal(fs, *manifest, options.recovery_mode, options.consistency);
   if (!scan.ok()) return scan.status().WithContext("reading " + options.dir);
   auto log = std::make_unique<RecoveredLog>(fs, std::move(*manifest), options.recovery_mode, std::move(scan->layouts),
                                             scan->cut);

@@ -3,8 +3,10 @@
 // Wal::Replay.
 #pragma once
 
-#include <atomic>
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <vector>
 
 #include "recovery/recovery.h"
@@ -20,17 +22,36 @@ class RecoveredLog {
   Status Replay(Lsn from_lsn, const ReplayCallback& callback) const;
   Status ReplayCommitted(Lsn from_lsn, const ReplayCallback& callback, TxnReplayReport* report) const;
 
-  // A checkpoint taken after recovery: replay starts after it too, and the
-  // segments it released (maybe gone by now) are not opened.
-  void SetCheckpoint(Lsn lsn) { checkpoint_.store(lsn, std::memory_order_release); }
+  // ---- a live WAL's replays and its checkpoints -------------------------
+  // A replay reads the segments that hold records above where it started,
+  // and a checkpoint taken meanwhile must not release them (a recycled one
+  // is overwritten from the front). Each replay pins its start LSN.
+
+  // A checkpoint at `lsn`: replays that start from now on start after it.
+  // Returns the highest LSN whose segments may be released now: below
+  // every running replay's start (and at most `lsn`). Thread-safe.
+  Lsn AdvanceCheckpoint(Lsn lsn);
+  // Whether a release was held back by a replay that has ended since.
+  bool ReleaseHeldBack();
+  // Called (outside any lock) when a replay that held a release back ends.
+  void SetUnpinHook(std::function<void()> hook) { unpin_hook_ = std::move(hook); }
 
  private:
+  // Registers a replay from `from_lsn`; returns where it starts.
+  Lsn Pin(Lsn from_lsn) const;
+  void Unpin(Lsn start) const;
+
   FileSystem* fs_;
   Manifest manifest_;
   RecoveryMode mode_;
   std::vector<ShardLayout> layouts_;
   Lsn cut_;
-  std::atomic<Lsn> checkpoint_;
+  mutable std::mutex pins_mu_;
+  Lsn checkpoint_;                       // under pins_mu_
+  mutable std::multiset<Lsn> pins_;      // running replays' start LSNs
+  mutable bool held_back_ = false;       // a release waits for a replay
+  mutable bool release_due_ = false;     // ... which has ended
+  std::function<void()> unpin_hook_;
 };
 
 }  // namespace shardwal

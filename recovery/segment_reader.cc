@@ -22,17 +22,19 @@ Result<std::unique_ptr<SegmentReader>> SegmentReader::Open(FileSystem* fs, const
   if (!file.ok()) return file.status();
   auto size = (*file)->Size();
   if (!size.ok()) return size.status();
-  std::unique_ptr<SegmentReader> r(new SegmentReader(std::move(*file), path, *size, reporter, options));
+  std::unique_ptr<SegmentReader> r(
+      new SegmentReader(std::move(*file), path, std::min(*size, options.limit), reporter, options));
   Status error;
-  if (!r->Fill(0, format::kSegmentHeaderBytes, &error)) {
+  const std::size_t head = static_cast<std::size_t>(std::min<std::uint64_t>(r->size_, format::kSegmentHeaderBytes));
+  if (head < format::kSegmentHeaderPrefixBytes || !r->Fill(0, head, &error)) {
     if (!error.ok()) return error;
-    return Status::Corruption(path + ": segment header cut short (" + std::to_string(*size) + " of " +
-                              std::to_string(format::kSegmentHeaderBytes) + " bytes)");
+    return Status::Corruption(path + ": segment header cut short (" + std::to_string(r->size_) + " bytes)");
   }
-  if (Status s = format::DecodeSegmentHeader(r->Data(0), &r->header_); !s.ok()) {
+  if (Status s = format::DecodeSegmentHeader(r->Data(0), head, &r->header_); !s.ok()) {
     return s.WithContext(path + " offset 0");
   }
-  r->offset_ = r->valid_bytes_ = format::kSegmentHeaderBytes;
+  r->batch_header_bytes_ = format::BatchHeaderBytes(r->header_.format_version);
+  r->offset_ = r->valid_bytes_ = r->header_bytes();
   r->last_lsn_ = r->header_.first_lsn == kNoLsn ? kNoLsn : r->header_.first_lsn - 1;
   return r;
 }
@@ -65,31 +67,45 @@ bool SegmentReader::Stop(std::uint64_t offset, Status reason) {
   return false;
 }
 
-Status SegmentReader::CheckBatchAt(std::uint64_t at, format::BatchHeader* bh, Lsn after_lsn) {
+Status SegmentReader::CheckHeaderAt(std::uint64_t at, format::BatchHeader* bh) {
   const std::uint64_t left = size_ - at;
+  const std::size_t hb = batch_header_bytes_;
   Status io;
-  if (!Fill(at, static_cast<std::size_t>(std::min<std::uint64_t>(left, format::kBatchHeaderBytes)), &io)) {
+  if (!Fill(at, static_cast<std::size_t>(std::min<std::uint64_t>(left, hb)), &io)) {
     return io.ok() ? Status::Corruption("short read") : io;
   }
-  if (AllZero(Data(at), static_cast<std::size_t>(std::min<std::uint64_t>(left, format::kBatchHeaderBytes)))) {
+  if (AllZero(Data(at), static_cast<std::size_t>(std::min<std::uint64_t>(left, hb)))) {
     return Status::Corruption("zeroed tail of " + std::to_string(left) + " bytes");
   }
-  if (left < format::kBatchHeaderBytes) return Status::Corruption("batch header cut short (torn write)");
-  if (Status s = format::DecodeBatchHeader(Data(at), bh); !s.ok()) return s;
-  if (bh->seal) return Status::Corruption("seal, not a batch");
+  if (left < hb) return Status::Corruption("batch header cut short (torn write)");
+  if (Status s = format::DecodeBatchHeader(Data(at), bh, header_.format_version); !s.ok()) return s;
   if (bh->segment_seq != header_.segment_seq) {
-    return Status::Corruption("batch of segment " + std::to_string(bh->segment_seq) + " in segment " +
-                              std::to_string(header_.segment_seq));
+    return Status::Corruption(std::string(bh->seal ? "seal" : "batch") + " of segment " +
+                              std::to_string(bh->segment_seq) + " in segment " + std::to_string(header_.segment_seq));
   }
+  // A sync only ever covers what was written before this batch.
+  if (bh->synced_offset > at) {
+    return Status::Corruption("batch at offset " + std::to_string(at) + " says " + std::to_string(bh->synced_offset) +
+                              " bytes were synced before it");
+  }
+  return Status::OK();
+}
+
+Status SegmentReader::CheckBatchAt(std::uint64_t at, format::BatchHeader* bh, Lsn after_lsn) {
+  if (Status s = CheckHeaderAt(at, bh); !s.ok()) return s;
+  const std::uint64_t left = size_ - at;
+  const std::size_t hb = batch_header_bytes_;
+  Status io;
+  if (bh->seal) return Status::Corruption("seal, not a batch");
   if (bh->first_lsn <= after_lsn) {
     return Status::Corruption("batch LSN " + std::to_string(bh->first_lsn) + " does not follow LSN " +
                               std::to_string(after_lsn));
   }
-  if (bh->body_bytes > left - format::kBatchHeaderBytes) {
+  if (bh->body_bytes > left - hb) {
     return Status::Corruption("batch of " + std::to_string(bh->body_bytes) + " bytes runs past end of file (" +
-                              std::to_string(left - format::kBatchHeaderBytes) + " left: torn write)");
+                              std::to_string(left - hb) + " left: torn write)");
   }
-  if (!Fill(at + format::kBatchHeaderBytes, bh->body_bytes, &io)) {
+  if (!Fill(at + hb, bh->body_bytes, &io)) {
     return io.ok() ? Status::Corruption("batch body cut short") : io;
   }
   return Status::OK();
@@ -116,15 +132,17 @@ Result<bool> SegmentReader::ZerosFrom(std::uint64_t at) {
 
 Result<bool> SegmentReader::CleanEndAt(std::uint64_t at) {
   const std::uint64_t left = size_ - at;
+  const std::size_t hb = batch_header_bytes_;
   Status io;
-  if (left >= format::kBatchHeaderBytes && Fill(at, format::kBatchHeaderBytes, &io)) {
+  if (left >= hb && Fill(at, hb, &io)) {
     format::BatchHeader bh;
-    if (format::DecodeBatchHeader(Data(at), &bh).ok()) {
-      if (bh.seal && bh.segment_seq == header_.segment_seq) {
+    if (format::DecodeBatchHeader(Data(at), &bh, header_.format_version).ok()) {
+      if (bh.seal && bh.segment_seq == header_.segment_seq && bh.synced_offset <= at) {
         // Records read so far must be everything the seal covers.
         const Lsn read_to = last_lsn_ + 1 == header_.first_lsn ? kNoLsn : last_lsn_;
         if (bh.last_lsn != read_to) return false;
-        valid_bytes_ = at + format::kBatchHeaderBytes;
+        valid_bytes_ = at + hb;
+        max_durable_lsn_ = std::max(max_durable_lsn_, bh.durable_lsn);
         Finish(End::kSeal);
         return true;
       }
@@ -156,13 +174,14 @@ bool SegmentReader::ReadBatch() {
     if (*clean) return false;
     return Stop(at, s);
   }
-  if (Status s = DecodeBody(Data(at + format::kBatchHeaderBytes), bh, last_lsn_, /*keep=*/true); !s.ok()) {
+  if (Status s = DecodeBody(Data(at + batch_header_bytes_), bh, last_lsn_, /*keep=*/true); !s.ok()) {
     return Stop(at, s);
   }
   batch_ = bh;
   batch_offset_ = at;
   last_lsn_ = bh.last_lsn;
-  offset_ = valid_bytes_ = at + format::kBatchHeaderBytes + bh.body_bytes;
+  max_durable_lsn_ = std::max(max_durable_lsn_, bh.durable_lsn);
+  offset_ = valid_bytes_ = at + batch_header_bytes_ + bh.body_bytes;
   return true;
 }
 
@@ -207,27 +226,42 @@ bool SegmentReader::Next(format::RecordView* rec) {
 
 Result<bool> SegmentReader::AnomalyIsZeroTail() { return ZerosFrom(anomaly_offset_); }
 
-Result<std::optional<std::uint64_t>> SegmentReader::FindValidBatch(std::uint64_t from) {
-  // Look for the batch magic at every byte offset; check each candidate in
+Result<std::optional<std::uint64_t>> SegmentReader::FindValid(std::uint64_t from, bool seals,
+                                                              format::BatchHeader* found) {
+  // Look for a header magic at every byte offset; check each candidate in
   // full. Only ever runs after an anomaly.
-  char magic[4];
-  format::Put<std::uint32_t>(magic, format::kBatchMagic);
+  char batch_magic[4], seal_magic[4];
+  format::Put<std::uint32_t>(batch_magic, format::kBatchMagic);
+  format::Put<std::uint32_t>(seal_magic, format::kSealMagic);
+  const std::string_view magics[2] = {std::string_view(batch_magic, 4), std::string_view(seal_magic, 4)};
   const std::size_t chunk = 1u << 20;
-  for (std::uint64_t at = from; at + format::kBatchHeaderBytes <= size_;) {
+  const std::size_t hb = batch_header_bytes_;
+  for (std::uint64_t at = from; at + hb <= size_;) {
     const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk, size_ - at));
     Status io;
     if (!Fill(at, n, &io)) return io.ok() ? Status::IOError(path_ + ": short read") : io;
-    const std::string_view window(Data(at), n);
-    std::size_t hit = window.find(std::string_view(magic, 4));
-    while (hit != std::string_view::npos) {
+    auto next_hit = [&](std::size_t pos) {
+      const std::string_view window(Data(at), n);
+      std::size_t hit = window.find(magics[0], pos);
+      if (seals) hit = std::min(hit, window.find(magics[1], pos));
+      return hit;
+    };
+    for (std::size_t hit = next_hit(0); hit != std::string_view::npos;) {
       format::BatchHeader bh;
       const std::uint64_t cand = at + hit;
-      if (CheckBatchAt(cand, &bh, kNoLsn).ok() &&
-          DecodeBody(Data(cand + format::kBatchHeaderBytes), bh, kNoLsn, /*keep=*/false).ok()) {
+      bool valid = false;
+      if (seals && CheckHeaderAt(cand, &bh).ok() && bh.seal) {
+        valid = true;
+      } else if (CheckBatchAt(cand, &bh, kNoLsn).ok() &&
+                 DecodeBody(Data(cand + hb), bh, kNoLsn, /*keep=*/false).ok()) {
+        valid = true;
+      }
+      if (valid) {
+        if (found != nullptr) *found = bh;
         return std::optional<std::uint64_t>(cand);
       }
       if (!Fill(at, n, &io)) return io.ok() ? Status::IOError(path_ + ": short read") : io;
-      hit = std::string_view(Data(at), n).find(std::string_view(magic, 4), hit + 1);
+      hit = next_hit(hit + 1);
     }
     if (n <= 3) break;
     at += n - 3;  // a magic may straddle two windows
@@ -235,16 +269,57 @@ Result<std::optional<std::uint64_t>> SegmentReader::FindValidBatch(std::uint64_t
   return std::optional<std::uint64_t>();
 }
 
-Result<bool> SegmentReader::HasValidBatch(FileSystem* fs, const std::string& path, std::uint64_t segment_seq) {
+Result<std::optional<std::uint64_t>> SegmentReader::FindValidBatch(std::uint64_t from) {
+  return FindValid(from, /*seals=*/false, nullptr);
+}
+
+Result<SegmentReader::AfterAnomaly> SegmentReader::ScanValidFrom(std::uint64_t from) {
+  AfterAnomaly after;
+  for (;;) {
+    format::BatchHeader bh;
+    auto next = FindValid(from, /*seals=*/true, &bh);
+    if (!next.ok()) return next.status();
+    if (!next->has_value()) return after;
+    if (!bh.seal) after.valid_batch = true;
+    after.max_synced_offset = std::max(after.max_synced_offset, bh.synced_offset);
+    from = **next + 1;
+  }
+}
+
+Result<SegmentReader::AfterAnomaly> SegmentReader::ScanAfterAnomaly() { return ScanValidFrom(anomaly_offset_ + 1); }
+
+Result<bool> SegmentReader::AnomalyNowValid() {
+  auto file = file_.get();
+  auto now = file->Size();
+  if (!now.ok()) return now.status();
+  if (*now > size_) size_ = *now;  // a live writer appended since
+  buf_len_ = 0;                    // forget what was read: re-read from the file
+  format::BatchHeader bh;
+  return CheckBatchAt(anomaly_offset_, &bh, kNoLsn).ok() &&
+         DecodeBody(Data(anomaly_offset_ + batch_header_bytes_), bh, kNoLsn, /*keep=*/false).ok();
+}
+
+Result<SegmentReader::HeaderlessContent> SegmentReader::InspectHeaderless(FileSystem* fs, const std::string& path,
+                                                                         std::uint64_t segment_seq) {
   auto file = fs->NewReadableFile(path);
   if (!file.ok()) return file.status();
   auto size = (*file)->Size();
   if (!size.ok()) return size.status();
   SegmentReader r(std::move(*file), path, *size, nullptr, Options{});
   r.header_.segment_seq = segment_seq;
-  auto found = r.FindValidBatch(format::kSegmentHeaderBytes);
-  if (!found.ok()) return found.status();
-  return found->has_value();
+  HeaderlessContent content;
+  // Which layout the lost header had is unknown: look for batches of both.
+  for (std::uint32_t version = format::kFormatVersion; version >= format::kOldestReadableFormatVersion; --version) {
+    r.header_.format_version = version;
+    r.batch_header_bytes_ = format::BatchHeaderBytes(version);
+    auto found = r.ScanValidFrom(format::kSegmentHeaderBytesV1);
+    if (!found.ok()) return found.status();
+    if (found->valid_batch) {
+      content.valid_batch = true;
+      if (version == 1 || found->max_synced_offset > 0) content.synced_data = true;
+    }
+  }
+  return content;
 }
 
 Result<bool> SegmentReader::Resync() {

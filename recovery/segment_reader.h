@@ -35,6 +35,10 @@ class SegmentReader {
   struct Options {
     bool verify_checksums = true;  // off only for bytes already validated
     std::size_t read_ahead = 1u << 20;
+    // Read the file as if it ended here (a snapshot: recovery's later passes
+    // and replay see exactly the bytes its first pass validated, even while
+    // a live writer fills the segment).
+    std::uint64_t limit = ~0ull;
   };
 
   // Fails when the file cannot be read or its header is invalid (the error
@@ -45,6 +49,8 @@ class SegmentReader {
                                                      CorruptionReporter* reporter, const Options& options);
 
   const format::SegmentHeader& header() const { return header_; }
+  std::size_t header_bytes() const { return format::SegmentHeaderBytes(header_.format_version); }
+  std::size_t batch_header_bytes() const { return batch_header_bytes_; }
   const std::string& path() const { return path_; }
   std::uint64_t size() const { return size_; }
 
@@ -55,7 +61,10 @@ class SegmentReader {
   // The batch the last record returned by Next() belongs to, and its offset.
   const format::BatchHeader& batch() const { return batch_; }
   std::uint64_t batch_offset() const { return batch_offset_; }
-  std::uint64_t batch_end() const { return batch_offset_ + format::kBatchHeaderBytes + batch_.body_bytes; }
+  std::uint64_t batch_end() const { return batch_offset_ + batch_header_bytes_ + batch_.body_bytes; }
+  // The highest durable LSN (W) any valid batch or seal read so far
+  // recorded (version 2; 0 for version 1).
+  Lsn max_durable_lsn() const { return max_durable_lsn_; }
 
   // Byte offset just past the last complete, valid batch read so far (and
   // past the seal, once it was read).
@@ -87,13 +96,35 @@ class SegmentReader {
   // header and every record check out), if any.
   Result<std::optional<std::uint64_t>> FindValidBatch(std::uint64_t from);
 
+  // What follows the anomaly: whether any valid batch of this segment does,
+  // and the highest synced offset such a batch (or seal) recorded. In a
+  // version 2 segment, damage below that offset hit bytes that had been
+  // synced (corruption); damage above it only hit what was never synced,
+  // whatever order its pages reached the disk in (a torn tail).
+  struct AfterAnomaly {
+    bool valid_batch = false;
+    std::uint64_t max_synced_offset = 0;
+  };
+  Result<AfterAnomaly> ScanAfterAnomaly();
+
+  // Whether the bytes at the anomaly now hold a valid batch (re-read from
+  // the file): a live writer was filling them while they were first read.
+  Result<bool> AnomalyNowValid();
+
   // Salvage: continue at the next valid batch after the anomaly. False if
   // there is none.
   Result<bool> Resync();
 
-  // Whether a file whose header is unreadable still holds a valid batch of
-  // segment `segment_seq` after where the header would end.
-  static Result<bool> HasValidBatch(FileSystem* fs, const std::string& path, std::uint64_t segment_seq);
+  // What a file whose header is unreadable still holds after where the
+  // header would end: valid batches of segment `segment_seq` in either
+  // layout, and whether any of them (version 2) says bytes of the segment
+  // had been synced - which its header would have been part of.
+  struct HeaderlessContent {
+    bool valid_batch = false;
+    bool synced_data = false;  // a version 1 batch counts as synced: v1 cannot tell
+  };
+  static Result<HeaderlessContent> InspectHeaderless(FileSystem* fs, const std::string& path,
+                                                     std::uint64_t segment_seq);
 
  private:
   SegmentReader(std::unique_ptr<ReadableFile> file, std::string path, std::uint64_t size,
@@ -103,8 +134,14 @@ class SegmentReader {
   // read (end of file) with *error set on an I/O failure.
   bool Fill(std::uint64_t at, std::size_t n, Status* error);
   const char* Data(std::uint64_t at) const { return buf_.data() + (at - buf_start_); }
+  // Validates the batch header (or seal) at `at` - magic, checksum, this
+  // segment's sequence, a synced offset below it - without its body.
+  Status CheckHeaderAt(std::uint64_t at, format::BatchHeader* bh);
   // Validates the batch at `at` without side effects on the read position.
   Status CheckBatchAt(std::uint64_t at, format::BatchHeader* bh, Lsn after_lsn);
+  // The first valid batch (or, with `seals`, seal) at or after `from`.
+  Result<std::optional<std::uint64_t>> FindValid(std::uint64_t from, bool seals, format::BatchHeader* found);
+  Result<AfterAnomaly> ScanValidFrom(std::uint64_t from);
   Status DecodeBody(const char* body, const format::BatchHeader& bh, Lsn after_lsn, bool keep);
   bool Stop(std::uint64_t offset, Status reason);
   bool Finish(End how);
@@ -115,7 +152,9 @@ class SegmentReader {
 
   std::unique_ptr<ReadableFile> file_;
   std::string path_;
-  std::uint64_t size_;
+  std::uint64_t size_;  // of the file, or the read limit if smaller
+  std::size_t batch_header_bytes_ = format::kBatchHeaderBytes;
+  Lsn max_durable_lsn_ = kNoLsn;
   CorruptionReporter* reporter_;
   Options options_;
   format::SegmentHeader header_;

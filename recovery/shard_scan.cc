@@ -10,7 +10,9 @@ namespace shardwal {
 namespace {
 
 bool IsWalBookkeeping(const std::string& name) {
-  return name == format::kLockFileName || name == Manifest::kFileName || name == std::string(Manifest::kFileName) + ".tmp";
+  return name == format::kLockFileName || name == Manifest::kFileName ||
+         name == std::string(Manifest::kFileName) + ".tmp" || name == format::kShardIdentityFileName ||
+         name == std::string(format::kShardIdentityFileName) + ".tmp";
 }
 
 struct HeaderCheck {
@@ -46,37 +48,48 @@ std::optional<HeaderCheck> CheckHeader(const ScanContext& ctx, const std::string
     return HeaderCheck{Anomaly::Kind::kMisplacedSegment,
                        "header says segment " + std::to_string(h.segment_seq) + ", file name says " + std::to_string(name_seq)};
   }
+  if (h.format_version >= 2 && h.epoch_first_lsn != epoch->first_lsn) {
+    return HeaderCheck{Anomaly::Kind::kMisplacedSegment,
+                       "written in epoch " + std::to_string(h.epoch) + " starting at LSN " +
+                           std::to_string(h.epoch_first_lsn) + "; the MANIFEST says that epoch starts at LSN " +
+                           std::to_string(epoch->first_lsn) + " (an older or another copy of the MANIFEST?)"};
+  }
   return std::nullopt;
 }
 
 // What a crash during the first write into a preallocated (or recycled,
 // whose header was zeroed first) file leaves: a prefix of a header - its
 // magic, as far as it got - then zeros. Zeros alone count; garbage does not.
-bool IsTornHeader(const char* buf) {
-  std::size_t end = format::kSegmentHeaderBytes;
+bool IsTornHeader(const char* buf, std::size_t n) {
+  std::size_t end = n;
   while (end > 0 && buf[end - 1] == 0) --end;
-  if (end == format::kSegmentHeaderBytes) return false;  // whole, yet it did not decode
+  if (end == n) return false;  // whole, yet it did not decode
   char magic[8];
   format::Put<std::uint64_t>(magic, format::kSegmentMagic);
   return std::memcmp(buf, magic, std::min<std::size_t>(end, sizeof magic)) == 0;
 }
 
 // A segment file without a valid header (short, zeros, or a torn first
-// write into preallocated space) and with no batch of its own: created or
-// recycled, never (durably) written.
+// write into preallocated space) and with no synced batch of its own:
+// created or recycled, never (durably) written. Its first write may have
+// reached the disk in part and out of order - a later batch without the
+// header - but such batches say nothing of theirs was synced.
 Result<bool> IsHeaderlessLeftover(const ScanContext& ctx, const std::string& path, std::uint64_t seq) {
   auto file = ctx.fs->NewReadableFile(path);
   if (!file.ok()) return file.status();
   auto size = (*file)->Size();
   if (!size.ok()) return size.status();
   char buf[format::kSegmentHeaderBytes] = {};
-  if (*size < sizeof buf) return true;
-  auto r = (*file)->PRead(0, sizeof buf, buf);
+  if (*size < format::kSegmentHeaderBytesV1) return true;
+  const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(*size, sizeof buf));
+  auto r = (*file)->PRead(0, want, buf);
   if (!r.ok()) return r.status();
-  if (*r != sizeof buf || !IsTornHeader(buf)) return false;
-  auto batches = SegmentReader::HasValidBatch(ctx.fs, path, seq);
-  if (!batches.ok()) return batches.status();
-  return !*batches;
+  format::SegmentHeader h;
+  if (format::DecodeSegmentHeader(buf, *r, &h).ok()) return false;
+  if (!IsTornHeader(buf, *r) && !std::all_of(buf, buf + *r, [](char c) { return c == 0; })) return false;
+  auto content = SegmentReader::InspectHeaderless(ctx.fs, path, seq);
+  if (!content.ok()) return content.status();
+  return !content->synced_data;
 }
 
 Anomaly MakeAnomaly(Anomaly::Kind kind, std::uint32_t shard, std::string file, std::uint64_t offset,
@@ -97,6 +110,66 @@ Status Fatal(const Anomaly& a, RecoveryMode mode) {
                             " does not accept this; see docs/recovery.md)");
 }
 
+// What the MANIFEST says a directory must hold, in words.
+std::string Expected(const ShardInventory& inv) {
+  std::string s = "segments " + std::to_string(inv.first_segment) + ".." + std::to_string(inv.last_segment);
+  if (inv.durable_lsn != kNoLsn) s += " with records up to LSN " + std::to_string(inv.durable_lsn);
+  return s;
+}
+
+constexpr std::string_view kShortHint =
+    ": the directory came back short (a device not mounted, emptied, or restored from an older copy), which no crash "
+    "does. Mount or restore the right device, or open with recovery_mode=salvage to give up what it lost (see "
+    "docs/operations.md)";
+
+// The directory's identity and what the MANIFEST says it must hold, checked
+// before anything in it is scanned. Reported (and, but in salvage, fatal)
+// as a missing segment: the shard's data is not where the MANIFEST says.
+Status CheckDirectory(const ScanContext& ctx, std::uint32_t shard, const std::string& dir, bool has_segments,
+                      std::vector<Anomaly>* anomalies, bool* skip) {
+  const Manifest& m = *ctx.manifest;
+  const ShardInventory& inv = m.Inventory(dir);
+  auto report = [&](std::string why) {
+    Anomaly a = MakeAnomaly(Anomaly::Kind::kMissingSegment, shard, dir, 0, 0, inv.durable_lsn, std::move(why));
+    anomalies->push_back(a);
+    if (ctx.mode == RecoveryMode::kSalvage) {
+      *skip = true;  // salvage: read what is there (if anything), keep the other shards whole
+      return Status::OK();
+    }
+    return Fatal(a, ctx.mode);
+  };
+  auto exists = ctx.fs->FileExists(dir);
+  if (!exists.ok()) return exists.status();
+  if (!*exists) {
+    return report("shard directory is missing; the MANIFEST lists it" +
+                  (m.tracks_inventory() ? " holding " + Expected(inv) : std::string()) + std::string(kShortHint));
+  }
+  if (!m.tracks_inventory()) {
+    // A format 1 MANIFEST knows no identity files, but every directory it
+    // lists got a segment at its first open.
+    if (!has_segments) return report("shard directory holds no segment; the MANIFEST lists it" + std::string(kShortHint));
+    return Status::OK();
+  }
+  auto identity = ShardIdentity::Load(*ctx.fs, dir);
+  if (!identity.ok() && !identity.status().IsNotFound()) return report(identity.status().message());
+  if (!identity.ok()) {
+    return report(std::string(has_segments ? "shard directory has lost its identity file "
+                                           : "shard directory is empty (no identity file, no segment) ") +
+                  std::string(format::kShardIdentityFileName) + "; the MANIFEST says it holds " + Expected(inv) +
+                  std::string(kShortHint));
+  }
+  if (identity->wal_id != m.wal_id()) {
+    return report("shard directory belongs to WAL " + WalIdHex(identity->wal_id) + ", not to this WAL (" +
+                  WalIdHex(m.wal_id()) + "): another WAL's directory is mounted here");
+  }
+  const auto index = m.ShardIndexOf(dir);
+  if (index && identity->shard != *index) {
+    return report("shard directory holds shard " + std::to_string(identity->shard) + " of this WAL, but the MANIFEST has it as shard " +
+                  std::to_string(*index) + ": directories swapped");
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Result<ShardLayout> ListShardSegments(const ScanContext& ctx, std::uint32_t shard, const std::string& dir,
@@ -104,38 +177,49 @@ Result<ShardLayout> ListShardSegments(const ScanContext& ctx, std::uint32_t shar
   ShardLayout layout;
   layout.shard = shard;
   layout.dir = dir;
+  std::map<std::uint64_t, std::pair<std::string, std::uint32_t>> by_seq;  // seq -> (name, shard in name)
   auto exists = ctx.fs->FileExists(dir);
   if (!exists.ok()) return exists.status();
-  if (!*exists) {
-    Anomaly a = MakeAnomaly(Anomaly::Kind::kMissingSegment, shard, dir, 0, 0, kNoLsn,
-                            "shard directory is missing");
-    anomalies->push_back(a);
-    if (ctx.mode == RecoveryMode::kSalvage || ctx.mode == RecoveryMode::kPointInTime) return layout;
-    return Fatal(a, ctx.mode);
-  }
-  auto names = ctx.fs->ListDir(dir);
-  if (!names.ok()) return names.status().WithContext("listing shard directory " + dir);
-
-  std::map<std::uint64_t, std::pair<std::string, std::uint32_t>> by_seq;  // seq -> (name, shard in name)
-  for (const auto& name : *names) {
-    if (IsWalBookkeeping(name)) continue;
-    std::uint32_t name_shard = 0;
-    std::uint64_t seq = 0;
-    if (!format::ParseSegmentFileName(name, &name_shard, &seq)) {
-      anomalies->push_back(MakeAnomaly(Anomaly::Kind::kIgnoredFile, shard, dir + "/" + name, 0, 0, kNoLsn,
-                                       "not a segment file; ignored"));
-      continue;
+  if (*exists) {
+    auto names = ctx.fs->ListDir(dir);
+    if (!names.ok()) return names.status().WithContext("listing shard directory " + dir);
+    for (const auto& name : *names) {
+      if (IsWalBookkeeping(name)) continue;
+      std::uint32_t name_shard = 0;
+      std::uint64_t seq = 0;
+      if (!format::ParseSegmentFileName(name, &name_shard, &seq)) {
+        anomalies->push_back(MakeAnomaly(Anomaly::Kind::kIgnoredFile, shard, dir + "/" + name, 0, 0, kNoLsn,
+                                         "not a segment file; ignored"));
+        continue;
+      }
+      by_seq[seq] = {name, name_shard};
     }
-    by_seq[seq] = {name, name_shard};
   }
+  const ShardInventory& inv = ctx.manifest->Inventory(dir);
+  const std::uint64_t first_seq = inv.first_segment;
+  bool skip = false;
+  if (Status s = CheckDirectory(ctx, shard, dir, by_seq.lower_bound(first_seq) != by_seq.end(), anomalies, &skip);
+      !s.ok()) {
+    return s;
+  }
+  if (!*exists) return layout;
 
   // Segments below the manifest's first segment were released by a
   // checkpoint (a crash came before they were deleted, or they wait to be
   // recycled): not read, whatever their state.
-  const std::uint64_t first_seq = ctx.manifest->FirstSegment(dir);
   while (!by_seq.empty() && by_seq.begin()->first < first_seq) {
     layout.released.push_back(dir + "/" + by_seq.begin()->second.first);
     by_seq.erase(by_seq.begin());
+  }
+  // Every segment up to the last one the MANIFEST knows was synced must be
+  // here: fewer means the directory came back short, not a crash.
+  const std::uint64_t last_present = by_seq.empty() ? first_seq - 1 : by_seq.rbegin()->first;
+  if (!skip && inv.last_segment >= first_seq && last_present < inv.last_segment) {
+    Anomaly a = MakeAnomaly(Anomaly::Kind::kMissingSegment, shard, dir, 0, 0, inv.durable_lsn,
+                            "segments " + std::to_string(last_present + 1) + ".." + std::to_string(inv.last_segment) +
+                                " are missing; the MANIFEST records " + Expected(inv) + std::string(kShortHint));
+    anomalies->push_back(a);
+    if (ctx.mode != RecoveryMode::kSalvage) return Fatal(a, ctx.mode);
   }
   // A crash between creating (or recycling) a segment and the first sync of
   // its header leaves a file without a header or batches of its own; the one
@@ -189,15 +273,15 @@ Result<ShardLayout> ListShardSegments(const ScanContext& ctx, std::uint32_t shar
     format::SegmentHeader h;
     std::optional<HeaderCheck> problem;
     bool creation_tail = false;  // created, header never (fully) written
-    if (got < sizeof buf || std::all_of(buf, buf + sizeof buf, [](char c) { return c == 0; })) {
+    if (got < format::kSegmentHeaderBytesV1 || std::all_of(buf, buf + got, [](char c) { return c == 0; })) {
       // Without a header: a leftover of a crash mid-rotation at the end of
       // the shard; anywhere else (or with valid batches behind it), damage
       // to synced data.
       creation_tail = creation_tail_seqs.count(seq) > 0;
-      problem = HeaderCheck{got < sizeof buf ? Anomaly::Kind::kTornTail : Anomaly::Kind::kZeroedTail,
+      problem = HeaderCheck{got < format::kSegmentHeaderBytesV1 ? Anomaly::Kind::kTornTail : Anomaly::Kind::kZeroedTail,
                             "segment header missing or cut short (" + std::to_string(*size) + " bytes)"};
       if (!creation_tail) problem->kind = Anomaly::Kind::kUnreadableSegment;
-    } else if (Status s = format::DecodeSegmentHeader(buf, &h); !s.ok()) {
+    } else if (Status s = format::DecodeSegmentHeader(buf, got, &h); !s.ok()) {
       // A torn first write into a preallocated file at the shard's end is
       // a creation leftover too.
       creation_tail = creation_tail_seqs.count(seq) > 0;
@@ -243,6 +327,7 @@ bool ShardCursor::OpenSegment() {
   if (segment_ >= layout_.segments.size()) return false;
   SegmentReader::Options opts;
   opts.verify_checksums = ctx_.verify_checksums;
+  opts.limit = layout_.segments[segment_].read_limit;
   auto r = SegmentReader::Open(ctx_.fs, layout_.segments[segment_].path, nullptr, opts);
   if (!r.ok()) {
     status_ = r.status();
@@ -256,22 +341,45 @@ bool ShardCursor::OpenSegment() {
 bool ShardCursor::HandleAnomaly() {
   const bool last_segment = segment_ + 1 == layout_.segments.size();
   const std::uint64_t offset = reader_->anomaly_offset(), bytes = reader_->anomaly_bytes();
-  const std::string why = reader_->status().message();
+  std::string why = reader_->status().message();
   auto zero = reader_->AnomalyIsZeroTail();
   if (!zero.ok()) {
     status_ = zero.status();
     return false;
   }
-  bool valid_after = false;
+  // Damage is a tail when nothing after it says it was synced. Version 2
+  // batches record how far their segment was synced: unsynced pages may
+  // reach the disk in any order, so valid batches after the damage are no
+  // proof of corruption unless one of them says the damaged bytes had been
+  // synced. Version 1 cannot tell, and any valid batch after it counts.
+  bool synced_damage = false;
+  SegmentReader::AfterAnomaly after;
   if (!*zero) {
-    auto next = reader_->FindValidBatch(offset + 1);
-    if (!next.ok()) {
-      status_ = next.status();
+    auto scanned = reader_->ScanAfterAnomaly();
+    if (!scanned.ok()) {
+      status_ = scanned.status();
       return false;
     }
-    valid_after = next->has_value();
+    after = *scanned;
+    synced_damage = reader_->header().format_version >= 2 ? after.max_synced_offset > offset : after.valid_batch;
   }
-  const bool tail = last_segment && !valid_after;
+  bool tail = last_segment && !synced_damage;
+  if (!tail && last_segment && ctx_.live_writer_possible) {
+    // Read without a lock: a writer may have been filling these bytes while
+    // they were first read, and completed them (and synced more) since.
+    auto now_valid = reader_->AnomalyNowValid();
+    if (!now_valid.ok()) {
+      status_ = now_valid.status();
+      return false;
+    }
+    if (*now_valid) {
+      tail = true;
+      why += " (a live writer is filling this region: read as the end of the WAL for now)";
+    }
+  } else if (tail && after.valid_batch) {
+    why += " (valid batches follow, but none says these bytes were synced: unsynced pages that reached the disk out "
+           "of order, dropped with the tail)";
+  }
   const Anomaly::Kind kind = !tail ? Anomaly::Kind::kCorruption : *zero ? Anomaly::Kind::kZeroedTail
                                                                         : Anomaly::Kind::kTornTail;
   Report(kind, offset, bytes, why);
@@ -288,20 +396,31 @@ bool ShardCursor::HandleAnomaly() {
     if (*resynced) return true;
     // Damaged to its end: go on with the next segment (this one stays as
     // it is on disk; salvage never cuts in the middle of a shard).
-    reader_.reset();
-    ++segment_;
+    EndSegmentRead();
     return true;
   }
   // Tail (any tolerant mode) or point-in-time stop: keep what came before.
   tail_cuts_.push_back(TailCut{segment_, reader_->valid_bytes()});
+  summaries_[segment_].read_limit = reader_->valid_bytes();
   if (ctx_.mode == RecoveryMode::kPointInTime && !tail) stopped_early_ = true;
   if (!last_segment && ctx_.mode == RecoveryMode::kPointInTime) stopped_early_ = true;
   return false;
 }
 
+void ShardCursor::EndSegmentRead() {
+  summaries_[segment_].read_limit = reader_->valid_bytes();
+  // A seal's W counts unless records it covers are void.
+  if (reader_->batch().last_lsn < layout_.segments[segment_].void_from) {
+    max_durable_lsn_ = std::max(max_durable_lsn_, reader_->max_durable_lsn());
+  }
+  reader_.reset();
+  ++segment_;
+}
+
 bool ShardCursor::EndOfSegment() {
   using End = SegmentReader::End;
   const End end = reader_->end();
+  summaries_[segment_].read_limit = reader_->valid_bytes();
   if (end == End::kSeal) {
     summaries_[segment_].sealed = true;
     return true;
@@ -361,6 +480,7 @@ bool ShardCursor::Next() {
       pos_.first_in_batch = pos_.batch_offset != last_batch_offset_;
       last_batch_offset_ = pos_.batch_offset;
       last_lsn_ = rec_.lsn;
+      max_durable_lsn_ = std::max(max_durable_lsn_, reader_->batch().durable_lsn);
       summaries_[segment_].last_lsn = rec_.lsn;
       summaries_[segment_].last_commit_ns = reader_->batch().commit_time_ns;
       return true;
@@ -370,8 +490,7 @@ bool ShardCursor::Next() {
       continue;
     }
     if (!EndOfSegment()) break;
-    reader_.reset();
-    ++segment_;
+    EndSegmentRead();
   }
   done_ = true;
   return false;

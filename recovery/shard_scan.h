@@ -21,6 +21,9 @@ struct ScanContext {
   const Manifest* manifest = nullptr;
   RecoveryMode mode = RecoveryMode::kTolerateTornTail;
   bool verify_checksums = true;
+  // A read-only scan (no lock): another process may be appending, so the
+  // end of a shard's last segment may be half written while it is read.
+  bool live_writer_possible = false;
 };
 
 struct SegmentFile {
@@ -34,6 +37,10 @@ struct SegmentFile {
   Lsn last_lsn = kNoLsn;
   std::uint64_t last_commit_ns = 0;
   bool sealed = false;
+  // Where the validation pass stopped reading: later passes and replay read
+  // no further, so they see exactly the bytes it validated even while a
+  // live writer appends.
+  std::uint64_t read_limit = ~0ull;
 };
 
 // The usable segments of one shard directory, in sequence order, after the
@@ -94,6 +101,10 @@ class ShardCursor {
   bool stopped_early() const { return stopped_early_; }
   std::size_t stopped_at_segment() const { return segment_; }
 
+  // The highest durable watermark W that a (non-void) batch or seal of this
+  // shard recorded: every LSN up to it had been acknowledged.
+  Lsn max_durable_lsn() const { return max_durable_lsn_; }
+
  private:
   bool OpenSegment();
   // Rules on the anomaly that stopped the current segment's reader. True to
@@ -103,6 +114,9 @@ class ShardCursor {
   // segment must have been sealed). False to stop the shard.
   bool EndOfSegment();
   void Report(Anomaly::Kind kind, std::uint64_t offset, std::uint64_t bytes, const std::string& msg);
+  // Done with the current segment: notes where its data ended and the W its
+  // seal recorded, and moves on to the next.
+  void EndSegmentRead();
 
   ScanContext ctx_;
   const ShardLayout& layout_;
@@ -115,6 +129,7 @@ class ShardCursor {
   std::uint64_t last_batch_offset_ = ~0ull;
   std::vector<TailCut> tail_cuts_;
   std::vector<SegmentFile> summaries_;
+  Lsn max_durable_lsn_ = kNoLsn;
   bool stopped_early_ = false;
   bool done_ = false;
   Status status_;

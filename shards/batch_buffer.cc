@@ -35,14 +35,16 @@ char* BatchBuffer::AddRecord(Lsn lsn, std::size_t bytes) {
   return out;
 }
 
-void BatchBuffer::Seal(Batch& b, std::uint64_t commit_time_ns, std::uint64_t segment_seq) {
+void BatchBuffer::Seal(Batch& b, const Stamp& stamp) {
   format::BatchHeader h;
   h.body_bytes = static_cast<std::uint32_t>(b.end - b.begin);
   h.record_count = b.records;
   h.first_lsn = b.first_lsn;
   h.last_lsn = b.last_lsn;
-  h.commit_time_ns = commit_time_ns;
-  h.segment_seq = segment_seq;
+  h.commit_time_ns = stamp.commit_time_ns;
+  h.segment_seq = stamp.segment_seq;
+  h.durable_lsn = stamp.durable_lsn;
+  h.synced_offset = stamp.synced_offset;
   format::EncodeBatchHeader(h, b.header);
 }
 

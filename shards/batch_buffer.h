@@ -45,8 +45,15 @@ class BatchBuffer {
   std::span<Batch> batches() { return batches_; }
   std::span<const char> body(const Batch& b) const { return {data_.get() + b.begin, b.end - b.begin}; }
 
+  // What the flush thread knows when it writes a batch, for its header.
+  struct Stamp {
+    std::uint64_t commit_time_ns = 0;
+    std::uint64_t segment_seq = 0;
+    Lsn durable_lsn = kNoLsn;         // the WAL's durable watermark W
+    std::uint64_t synced_offset = 0;  // bytes of the segment already durable
+  };
   // Fills in a batch's header.
-  static void Seal(Batch& b, std::uint64_t commit_time_ns, std::uint64_t segment_seq);
+  static void Seal(Batch& b, const Stamp& stamp);
 
   void Clear();
 

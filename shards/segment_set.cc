@@ -131,6 +131,22 @@ void SegmentSet::Finished(std::uint64_t seq, Lsn last_lsn, std::uint64_t last_co
   s.finished = true;
 }
 
+void SegmentSet::Synced(std::uint64_t seq, Lsn last_lsn) {
+  std::lock_guard lk(mu_);
+  durable_.last_segment = std::max(durable_.last_segment, seq);
+  durable_.last_lsn = std::max(durable_.last_lsn, last_lsn);
+}
+
+SegmentSet::Durable SegmentSet::durable() const {
+  std::lock_guard lk(mu_);
+  return durable_;
+}
+
+void SegmentSet::SetDurable(Durable d) {
+  std::lock_guard lk(mu_);
+  durable_ = d;
+}
+
 std::string SegmentSet::BlockedReason() const {
   std::lock_guard lk(mu_);
   if (!cap_blocked_) return {};

@@ -118,6 +118,9 @@ class SegmentSet {
   // `bytes`: the segment's capacity (PreparedSegment::capacity).
   void Started(std::uint64_t seq, std::uint32_t epoch, Lsn first_lsn, std::string path, std::uint64_t bytes);
   void Finished(std::uint64_t seq, Lsn last_lsn, std::uint64_t last_commit_ns, std::uint64_t bytes);
+  // After a successful fdatasync of segment `seq`: it exists durably, with
+  // every record up to `last_lsn` (0: none yet) in it.
+  void Synced(std::uint64_t seq, Lsn last_lsn);
   // Why TakeNext is blocked, for backpressure messages; empty if it is not.
   std::string BlockedReason() const;
   std::uint64_t rotation_waits() const { return rotation_waits_.load(std::memory_order_relaxed); }
@@ -160,6 +163,19 @@ class SegmentSet {
   std::uint64_t segment_count() const;
   std::uint64_t pooled_count() const;
 
+  // ---- what the MANIFEST records ----------------------------------------------
+  // What this directory is known to hold durably: the highest segment with
+  // synced data and the highest LSN synced. A later recovery that finds
+  // less is looking at a device that came back short, not at a crash.
+  struct Durable {
+    std::uint64_t last_segment = 0;
+    Lsn last_lsn = kNoLsn;
+    bool operator==(const Durable&) const = default;
+  };
+  Durable durable() const;
+  // What recovery kept (made durable before appends resume).
+  void SetDurable(Durable d);
+
  private:
   std::string SegmentPath(std::uint64_t seq) const;
   Status PrepareFresh(const std::string& path, bool zero_fill, std::uint64_t bytes, PreparedSegment* out);
@@ -181,6 +197,7 @@ class SegmentSet {
   bool cap_blocked_ = false;          // the last preparation hit max_wal_bytes
   bool cap_lifted_ = false;
   std::atomic<std::uint64_t> rotation_waits_{0};
+  Durable durable_;  // under mu_
   std::function<void()> wake_preparer_;
 };
 

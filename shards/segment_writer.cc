@@ -19,23 +19,25 @@ std::string SegmentWriter::Where() const {
          std::to_string(offset_);
 }
 
-Result<std::uint64_t> SegmentWriter::SegmentFor(std::size_t bytes, Lsn first_lsn) {
+Result<std::uint64_t> SegmentWriter::SegmentFor(std::size_t bytes, Lsn first_lsn, Lsn durable_lsn) {
   const std::uint64_t end = offset_ + queued_bytes_ + (header_pending_ ? format::kSegmentHeaderBytes : 0);
   // Room is kept for the seal, so a segment never outgrows its preallocation.
   const bool full = end > format::kSegmentHeaderBytes && end + bytes + format::kBatchHeaderBytes > capacity_;
   if (!file_ || full) {
     if (Status s = Flush(); !s.ok()) return s;
-    if (Status s = Rotate(first_lsn); !s.ok()) return s;
+    if (Status s = Rotate(first_lsn, durable_lsn); !s.ok()) return s;
   }
   return seq_;
 }
 
-Status SegmentWriter::Seal() {
+Status SegmentWriter::Seal(Lsn durable_lsn) {
   format::BatchHeader seal;
   seal.seal = true;
   seal.first_lsn = seal.last_lsn = last_lsn_;
   seal.commit_time_ns = last_commit_ns_;
   seal.segment_seq = seq_;
+  seal.durable_lsn = durable_lsn;
+  seal.synced_offset = synced_offset_;
   format::EncodeBatchHeader(seal, seal_);
   queued_.push_back({seal_, sizeof seal_});
   queued_bytes_ += sizeof seal_;
@@ -43,12 +45,12 @@ Status SegmentWriter::Seal() {
   return Sync();
 }
 
-Status SegmentWriter::Rotate(Lsn first_lsn) {
+Status SegmentWriter::Rotate(Lsn first_lsn, Lsn durable_lsn) {
   if (file_) {
     // The seal, and any kNone records before it, must be durable before
     // the next segment holds anything: a segment followed by another one
     // has to end with its seal (recovery checks that).
-    if (Status s = Seal(); !s.ok()) return s;
+    if (Status s = Seal(durable_lsn); !s.ok()) return s;
     const bool preallocated = flags_ & (format::kSegmentPreallocated | format::kSegmentRecycled);
     set_->Finished(seq_, last_lsn_, last_commit_ns_, preallocated ? std::max(offset_, capacity_) : offset_);
     if (Status s = file_->Close(); !s.ok()) return s.WithContext("shard " + std::to_string(id_.shard_id));
@@ -62,7 +64,7 @@ Status SegmentWriter::Rotate(Lsn first_lsn) {
   file_ = std::move(next->file);
   seq_ = next->seq;
   capacity_ = next->capacity != 0 ? next->capacity : segment_bytes_;
-  offset_ = 0;
+  offset_ = synced_offset_ = 0;
   last_lsn_ = kNoLsn;
   last_commit_ns_ = 0;
   ++segments_created_;
@@ -74,6 +76,8 @@ Status SegmentWriter::Rotate(Lsn first_lsn) {
   h.segment_seq = seq_;
   h.first_lsn = first_lsn;
   h.epoch = id_.epoch;
+  h.epoch_first_lsn = id_.epoch_first_lsn;
+  h.checkpoint_lsn = id_.checkpoint_lsn != nullptr ? id_.checkpoint_lsn->load(std::memory_order_acquire) : kNoLsn;
   h.flags = flags_ = next->flags;
   format::EncodeSegmentHeader(h, header_);
   header_pending_ = true;
@@ -109,16 +113,18 @@ Status SegmentWriter::Sync() {
   if (!file_ || !unsynced_) return Status::OK();
   if (Status s = file_->Sync(); !s.ok()) return s.WithContext("fdatasync " + Where());
   unsynced_ = false;
+  synced_offset_ = offset_;
+  set_->Synced(seq_, last_lsn_);
   return Status::OK();
 }
 
-Status SegmentWriter::Close(bool clean) {
+Status SegmentWriter::Close(bool clean, Lsn durable_lsn) {
   if (!file_) return Status::OK();
   Status s;
   if (clean) {
     // Sealed, the segment reads as finished on the next open; trimmed, it
     // holds no preallocated space that nothing will ever write.
-    s = Seal();
+    s = Seal(durable_lsn);
     if (s.ok()) s = file_->Truncate(offset_);
     if (s.ok()) s = file_->Sync();
     if (s.ok()) set_->Finished(seq_, last_lsn_, last_commit_ns_, offset_);

@@ -28,6 +28,10 @@ class SegmentWriter {
     std::uint32_t shard_id = 0;
     std::uint32_t shard_count = 0;
     std::uint32_t epoch = 0;
+    Lsn epoch_first_lsn = kNoLsn;
+    // The WAL's checkpoint LSN, read when a segment starts (its header keeps
+    // it, so a lost MANIFEST can be rebuilt). Null: 0.
+    const std::atomic<Lsn>* checkpoint_lsn = nullptr;
   };
 
   // New segments come from `segments` (the shard directory's SegmentSet).
@@ -35,9 +39,10 @@ class SegmentWriter {
   ~SegmentWriter();
 
   // The segment the next batch of `bytes` bytes will go to (writing what is
-  // queued and rotating to a new segment first if the current one is full).
-  // Its sequence goes into the batch header, so call this before sealing.
-  Result<std::uint64_t> SegmentFor(std::size_t bytes, Lsn first_lsn);
+  // queued and rotating to a new segment first if the current one is full;
+  // the old one's seal records `durable_lsn`, the WAL's watermark). Its
+  // sequence goes into the batch header, so call this before sealing.
+  Result<std::uint64_t> SegmentFor(std::size_t bytes, Lsn first_lsn, Lsn durable_lsn);
 
   // Queues a sealed batch (header and body stay owned by the caller until
   // Flush) for the segment SegmentFor() chose.
@@ -49,18 +54,22 @@ class SegmentWriter {
   // fdatasync of the current segment. Never retried by the caller.
   Status Sync();
 
-  // `clean`: seal the current segment, trim it to its data and sync it (a
-  // normal shutdown). Otherwise (failed state) only close the file.
-  Status Close(bool clean = false);
+  // `clean`: seal the current segment (recording `durable_lsn`), trim it to
+  // its data and sync it (a normal shutdown). Otherwise (failed state) only
+  // close the file.
+  Status Close(bool clean = false, Lsn durable_lsn = kNoLsn);
 
   bool has_unsynced() const { return unsynced_; }
+  // Bytes of the current segment the last successful Sync made durable (0
+  // for a segment not synced since it started): goes into each batch header.
+  std::uint64_t synced_offset() const { return synced_offset_; }
   std::uint64_t segments_created() const { return segments_created_.load(std::memory_order_relaxed); }
   const std::string& current_path() const;
 
  private:
-  Status Rotate(Lsn first_lsn);
+  Status Rotate(Lsn first_lsn, Lsn durable_lsn);
   // Writes a seal after the current segment's data and syncs it.
-  Status Seal();
+  Status Seal(Lsn durable_lsn);
   // "shard 2 segment /d/shard-2/shard0002-000000000003.wal offset 4096"
   std::string Where() const;
 
@@ -71,6 +80,7 @@ class SegmentWriter {
   std::unique_ptr<WritableFile> file_;
   std::uint64_t seq_ = 0;
   std::uint64_t offset_ = 0;         // bytes written to the current segment
+  std::uint64_t synced_offset_ = 0;  // ... and made durable
   std::vector<iovec> queued_;        // reserved once; no allocation per flush
   std::uint64_t queued_bytes_ = 0;
   bool header_pending_ = false;

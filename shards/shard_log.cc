@@ -19,7 +19,9 @@ ShardLog::ShardLog(const ShardConfig& config, WalCore* core)
     : config_(config),
       core_(core),
       floor_(core->watermark.pending_floor(config.id)),
-      segments_(config.segment_set, SegmentWriter::Identity{config.wal_id, config.id, config.count, config.epoch},
+      segments_(config.segment_set,
+                SegmentWriter::Identity{config.wal_id, config.id, config.count, config.epoch, config.epoch_first_lsn,
+                                        config.checkpoint_lsn},
                 config.segment_bytes),
       active_(config.max_buffered_bytes, config.max_batch_bytes),
       flushing_(config.max_buffered_bytes, config.max_batch_bytes) {}
@@ -146,7 +148,7 @@ void ShardLog::Join() {
   if (thread_.joinable()) thread_.join();
   // A clean stop seals the last segment; in the failed state nothing more
   // is written.
-  Status s = segments_.Close(/*clean=*/!core_->failed());
+  Status s = segments_.Close(/*clean=*/!core_->failed(), core_->watermark.published());
   if (!s.ok()) core_->Fail(s.WithContext("closing " + Describe()));
 }
 
@@ -298,12 +300,15 @@ Status ShardLog::WriteBatch(bool sync) {
   const auto start = std::chrono::steady_clock::now();
   const std::uint64_t commit_time = WallClockNanos();
   const std::uint64_t segments_before = segments_.segments_created();
+  // Every LSN up to W was acknowledged as durable: recorded in each batch,
+  // it lets recovery tell a shard that came back short from a crash.
+  const Lsn durable = core_->watermark.published();
   bool worked = false;
   for (BatchBuffer::Batch& batch : flushing_.batches()) {
     const auto body = flushing_.body(batch);
-    auto seq = segments_.SegmentFor(format::kBatchHeaderBytes + body.size(), batch.first_lsn);
+    auto seq = segments_.SegmentFor(format::kBatchHeaderBytes + body.size(), batch.first_lsn, durable);
     if (!seq.ok()) return seq.status();
-    BatchBuffer::Seal(batch, commit_time, *seq);
+    BatchBuffer::Seal(batch, BatchBuffer::Stamp{commit_time, *seq, durable, segments_.synced_offset()});
     segments_.Queue(batch.header, body, batch.last_lsn, commit_time);
     bytes_.fetch_add(format::kBatchHeaderBytes + body.size(), std::memory_order_relaxed);
     batches_.fetch_add(1, std::memory_order_relaxed);

@@ -44,6 +44,8 @@ struct ShardConfig {
   std::string dir;
   format::WalId wal_id{};
   std::uint32_t epoch = 0;
+  Lsn epoch_first_lsn = kNoLsn;
+  const std::atomic<Lsn>* checkpoint_lsn = nullptr;  // the WAL's, for segment headers
   SegmentSet* segment_set = nullptr;  // the shard directory's segments
   std::size_t max_batch_bytes = 0;
   std::chrono::microseconds max_batch_delay{0};

@@ -7,11 +7,18 @@
 
 namespace shardwal::format {
 
-void EncodeSegmentHeader(const SegmentHeader& h, char out[kSegmentHeaderBytes]) {
-  std::memset(out, 0, kSegmentHeaderBytes);
+std::size_t SegmentHeaderBytes(std::uint32_t version) {
+  return version == 1 ? kSegmentHeaderBytesV1 : kSegmentHeaderBytes;
+}
+
+std::size_t BatchHeaderBytes(std::uint32_t version) { return version == 1 ? kBatchHeaderBytesV1 : kBatchHeaderBytes; }
+
+std::size_t EncodeSegmentHeader(const SegmentHeader& h, char* out) {
+  const std::size_t size = SegmentHeaderBytes(h.format_version);
+  std::memset(out, 0, size);
   Put<std::uint64_t>(out + 0, kSegmentMagic);
   Put<std::uint32_t>(out + 8, h.format_version);
-  Put<std::uint16_t>(out + 12, static_cast<std::uint16_t>(kSegmentHeaderBytes));
+  Put<std::uint16_t>(out + 12, static_cast<std::uint16_t>(size));
   Put<std::uint16_t>(out + 14, h.flags);
   Put<std::uint32_t>(out + 16, h.shard_id);
   Put<std::uint32_t>(out + 20, h.shard_count);
@@ -19,22 +26,38 @@ void EncodeSegmentHeader(const SegmentHeader& h, char out[kSegmentHeaderBytes]) 
   Put<std::uint64_t>(out + 40, h.segment_seq);
   Put<std::uint64_t>(out + 48, h.first_lsn);
   Put<std::uint32_t>(out + 56, h.epoch);
-  Put<std::uint32_t>(out + 60, crc32c::Value(out, 60));
+  if (h.format_version != 1) {
+    Put<std::uint64_t>(out + 64, h.epoch_first_lsn);
+    Put<std::uint64_t>(out + 72, h.checkpoint_lsn);
+  }
+  Put<std::uint32_t>(out + size - 4, crc32c::Value(out, size - 4));
+  return size;
 }
 
-Status DecodeSegmentHeader(const char in[kSegmentHeaderBytes], SegmentHeader* h) {
+Status DecodeSegmentHeader(const char* in, std::size_t n, SegmentHeader* h) {
+  if (n < kSegmentHeaderPrefixBytes) {
+    return Status::Corruption("segment header cut short (" + std::to_string(n) + " bytes)");
+  }
   if (Get<std::uint64_t>(in) != kSegmentMagic) return Status::Corruption("bad segment magic");
-  if (Get<std::uint32_t>(in + 60) != crc32c::Value(in, 60)) {
+  const std::uint32_t version = Get<std::uint32_t>(in + 8);
+  if (version < kOldestReadableFormatVersion || version > kFormatVersion) {
+    return Status::NotSupported("segment format version " + std::to_string(version) + " (this build reads versions " +
+                                std::to_string(kOldestReadableFormatVersion) + " to " +
+                                std::to_string(kFormatVersion) + ")");
+  }
+  const std::size_t size = SegmentHeaderBytes(version);
+  if (Get<std::uint16_t>(in + 12) != size) {
+    return Status::Corruption("segment header size " + std::to_string(Get<std::uint16_t>(in + 12)) + " (version " +
+                              std::to_string(version) + " has " + std::to_string(size) + ")");
+  }
+  if (n < size) {
+    return Status::Corruption("segment header cut short (" + std::to_string(n) + " of " + std::to_string(size) +
+                              " bytes)");
+  }
+  if (Get<std::uint32_t>(in + size - 4) != crc32c::Value(in, size - 4)) {
     return Status::Corruption("segment header checksum mismatch");
   }
-  h->format_version = Get<std::uint32_t>(in + 8);
-  if (h->format_version != kFormatVersion) {
-    return Status::NotSupported("segment format version " + std::to_string(h->format_version) +
-                                " (this build reads version " + std::to_string(kFormatVersion) + ")");
-  }
-  if (Get<std::uint16_t>(in + 12) != kSegmentHeaderBytes) {
-    return Status::Corruption("segment header size " + std::to_string(Get<std::uint16_t>(in + 12)));
-  }
+  h->format_version = version;
   h->flags = Get<std::uint16_t>(in + 14);
   if ((h->flags & ~(kSegmentPreallocated | kSegmentRecycled)) != 0) {
     return Status::Corruption("unknown segment header flags " + std::to_string(h->flags));
@@ -45,10 +68,13 @@ Status DecodeSegmentHeader(const char in[kSegmentHeaderBytes], SegmentHeader* h)
   h->segment_seq = Get<std::uint64_t>(in + 40);
   h->first_lsn = Get<std::uint64_t>(in + 48);
   h->epoch = Get<std::uint32_t>(in + 56);
+  h->epoch_first_lsn = version == 1 ? kNoLsn : Get<std::uint64_t>(in + 64);
+  h->checkpoint_lsn = version == 1 ? kNoLsn : Get<std::uint64_t>(in + 72);
   return Status::OK();
 }
 
-void EncodeBatchHeader(const BatchHeader& h, char out[kBatchHeaderBytes]) {
+void EncodeBatchHeader(const BatchHeader& h, char* out, std::uint32_t version) {
+  const std::size_t size = BatchHeaderBytes(version);
   Put<std::uint32_t>(out + 0, h.seal ? kSealMagic : kBatchMagic);
   Put<std::uint32_t>(out + 8, h.body_bytes);
   Put<std::uint32_t>(out + 12, h.record_count);
@@ -56,13 +82,22 @@ void EncodeBatchHeader(const BatchHeader& h, char out[kBatchHeaderBytes]) {
   Put<std::uint64_t>(out + 24, h.last_lsn);
   Put<std::uint64_t>(out + 32, h.commit_time_ns);
   Put<std::uint64_t>(out + 40, h.segment_seq);
-  Put<std::uint32_t>(out + 4, crc32c::Value(out + 8, kBatchHeaderBytes - 8));
+  if (version != 1) {
+    Put<std::uint64_t>(out + 48, h.durable_lsn);
+    Put<std::uint64_t>(out + 56, h.synced_offset);
+    Put<std::uint32_t>(out + 64, h.body_bytes);  // raw bytes: no codec yet
+    Put<std::uint8_t>(out + 68, kCodecNone);
+    Put<std::uint8_t>(out + 69, 0);
+    Put<std::uint16_t>(out + 70, 0);
+  }
+  Put<std::uint32_t>(out + 4, crc32c::Value(out + 8, size - 8));
 }
 
-Status DecodeBatchHeader(const char in[kBatchHeaderBytes], BatchHeader* h) {
+Status DecodeBatchHeader(const char* in, BatchHeader* h, std::uint32_t version) {
+  const std::size_t size = BatchHeaderBytes(version);
   const std::uint32_t magic = Get<std::uint32_t>(in);
   if (magic != kBatchMagic && magic != kSealMagic) return Status::Corruption("bad batch magic");
-  if (Get<std::uint32_t>(in + 4) != crc32c::Value(in + 8, kBatchHeaderBytes - 8)) {
+  if (Get<std::uint32_t>(in + 4) != crc32c::Value(in + 8, size - 8)) {
     return Status::Corruption("batch header checksum mismatch");
   }
   h->seal = magic == kSealMagic;
@@ -72,6 +107,20 @@ Status DecodeBatchHeader(const char in[kBatchHeaderBytes], BatchHeader* h) {
   h->last_lsn = Get<std::uint64_t>(in + 24);
   h->commit_time_ns = Get<std::uint64_t>(in + 32);
   h->segment_seq = Get<std::uint64_t>(in + 40);
+  h->durable_lsn = kNoLsn;
+  h->synced_offset = 0;
+  if (version != 1) {
+    h->durable_lsn = Get<std::uint64_t>(in + 48);
+    h->synced_offset = Get<std::uint64_t>(in + 56);
+    const auto raw = Get<std::uint32_t>(in + 64);
+    const auto codec = Get<std::uint8_t>(in + 68);
+    if (codec != kCodecNone) return Status::NotSupported("batch codec " + std::to_string(codec) + " (this build reads 0, none)");
+    if (raw != h->body_bytes || Get<std::uint8_t>(in + 69) != 0 || Get<std::uint16_t>(in + 70) != 0) {
+      return Status::Corruption("inconsistent batch header (raw bytes " + std::to_string(raw) + ", body " +
+                                std::to_string(h->body_bytes) + ", flags " + std::to_string(Get<std::uint8_t>(in + 69)) +
+                                ")");
+    }
+  }
   if (h->seal) {
     if (h->record_count != 0 || h->body_bytes != 0 || h->first_lsn != h->last_lsn) {
       return Status::Corruption("inconsistent seal (records " + std::to_string(h->record_count) + ", body " +

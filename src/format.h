@@ -4,11 +4,11 @@
 // A shard directory holds segment files shard<SSSS>-<QQQQQQQQQQQQ>.wal
 // (shard id, segment sequence). A segment is:
 //
-//   SegmentHeader (64 bytes) | Batch | Batch | ...
+//   SegmentHeader (96 bytes) | Batch | Batch | ...
 //
 // and a batch, written with one pwrite and covered by one fdatasync, is:
 //
-//   BatchHeader (48 bytes) | Record | Record | ...
+//   BatchHeader (72 bytes) | Record | Record | ...
 //
 // All integers are little-endian. Every structure carries a CRC32C.
 #pragma once
@@ -25,12 +25,17 @@
 
 namespace shardwal::format {
 
-inline constexpr std::uint32_t kFormatVersion = 1;
+// Version 2 is what this build writes; version 1 segments (written before
+// the batch header recorded what was synced) stay readable. A segment's
+// header says which layout its header and batches use.
+inline constexpr std::uint32_t kFormatVersion = 2;
+inline constexpr std::uint32_t kOldestReadableFormatVersion = 1;
 
 // ---- segment header -------------------------------------------------------
+// Version 2 (96 bytes):
 //  0  u64  magic "SHRDWAL\x01" read as little-endian u64
-//  8  u32  format version
-// 12  u16  header bytes (64)
+//  8  u32  format version (2)
+// 12  u16  header bytes (96)
 // 14  u16  flags (kSegmentPreallocated, kSegmentRecycled)
 // 16  u32  shard id
 // 20  u32  shard count
@@ -38,9 +43,19 @@ inline constexpr std::uint32_t kFormatVersion = 1;
 // 40  u64  segment sequence within the shard (1, 2, ...)
 // 48  u64  first LSN: no record in this segment has a lower LSN
 // 56  u32  epoch: which open of the WAL wrote it (see the MANIFEST)
-// 60  u32  CRC32C of bytes [0, 60)
+// 60  u32  0 (reserved)
+// 64  u64  epoch's first LSN (the MANIFEST's first_lsn of that epoch), so a
+//          lost MANIFEST can be rebuilt from the segments with its void rule
+// 72  u64  the MANIFEST's checkpoint LSN when the segment was started
+// 80  u8[12] 0 (reserved)
+// 92  u32  CRC32C of bytes [0, 92)
+// Version 1 (64 bytes): bytes [0, 60) as above, then a u32 CRC32C of bytes
+// [0, 60) at 60.
 inline constexpr std::uint64_t kSegmentMagic = 0x014C415744524853ull;  // "SHRDWAL\x01"
-inline constexpr std::size_t kSegmentHeaderBytes = 64;
+inline constexpr std::size_t kSegmentHeaderBytes = 96;    // version 2
+inline constexpr std::size_t kSegmentHeaderBytesV1 = 64;  // version 1
+// The smallest prefix that tells magic, version and header size.
+inline constexpr std::size_t kSegmentHeaderPrefixBytes = 16;
 
 // The file was sized to segment_bytes before it was written: the bytes after
 // the last batch are zeros that were never written, not a zeroed tail.
@@ -62,22 +77,47 @@ struct SegmentHeader {
   Lsn first_lsn = kNoLsn;
   std::uint32_t epoch = 0;
   std::uint16_t flags = 0;
+  Lsn epoch_first_lsn = kNoLsn;  // version 2 (0 when read from version 1)
+  Lsn checkpoint_lsn = kNoLsn;   // version 2 (0 when read from version 1)
 };
 
-void EncodeSegmentHeader(const SegmentHeader& h, char out[kSegmentHeaderBytes]);
-// Corruption (with the reason) when magic, size, version or CRC do not match.
-Status DecodeSegmentHeader(const char in[kSegmentHeaderBytes], SegmentHeader* h);
+// Header and batch-header sizes of a format version this build reads.
+std::size_t SegmentHeaderBytes(std::uint32_t version);
+std::size_t BatchHeaderBytes(std::uint32_t version);
+
+// Writes h.format_version's layout (2, or 1 for tests that need an old WAL)
+// into `out` (room for kSegmentHeaderBytes); returns its size.
+std::size_t EncodeSegmentHeader(const SegmentHeader& h, char* out);
+// Decodes the header at the start of `in` (`n` bytes available; the header
+// says how many it needs). Corruption (with the reason) when magic, size or
+// CRC do not match or it is cut short; NotSupported for an unknown version.
+Status DecodeSegmentHeader(const char* in, std::size_t n, SegmentHeader* h);
 
 // ---- batch header ---------------------------------------------------------
+// Version 2 (72 bytes):
 //  0  u32  magic "BTCH"
-//  4  u32  CRC32C of bytes [8, 48)
-//  8  u32  body bytes (the records that follow)
+//  4  u32  CRC32C of bytes [8, 72)
+//  8  u32  body bytes (the records that follow, as stored)
 // 12  u32  record count
 // 16  u64  first LSN in the batch
 // 24  u64  last LSN in the batch
 // 32  u64  commit time: wall clock when the batch was written, ns since the
 //          Unix epoch (point-in-time replay by time)
 // 40  u64  segment sequence (tells a batch from stale bytes of another segment)
+// 48  u64  durable LSN: the WAL's durable watermark W when the batch was cut.
+//          Every LSN up to it had been acknowledged as durable, so recovery
+//          must find them all: a cut below it means a shard came back short.
+// 56  u64  synced offset: how many bytes of this segment were durable (the
+//          last fdatasync's reach) when the batch was written. Damage at an
+//          offset below a later batch's synced offset hit synced data
+//          (corruption); damage above every later batch's is a torn tail,
+//          whatever order the unsynced pages reached the disk in.
+// 64  u32  raw bytes: the body's size before compression (= body bytes, as
+//          long as the codec is none)
+// 68  u8   codec: 0 none (the only one this version writes or reads)
+// 69  u8   flags, 0
+// 70  u16  0 (reserved)
+// Version 1 (48 bytes): bytes [0, 48) as above, CRC32C over [8, 48).
 //
 // A seal has the same layout with magic "SEAL", no records and no body;
 // first_lsn = last_lsn = the last LSN in the segment (0 if none). It is the
@@ -87,7 +127,9 @@ Status DecodeSegmentHeader(const char in[kSegmentHeaderBytes], SegmentHeader* h)
 // follows it (preallocated zeros, stale bytes of a recycled file) is not data.
 inline constexpr std::uint32_t kBatchMagic = 0x48435442u;  // "BTCH"
 inline constexpr std::uint32_t kSealMagic = 0x4C414553u;   // "SEAL"
-inline constexpr std::size_t kBatchHeaderBytes = 48;
+inline constexpr std::size_t kBatchHeaderBytes = 72;    // version 2
+inline constexpr std::size_t kBatchHeaderBytesV1 = 48;  // version 1
+inline constexpr std::uint8_t kCodecNone = 0;
 
 struct BatchHeader {
   std::uint32_t body_bytes = 0;
@@ -96,12 +138,16 @@ struct BatchHeader {
   Lsn last_lsn = kNoLsn;
   std::uint64_t commit_time_ns = 0;
   std::uint64_t segment_seq = 0;
+  Lsn durable_lsn = kNoLsn;         // version 2 (0 from version 1)
+  std::uint64_t synced_offset = 0;  // version 2 (0 from version 1)
   bool seal = false;  // a seal (record_count and body_bytes are 0)
 };
 
-void EncodeBatchHeader(const BatchHeader& h, char out[kBatchHeaderBytes]);
-// Decodes a batch header or a seal (h->seal tells which).
-Status DecodeBatchHeader(const char in[kBatchHeaderBytes], BatchHeader* h);
+// Writes the `version` layout into `out` (room for kBatchHeaderBytes).
+void EncodeBatchHeader(const BatchHeader& h, char* out, std::uint32_t version = kFormatVersion);
+// Decodes a batch header or a seal (h->seal tells which) of the `version`
+// layout from `in` (BatchHeaderBytes(version) bytes).
+Status DecodeBatchHeader(const char* in, BatchHeader* h, std::uint32_t version = kFormatVersion);
 
 // ---- record -----------------------------------------------------------------
 //  0  u32  CRC32C of tag, then payload, then header bytes [4, 28)
@@ -149,6 +195,10 @@ std::string SegmentFileName(std::uint32_t shard_id, std::uint64_t segment_seq);
 // Parses a SegmentFileName; false for anything else.
 bool ParseSegmentFileName(std::string_view name, std::uint32_t* shard_id, std::uint64_t* segment_seq);
 inline constexpr std::string_view kLockFileName = "LOCK";
+// In every shard directory: which WAL and shard it belongs to (see
+// ShardIdentity in src/manifest.h), so an empty mount point, another WAL's
+// directory or a swapped one is recognised before anything is scanned.
+inline constexpr std::string_view kShardIdentityFileName = "SHARD";
 
 // ---- little-endian helpers ---------------------------------------------------
 template <typename T>

@@ -16,7 +16,11 @@
 #include <string>
 #include <vector>
 
+#include <chrono>
+#include <optional>
+
 #include "shardwal/file_system.h"
+#include "shardwal/options.h"
 #include "shardwal/status.h"
 #include "shardwal/types.h"
 #include "src/format.h"
@@ -30,19 +34,73 @@ struct ManifestEpoch {
   // Opened by a recovery that kept LSN gaps (salvage or per-shard
   // consistency): gaps below first_lsn are accepted from now on.
   bool gaps_accepted = false;
+  // What this epoch acknowledged under: a per-shard epoch acknowledged
+  // records with lower LSNs of other shards still pending, so gaps among its
+  // records are never cut at, whatever consistency a later open asks for.
+  Consistency consistency = Consistency::kGlobal;
 };
+
+// What one shard directory must hold: its segments first..last (none below
+// first_segment, which a checkpoint released) and, durably, its records up
+// to durable_lsn. Kept current at rotations, checkpoints, Close and every
+// open - not per batch. A directory found holding less came back short (a
+// device not mounted, emptied, or restored from an older copy), which no
+// crash does.
+struct ShardInventory {
+  std::uint64_t first_segment = 1;
+  std::uint64_t last_segment = 0;  // 0: none known (a MANIFEST of format 1)
+  Lsn durable_lsn = kNoLsn;        // 0: none known
+  bool operator==(const ShardInventory&) const = default;
+};
+
+// The settings a later open needs to write the WAL as it was written, so an
+// admin command run with default options neither grows 64 KiB segments to
+// 64 MiB nor releases what retention keeps. An option given explicitly wins.
+struct WalSettings {
+  std::uint64_t segment_bytes = 0;
+  Preallocation preallocation = Preallocation::kZeroFill;
+  std::uint32_t recycle_segments = 0;
+  std::uint32_t retain_segments = 0;
+  std::uint64_t retain_bytes = 0;
+  std::chrono::seconds retain_age{0};
+  std::uint64_t max_wal_bytes = 0;
+  // Taken from resolved options (every optional engaged).
+  static WalSettings From(const Options& resolved);
+  // Fills the options left unset from these.
+  void FillUnset(Options* options) const;
+};
+
+// <shard dir>/SHARD: which WAL and shard a directory belongs to. Written
+// (and its directory synced) before a MANIFEST ever lists the directory.
+struct ShardIdentity {
+  format::WalId wal_id{};
+  std::uint32_t shard = 0;  // its index in the epochs that use it
+  std::string Serialize() const;
+  static Result<ShardIdentity> Parse(const std::string& text, const std::string& path);
+  // NotFound when there is none.
+  static Result<ShardIdentity> Load(FileSystem& fs, const std::string& dir);
+  // Durably writes <dir>/SHARD (temp file, sync, rename, sync dir).
+  Status Save(FileSystem& fs, const std::string& dir) const;
+};
+
+// Writes `text` to <dir>/<name> atomically and durably: a temp file,
+// fdatasync, rename over the old one, fsync of the directory.
+Status ReplaceFileDurably(FileSystem& fs, const std::string& dir, std::string_view name, const std::string& text);
 
 class Manifest {
  public:
   static constexpr std::string_view kFileName = "MANIFEST";
-  static constexpr std::uint32_t kFormatVersion = 1;
+  // Format 2 adds the shard inventory, the settings and each epoch's
+  // consistency; format 1 (no inventory: nothing to check against) is read.
+  static constexpr std::uint32_t kFormatVersion = 2;
 
   // NotFound when the directory has no manifest; Corruption (naming the
   // file) when it is unreadable.
   static Result<Manifest> Load(FileSystem& fs, const std::string& dir);
 
   // A new WAL's manifest: epoch 1 starting at LSN 1.
-  static Manifest Create(const format::WalId& id, std::vector<std::string> shard_dirs);
+  static Manifest Create(const format::WalId& id, std::vector<std::string> shard_dirs,
+                         Consistency consistency = Consistency::kGlobal);
 
   // Durably replaces <dir>/MANIFEST.
   Status Save(FileSystem& fs, const std::string& dir) const;
@@ -62,6 +120,26 @@ class Manifest {
   // The LSN below which gaps were accepted by a salvage or per-shard open
   // (0 if none ever was).
   Lsn GapsAcceptedBelow() const;
+  // Whether a gap at `lsn` is accepted: below GapsAcceptedBelow(), or among
+  // the LSNs a per-shard epoch handed out.
+  bool GapAcceptedAt(Lsn lsn) const;
+
+  // The format this MANIFEST was read in (kFormatVersion once saved).
+  std::uint32_t format() const { return format_; }
+  // Whether it records what each shard directory must hold (format 2):
+  // its inventory and identity files can be checked.
+  bool tracks_inventory() const { return format_ >= 2; }
+  // Once every shard directory has its identity file and the inventory is
+  // filled in: saved in (and checked as) the current format from now on.
+  void UpgradeFormat() { format_ = kFormatVersion; }
+  const ShardInventory& Inventory(const std::string& dir) const;
+  void SetInventory(const std::string& dir, const ShardInventory& inventory);
+  // The shard index a directory holds (from the latest epoch that lists it).
+  std::optional<std::uint32_t> ShardIndexOf(const std::string& dir) const;
+
+  // The settings it was last written with (nullopt for format 1).
+  const std::optional<WalSettings>& settings() const { return settings_; }
+  void SetSettings(const WalSettings& s) { settings_ = s; }
 
   // Everything <= checkpoint_lsn() is persisted elsewhere (Wal::Checkpoint):
   // recovery and replay start after it. 0 until the first checkpoint.
@@ -82,7 +160,7 @@ class Manifest {
   // (`in_use` lists those that do) and whose cut a later epoch repeats are
   // dropped, so re-opening without appending does not grow the manifest.
   void BeginEpoch(Lsn first_lsn, std::vector<std::string> shard_dirs, const std::set<std::uint32_t>& in_use,
-                  bool gaps_accepted);
+                  bool gaps_accepted, Consistency consistency = Consistency::kGlobal);
 
   // Shard directories inside `base_dir` (the WAL's own directory) are
   // written relative to it, so a WAL directory can be moved or copied whole.
@@ -90,11 +168,16 @@ class Manifest {
   static Result<Manifest> Parse(const std::string& text, const std::string& path, const std::string& base_dir = "");
 
  private:
+  std::uint32_t format_ = kFormatVersion;
   format::WalId wal_id_{};
   std::vector<ManifestEpoch> epochs_;
   Lsn checkpoint_lsn_ = 0;
-  std::map<std::string, std::uint64_t> first_segment_;  // only directories above 1
+  std::map<std::string, ShardInventory> inventory_;  // directories not listed: the default
+  std::optional<WalSettings> settings_;
 };
+
+// Parses 32 hex digits.
+bool ParseWalIdHex(const std::string& hex, format::WalId* out);
 
 std::string WalIdHex(const format::WalId& id);
 

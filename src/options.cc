@@ -4,6 +4,7 @@
 
 #include "shardwal/file_system.h"
 #include "src/format.h"
+#include "src/manifest.h"
 #include "src/options_internal.h"
 
 namespace shardwal {
@@ -27,8 +28,19 @@ std::uint32_t DefaultShardCountFor(std::uint32_t hardware_threads) {
   return std::min(8u, std::max(1u, hardware_threads / 4));
 }
 
-Options ResolveOptions(const Options& in) {
+Options ResolveOptions(const Options& in, const Manifest* existing) {
   Options o = in;
+  if (existing != nullptr) {
+    if (o.num_shards == 0 && o.shard_dirs.empty()) o.shard_dirs = existing->current().shard_dirs;
+    if (existing->settings()) existing->settings()->FillUnset(&o);
+  }
+  if (!o.segment_bytes) o.segment_bytes = Options::kDefaultSegmentBytes;
+  if (!o.preallocation) o.preallocation = Options::kDefaultPreallocation;
+  if (!o.recycle_segments) o.recycle_segments = Options::kDefaultRecycleSegments;
+  if (!o.retain_segments) o.retain_segments = 0;
+  if (!o.retain_bytes) o.retain_bytes = 0;
+  if (!o.retain_age) o.retain_age = std::chrono::seconds(0);
+  if (!o.max_wal_bytes) o.max_wal_bytes = 0;
   if (o.num_shards == 0) {
     o.num_shards = o.shard_dirs.empty() ? Options::DefaultShardCount()
                                         : static_cast<std::uint32_t>(o.shard_dirs.size());
@@ -61,8 +73,12 @@ Status ValidateOptions(const Options& o) {
                std::to_string(kMinBatchBytes) + ")");
   }
   if (o.max_batch_delay.count() < 0) return Bad("max_batch_delay: negative");
-  if (o.segment_bytes < kMinSegmentBytes) {
-    return Bad("segment_bytes: " + std::to_string(o.segment_bytes) + " (minimum " +
+  if (!o.segment_bytes || !o.preallocation || !o.recycle_segments || !o.retain_segments || !o.retain_bytes ||
+      !o.retain_age || !o.max_wal_bytes) {
+    return Bad("settings: not resolved (ResolveOptions first)");
+  }
+  if (*o.segment_bytes < kMinSegmentBytes) {
+    return Bad("segment_bytes: " + std::to_string(*o.segment_bytes) + " (minimum " +
                std::to_string(kMinSegmentBytes) + ")");
   }
   if (o.max_buffered_bytes > kMaxBufferedBytes) {
@@ -80,11 +96,11 @@ Status ValidateOptions(const Options& o) {
                std::to_string(o.max_buffered_bytes));
   }
   if (o.backpressure_timeout.count() < 0) return Bad("backpressure_timeout: negative");
-  if (o.retain_age.count() < 0) return Bad("retain_age: negative");
+  if (o.retain_age->count() < 0) return Bad("retain_age: negative");
   if (o.slow_fsync_threshold.count() < 0) return Bad("slow_fsync_threshold: negative");
-  if (o.max_wal_bytes != 0 && o.max_wal_bytes < 2 * o.segment_bytes * o.num_shards) {
-    return Bad("max_wal_bytes: " + std::to_string(o.max_wal_bytes) + " leaves less than two segments per shard (" +
-               std::to_string(o.num_shards) + " shards x 2 x segment_bytes=" + std::to_string(o.segment_bytes) + ")");
+  if (*o.max_wal_bytes != 0 && *o.max_wal_bytes < 2 * *o.segment_bytes * o.num_shards) {
+    return Bad("max_wal_bytes: " + std::to_string(*o.max_wal_bytes) + " leaves less than two segments per shard (" +
+               std::to_string(o.num_shards) + " shards x 2 x segment_bytes=" + std::to_string(*o.segment_bytes) + ")");
   }
   return Status::OK();
 }

@@ -6,9 +6,15 @@
 
 namespace shardwal {
 
-// Fills in what the user left to us: the shard count, the shard directories
-// and the file system.
-Options ResolveOptions(const Options& in);
+class Manifest;
+
+// Fills in what the user left to us: the shard count, the shard directories,
+// the file system and the settings left unset. `existing` is the MANIFEST of
+// the WAL being opened (null for a new WAL): with neither num_shards nor
+// shard_dirs given, the WAL keeps the directories it was last opened with,
+// and unset settings take the values it records; otherwise the defaults.
+// Every std::optional of the result is engaged.
+Options ResolveOptions(const Options& in, const Manifest* existing = nullptr);
 // Options::DefaultShardCount() for a machine with this many hardware threads.
 std::uint32_t DefaultShardCountFor(std::uint32_t hardware_threads);
 

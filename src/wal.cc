@@ -64,6 +64,8 @@ struct OpenState {
   // The segments of every shard directory, the current epoch's first.
   std::vector<std::unique_ptr<SegmentSet>> sets;
   std::unique_ptr<WalSpace> space;
+  // Per old shard directory: the last segment and LSN recovery kept.
+  std::map<std::string, SegmentSet::Durable> kept;
 };
 
 class WalImpl final : public Wal {
@@ -160,16 +162,26 @@ class WalImpl final : public Wal {
   // Releases what a checkpoint at `checkpoint` and the retention rules let
   // go: MANIFEST first, then the files. Needs lifecycle_mu_.
   Status ReleaseLocked(Lsn checkpoint);
-  // The preparer's chore: retention by age and after rotations.
-  std::optional<std::chrono::system_clock::time_point> RetentionChore();
+  // `m` with what each shard directory now holds durably (SegmentSet::
+  // durable()); true if that changed what `m` recorded.
+  bool UpdateInventory(Manifest* m) const;
+  // Saves the MANIFEST if the shards' durable inventory grew since it was
+  // last saved (after rotations; at Close). Needs lifecycle_mu_.
+  Status SaveInventoryLocked();
+  // The preparer's chore: the inventory after rotations, retention by age
+  // and after rotations, and releases a replay held back.
+  std::optional<std::chrono::system_clock::time_point> LifecycleChore();
   RetentionRules retention() const {
-    return RetentionRules{options_.retain_segments, options_.retain_bytes, options_.retain_age};
+    return RetentionRules{*options_.retain_segments, *options_.retain_bytes, *options_.retain_age};
   }
 
   const Options options_;
   const std::uint32_t num_shards_;
   mutable std::mutex lifecycle_mu_;  // the manifest and releases (Checkpoint, retention)
   Manifest manifest_;
+  // The checkpoint LSN, for new segments' headers (written under
+  // lifecycle_mu_, read by flush threads).
+  std::atomic<Lsn> checkpoint_lsn_{kNoLsn};
   const RecoveryReport report_;
   std::unique_ptr<RecoveredLog> recovered_;
   std::shared_ptr<spdlog::logger> log_;
@@ -206,9 +218,12 @@ WalImpl::WalImpl(Options options, OpenState state, std::vector<std::unique_ptr<F
       space_(std::move(state.space)),
       sets_(std::move(state.sets)),
       locks_(std::move(locks)) {
+  checkpoint_lsn_.store(manifest_.checkpoint_lsn(), std::memory_order_release);
+  // A replay that held a release back lets it go when it ends.
+  if (recovered_) recovered_->SetUnpinHook([this] { preparers_[0]->Poke(/*chore=*/true); });
   for (std::uint32_t i = 0; i < num_shards_; ++i) {
     SegmentPreparer::Chore chore;
-    if (i == 0) chore = [this] { return RetentionChore(); };
+    if (i == 0) chore = [this] { return LifecycleChore(); };
     preparers_.push_back(std::make_unique<SegmentPreparer>(
         std::vector<SegmentSet*>{sets_[i].get()}, std::move(chore),
         [this](const Status& s) { log_->warn("shardwal: {} (retried when the segment is needed)", s.ToString()); }));
@@ -231,7 +246,9 @@ WalImpl::WalImpl(Options options, OpenState state, std::vector<std::unique_ptr<F
     c.segment_set = sets_[i].get();
     c.max_batch_bytes = options_.max_batch_bytes;
     c.max_batch_delay = options_.max_batch_delay;
-    c.segment_bytes = options_.segment_bytes;
+    c.segment_bytes = *options_.segment_bytes;
+    c.epoch_first_lsn = manifest_.current().first_lsn;
+    c.checkpoint_lsn = &checkpoint_lsn_;
     c.max_buffered_bytes = options_.max_buffered_bytes;
     c.per_shard_consistency = options_.consistency == Consistency::kPerShard;
     c.fs = options_.file_system.get();
@@ -441,6 +458,16 @@ Status WalImpl::Close() {
     // Best effort: a leftover is an empty trailing segment recovery removes.
     if (Status s = set->DiscardPrepared(); !s.ok()) log_->warn("shardwal: {}", s.ToString());
   }
+  {
+    // The MANIFEST records what each shard now holds (every segment sealed),
+    // so a shard that comes back without its last segment is not mistaken
+    // for a crash. A failed WAL records what was synced before it failed.
+    std::lock_guard lifecycle(lifecycle_mu_);
+    if (Status s = SaveInventoryLocked(); !s.ok()) {
+      log_->error("shardwal: closing {}: {}", options_.dir, s.ToString());
+      core_.Fail(s);
+    }
+  }
   core_.watermark.Advance();
   completions_.Stop();
   locks_.clear();
@@ -568,12 +595,15 @@ Status WalImpl::CheckpointUncounted(Lsn lsn) {
 
 Status WalImpl::ReleaseLocked(Lsn checkpoint) {
   const auto now = std::chrono::system_clock::now();
+  // A replay in progress still reads segments above where it started: they
+  // stay until it ends (it pokes the chore, which releases them then).
+  const Lsn releasable = recovered_ ? recovered_->AdvanceCheckpoint(checkpoint) : checkpoint;
   std::vector<std::vector<SegmentInfo>> plans;
   std::map<std::string, std::uint64_t> first_segment;
   std::set<std::uint32_t> in_use{manifest_.current().epoch};
   bool any = false;
   for (const auto& set : sets_) {
-    plans.push_back(set->PlanRelease(checkpoint, retention(), now));
+    plans.push_back(set->PlanRelease(releasable, retention(), now));
     if (!plans.back().empty()) {
       any = true;
       first_segment[set->dir()] = plans.back().back().seq + 1;
@@ -585,12 +615,13 @@ Status WalImpl::ReleaseLocked(Lsn checkpoint) {
   // needs the released segments, whatever state a crash leaves them in.
   Manifest next = manifest_;
   next.SetCheckpoint(checkpoint, first_segment, in_use);
+  UpdateInventory(&next);
   if (Status s = next.Save(*options_.file_system, options_.dir); !s.ok()) {
     return s.WithContext("checkpoint at LSN " + std::to_string(checkpoint));
   }
   const Lsn previous = manifest_.checkpoint_lsn();
   manifest_ = std::move(next);
-  if (recovered_) recovered_->SetCheckpoint(checkpoint);
+  checkpoint_lsn_.store(manifest_.checkpoint_lsn(), std::memory_order_release);
   Status first_error;
   std::size_t released = 0;
   std::uint64_t released_bytes = 0;
@@ -627,16 +658,46 @@ Status WalImpl::ReleaseLocked(Lsn checkpoint) {
   return first_error;
 }
 
-std::optional<std::chrono::system_clock::time_point> WalImpl::RetentionChore() {
-  if (!retention().any()) return std::nullopt;
+bool WalImpl::UpdateInventory(Manifest* m) const {
+  bool changed = false;
+  for (const auto& set : sets_) {
+    const SegmentSet::Durable d = set->durable();
+    ShardInventory inv = m->Inventory(set->dir());
+    const ShardInventory before = inv;
+    inv.last_segment = std::max(inv.last_segment, d.last_segment);
+    inv.durable_lsn = std::max(inv.durable_lsn, d.last_lsn);
+    if (inv != before) {
+      m->SetInventory(set->dir(), inv);
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+Status WalImpl::SaveInventoryLocked() {
+  Manifest next = manifest_;
+  if (!UpdateInventory(&next)) return Status::OK();
+  if (Status s = next.Save(*options_.file_system, options_.dir); !s.ok()) {
+    return s.WithContext("recording the shards' segments in the MANIFEST");
+  }
+  manifest_ = std::move(next);
+  return Status::OK();
+}
+
+std::optional<std::chrono::system_clock::time_point> WalImpl::LifecycleChore() {
   std::lock_guard lk(lifecycle_mu_);
+  if (core_.failed()) return std::nullopt;
+  // After a rotation: the sealed segment is durable, and the MANIFEST says
+  // so (a background save, off the flush path).
+  if (Status s = SaveInventoryLocked(); !s.ok()) log_->warn("shardwal: {} (retried at the next rotation)", s.ToString());
   const Lsn checkpoint = manifest_.checkpoint_lsn();
-  if (checkpoint == kNoLsn) return std::nullopt;
+  const bool held_back = recovered_ && recovered_->ReleaseHeldBack();
+  if ((!retention().any() && !held_back) || checkpoint == kNoLsn) return std::nullopt;
   if (Status s = ReleaseLocked(checkpoint); !s.ok()) log_->warn("shardwal: retention: {}", s.ToString());
   std::optional<std::chrono::system_clock::time_point> next;
-  if (options_.retain_age.count() != 0) {
+  if (retention().any() && options_.retain_age->count() != 0) {
     for (const auto& set : sets_) {
-      auto t = set->NextAgeExpiry(checkpoint, options_.retain_age);
+      auto t = set->NextAgeExpiry(checkpoint, *options_.retain_age);
       if (t && (!next || *t < *next)) next = t;
     }
   }
@@ -683,6 +744,17 @@ Status CheckNotSwapped(const Manifest& m, const std::vector<std::string>& dirs) 
 // A directory this WAL never used must not hold segments: it belongs to
 // another WAL (or lost its MANIFEST), and writing into it would mix logs.
 Status CheckUnclaimedDir(FileSystem& fs, const Options& options, const std::string& dir, const format::WalId* ours) {
+  auto identity = ShardIdentity::Load(fs, dir);
+  if (identity.ok() && (ours == nullptr || identity->wal_id != *ours)) {
+    // Without a MANIFEST, a directory of a WAL is most likely its own whose
+    // MANIFEST was lost: corruption, not a mistake in the options.
+    const std::string msg = "shard directory " + dir + " belongs to WAL " + WalIdHex(identity->wal_id) + "; " +
+                            options.dir + (ours ? " is WAL " + WalIdHex(*ours) : " has no MANIFEST") +
+                            ": give each WAL its own, empty shard directories" +
+                            (ours ? "" : " (or rebuild a lost MANIFEST: shardwal recover --rebuild-manifest)");
+    return ours ? Status::InvalidArgument(msg) : Status::Corruption(msg);
+  }
+  if (!identity.ok() && !identity.status().IsNotFound()) return identity.status();
   auto names = fs.ListDir(dir);
   if (!names.ok()) return names.status().WithContext("cannot list shard directory " + dir);
   for (const auto& name : *names) {
@@ -695,7 +767,7 @@ Status CheckUnclaimedDir(FileSystem& fs, const Options& options, const std::stri
       char buf[format::kSegmentHeaderBytes];
       format::SegmentHeader h;
       auto got = (*file)->PRead(0, sizeof buf, buf);
-      if (got.ok() && *got == sizeof buf && format::DecodeSegmentHeader(buf, &h).ok()) {
+      if (got.ok() && format::DecodeSegmentHeader(buf, *got, &h).ok()) {
         whose = ours != nullptr && h.wal_id == *ours ? "this WAL (" + WalIdHex(h.wal_id) + "), but the MANIFEST does not list it"
                                                      : "WAL " + WalIdHex(h.wal_id);
       }
@@ -703,7 +775,8 @@ Status CheckUnclaimedDir(FileSystem& fs, const Options& options, const std::stri
     const std::string msg = "shard directory " + dir + " holds segment " + path + " of " + whose + "; " +
                             options.dir + (ours ? " is WAL " + WalIdHex(*ours) : " has no MANIFEST") +
                             ": not this WAL's directory, or its MANIFEST was lost. Give each WAL its own, empty "
-                            "shard directories";
+                            "shard directories" +
+                            (ours ? "" : " (a lost MANIFEST is rebuilt by: shardwal recover --rebuild-manifest)");
     return ours ? Status::InvalidArgument(msg) : Status::Corruption(msg);
   }
   return Status::OK();
@@ -733,15 +806,11 @@ Status BuildSegmentSets(FileSystem& fs, const Options& options, const Manifest& 
     p.config.dir = dir;
     p.config.writable = i < options.shard_dirs.size();
     p.config.shard_id = p.config.writable ? static_cast<std::uint32_t>(i) : 0;
-    p.config.segment_bytes = options.segment_bytes;
-    p.config.preallocation = options.preallocation;
-    p.config.recycle_limit = options.recycle_segments;
+    p.config.segment_bytes = *options.segment_bytes;
+    p.config.preallocation = *options.preallocation;
+    p.config.recycle_limit = *options.recycle_segments;
     const auto old = std::find(old_dirs.begin(), old_dirs.end(), dir);
-    if (old == old_dirs.end()) {
-      if (Status s = CheckUnclaimedDir(fs, options, dir, old_dirs.empty() ? nullptr : &manifest.wal_id()); !s.ok()) {
-        return s;
-      }
-    } else {
+    if (old != old_dirs.end()) {
       const ShardLayout& layout = layouts[static_cast<std::size_t>(old - old_dirs.begin())];
       for (const auto& f : layout.segments) {
         SegmentInfo info;
@@ -761,82 +830,200 @@ Status BuildSegmentSets(FileSystem& fs, const Options& options, const Manifest& 
         if (auto size = fs.FileSize(path); size.ok()) used += *size;
       }
     }
-    auto last = LastSegmentSeq(fs, dir);
-    if (!last.ok()) return last.status();
-    // Never reuse a sequence a checkpoint already released.
-    p.last_seq = std::max(*last, manifest.FirstSegment(dir) - 1);
+    // Never reuse a sequence a checkpoint already released. (A directory
+    // only an older epoch used may be gone: salvage gave it up.)
+    p.last_seq = manifest.FirstSegment(dir) - 1;
+    auto exists = fs.FileExists(dir);
+    if (!exists.ok()) return exists.status();
+    if (*exists) {
+      auto last = LastSegmentSeq(fs, dir);
+      if (!last.ok()) return last.status();
+      p.last_seq = std::max(*last, p.last_seq);
+    }
     pending.push_back(std::move(p));
   }
-  state->space = std::make_unique<WalSpace>(options.max_wal_bytes, used);
+  state->space = std::make_unique<WalSpace>(*options.max_wal_bytes, used);
   for (auto& p : pending) {
+    const std::string dir = p.config.dir;
     state->sets.push_back(std::make_unique<SegmentSet>(std::move(p.config), std::move(p.segments),
                                                        std::move(p.released), p.last_seq, state->space.get()));
+    // What recovery kept is durable once the cut is applied.
+    if (auto it = state->kept.find(dir); it != state->kept.end()) state->sets.back()->SetDurable(it->second);
   }
   return Status::OK();
 }
 
 }  // namespace
 
-Result<std::unique_ptr<Wal>> Wal::Open(const Options& in) {
-  Options options = ResolveOptions(in);
-  if (Status s = ValidateOptions(options); !s.ok()) return s;
-  FileSystem& fs = *options.file_system;
-  std::vector<std::unique_ptr<FileLock>> locks;
-  auto main_lock = PrepareDir(fs, options.dir);
-  if (!main_lock.ok()) return main_lock.status();
-  locks.push_back(std::move(*main_lock));
+namespace {
 
-  OpenState state;
-  auto manifest = Manifest::Load(fs, options.dir);
-  if (!manifest.ok() && !manifest.status().IsNotFound()) return manifest.status();
-  const bool existing = manifest.ok();
-  std::vector<std::string> dirs = options.shard_dirs;
-  if (existing) {
-    if (Status s = CheckNotSwapped(*manifest, dirs); !s.ok()) return s;
-    // Shards of earlier epochs stay readable (and locked) even when this
-    // open uses fewer or other directories.
-    for (const auto& d : manifest->AllShardDirs()) {
-      if (std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(d);
-    }
+// The MANIFEST and options of the WAL at in.dir (nullopt manifest: a new
+// WAL), resolved and validated.
+Result<Options> ResolveAndValidate(const Options& in, FileSystem& fs, std::optional<Manifest>* manifest) {
+  manifest->reset();
+  if (!in.dir.empty()) {
+    auto loaded = Manifest::Load(fs, in.dir);
+    if (!loaded.ok() && !loaded.status().IsNotFound()) return loaded.status();
+    if (loaded.ok()) *manifest = std::move(*loaded);
   }
-  for (const auto& dir : dirs) {
-    // Shard directories may live on other devices; each is locked too, so
-    // two WALs can never share one.
+  Options options = ResolveOptions(in, *manifest ? &**manifest : nullptr);
+  if (Status s = ValidateOptions(options); !s.ok()) return s;
+  return options;
+}
+
+std::string ParentOf(const std::string& path) {
+  const auto slash = path.find_last_not_of('/') == std::string::npos ? std::string::npos
+                                                                        : path.rfind('/', path.find_last_not_of('/'));
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// Locks every shard directory. One the MANIFEST lists is never created
+// (an unmounted device must not turn into an empty shard): a missing one is
+// left to recovery to report - except that salvage recreates a missing
+// directory this open writes to. One this open adds is created, checked to
+// be nobody else's, and given its identity before any MANIFEST lists it.
+Status LockShardDirs(FileSystem& fs, const Options& options, const std::optional<Manifest>& manifest,
+                     std::vector<std::unique_ptr<FileLock>>* locks) {
+  const std::vector<std::string> known = manifest ? manifest->AllShardDirs() : std::vector<std::string>{};
+  std::vector<std::string> dirs = options.shard_dirs;
+  for (const auto& d : known) {
+    if (std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(d);
+  }
+  for (std::size_t i = 0; i < dirs.size(); ++i) {
+    const std::string& dir = dirs[i];
+    const bool listed = std::find(known.begin(), known.end(), dir) != known.end();
+    const bool current = i < options.shard_dirs.size();
+    if (listed) {
+      auto exists = fs.FileExists(dir);
+      if (!exists.ok()) return exists.status();
+      if (!*exists) {
+        if (!(current && options.recovery_mode == RecoveryMode::kSalvage)) continue;  // recovery reports it
+        if (Status s = fs.CreateDirs(dir); !s.ok()) return s.WithContext("cannot recreate shard directory " + dir);
+      }
+      auto lock = fs.LockFile(dir + "/" + std::string(format::kLockFileName));
+      if (!lock.ok()) return lock.status().WithContext("cannot lock shard directory " + dir);
+      locks->push_back(std::move(*lock));
+      continue;
+    }
     auto lock = PrepareDir(fs, dir);
     if (!lock.ok()) return lock.status();
-    locks.push_back(std::move(*lock));
+    locks->push_back(std::move(*lock));
+    if (Status s = CheckUnclaimedDir(fs, options, dir, manifest ? &manifest->wal_id() : nullptr); !s.ok()) return s;
   }
+  return Status::OK();
+}
 
+// Gives each directory this open writes to its identity where it lacks it
+// (new, recreated by salvage, or of a WAL written before identities) and
+// syncs the parent of each new one, so no directory entry the WAL relies on
+// is lost to a power failure.
+Status EnsureIdentities(FileSystem& fs, const Options& options, const format::WalId& id) {
+  for (std::size_t i = 0; i < options.shard_dirs.size(); ++i) {
+    const std::string& dir = options.shard_dirs[i];
+    auto have = ShardIdentity::Load(fs, dir);
+    if (have.ok() && have->wal_id == id && have->shard == i) continue;
+    if (!have.ok() && !have.status().IsNotFound()) return have.status();
+    if (Status s = ShardIdentity{id, static_cast<std::uint32_t>(i)}.Save(fs, dir); !s.ok()) return s;
+    if (Status s = fs.SyncDir(ParentOf(dir)); !s.ok()) return s.WithContext("syncing the parent of " + dir);
+  }
+  return Status::OK();
+}
+
+// What each old shard directory must hold once recovery's cut is applied:
+// never more than before (what recovery keeps may not be synced until the
+// cut is applied), less where the cut removed segments or records.
+void LowerInventory(const RecoveryScan& scan, const Manifest& old, Manifest* next, OpenState* state) {
+  for (std::size_t i = 0; i < scan.layouts.size(); ++i) {
+    const ShardLayout& layout = scan.layouts[i];
+    ShardInventory inv = old.Inventory(layout.dir);
+    SegmentSet::Durable kept{inv.first_segment - 1, kNoLsn};
+    for (const auto& seg : layout.segments) {
+      if (std::find(scan.deletions.begin(), scan.deletions.end(), seg.path) == scan.deletions.end()) {
+        kept.last_segment = seg.seq;
+      }
+    }
+    kept.last_lsn = scan.report.shards[i].last_lsn;
+    inv.last_segment = std::min(inv.last_segment, kept.last_segment);
+    inv.durable_lsn = std::min(inv.durable_lsn, std::max(kept.last_lsn, old.checkpoint_lsn()));
+    next->SetInventory(layout.dir, inv);
+    state->kept[layout.dir] = kept;
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Wal>> Wal::Open(const Options& in) {
+  std::shared_ptr<FileSystem> fs_owner = in.file_system ? in.file_system : FileSystem::Default();
+  FileSystem& fs = *fs_owner;
+  std::optional<Manifest> manifest;
+  // Validated before anything is created; again under the lock, where the
+  // MANIFEST read is the one that counts.
+  if (auto pre = ResolveAndValidate(in, fs, &manifest); !pre.ok()) return pre.status();
+  std::vector<std::unique_ptr<FileLock>> locks;
+  auto main_lock = PrepareDir(fs, in.dir);
+  if (!main_lock.ok()) return main_lock.status();
+  locks.push_back(std::move(*main_lock));
+  auto resolved = ResolveAndValidate(in, fs, &manifest);
+  if (!resolved.ok()) return resolved.status();
+  Options options = std::move(*resolved);
+  const bool existing = manifest.has_value();
+  if (existing) {
+    if (Status s = CheckNotSwapped(*manifest, options.shard_dirs); !s.ok()) return s;
+  }
+  if (Status s = LockShardDirs(fs, options, manifest, &locks); !s.ok()) return s;
+
+  OpenState state;
   std::vector<ShardLayout> layouts;  // by Manifest::AllShardDirs() of the old manifest
   std::vector<std::string> old_dirs;
+  std::optional<RecoveryScan> scan;
   if (existing) {
     old_dirs = manifest->AllShardDirs();
-    auto scan = ScanWal(&fs, *manifest, options.recovery_mode, options.consistency);
-    if (!scan.ok()) return scan.status().WithContext("recovering " + options.dir);
-    state.manifest = std::move(*manifest);
+    auto scanned = ScanWal(&fs, *manifest, options.recovery_mode, options.consistency);
+    if (!scanned.ok()) return scanned.status().WithContext("recovering " + options.dir);
+    scan = std::move(*scanned);
     // The new epoch starts at the cut + 1: anything older above it is void,
-    // durably, before a single new LSN is handed out.
+    // durably, before a single new LSN is handed out - and before the cut
+    // is applied, so that what the MANIFEST says each shard holds is true
+    // at every step of applying it.
     std::set<std::uint32_t> in_use;
     for (const auto& layout : scan->layouts) {
       for (const auto& seg : layout.segments) in_use.insert(seg.header.epoch);
     }
-    if (Status s = ApplyCut(&fs, *scan); !s.ok()) return s.WithContext("recovering " + options.dir);
-    ForgetRemoved(&*scan);
+    state.manifest = *manifest;
     const bool gaps_kept =
         options.recovery_mode == RecoveryMode::kSalvage || options.consistency == Consistency::kPerShard;
-    state.manifest.BeginEpoch(scan->next_lsn, options.shard_dirs, in_use, gaps_kept);
+    state.manifest.BeginEpoch(scan->next_lsn, options.shard_dirs, in_use, gaps_kept, options.consistency);
+    LowerInventory(*scan, *manifest, &state.manifest, &state);
+  } else {
+    state.manifest = Manifest::Create(NewWalId(), options.shard_dirs, options.consistency);
+    state.report.mode = options.recovery_mode;
+    state.report.consistency = options.consistency;
+  }
+  if (Status s = EnsureIdentities(fs, options, state.manifest.wal_id()); !s.ok()) {
+    return s.WithContext("opening " + options.dir);
+  }
+  state.manifest.SetSettings(WalSettings::From(options));
+  state.manifest.UpgradeFormat();
+  if (Status s = state.manifest.Save(fs, options.dir); !s.ok()) return s.WithContext("opening " + options.dir);
+  if (!existing) {
+    // The WAL directory may have been made by the caller (mkdtemp, mkdir)
+    // without making its entry durable: a power loss must not take the
+    // whole WAL with it once records are acknowledged.
+    if (Status s = fs.SyncDir(ParentOf(options.dir)); !s.ok()) {
+      return s.WithContext("opening " + options.dir + ": syncing its parent directory");
+    }
+  }
+  if (scan) {
+    if (Status s = ApplyCut(&fs, *scan); !s.ok()) return s.WithContext("recovering " + options.dir);
+    ForgetRemoved(&*scan);
     state.next_lsn = scan->next_lsn;
     state.report = std::move(scan->report);
     layouts = scan->layouts;
     state.recovered = std::make_unique<RecoveredLog>(&fs, state.manifest, options.recovery_mode,
                                                      std::move(scan->layouts), scan->cut);
-  } else {
-    state.manifest = Manifest::Create(NewWalId(), options.shard_dirs);
-    state.report.mode = options.recovery_mode;
-    state.report.consistency = options.consistency;
   }
   if (Status s = BuildSegmentSets(fs, options, state.manifest, old_dirs, layouts, &state); !s.ok()) return s;
-  if (Status s = state.manifest.Save(fs, options.dir); !s.ok()) return s.WithContext("opening " + options.dir);
   auto wal = std::make_unique<WalImpl>(std::move(options), std::move(state), std::move(locks));
   if (Status s = wal->Start(); !s.ok()) return s;
   return std::unique_ptr<Wal>(std::move(wal));

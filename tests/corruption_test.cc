@@ -62,7 +62,7 @@ using testing::TempDir;
 using Kind = Anomaly::Kind;
 
 constexpr std::uint32_t kShards = 3;
-constexpr int kRecords = 4000;
+constexpr int kRecords = 4600;
 
 constexpr RecoveryMode kModes[] = {RecoveryMode::kTolerateTornTail, RecoveryMode::kAbsolute,
                                    RecoveryMode::kPointInTime, RecoveryMode::kSalvage};
@@ -146,7 +146,7 @@ SegmentLoc ParseSegment(std::uint32_t shard, std::uint64_t seq, std::string byte
   s.seq = seq;
   s.bytes = std::move(bytes);
   EXPECT_GE(s.bytes.size(), format::kSegmentHeaderBytes);
-  EXPECT_TRUE(format::DecodeSegmentHeader(s.bytes.data(), &s.header).ok());
+  EXPECT_TRUE(format::DecodeSegmentHeader(s.bytes.data(), s.bytes.size(), &s.header).ok());
   std::uint64_t at = format::kSegmentHeaderBytes;
   while (at < s.bytes.size()) {
     format::BatchHeader bh;
@@ -259,7 +259,7 @@ void BuildBase() {
     // Several segments per shard, several batches per segment.
     ASSERT_GE(b->shards[s].size(), 3u) << "shard " << s;
     for (std::size_t i = 0; i < b->shards[s].size(); ++i) {
-      ASSERT_GE(b->shards[s][i].batches.size(), 3u);
+      ASSERT_GE(b->shards[s][i].batches.size(), 3u) << "shard " << s << " segment " << i << " of " << b->shards[s].size();
       for (Lsn l : b->shards[s][i].Lsns()) {
         ASSERT_TRUE(seen.insert(l).second);
         b->where[l] = {s, i};
@@ -1129,7 +1129,7 @@ TEST_F(Corruption, SegmentOfAnotherWal) {
     const std::uint64_t seq = B().Last(0).seq + 1;
     // Renamed to fit, header and all: only the WAL id gives it away.
     format::SegmentHeader h;
-    ASSERT_TRUE(format::DecodeSegmentHeader(foreign.data(), &h).ok());
+    ASSERT_TRUE(format::DecodeSegmentHeader(foreign.data(), foreign.size(), &h).ok());
     h.segment_seq = seq;
     std::string bytes = foreign;
     format::EncodeSegmentHeader(h, bytes.data());

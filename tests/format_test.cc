@@ -31,7 +31,7 @@ TEST(SegmentHeader, RoundTripsAndRejectsDamage) {
   char buf[format::kSegmentHeaderBytes];
   format::EncodeSegmentHeader(h, buf);
   format::SegmentHeader d;
-  ASSERT_TRUE(format::DecodeSegmentHeader(buf, &d).ok());
+  ASSERT_TRUE(format::DecodeSegmentHeader(buf, sizeof buf, &d).ok());
   EXPECT_EQ(d.shard_id, 3u);
   EXPECT_EQ(d.shard_count, 8u);
   EXPECT_EQ(d.wal_id, h.wal_id);
@@ -39,12 +39,12 @@ TEST(SegmentHeader, RoundTripsAndRejectsDamage) {
   EXPECT_EQ(d.first_lsn, 1000u);
 
   buf[20] ^= 1;  // shard count bit flip
-  Status s = format::DecodeSegmentHeader(buf, &d);
+  Status s = format::DecodeSegmentHeader(buf, sizeof buf, &d);
   EXPECT_TRUE(s.IsCorruption());
   EXPECT_NE(s.message().find("checksum"), std::string::npos);
   buf[20] ^= 1;
   buf[0] = 'X';
-  EXPECT_NE(format::DecodeSegmentHeader(buf, &d).message().find("magic"), std::string::npos);
+  EXPECT_NE(format::DecodeSegmentHeader(buf, sizeof buf, &d).message().find("magic"), std::string::npos);
 }
 
 TEST(BatchHeader, RoundTripsAndRejectsInconsistentCounts) {

@@ -372,7 +372,7 @@ std::optional<format::SegmentHeader> ReadHeader(const std::string& path) {
   char buf[format::kSegmentHeaderBytes];
   if (!in.read(buf, sizeof buf)) return std::nullopt;
   format::SegmentHeader h;
-  if (!format::DecodeSegmentHeader(buf, &h).ok()) return std::nullopt;
+  if (!format::DecodeSegmentHeader(buf, sizeof buf, &h).ok()) return std::nullopt;
   return h;
 }
 
@@ -785,7 +785,7 @@ TEST(Preallocation, ARecycledFirstSegmentKeepsItsFullSize) {
     auto wal = OpenOrDie(o);
     ASSERT_TRUE(wal);
     Writer w(*wal, log, 1);
-    ASSERT_TRUE(w.Fill(3 * o.segment_bytes).ok());
+    ASSERT_TRUE(w.Fill(3 * *o.segment_bytes).ok());
     ASSERT_TRUE(w.Ack().ok());
     ASSERT_TRUE(w.Checkpoint(wal->LastLsn()).ok());
     ASSERT_GE(wal->Stats().total.recycled_pool, 1u);
@@ -1445,12 +1445,13 @@ TEST(Directories, ManifestRecordsTheCheckpointAndFirstSegments) {
   std::smatch m;
   ASSERT_TRUE(std::regex_search(text, m, std::regex("\"checkpoint_lsn\":\\s*(\\d+)"))) << text;
   EXPECT_EQ(std::stoull(m[1].str()), c);
-  // first_segment names each shard directory (relative) with its lowest
-  // segment still held.
+  // "shards" names each shard directory (relative) with its lowest segment
+  // still held (first_segment).
   for (std::uint32_t s = 0; s < 2; ++s) {
     const auto segs = ListSegments(ShardDir(o, s));
     ASSERT_FALSE(segs.empty());
-    ASSERT_TRUE(std::regex_search(text, m, std::regex("\"shard-" + std::to_string(s) + "\":\\s*(\\d+)")))
+    ASSERT_TRUE(std::regex_search(
+        text, m, std::regex("\"shard-" + std::to_string(s) + "\":\\s*\\{[^}]*\"first_segment\":\\s*(\\d+)")))
         << "no first_segment entry for shard-" << s << " in\n" << text;
     EXPECT_EQ(std::stoull(m[1].str()), segs.front().seq) << "shard " << s;
     EXPECT_GT(segs.front().seq, 1u) << "shard " << s;

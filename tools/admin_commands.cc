@@ -28,19 +28,15 @@ std::shared_ptr<spdlog::logger> StderrLogger() {
   return logger;
 }
 
-// Options to re-open the existing WAL in `dir` as it is: the current epoch's
-// shard count and directories (Wal::Open would otherwise pick the default
-// shard count and start an epoch with another layout).
+// Options to re-open the existing WAL in `dir` as it is: left unset, the
+// shard layout and the settings (segment size, preallocation, recycling,
+// retention, size cap) are the WAL's own, from its MANIFEST.
 Options ExistingWalOptions(std::string_view command, const std::string& dir, RecoveryMode mode) {
   auto info = ReadManifestInfo(dir);
   if (!info.ok()) Fail(command, info.status().ToString(), kExitFailure);
   Options o;
   o.dir = dir;
-  o.shard_dirs = info->shard_dirs;
-  o.num_shards = static_cast<std::uint32_t>(info->shard_dirs.size());
   o.recovery_mode = mode;
-  // Nothing is appended: do not prepare (zero-fill) segments for it.
-  o.preallocation = Preallocation::kNone;
   o.logger = StderrLogger();
   return o;
 }
@@ -94,7 +90,8 @@ void RunCheckpoint(const CheckpointFlags& f) {
   const std::string dir = CheckWalDir("checkpoint", f.dir);
   Options o = ExistingWalOptions("checkpoint", dir, RecoveryMode::kTolerateTornTail);
   if (f.recycle_opt->count() != 0) o.recycle_segments = f.recycle;
-  const DiskUsage disk_before = SegmentFilesOnDisk(o.shard_dirs);
+  const std::vector<std::string> shard_dirs = ReadManifestInfo(dir)->shard_dirs;  // read by ExistingWalOptions
+  const DiskUsage disk_before = SegmentFilesOnDisk(shard_dirs);
   const auto wal = OpenWalOrFail("checkpoint", o);
   const WalStats before = wal->Stats();
   const Status s = wal->Checkpoint(f.lsn);
@@ -102,7 +99,7 @@ void RunCheckpoint(const CheckpointFlags& f) {
   const Status closed = wal->Close();
   if (!s.ok()) Fail("checkpoint", s.ToString(), kExitFailure);
   if (!closed.ok()) Fail("checkpoint", "closing: " + closed.ToString(), kExitFailure);
-  const DiskUsage disk_after = SegmentFilesOnDisk(o.shard_dirs);
+  const DiskUsage disk_after = SegmentFilesOnDisk(shard_dirs);
 
   const std::uint64_t released =
       before.total.segment_files - std::min(before.total.segment_files, after.total.segment_files);
@@ -202,8 +199,7 @@ void AddCheckpointCommand(CLI::App& app) {
   AddLsnOption(cmd, "lsn", &f->lsn, "Everything at or below this LSN may be dropped", 1)->required();
   f->recycle_opt = cmd->add_option("--recycle", f->recycle,
                                    "Released segments kept per shard for reuse (0: delete them all). Default: the "
-                                   "library's (" +
-                                       std::to_string(Options{}.recycle_segments) + ")")
+                                   "WAL's own (as its MANIFEST records it); given, it becomes the WAL's setting")
                        ->type_name("N")
                        ->check(CLI::Range(0u, 1024u));
   cmd->add_flag("--json", f->json, "Print one JSON object instead of text");

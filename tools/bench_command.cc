@@ -536,9 +536,9 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
   r.wait_every = c.wait_every;
   r.routing = c.routing;
   r.tags = c.routing == Routing::kTag ? c.tags : 0;
-  r.preallocation = wal->options().preallocation;
-  r.recycle = wal->options().recycle_segments;
-  r.segment_bytes = wal->options().segment_bytes;
+  r.preallocation = *wal->options().preallocation;
+  r.recycle = *wal->options().recycle_segments;
+  r.segment_bytes = *wal->options().segment_bytes;
   r.checkpoint_every = c.checkpoint_every;
   r.dir = dir->path();
   r.dir_kept = !dir->removed();
@@ -951,25 +951,24 @@ void AddBenchCommand(CLI::App& app) {
                   "default is 10000")
       ->capture_default_str()
       ->check(CLI::Range(1u, kMaxTags));
-  const Options defaults;
   flags->preallocation_opt =
       cmd->add_option("--preallocation", flags->preallocation,
                       "How new segment files are prepared: none (created empty, grown by each flush), allocate "
                       "(fallocate), zero-fill (fallocate + zeros written). Default: the library's (" +
-                          std::string(PreallocationName(defaults.preallocation)) + ")")
+                          std::string(PreallocationName(Options::kDefaultPreallocation)) + ")")
           ->type_name("MODE")
           ->check(CLI::IsMember({"none", "allocate", "zero-fill"}));
   flags->recycle_opt =
       cmd->add_option("--recycle", flags->recycle,
                       "Checkpoint-released segments kept per shard for reuse (0: delete them). Default: the "
                       "library's (" +
-                          std::to_string(defaults.recycle_segments) + ")")
+                          std::to_string(Options::kDefaultRecycleSegments) + ")")
           ->type_name("N")
           ->check(CLI::Range(0u, kMaxRecycle));
   cmd->add_option("--segment-bytes", c.segment_bytes,
                   "Segment file size, e.g. 8MiB (KiB/MiB/GiB = 1024-based, KB/MB/GB = 1000-based). Default: the "
                   "library's (" +
-                      std::to_string(defaults.segment_bytes >> 20) + " MiB); minimum 64KiB")
+                      std::to_string(Options::kDefaultSegmentBytes >> 20) + " MiB); minimum 64KiB")
       ->type_name("BYTES")
       ->transform(ByteSize(kMinSegmentBytes, "64KiB (65536)"));
   cmd->add_option("--checkpoint-every", c.checkpoint_every,

@@ -24,7 +24,9 @@
 #include <sstream>
 
 #include "shardwal/options.h"
+#include "shardwal/file_system.h"
 #include "src/crc32c.h"
+#include "src/manifest.h"
 
 namespace shardwal::tools {
 
@@ -117,39 +119,16 @@ std::string CheckWalDir(std::string_view command, const std::string& given) {
 }
 
 Result<ManifestInfo> ReadManifestInfo(const std::string& dir) {
-  const std::string path = dir + "/MANIFEST";
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::IOError("cannot read " + path + ": " + Errno(errno), errno);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
-  // The JSON document, then "#crc32c:XXXXXXXX" (docs/format.md).
-  if (const std::size_t crc_line = text.rfind("\n#crc32c:"); crc_line != std::string::npos) {
-    text.resize(crc_line + 1);
-  }
+  // Through the library's parser: checksum, format and every field checked.
+  auto m = Manifest::Load(*FileSystem::Default(), dir);
+  if (!m.ok()) return m.status();
   ManifestInfo info;
-  try {
-    const json m = json::parse(text);
-    info.wal_id = m.at("wal_id").get<std::string>();
-    info.shard_count = m.at("shard_count").get<std::uint32_t>();
-    info.checkpoint_lsn = m.value("checkpoint_lsn", Lsn{0});
-    const json& epochs = m.at("epochs");
-    if (!epochs.is_array() || epochs.empty()) return Status::Corruption(path + ": no epochs");
-    info.epochs = epochs.size();
-    const json& current = epochs.back();
-    info.epoch = current.at("epoch").get<std::uint32_t>();
-    for (const auto& d : current.at("shard_dirs")) {
-      std::string s = d.get<std::string>();
-      if (s.empty()) return Status::Corruption(path + ": an empty shard directory name");
-      info.shard_dirs.push_back(s.front() == '/' ? s : dir + "/" + s);
-    }
-  } catch (const json::exception& e) {
-    return Status::Corruption("cannot parse " + path + ": " + e.what());
-  }
-  if (info.shard_dirs.empty() || info.shard_dirs.size() != info.shard_count) {
-    return Status::Corruption(path + ": shard_count " + std::to_string(info.shard_count) + " but " +
-                              std::to_string(info.shard_dirs.size()) + " shard directories in the current epoch");
-  }
+  info.wal_id = WalIdHex(m->wal_id());
+  info.shard_dirs = m->current().shard_dirs;
+  info.shard_count = static_cast<std::uint32_t>(info.shard_dirs.size());
+  info.checkpoint_lsn = m->checkpoint_lsn();
+  info.epochs = m->epochs().size();
+  info.epoch = m->current().epoch;
   return info;
 }
 

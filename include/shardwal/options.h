@@ -1,5 +1,12 @@
 // Options for opening a WAL and for individual appends. Every field has a
 // default that works; Wal::Open validates them and names the bad one.
+//
+// An existing WAL keeps what it was written with: its shard directories
+// (num_shards 0 and no shard_dirs), and the settings its MANIFEST records -
+// the std::optional fields below, marked "(the WAL's own)". Such a field
+// left unset takes the WAL's value, or the default for a new WAL; set, it
+// wins. So an admin tool that opens a WAL with default options neither
+// reshards it nor grows its segments nor releases what its retention keeps.
 #pragma once
 
 #include <chrono>
@@ -26,11 +33,14 @@ struct Options {
   std::string dir;
 
   // One directory per shard, e.g. on separate NVMe devices. Empty: use
-  // <dir>/shard-<i>. When given, its size is the shard count.
+  // <dir>/shard-<i> (an existing WAL: the directories it was last opened
+  // with, unless num_shards asks for another count). When given, its size
+  // is the shard count.
   std::vector<std::string> shard_dirs;
 
   // Number of shard logs (each with its own buffer, flush thread and
-  // segments). 0 picks DefaultShardCount().
+  // segments). 0: an existing WAL keeps its shards; a new one gets
+  // DefaultShardCount().
   std::uint32_t num_shards = 0;
 
   Routing routing = Routing::kTag;
@@ -51,8 +61,9 @@ struct Options {
   std::chrono::microseconds max_batch_delay{1000};
 
   // A segment file is closed and the next one started once it reaches this
-  // size (a batch never spans two segments).
-  std::uint64_t segment_bytes = 64ull << 20;
+  // size (a batch never spans two segments). Default 64 MiB; 64 KiB to
+  // 4 GiB. (The WAL's own.)
+  std::optional<std::uint64_t> segment_bytes;
 
   // How a new segment file is made ready, in the background, before the
   // shard needs it (docs/operations.md has the measurements):
@@ -63,28 +74,31 @@ struct Options {
   //  kZeroFill  fallocate'd and then written with zeros, so flushes only
   //             overwrite blocks: the cheapest fdatasync, paid for with one
   //             extra sequential write of each new segment.
-  Preallocation preallocation = Preallocation::kZeroFill;
+  // Default kZeroFill. (The WAL's own.)
+  std::optional<Preallocation> preallocation;
 
   // Up to this many segments per shard that a checkpoint released are kept
   // and reused (renamed, written over from the front) instead of deleted:
   // their blocks are already written, so steady-state fdatasyncs update no
   // file-system metadata and nothing needs zero-filling. 0: delete them.
-  std::uint32_t recycle_segments = 4;
+  // Default 4. (The WAL's own.)
+  std::optional<std::uint32_t> recycle_segments;
 
   // Retention: segments wholly at or below the checkpoint are still kept
   // while any rule below wants them (0 = rule off), newest first, per
   // shard - for point-in-time replay, or for shipping to other machines.
-  std::uint32_t retain_segments = 0;           // the newest N checkpointed segments
-  std::uint64_t retain_bytes = 0;              // up to this many bytes of them
-  std::chrono::seconds retain_age{0};          // those written within this time
+  // Default 0 (off). (The WAL's own.)
+  std::optional<std::uint32_t> retain_segments;    // the newest N checkpointed segments
+  std::optional<std::uint64_t> retain_bytes;       // up to this many bytes of them
+  std::optional<std::chrono::seconds> retain_age;  // those written within this time
 
   // Hard cap on the bytes of all segment files (recycled ones included). A
   // shard that would need a new segment beyond it stops writing, and appends
   // get Status::Backpressure naming the cap, until a Checkpoint frees room.
   // 0: no cap. Close may exceed it by one segment per shard, so that nothing
   // accepted is dropped, and so may Open, so that a WAL closed at its cap
-  // opens again (to be checkpointed).
-  std::uint64_t max_wal_bytes = 0;
+  // opens again (to be checkpointed). Default 0. (The WAL's own.)
+  std::optional<std::uint64_t> max_wal_bytes;
 
   // Upper bound on tag + payload of one record.
   std::uint32_t max_record_bytes = 1u << 20;
@@ -127,6 +141,12 @@ struct Options {
   // on (async and pipelined ingestion) and where shard_dirs puts them on
   // separate devices; give num_shards or shard_dirs for those.
   static std::uint32_t DefaultShardCount();
+
+  // The defaults of the settings above that a new WAL gets when they are
+  // left unset.
+  static constexpr std::uint64_t kDefaultSegmentBytes = 64ull << 20;
+  static constexpr Preallocation kDefaultPreallocation = Preallocation::kZeroFill;
+  static constexpr std::uint32_t kDefaultRecycleSegments = 4;
 };
 
 // Per-append knobs.
