@@ -104,11 +104,21 @@ Status CheckDurableInventory(const Manifest& m, const ShardPass& p, RecoveryMode
   a.shard = p.layout.shard;
   a.file = p.layout.dir;
   a.last_good_lsn = p.max_lsn;
+  std::string damage;
+  for (const Anomaly& found : p.anomalies) {
+    if (found.kind != Anomaly::Kind::kIgnoredFile) {
+      damage = " It has a " + found.ToString() + ".";
+      break;
+    }
+  }
   a.message = "shard holds records only up to LSN " + std::to_string(p.max_lsn) +
               ", but the MANIFEST records LSN " + std::to_string(inv.durable_lsn) + " as durable in it (segment " +
               std::to_string(inv.last_segment) +
-              "): the directory came back short (an older copy, or its last segments lost), which no crash does. "
-              "Restore the right copy, or open with recovery_mode=salvage to give up what it lost";
+              "): acknowledged records were lost, which no crash does - the directory came back short (an older "
+              "copy, or its last segments lost) or synced data was damaged." +
+              damage +
+              " Restore the right copy; or open with recovery_mode=point-in-time to cut at the damage, or salvage "
+              "to give up what it lost";
   anomalies->push_back(a);
   return Status::Corruption(a.ToString() + " (recovery mode " + std::string(RecoveryModeName(mode)) +
                             " does not accept this; see docs/recovery.md)");
@@ -302,11 +312,20 @@ Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryM
   // not a crash - and cutting would destroy the other shards' acknowledged
   // records. Only point-in-time, told to stop at damage it found, may.
   if (stopped && gap_free && scan.cut < acknowledged && !(mode == RecoveryMode::kPointInTime && any_damaged)) {
+    // The shards that could own the missing LSN, with the damage each
+    // showed, if any.
     std::string idle;
+    const auto pending = merge.Pending();
     for (std::size_t i = 0; i < scan.layouts.size(); ++i) {
-      const auto pending = merge.Pending();
       const bool goes_on = std::any_of(pending.begin(), pending.end(), [&](ShardCursor* p) { return p->shard() == i; });
-      if (!goes_on) idle += (idle.empty() ? "" : ", ") + std::to_string(i) + " (" + scan.layouts[i].dir + ")";
+      if (goes_on) continue;
+      idle += (idle.empty() ? "" : "; ") + std::to_string(i) + " (" + scan.layouts[i].dir + ")";
+      for (const Anomaly& found : passes[i].anomalies) {
+        if (found.kind != Anomaly::Kind::kIgnoredFile) {
+          idle += ", which has a " + found.ToString();
+          break;
+        }
+      }
     }
     Anomaly a;
     a.kind = Anomaly::Kind::kMissingRecords;
@@ -315,10 +334,12 @@ Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryM
     a.last_good_lsn = scan.cut;
     a.message = "LSN " + std::to_string(scan.cut + 1) + " is missing, but every LSN up to " +
                 std::to_string(acknowledged) + " was acknowledged as durable (recorded by shard " +
-                std::to_string(acknowledged_by) + "): a shard came back short. Shards holding nothing above LSN " +
+                std::to_string(acknowledged_by) +
+                "): acknowledged records were lost, which no crash does - a shard that came back short (an older "
+                "copy, a lost last segment) or damage to synced data. Shards holding nothing above LSN " +
                 std::to_string(scan.cut) + ": " + (idle.empty() ? "none" : idle) +
-                ". Restore the right device or copy, or open with recovery_mode=salvage to keep every shard's "
-                "records";
+                ". Restore the right device or copy; or open with recovery_mode=point-in-time to cut at the damage, "
+                "or salvage to keep every shard's records";
     rep.anomalies.push_back(a);
     return Status::Corruption(a.ToString() + " (recovery mode " + std::string(RecoveryModeName(mode)) +
                               " does not accept this; see docs/recovery.md)");

@@ -190,8 +190,11 @@ class WalImpl final : public Wal {
   std::unique_ptr<WalSpace> space_;
   std::vector<std::unique_ptr<SegmentSet>> sets_;  // shard i's is sets_[i]
   // One per shard, so a slow or stalled device delays only its own shard's
-  // next segment. The first also runs the retention chore.
+  // next segment.
   std::vector<std::unique_ptr<SegmentPreparer>> preparers_;
+  // A preparer of no segments that runs the lifecycle chore (the MANIFEST's
+  // inventory after rotations, retention), so neither delays a rotation.
+  std::unique_ptr<SegmentPreparer> lifecycle_;
   std::vector<std::unique_ptr<ShardLog>> shards_;
   std::vector<std::unique_ptr<FileLock>> locks_;
 
@@ -220,20 +223,21 @@ WalImpl::WalImpl(Options options, OpenState state, std::vector<std::unique_ptr<F
       locks_(std::move(locks)) {
   checkpoint_lsn_.store(manifest_.checkpoint_lsn(), std::memory_order_release);
   // A replay that held a release back lets it go when it ends.
-  if (recovered_) recovered_->SetUnpinHook([this] { preparers_[0]->Poke(/*chore=*/true); });
+  lifecycle_ = std::make_unique<SegmentPreparer>(std::vector<SegmentSet*>{}, [this] { return LifecycleChore(); },
+                                                 nullptr);
+  if (recovered_) recovered_->SetUnpinHook([this] { lifecycle_->Poke(/*chore=*/true); });
   for (std::uint32_t i = 0; i < num_shards_; ++i) {
-    SegmentPreparer::Chore chore;
-    if (i == 0) chore = [this] { return LifecycleChore(); };
     preparers_.push_back(std::make_unique<SegmentPreparer>(
-        std::vector<SegmentSet*>{sets_[i].get()}, std::move(chore),
+        std::vector<SegmentSet*>{sets_[i].get()}, SegmentPreparer::Chore{},
         [this](const Status& s) { log_->warn("shardwal: {} (retried when the segment is needed)", s.ToString()); }));
   }
-  // A rotation anywhere may push a checkpointed segment out of a count or
-  // bytes retention window: it pokes the chore too.
+  // A rotation anywhere sealed a segment the MANIFEST should record, and may
+  // push a checkpointed segment out of a count or bytes retention window:
+  // it pokes the chore too.
   for (std::uint32_t i = 0; i < num_shards_; ++i) {
     sets_[i]->SetPreparerWake([this, i] {
       preparers_[i]->Poke();
-      preparers_[0]->Poke(/*chore=*/true);
+      lifecycle_->Poke(/*chore=*/true);
     });
   }
   for (std::uint32_t i = 0; i < num_shards_; ++i) {
@@ -264,6 +268,7 @@ WalImpl::WalImpl(Options options, OpenState state, std::vector<std::unique_ptr<F
     log_->error("shardwal: {}", error.ToString());
     completions_.OnFailed();
     for (auto& p : preparers_) p->Halt();
+    lifecycle_->Halt();
     // A flush thread waiting for a segment (at the size cap) gets the error.
     for (auto& set : sets_) set->Fail(error);
     for (auto& shard : shards_) shard->WakeAll();
@@ -277,6 +282,7 @@ Status WalImpl::Start() {
     }
   }
   for (auto& p : preparers_) p->Start();
+  lifecycle_->Start();
   for (auto& shard : shards_) shard->Start();
   log_->info("shardwal: opened {} (epoch {}) with {} shards (routing={}, durability={}), appends continue at LSN {}",
              options_.dir, manifest_.current().epoch, num_shards_, RoutingName(options_.routing),
@@ -454,6 +460,7 @@ Status WalImpl::Close() {
   for (auto& shard : shards_) shard->BeginStop();
   for (auto& shard : shards_) shard->Join();
   for (auto& p : preparers_) p->Stop();
+  lifecycle_->Stop();
   for (auto& set : sets_) {
     // Best effort: a leftover is an empty trailing segment recovery removes.
     if (Status s = set->DiscardPrepared(); !s.ok()) log_->warn("shardwal: {}", s.ToString());
@@ -589,7 +596,7 @@ Status WalImpl::CheckpointUncounted(Lsn lsn) {
     s = ReleaseLocked(std::max(lsn, manifest_.checkpoint_lsn()));
   }
   // Retention by age needs its next deadline from the chore.
-  if (retention().any()) preparers_[0]->Poke(/*chore=*/true);
+  if (retention().any()) lifecycle_->Poke(/*chore=*/true);
   return s;
 }
 

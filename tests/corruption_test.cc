@@ -102,6 +102,7 @@ std::string SegPath(const std::string& wal, std::uint32_t shard, std::uint64_t s
 
 struct BatchLoc {
   std::uint64_t offset = 0, end = 0;
+  std::uint64_t synced_offset = 0;  // what its header says was synced before it
   std::vector<Lsn> lsns;
 };
 struct SegmentLoc {
@@ -111,6 +112,7 @@ struct SegmentLoc {
   format::SegmentHeader header;
   std::vector<BatchLoc> batches;
   std::uint64_t seal_offset = 0;  // 0: not sealed
+  std::uint64_t seal_synced_offset = 0;
   std::vector<Lsn> Lsns() const {
     std::vector<Lsn> v;
     for (const auto& b : batches) v.insert(v.end(), b.lsns.begin(), b.lsns.end());
@@ -155,11 +157,13 @@ SegmentLoc ParseSegment(std::uint32_t shard, std::uint64_t seq, std::string byte
     if (!st.ok()) break;
     if (bh.seal) {  // the segment's end: rotated or closed
       s.seal_offset = at;
+      s.seal_synced_offset = bh.synced_offset;
       at += format::kBatchHeaderBytes;
       break;
     }
     BatchLoc b;
     b.offset = at;
+    b.synced_offset = bh.synced_offset;
     b.end = at + format::kBatchHeaderBytes + bh.body_bytes;
     std::uint64_t r = at + format::kBatchHeaderBytes;
     while (r < b.end) {
@@ -594,11 +598,28 @@ std::optional<Expect> Analyze(const Damage& damage) {
       const auto differs = [&](std::uint64_t from, std::uint64_t to) {
         return now.size() < to || std::memcmp(now.data() + from, was.data() + from, to - from) != 0;
       };
+      // Whether an intact batch (or the seal) after `at` says `at` had been
+      // synced: then damage there is corruption, never a torn tail.
+      const auto synced_past = [&](std::uint64_t at) {
+        for (const auto& bl : segs[i].batches) {
+          if (bl.offset > at && !differs(bl.offset, bl.end) && bl.synced_offset > at) return true;
+        }
+        const std::uint64_t seal = segs[i].seal_offset;
+        return seal > at && !differs(seal, seal + format::kBatchHeaderBytes) && segs[i].seal_synced_offset > at;
+      };
       if (differs(0, format::kSegmentHeaderBytes)) {
         const bool zero_header =
             now.size() >= format::kSegmentHeaderBytes &&
             std::all_of(now.begin(), now.begin() + format::kSegmentHeaderBytes, [](char c) { return c == 0; });
-        const bool creation_tail = last && (now.size() < format::kSegmentHeaderBytes || zero_header);
+        // Without its header, a file at the end of its shard is a leftover
+        // of a crash mid-rotation - unless an intact batch of it says the
+        // segment (its header with it) had been synced.
+        bool synced_batch = false;
+        for (const auto& bl : segs[i].batches) {
+          synced_batch = synced_batch || (!differs(bl.offset, bl.end) && bl.synced_offset > 0);
+        }
+        const bool creation_tail =
+            last && (now.size() <= format::kSegmentHeaderBytes || (zero_header && !synced_batch));
         auto lost = SegmentLsns(s, i);
         e.lost_salvage.insert(lost.begin(), lost.end());
         if (!shard_damaged) {
@@ -617,24 +638,23 @@ std::optional<Expect> Analyze(const Damage& damage) {
         continue;
       }
       std::optional<std::size_t> first_bad;
-      std::size_t good_after = 0;
       for (std::size_t b = 0; b < segs[i].batches.size(); ++b) {
         const auto& bl = segs[i].batches[b];
         if (differs(bl.offset, bl.end)) {
           if (FramingIntact(now, bl.offset, segs[i].seq)) e.checksum_only = true;
           if (!first_bad) first_bad = b;
           e.lost_salvage.insert(bl.lsns.begin(), bl.lsns.end());
-        } else if (first_bad) {
-          ++good_after;
         }
       }
       if (!first_bad) continue;
       const std::uint64_t at = segs[i].batches[*first_bad].offset;
       if (now.size() == at) return std::nullopt;  // clean end at a batch boundary
-      const bool tail = last && good_after == 0;
+      // Format 2: damage is a tail unless something after it says it was
+      // synced (unsynced pages reach the disk in any order).
+      const bool tail = last && !synced_past(at);
       // Salvage never cuts inside a shard: damage with valid batches after
       // it, or in a middle segment, stays on disk.
-      if (good_after != 0 || !last) e.salvage_leaves_damage = true;
+      if (!tail) e.salvage_leaves_damage = true;
       if (shard_damaged) continue;
       shard_damaged = true;
       auto pit = LsnsFrom(s, i, *first_bad);
@@ -650,6 +670,11 @@ std::optional<Expect> Analyze(const Damage& damage) {
     }
   }
   if (!any) return std::nullopt;
+  // The intact WAL was closed cleanly: every record in it was acknowledged,
+  // and its MANIFEST records each shard's last LSN as durable. Damage that
+  // loses any of them is not what a crash leaves, whatever it looks like,
+  // and tolerate-torn-tail refuses it; point-in-time cuts at it.
+  if (!e.lost_pit.empty()) e.tolerate_ok = false;
   return e;
 }
 
@@ -816,20 +841,27 @@ TEST_F(Corruption, TornTailOfLastSegment) {
   Damage d = [=](const std::string& dir) { TruncateTo(SegPath(dir, shard, last.seq), at); };
   auto e = Analyze(d);
   ASSERT_TRUE(e);
-  EXPECT_TRUE(e->tolerate_ok);
+  // It looks like a torn tail, but the WAL was closed cleanly: these
+  // records were acknowledged (the MANIFEST records the shard's last LSN as
+  // durable, later batches of other shards the watermark over them), so no
+  // crash explains their loss. tolerate-torn-tail refuses; point-in-time
+  // keeps the prefix. (Torn tails of what was never acknowledged:
+  // TornTailAfterACrash below and the power-loss tests.)
+  EXPECT_FALSE(e->tolerate_ok);
   e->anomalies = {{Kind::kTornTail, "@/shard-1/" + format::SegmentFileName(shard, last.seq)}};
   RunCase("torn tail", d, *e);
 
-  // Full length, but a page of the last write never made it: a hole of
-  // zeros inside the last batch, which only its record checksums see.
+  // Full length, but a page of the last batch is lost: a hole of zeros,
+  // which only its record checksums see. The seal after it says those bytes
+  // had been synced: corruption, not a torn write.
   const auto& lb = last.batches.back();
   Damage hole = [=](const std::string& dir) { ZeroRange(SegPath(dir, shard, last.seq), lb.end - 40, 20); };
   e = Analyze(hole);
   ASSERT_TRUE(e);
-  EXPECT_TRUE(e->tolerate_ok);
+  EXPECT_FALSE(e->tolerate_ok);
   EXPECT_TRUE(e->checksum_only);
-  e->anomalies = {{Kind::kTornTail, "@/shard-1/" + format::SegmentFileName(shard, last.seq)}};
-  RunCase("torn tail with a hole", hole, *e);
+  EXPECT_EQ(e->anomalies.front().first, Kind::kCorruption);
+  RunCase("hole in a synced last batch", hole, *e);
 }
 
 TEST_F(Corruption, ZeroedTailOfLastSegment) {
@@ -841,7 +873,7 @@ TEST_F(Corruption, ZeroedTailOfLastSegment) {
   };
   auto e = Analyze(d);
   ASSERT_TRUE(e);
-  EXPECT_TRUE(e->tolerate_ok);
+  EXPECT_FALSE(e->tolerate_ok);  // acknowledged records (TornTailOfLastSegment)
   // The zeros start inside a batch: its first bytes are not zero, so this
   // is a torn tail, not a zeroed one.
   e->anomalies = {{Kind::kTornTail, "@/shard-2/" + format::SegmentFileName(shard, last.seq)}};
@@ -920,7 +952,7 @@ TEST_F(Corruption, LastSegmentCutInsideItsHeader) {
   Damage d = [=](const std::string& dir) { TruncateTo(SegPath(dir, shard, seq), 30); };
   auto e = Analyze(d);
   ASSERT_TRUE(e);
-  EXPECT_TRUE(e->tolerate_ok);
+  EXPECT_FALSE(e->tolerate_ok);  // its records were acknowledged (TornTailOfLastSegment)
   EXPECT_EQ(e->anomalies.front().first, Kind::kTornTail);
   RunCase("last segment header cut short", d, *e);
   Damage empty = [=](const std::string& dir) { TruncateTo(SegPath(dir, shard, seq), 0); };
