@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <filesystem>
+#include <map>
 #include <string_view>
 #include <system_error>
 #include <utility>
@@ -69,6 +70,76 @@ Status WriteBack(WritableFile& file, std::uint64_t offset, std::string_view byte
   if (bytes.empty()) return Status::OK();
   iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
   return file.PWritev(&iov, 1, offset);
+}
+
+// Writes `len` zeros at `offset`, a bounded buffer at a time.
+Status WriteZeros(WritableFile& file, std::uint64_t offset, std::uint64_t len) {
+  static const std::string kZeros(64 << 10, '\0');
+  while (len > 0) {
+    const std::uint64_t n = std::min<std::uint64_t>(len, kZeros.size());
+    if (Status s = WriteBack(file, offset, std::string_view(kZeros).substr(0, n)); !s.ok()) return s;
+    offset += n;
+    len -= n;
+  }
+  return Status::OK();
+}
+
+// [first, second): a range of file offsets.
+using Range = std::pair<std::uint64_t, std::uint64_t>;
+
+// A set of file offsets, kept as disjoint ranges.
+class RangeSet {
+ public:
+  void Add(Range r) {
+    if (r.first >= r.second) return;
+    auto it = ranges_.upper_bound(r.first);
+    if (it != ranges_.begin() && std::prev(it)->second >= r.first) --it;
+    while (it != ranges_.end() && it->first <= r.second) {  // overlapping or touching: merge
+      r.first = std::min(r.first, it->first);
+      r.second = std::max(r.second, it->second);
+      it = ranges_.erase(it);
+    }
+    ranges_.emplace(r.first, r.second);
+  }
+
+  // The parts of `r` outside the set, in order.
+  std::vector<Range> Missing(Range r) const {
+    std::vector<Range> out;
+    auto it = ranges_.upper_bound(r.first);
+    if (it != ranges_.begin() && std::prev(it)->second > r.first) --it;
+    std::uint64_t at = r.first;
+    for (; it != ranges_.end() && it->first < r.second; ++it) {
+      if (it->first > at) out.emplace_back(at, it->first);
+      at = std::max(at, it->second);
+    }
+    if (at < r.second) out.emplace_back(at, r.second);
+    return out;
+  }
+
+ private:
+  std::map<std::uint64_t, std::uint64_t> ranges_;  // first -> second
+};
+
+// All of a mutation, as Survivors::kept holds it: a write's bytes, or the
+// size change (of a resize, or of a write clipped to no bytes by a cut).
+std::vector<Range> Whole(const auto& m) {
+  if (m.len > 0) return {{m.offset, m.offset + m.len}};
+  if (m.new_size > m.old_size) return {{m.old_size, m.new_size}};
+  return {};
+}
+
+// Undoes the write `m` in `r` (a part of it): puts back the bytes it
+// overwrote there, and zeros where it lay beyond the file's end then (only
+// below `size`, where the file is cut afterwards anyway).
+Status UndoWrite(WritableFile& file, const auto& m, Range r, std::uint64_t size) {
+  const std::uint64_t old_end = m.offset + m.old_bytes.size();
+  if (r.first < old_end) {
+    const std::string_view old_bytes(m.old_bytes);
+    const std::uint64_t end = std::min(r.second, old_end);
+    if (Status s = WriteBack(file, r.first, old_bytes.substr(r.first - m.offset, end - r.first)); !s.ok()) return s;
+  }
+  const std::uint64_t zeros_from = std::max(r.first, old_end), zeros_to = std::min(r.second, size);
+  return zeros_from < zeros_to ? WriteZeros(file, zeros_from, zeros_to - zeros_from) : Status::OK();
 }
 
 // Clips `m` to a file cut to `size`; false when nothing of it is left.
@@ -298,7 +369,8 @@ void FaultInjectionFileSystem::TruncateHappened(const std::string& path, std::ui
   if (size > file.size) {
     // Growing a file writes zeros, and they are as unsynced (and as tearable)
     // as any write; they overwrite nothing.
-    file.unsynced.push_back(Mutation{Mutation::Kind::kWrite, file.size, size, file.size, size - file.size, {}});
+    file.unsynced.push_back(
+        Mutation{Mutation::Kind::kWrite, file.size, size, file.size, size - file.size, {}, /*zero_fill=*/true});
   } else {
     // A cut counts as durable at once (the WAL cuts torn tails and syncs
     // right after): nothing beyond it may come back.
@@ -410,9 +482,17 @@ FaultInjectionFileSystem::Survivors FaultInjectionFileSystem::ChooseSurvivors(co
                                                                                std::mt19937_64& rng) {
   const std::vector<Mutation>& ms = file.unsynced;
   auto is_write = [](const Mutation& m) { return m.kind == Mutation::Kind::kWrite; };
+  Survivors keep;
+  keep.kept.resize(ms.size());
+  // The first `whole` mutations, then the first `partial` bytes of the next
+  // one (a write).
+  auto prefix = [&](std::size_t whole, std::uint64_t partial) {
+    for (std::size_t i = 0; i < whole; ++i) keep.kept[i] = Whole(ms[i]);
+    if (partial > 0 && whole < ms.size()) keep.kept[whole] = {{ms[whole].offset, ms[whole].offset + partial}};
+  };
   switch (mode) {
     case LossMode::kDropUnsynced:
-      return {};
+      break;
     case LossMode::kKeepRandomPrefix: {
       // Counted in bytes, so that for appends this is "a random prefix of the
       // unsynced bytes", one draw per file as ever.
@@ -420,37 +500,96 @@ FaultInjectionFileSystem::Survivors FaultInjectionFileSystem::ChooseSurvivors(co
       std::uint64_t total = 0;
       for (const Mutation& m : ms) total += weight(m);
       std::uint64_t budget = UniformUpTo(total, rng);
-      Survivors keep;
-      for (; keep.whole < ms.size() && budget >= weight(ms[keep.whole]); ++keep.whole) budget -= weight(ms[keep.whole]);
-      if (keep.whole < ms.size() && is_write(ms[keep.whole])) keep.partial = budget;  // < its length
-      return keep;
+      std::size_t whole = 0;
+      for (; whole < ms.size() && budget >= weight(ms[whole]); ++whole) budget -= weight(ms[whole]);
+      // `budget` is now less than the next one's length: a part of it, if a write.
+      prefix(whole, whole < ms.size() && is_write(ms[whole]) ? budget : 0);
+      break;
     }
     case LossMode::kTearLastWrite: {
       auto last = std::find_if(ms.rbegin(), ms.rend(), is_write);
-      if (last == ms.rend()) return {ms.size(), 0};
+      if (last == ms.rend()) {
+        prefix(ms.size(), 0);
+        break;
+      }
       // Strictly shorter than the write, so it really is torn.
       const std::uint64_t torn = last->len == 0 ? 0 : UniformUpTo(last->len - 1, rng);
-      return {static_cast<std::size_t>(std::prev(last.base()) - ms.begin()), torn};
+      prefix(static_cast<std::size_t>(std::prev(last.base()) - ms.begin()), torn);
+      break;
+    }
+    case LossMode::kRandomPages: {
+      // One probability per file, so that across seeds some files keep
+      // nearly everything and others nearly nothing.
+      std::bernoulli_distribution survives(std::uniform_real_distribution<double>(0.0, 1.0)(rng));
+      for (std::size_t i = 0; i < ms.size(); ++i) {
+        const Mutation& m = ms[i];
+        // A size change is one metadata update: all or nothing.
+        if (!is_write(m) || m.zero_fill || m.len == 0) {
+          if (survives(rng)) keep.kept[i] = Whole(m);
+          continue;
+        }
+        const std::uint64_t end = m.offset + m.len;
+        std::vector<Range>& kept = keep.kept[i];
+        for (std::uint64_t page = m.offset / kPageSize; page * kPageSize < end; ++page) {
+          if (!survives(rng)) continue;
+          const Range part{std::max(m.offset, page * kPageSize), std::min(end, (page + 1) * kPageSize)};
+          if (!kept.empty() && kept.back().second == part.first) {
+            kept.back().second = part.second;  // adjacent pages: one range
+          } else {
+            kept.push_back(part);
+          }
+        }
+      }
+      break;
+    }
+    case LossMode::kTornSector: {
+      auto last = std::find_if(ms.rbegin(), ms.rend(), [&](const Mutation& m) { return is_write(m) && m.len > 0; });
+      if (last == ms.rend()) {
+        prefix(ms.size(), 0);
+        break;
+      }
+      const std::uint64_t end = last->offset + last->len;
+      const std::uint64_t first_sector = last->offset / kSectorSize, last_sector = (end - 1) / kSectorSize;
+      const std::uint64_t torn = first_sector + UniformUpTo(last_sector - first_sector, rng);
+      // The write's part of the torn sector: a proper, non-empty prefix of it
+      // is new (none if it is a single byte).
+      const std::uint64_t a = std::max(last->offset, torn * kSectorSize);
+      const std::uint64_t b = std::min(end, (torn + 1) * kSectorSize);
+      const std::uint64_t new_bytes = b - a >= 2 ? 1 + UniformUpTo(b - a - 2, rng) : 0;
+      prefix(static_cast<std::size_t>(std::prev(last.base()) - ms.begin()), a + new_bytes - last->offset);
+      keep.min_size = b;  // the sector reached the disk whole: old bytes, or zeros, after the new ones
+      break;
     }
   }
-  return {};
+  return keep;
 }
 
-Status FaultInjectionFileSystem::RollBack(const std::string& path, const FileState& file, Survivors keep) {
+Status FaultInjectionFileSystem::RollBack(const std::string& path, const FileState& file, const Survivors& keep) {
   auto out = base_->ReopenWritableFile(path);
   if (!out.ok()) return IgnoreMissing(out.status());
   WritableFile& f = **out;
   const std::vector<Mutation>& ms = file.unsynced;
-  std::uint64_t size = file.size;
+  // The durable size, grown to cover whatever survives.
+  std::uint64_t size = std::max(ms.empty() ? file.size : ms.front().old_size, keep.min_size);
+  for (const std::vector<Range>& kept : keep.kept) {
+    for (const Range& r : kept) size = std::max(size, r.second);
+  }
+  // Newest first, so that each undone write gets back exactly what it
+  // overwrote, except where a newer surviving write lies on top (its bytes
+  // are final, and the bytes it overwrote are the older write's anyway).
+  RangeSet newer_kept;
   Status s;
-  // Newest first, so each write gets back exactly what it overwrote.
-  for (std::size_t i = ms.size(); i > keep.whole && s.ok(); --i) {
-    const Mutation& m = ms[i - 1];
-    // Of a torn write, the first `kept` bytes stay.
-    const std::uint64_t kept = i - 1 == keep.whole ? keep.partial : 0;
-    const std::string_view old_bytes(m.old_bytes);
-    if (kept < old_bytes.size()) s = WriteBack(f, m.offset + kept, old_bytes.substr(kept));
-    size = kept > 0 ? std::max(m.old_size, m.offset + kept) : m.old_size;
+  for (std::size_t i = ms.size(); i-- > 0 && s.ok();) {
+    const Mutation& m = ms[i];
+    if (m.len == 0) continue;  // a size change: `size` says what survives of it
+    RangeSet kept_here;
+    for (const Range& r : keep.kept[i]) kept_here.Add(r);
+    for (const Range& lost : kept_here.Missing({m.offset, m.offset + m.len})) {
+      for (const Range& r : newer_kept.Missing(lost)) {
+        if (s.ok()) s = UndoWrite(f, m, r, size);
+      }
+    }
+    for (const Range& r : keep.kept[i]) newer_kept.Add(r);
   }
   if (s.ok()) s = f.Truncate(size);
   Status closed = f.Close();

@@ -8,8 +8,8 @@
 //  * "kill the process" after the Nth mutating operation (CrashAfter), for
 //    crash-at-every-step tests;
 //  * simulate power loss: what was not made durable is undone, in whole or in
-//    part, and directory entries (creations, renames) that were never synced
-//    may be lost;
+//    part (not necessarily a prefix of it), and directory entries
+//    (creations, renames) that were never synced may be lost;
 //  * observe every successful sync (tests check the durable watermark
 //    against what is really on stable storage).
 //
@@ -25,19 +25,29 @@
 //    file just before the write);
 //  * a size change: Allocate growing the file (old and new size), or
 //    Truncate growing it (modelled as a write of zeros that overwrote
-//    nothing, so it can be torn like one).
+//    nothing, so the prefix modes can tear it like one).
 //
 // Sync() makes all of that file's mutations durable. A shrinking Truncate is
 // treated as durable at once: it clips the pending mutations (and the durable
 // size) to the new size, so a power loss never brings the cut bytes back.
 //
-// SimulatePowerLoss keeps, per file, a prefix of its mutations (which one
-// depends on the LossMode; the last kept write may survive only in part, as
-// a prefix of its bytes) and undoes the rest, newest first: the overwritten
-// bytes are written back and the file is cut to the size it had before the
-// first undone mutation (for a partly kept write: the larger of its old size
-// and the end of the kept bytes). A file that only ever appended is thus cut
-// to its synced length plus whatever survived, as before.
+// What survives. SimulatePowerLoss picks, per file, which parts of which
+// unsynced mutations survive (the LossMode says how; each mode is documented
+// at its enum value) and undoes the rest, newest first, never undoing a byte
+// that a newer surviving write covers. Whatever the mode, every byte ends up
+// as either the byte of the newest surviving write covering it, or, when no
+// surviving write covers it, the byte it held before the file's unsynced
+// mutations (bytes that lay beyond the file's end then read as zeros). The
+// file's size afterwards is its durable size, grown to cover the end of the
+// highest surviving byte or surviving size change (kTornSector: and the end
+// of its torn sector). Bytes no unsynced mutation touched are never changed.
+// Three modes keep a prefix of the mutations (kDropUnsynced: the empty one;
+// kKeepRandomPrefix; kTearLastWrite and its sector-sized variant
+// kTornSector); kRandomPages does not: any page of any unsynced write may
+// survive or not, independently, as on a disk that writes back dirty pages
+// in any order. A file that only ever appended is thus cut to its synced
+// length plus whatever survived (kRandomPages: with zeros where a lost page
+// lies below a kept one).
 //
 // Directory entries. A file created (NewWritableFile) or renamed (RenameFile)
 // is named by an unsynced entry until SyncDir() on the directory of its
@@ -64,6 +74,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "shardwal/file_system.h"
@@ -118,6 +129,7 @@ class FaultInjectionFileSystem : public FileSystem {
   std::uint64_t mutating_op_count() const;
 
   // Which of each file's unsynced mutations survive (see the top comment).
+  // The values keep their numbers: tests pick modes by number.
   enum class LossMode {
     // None: every file is back to its state at its last sync.
     kDropUnsynced,
@@ -128,7 +140,34 @@ class FaultInjectionFileSystem : public FileSystem {
     // least one byte of it is lost; mutations after it are lost too): a torn
     // write. A file with no unsynced write keeps everything.
     kTearLastWrite,
+    // Each unsynced write survives as an arbitrary subset of the kPageSize
+    // pages it touched (pages aligned to file offsets: page n holds
+    // [n * kPageSize, (n + 1) * kPageSize); a write covering part of a page
+    // has that part as its page): a lost page of it gets back the bytes it
+    // overwrote, or zeros where it lay beyond the file's end then. A size
+    // change (Allocate growing the file, Truncate growing it) survives or not
+    // as a whole, independently. Per file, one probability p is drawn
+    // uniformly from [0, 1], then every page and size change survives with
+    // probability p, so some losses keep nearly everything and others
+    // nearly nothing. A later page may survive where an earlier one of the
+    // same write does not: no prefix is assumed.
+    kRandomPages,
+    // A torn sector: as kTearLastWrite, but the tear lies inside a
+    // kSectorSize sector (aligned to file offsets, as pages are). Of the
+    // file's last unsynced write W, a sector it touches is drawn uniformly;
+    // W's bytes in the sectors before it survive; of W's part of that sector,
+    // [a, b), a random prefix survives, at least one byte and at most
+    // b - a - 1 (none when b - a is 1), and the rest of [a, b) holds the
+    // bytes W overwrote there, or zeros beyond the file's size before W; the
+    // file is then at least b long, and W's bytes after b are lost (the
+    // file ends at b unless it was longer before W). Mutations before W all
+    // survive, those after it are lost; a file with no unsynced write keeps
+    // everything.
+    kTornSector,
   };
+  static constexpr std::uint64_t kPageSize = 4096;
+  static constexpr std::uint64_t kSectorSize = 512;
+
   struct PowerLossOptions {
     LossMode mode = LossMode::kDropUnsynced;
     std::uint64_t seed = 1;
@@ -176,17 +215,26 @@ class FaultInjectionFileSystem : public FileSystem {
     std::uint64_t offset = 0; // kWrite: where it wrote
     std::uint64_t len = 0;    // kWrite: how many bytes
     std::string old_bytes;    // kWrite: what it overwrote, from `offset` on
+    // kWrite: the zeros of a growing Truncate, a size change that
+    // kRandomPages keeps or loses as a whole.
+    bool zero_fill = false;
   };
   struct FileState {
     std::uint64_t size = 0;            // current size, as the code under test sees it
     std::uint64_t synced = 0;          // durable size
     std::vector<Mutation> unsynced;    // since the last sync, oldest first
   };
-  // What of a file's unsynced mutations a power loss keeps: the first
-  // `whole` ones, then `partial` bytes of the next (a write).
+  // [first, second): a range of file offsets.
+  using Range = std::pair<std::uint64_t, std::uint64_t>;
+  // What of a file's unsynced mutations a power loss keeps.
   struct Survivors {
-    std::size_t whole = 0;
-    std::uint64_t partial = 0;
+    // Per unsynced mutation (same index): for a write, the ranges of its
+    // bytes that survive (sorted, disjoint, inside the write); for a size
+    // change, {old_size, new_size} if it survives. Empty: lost.
+    std::vector<std::vector<Range>> kept;
+    // The file is at least this long afterwards (kTornSector: the end of the
+    // torn sector).
+    std::uint64_t min_size = 0;
   };
   struct Fault {
     Op op;
@@ -227,7 +275,7 @@ class FaultInjectionFileSystem : public FileSystem {
   // Which of the file's mutations a power loss in `mode` keeps.
   static Survivors ChooseSurvivors(const FileState& file, LossMode mode, std::mt19937_64& rng);
   // Undoes on the base file system what `keep` does not keep. Needs mu_.
-  Status RollBack(const std::string& path, const FileState& file, Survivors keep);
+  Status RollBack(const std::string& path, const FileState& file, const Survivors& keep);
   // Moves every file whose rename is unsynced back to its durable name. Needs mu_.
   Status RevertUnsyncedRenames();
 
