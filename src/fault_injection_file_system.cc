@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string_view>
 #include <system_error>
 #include <utility>
@@ -82,6 +83,19 @@ Status WriteZeros(WritableFile& file, std::uint64_t offset, std::uint64_t len) {
     len -= n;
   }
   return Status::OK();
+}
+
+// Up to `max_bytes` of the file from its start (fewer if it is shorter).
+Result<std::string> ReadFront(FileSystem& fs, const std::string& path, std::uint64_t max_bytes) {
+  auto file = fs.NewReadableFile(path);
+  if (!file.ok()) return file.status();
+  auto size = (*file)->Size();
+  if (!size.ok()) return size.status();
+  std::string bytes(std::min(*size, max_bytes), '\0');
+  auto n = (*file)->PRead(0, bytes.size(), bytes.data());
+  if (!n.ok()) return n.status();
+  bytes.resize(*n);
+  return bytes;
 }
 
 // [first, second): a range of file offsets.
@@ -432,11 +446,59 @@ bool FaultInjectionFileSystem::IsUnsyncedCreation(const std::string& path) const
   return unsynced_creations_.contains(path);
 }
 
-void FaultInjectionFileSystem::DeleteHappened(const std::string& path) {
+// Reads what the file holds durably: its content with every unsynced write
+// undone, cut to its durable size (an untracked file is all durable).
+Result<std::optional<FaultInjectionFileSystem::PendingDeletion>> FaultInjectionFileSystem::PrepareDeletion(
+    const std::string& path) {
+  using Pending = std::optional<PendingDeletion>;
+  PendingDeletion deletion{0, path, path, {}};
+  std::optional<std::uint64_t> durable_size;
+  // (offset, the bytes a write overwrote there, below the durable size), newest first.
+  std::vector<std::pair<std::uint64_t, std::string>> undo;
+  {
+    std::lock_guard lock(mu_);
+    // Its name was never durable: after a power loss there is nothing to
+    // come back, whether or not the deletion is lost.
+    if (unsynced_creations_.contains(path)) return Pending();
+    if (auto it = unsynced_renames_.find(path); it != unsynced_renames_.end()) deletion.durable_name = it->second;
+    if (auto it = files_.find(path); it != files_.end()) {
+      const FileState& file = it->second;
+      durable_size = file.unsynced.empty() ? file.size : file.unsynced.front().old_size;
+      for (auto m = file.unsynced.rbegin(); m != file.unsynced.rend(); ++m) {
+        if (m->offset < *durable_size && !m->old_bytes.empty()) {
+          undo.emplace_back(m->offset, m->old_bytes.substr(0, *durable_size - m->offset));
+        }
+      }
+    }
+  }
+  if (!durable_size) {
+    auto size = base_->FileSize(path);
+    if (!size.ok()) return size.status();
+    durable_size = *size;
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (pending_deletion_bytes_ + *durable_size > kMaxRestorableDeletionBytes) return Pending();  // see the header
+  }
+  auto content = ReadFront(*base_, path, *durable_size);
+  if (!content.ok()) return content.status().WithContext("fault injection: saving the durable content of " + path);
+  deletion.content = std::move(content).value();
+  deletion.content.resize(*durable_size);  // a base file shorter than tracked: the rest reads as zeros
+  // Newest first, so that each byte ends up as the oldest write found it.
+  for (const auto& [offset, old_bytes] : undo) deletion.content.replace(offset, old_bytes.size(), old_bytes);
+  return Pending(std::move(deletion));
+}
+
+void FaultInjectionFileSystem::DeleteHappened(const std::string& path, std::optional<PendingDeletion> pending) {
   std::lock_guard lock(mu_);
   files_.erase(path);
   unsynced_creations_.erase(path);
   unsynced_renames_.erase(path);
+  // Checked again: other deletions may have used up the budget meanwhile.
+  if (!pending || pending_deletion_bytes_ + pending->content.size() > kMaxRestorableDeletionBytes) return;
+  pending->id = next_deletion_id_++;
+  pending_deletion_bytes_ += pending->content.size();
+  pending_deletions_.push_back(std::move(*pending));
 }
 
 std::vector<std::string> FaultInjectionFileSystem::UnsyncedEntriesIn(const std::string& dir) const {
@@ -452,12 +514,24 @@ std::vector<std::string> FaultInjectionFileSystem::UnsyncedEntriesIn(const std::
   return paths;
 }
 
-void FaultInjectionFileSystem::EntriesSynced(const std::vector<std::string>& paths) {
+std::uint64_t FaultInjectionFileSystem::next_deletion_id() const {
+  std::lock_guard lock(mu_);
+  return next_deletion_id_;
+}
+
+void FaultInjectionFileSystem::EntriesSynced(const std::string& dir, const std::vector<std::string>& paths,
+                                             std::uint64_t deletions_before) {
+  const std::string synced_dir = WithoutTrailingSlash(dir);
   std::lock_guard lock(mu_);
   for (const std::string& path : paths) {
     unsynced_creations_.erase(path);
     unsynced_renames_.erase(path);
   }
+  std::erase_if(pending_deletions_, [&](const PendingDeletion& d) {
+    if (d.id >= deletions_before || ParentDir(d.path) != synced_dir) return false;
+    pending_deletion_bytes_ -= d.content.size();
+    return true;
+  });
 }
 
 std::uint64_t FaultInjectionFileSystem::SyncedBytes(const std::string& path) const {
@@ -596,12 +670,49 @@ Status FaultInjectionFileSystem::RollBack(const std::string& path, const FileSta
   return s.ok() ? closed : s;
 }
 
-Status FaultInjectionFileSystem::RevertUnsyncedRenames() {
+void FaultInjectionFileSystem::KeepConflictingEntries(const std::set<std::string>& lost_creations,
+                                                      std::map<std::string, std::string>* reverts,
+                                                      std::vector<const PendingDeletion*>* restores) {
+  // Whether a file is under `name` after the loss, other than one moved
+  // back or restored there: unless it leaves (a lost creation, a reverted
+  // rename), whatever is there now stays.
+  std::map<std::string, bool> exists;  // base lookups, cached
+  auto taken = [&](const std::string& name) {
+    if (lost_creations.contains(name) || reverts->contains(name)) return false;
+    auto [it, fresh] = exists.try_emplace(name, true);
+    if (fresh) {
+      auto e = base_->FileExists(name);
+      it->second = !e.ok() || *e;  // in doubt, taken: never clobber a file
+    }
+    return it->second;
+  };
+  // Keeping a rename keeps its file under its new name, which may take the
+  // name another reverted rename needed: repeat until nothing changes (it
+  // ends: reverts only ever shrinks).
+  for (bool changed = true; changed;) {
+    changed = false;
+    std::set<std::string> claimed;  // names a reverted rename or a restored file goes to
+    for (auto it = reverts->begin(); it != reverts->end();) {
+      if (taken(it->second) || !claimed.insert(it->second).second) {
+        it = reverts->erase(it);
+        changed = true;
+      } else {
+        ++it;
+      }
+    }
+    // A deletion kept durable frees nothing, so it needs no new round.
+    std::erase_if(*restores, [&](const PendingDeletion* d) {
+      return taken(d->durable_name) || !claimed.insert(d->durable_name).second;
+    });
+  }
+}
+
+Status FaultInjectionFileSystem::RevertRenames(const std::map<std::string, std::string>& reverts) {
   // Through temporary names, so that chains and cycles of renames (a -> b
   // while b -> a) cannot clobber each other.
   std::vector<std::pair<std::string, std::string>> moves;  // temporary name, durable name
   Status result;
-  for (const auto& [path, durable_name] : unsynced_renames_) {
+  for (const auto& [path, durable_name] : reverts) {
     std::string tmp = path + ".fault-injection-unrename-" + std::to_string(moves.size());
     Status s = base_->RenameFile(path, tmp);
     if (s.ok()) moves.emplace_back(std::move(tmp), durable_name);
@@ -614,27 +725,64 @@ Status FaultInjectionFileSystem::RevertUnsyncedRenames() {
   return result;
 }
 
+Status FaultInjectionFileSystem::RestoreDeletion(const PendingDeletion& deletion) {
+  auto file = base_->NewWritableFile(deletion.durable_name);
+  // Its directory is gone (removed by the test): nowhere to come back to.
+  if (!file.ok()) return IgnoreMissing(file.status());
+  Status s = WriteBack(**file, 0, deletion.content);
+  Status closed = (*file)->Close();
+  return s.ok() ? closed : s;
+}
+
 Status FaultInjectionFileSystem::SimulatePowerLoss(const PowerLossOptions& options) {
   std::lock_guard lock(mu_);
   std::mt19937_64 rng(options.seed);
+  // Directory entries draw from a generator of their own, so that what a
+  // seed does to file contents does not depend on the entry policy.
+  std::mt19937_64 entry_rng(options.seed ^ 0x9e3779b97f4a7c15u);
+  const DirEntryLoss policy = options.dir_entry_loss();
+  auto lose_entry = [&] {
+    return policy == DirEntryLoss::kLoseAll ||
+           (policy == DirEntryLoss::kRandom && std::bernoulli_distribution(0.5)(entry_rng));
+  };
   Status result;
   auto keep_first_error = [&](Status s) {
     if (result.ok() && !s.ok()) result = std::move(s);
   };
-  const bool lose_entries = options.lose_unsynced_dir_entries;
+
+  std::set<std::string> lost_creations;
+  for (const std::string& path : unsynced_creations_) {
+    if (lose_entry()) lost_creations.insert(path);
+  }
+  std::map<std::string, std::string> reverts;  // path -> durable name
+  for (const auto& [path, durable_name] : unsynced_renames_) {
+    if (lose_entry()) reverts.emplace(path, durable_name);
+  }
+  std::vector<const PendingDeletion*> restores;
+  if (options.may_undo_deletions()) {
+    for (const PendingDeletion& deletion : pending_deletions_) {
+      if (lose_entry()) restores.push_back(&deletion);
+    }
+  }
+  KeepConflictingEntries(lost_creations, &reverts, &restores);
+
   for (const auto& [path, file] : files_) {
-    if (lose_entries && unsynced_creations_.contains(path)) continue;  // deleted below
+    if (lost_creations.contains(path)) continue;  // deleted below
     keep_first_error(RollBack(path, file, ChooseSurvivors(file, options.mode, rng)));
   }
-  if (lose_entries) {
-    for (const std::string& path : unsynced_creations_) keep_first_error(IgnoreMissing(base_->DeleteFile(path)));
-    keep_first_error(RevertUnsyncedRenames());
-  }
+  // Names are freed (lost creations, reverted renames) before they are
+  // taken again (reverted renames, restored files).
+  for (const std::string& path : lost_creations) keep_first_error(IgnoreMissing(base_->DeleteFile(path)));
+  keep_first_error(RevertRenames(reverts));
+  for (const PendingDeletion* deletion : restores) keep_first_error(RestoreDeletion(*deletion));
+
   active_ = true;
   crash_at_.reset();
   files_.clear();
   unsynced_creations_.clear();
   unsynced_renames_.clear();
+  pending_deletions_.clear();
+  pending_deletion_bytes_ = 0;
   // The machine restarts: a stalled device works again.
   stall_filters_.clear();
   stall_cv_.notify_all();
@@ -682,9 +830,13 @@ Result<std::uint64_t> FaultInjectionFileSystem::FileSize(const std::string& path
 
 Status FaultInjectionFileSystem::DeleteFile(const std::string& path) {
   if (Status s = MaybeFail(Op::kDelete, path); !s.ok()) return s;
+  // Read before the unlink: a power loss that undoes it brings the file
+  // back. A missing file is left to the base to report.
+  auto pending = PrepareDeletion(path);
+  if (!pending.ok() && pending.status().sys_errno() != ENOENT) return pending.status();
   Status s = base_->DeleteFile(path);
   if (!s.ok()) return s;
-  DeleteHappened(path);
+  DeleteHappened(path, pending.ok() ? std::move(pending).value() : std::nullopt);
   MutationSucceeded();
   return s;
 }
@@ -707,9 +859,10 @@ Status FaultInjectionFileSystem::SyncDir(const std::string& path) {
   if (Status s = MaybeFail(Op::kSyncDir, path); !s.ok()) return s;
   // Only entries that exist before the fsync starts are made durable by it.
   std::vector<std::string> entries = UnsyncedEntriesIn(path);
+  const std::uint64_t deletions_before = next_deletion_id();
   Status s = base_->SyncDir(path);
   if (!s.ok()) return s;
-  EntriesSynced(entries);
+  EntriesSynced(path, entries, deletions_before);
   MutationSucceeded();
   return s;
 }

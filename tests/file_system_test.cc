@@ -29,6 +29,7 @@ namespace {
 
 using Op = FaultInjectionFileSystem::Op;
 using LossMode = FaultInjectionFileSystem::LossMode;
+using DirEntryLoss = FaultInjectionFileSystem::DirEntryLoss;
 constexpr std::size_t kPage = FaultInjectionFileSystem::kPageSize;
 constexpr std::size_t kSector = FaultInjectionFileSystem::kSectorSize;
 
@@ -271,6 +272,16 @@ class FaultFileSystemTest : public TempDirTest {
     return fs_.SimulatePowerLoss(options);
   }
 
+  Status PowerLoss(LossMode mode, std::uint64_t seed, DirEntryLoss entries) {
+    FaultInjectionFileSystem::PowerLossOptions options;
+    options.mode = mode;
+    options.seed = seed;
+    options.dir_entries = entries;
+    fs_.Deactivate();
+    return fs_.SimulatePowerLoss(options);
+  }
+
+  bool Exists(const std::string& name) { return std::filesystem::exists(Path(name)); }
 
   FaultInjectionFileSystem fs_;
 };
@@ -900,6 +911,126 @@ TEST_F(FaultFileSystemTest, TornSectorKeepsEarlierWritesAndFullySyncedFiles) {
   EXPECT_EQ(content.substr(0, 10), "AAAAoooooo") << "the write before the last one survives";
   EXPECT_NE(content.substr(10, 4), "BBBB") << "the last one is torn";
   EXPECT_EQ(content.substr(14), "oooooo");
+}
+
+// ---------------------------------------------------------------- directory entries, deletions
+
+TEST_F(FaultFileSystemTest, DirEntryPolicyDefaultsToTheOldSwitch) {
+  FaultInjectionFileSystem::PowerLossOptions options;
+  EXPECT_EQ(options.dir_entry_loss(), DirEntryLoss::kLoseAll);
+  options.lose_unsynced_dir_entries = false;
+  EXPECT_EQ(options.dir_entry_loss(), DirEntryLoss::kKeepAll);
+  EXPECT_FALSE(options.may_undo_deletions());
+  options.dir_entries = DirEntryLoss::kRandom;
+  EXPECT_EQ(options.dir_entry_loss(), DirEntryLoss::kRandom) << "the policy wins over the switch";
+  EXPECT_TRUE(options.may_undo_deletions());
+}
+
+TEST_F(FaultFileSystemTest, OldSwitchKeepsDeletionsDurable) {
+  // lose_unsynced_dir_entries keeps its old meaning for existing callers.
+  { auto file = Prepare("seg", "durable", {}); }
+  ASSERT_TRUE(fs_.DeleteFile(Path("seg")).ok());
+  ASSERT_TRUE(PowerLoss(LossMode::kDropUnsynced, 1, /*lose_entries=*/true).ok());
+  EXPECT_FALSE(Exists("seg"));
+}
+
+TEST_F(FaultFileSystemTest, RandomDirEntriesAreKeptOrLostPerSeed) {
+  // An unsynced creation and an unsynced rename per seed, each kept or lost
+  // on its own.
+  std::set<bool> created, renamed;
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    const std::string n = std::to_string(seed);
+    { auto f = Prepare("old" + n, "R", {}); }
+    ASSERT_TRUE(fs_.RenameFile(Path("old" + n), Path("new" + n)).ok());
+    auto file = Create("created" + n);
+    ASSERT_TRUE(WriteAt(*file, 0, "C").ok());
+    ASSERT_TRUE(file->Sync().ok());
+    ASSERT_TRUE(PowerLoss(LossMode::kDropUnsynced, seed, DirEntryLoss::kRandom).ok());
+    created.insert(Exists("created" + n));
+    if (Exists("created" + n)) {
+      EXPECT_EQ(ReadAll(Path("created" + n)), "C");
+    }
+    EXPECT_NE(Exists("old" + n), Exists("new" + n)) << "seed " << seed << ": exactly one name";
+    renamed.insert(Exists("new" + n));
+  }
+  EXPECT_EQ(created, (std::set<bool>{false, true}));
+  EXPECT_EQ(renamed, (std::set<bool>{false, true}));
+}
+
+TEST_F(FaultFileSystemTest, UnsyncedDeletionComesBackWithItsDurableContent) {
+  auto file = Prepare("seg", "durable", {"-unsynced"});
+  file.reset();
+  ASSERT_TRUE(fs_.DeleteFile(Path("seg")).ok());
+  EXPECT_FALSE(Exists("seg"));
+  ASSERT_TRUE(PowerLoss(LossMode::kKeepRandomPrefix, 1, DirEntryLoss::kLoseAll).ok());
+  EXPECT_EQ(ReadAll(Path("seg")), "durable") << "what a power loss would have left of it";
+}
+
+TEST_F(FaultFileSystemTest, DeletionOfAnOverwrittenFileComesBackWithItsOldBytes) {
+  auto file = Prepare("seg", "0123456789", {});
+  ASSERT_TRUE(WriteAt(*file, 2, "ab").ok());
+  ASSERT_TRUE(WriteAt(*file, 3, "XYZ").ok());
+  file.reset();
+  ASSERT_TRUE(fs_.DeleteFile(Path("seg")).ok());
+  ASSERT_TRUE(PowerLoss(LossMode::kDropUnsynced, 1, DirEntryLoss::kLoseAll).ok());
+  EXPECT_EQ(ReadAll(Path("seg")), "0123456789");
+}
+
+TEST_F(FaultFileSystemTest, SyncedDeletionStaysDeleted) {
+  { auto file = Prepare("seg", "durable", {}); }
+  { auto file = Prepare("other", "durable", {}); }
+  ASSERT_TRUE(fs_.DeleteFile(Path("seg")).ok());
+  ASSERT_TRUE(fs_.SyncDir(dir_).ok());
+  ASSERT_TRUE(fs_.DeleteFile(Path("other")).ok()) << "deleted after the directory sync";
+  ASSERT_TRUE(PowerLoss(LossMode::kDropUnsynced, 1, DirEntryLoss::kLoseAll).ok());
+  EXPECT_FALSE(Exists("seg"));
+  EXPECT_EQ(ReadAll(Path("other")), "durable");
+}
+
+TEST_F(FaultFileSystemTest, UnsyncedDeletionStaysDeletedWhenEntriesAreKept) {
+  { auto file = Prepare("seg", "durable", {}); }
+  ASSERT_TRUE(fs_.DeleteFile(Path("seg")).ok());
+  ASSERT_TRUE(PowerLoss(LossMode::kDropUnsynced, 1, DirEntryLoss::kKeepAll).ok());
+  EXPECT_FALSE(Exists("seg"));
+}
+
+TEST_F(FaultFileSystemTest, DeletionOfANeverDurableFileDoesNotComeBack) {
+  auto file = Create("seg");
+  ASSERT_TRUE(WriteAt(*file, 0, "data").ok());
+  ASSERT_TRUE(file->Sync().ok());
+  file.reset();
+  ASSERT_TRUE(fs_.DeleteFile(Path("seg")).ok());
+  ASSERT_TRUE(PowerLoss(LossMode::kDropUnsynced, 1, DirEntryLoss::kLoseAll).ok());
+  EXPECT_FALSE(Exists("seg"));
+}
+
+TEST_F(FaultFileSystemTest, DeletedFileComesBackUnderItsDurableName) {
+  { auto file = Prepare("seg-1", "old", {}); }
+  ASSERT_TRUE(fs_.RenameFile(Path("seg-1"), Path("seg-5")).ok());
+  ASSERT_TRUE(fs_.DeleteFile(Path("seg-5")).ok());
+  ASSERT_TRUE(PowerLoss(LossMode::kDropUnsynced, 1, DirEntryLoss::kLoseAll).ok());
+  EXPECT_EQ(ReadAll(Path("seg-1")), "old");
+  EXPECT_FALSE(Exists("seg-5"));
+}
+
+TEST_F(FaultFileSystemTest, RestoredDeletionNeverDisplacesAFileThatStays) {
+  // Delete "seg", create a new "seg": after the loss it is the new one, the
+  // old one, or none, never a mix.
+  std::set<std::string> outcomes;
+  for (std::uint64_t seed = 1; seed <= 30; ++seed) {
+    { auto file = Prepare("seg", "old", {}); }
+    ASSERT_TRUE(fs_.DeleteFile(Path("seg")).ok());
+    auto file = Create("seg");
+    ASSERT_TRUE(WriteAt(*file, 0, "new").ok());
+    ASSERT_TRUE(file->Sync().ok());
+    file.reset();
+    ASSERT_TRUE(PowerLoss(LossMode::kDropUnsynced, seed, DirEntryLoss::kRandom).ok());
+    const std::string outcome = Exists("seg") ? ReadAll(Path("seg")) : "(none)";
+    EXPECT_TRUE(outcome == "new" || outcome == "old" || outcome == "(none)") << "seed " << seed << ": " << outcome;
+    outcomes.insert(outcome);
+    std::filesystem::remove(Path("seg"));
+  }
+  EXPECT_EQ(outcomes, (std::set<std::string>{"new", "old", "(none)"}));
 }
 
 // ---------------------------------------------------------------- allocate faults, crash points

@@ -9,7 +9,7 @@
 //    crash-at-every-step tests;
 //  * simulate power loss: what was not made durable is undone, in whole or in
 //    part (not necessarily a prefix of it), and directory entries
-//    (creations, renames) that were never synced may be lost;
+//    (creations, renames, deletions) that were never synced may be lost;
 //  * observe every successful sync (tests check the durable watermark
 //    against what is really on stable storage).
 //
@@ -51,17 +51,37 @@
 //
 // Directory entries. A file created (NewWritableFile) or renamed (RenameFile)
 // is named by an unsynced entry until SyncDir() on the directory of its
-// (new) name succeeds. With PowerLossOptions::lose_unsynced_dir_entries, a
-// power loss then deletes files whose creation is unsynced, and moves a file
-// whose rename is unsynced back to the name it had when its entry was last
-// durable (a chain of unsynced renames reverts as a whole). Exceptions, so
-// that a power loss never leaves neither the old nor the new file under a
-// name: renaming over a file whose entry is durable is treated as durable
-// at once (the new file keeps the name); renaming a file whose creation is
-// unsynced moves that mark to the new name (unless it replaced a durable
-// file, see the first exception). Deletions are treated as durable at once.
-// Tracking follows RenameFile, not open handles: reopen a renamed file
-// before writing to it under its new name.
+// (new) name succeeds, and a file deleted (DeleteFile) is gone by an
+// unsynced entry until SyncDir() on the directory it was deleted from
+// succeeds. PowerLossOptions::dir_entry_loss() says what a power loss does
+// with each unsynced entry: lose it (kLoseAll), keep it (kKeepAll), or
+// either, decided per entry by the seed (kRandom); deletions only when that
+// policy is given as PowerLossOptions::dir_entries (the older switch,
+// lose_unsynced_dir_entries, keeps every deletion durable, as it always
+// did). Losing an entry means:
+//
+//  * a creation: the file is deleted;
+//  * a rename: the file moves back to the name it had when its entry was
+//    last durable (a chain of unsynced renames reverts as a whole);
+//  * a deletion: the file comes back, under the name its entry last had
+//    durably (before any unsynced rename), with the content it had durably
+//    when it was deleted (what kDropUnsynced would have left of it then).
+//    To that end DeleteFile reads that content into memory first, up to
+//    kMaxRestorableDeletionBytes for all pending deletions together; a
+//    deletion that would go beyond is durable at once, as is the deletion
+//    of a file whose creation was unsynced (no durable entry to restore).
+//
+// Exceptions, so that a power loss never leaves neither the old nor the new
+// file under a name and never puts two files under one: renaming over a
+// file whose entry is durable is treated as durable at once (the new file
+// keeps the name, the replaced one is gone for good); renaming a file whose
+// creation is unsynced moves that mark to the new name (unless it replaced a
+// durable file, see the first exception); an entry whose loss would put a
+// file under a name that is taken after the loss (by a file whose entry
+// stays, or by another restored file) is kept instead (the deletion stays
+// durable, the rename stays), which can in turn keep renames out of that
+// name. Tracking follows RenameFile, not open handles: reopen a renamed
+// file before writing to it under its new name.
 #pragma once
 
 #include <cstdint>
@@ -168,12 +188,38 @@ class FaultInjectionFileSystem : public FileSystem {
   static constexpr std::uint64_t kPageSize = 4096;
   static constexpr std::uint64_t kSectorSize = 512;
 
+  // What a power loss does with directory entries (creations, renames,
+  // deletions) whose directory was not synced since (see the top comment).
+  enum class DirEntryLoss {
+    kLoseAll,  // every one is lost
+    kKeepAll,  // every one stays
+    kRandom,   // each one is lost with probability 1/2, drawn from the seed
+  };
+  // DeleteFile keeps the durable content of the file it deletes in memory
+  // until its directory is synced or the power is lost, up to this many
+  // bytes for all such files together; beyond, a deletion is durable at once.
+  static constexpr std::uint64_t kMaxRestorableDeletionBytes = std::uint64_t{256} << 20;
+
   struct PowerLossOptions {
     LossMode mode = LossMode::kDropUnsynced;
     std::uint64_t seed = 1;
-    // Files created since their directory was last synced disappear, and
-    // files renamed since go back to their old name.
+    // The older switch, with its exact old meaning, used when dir_entries is
+    // not set: true loses unsynced creations and renames (as kLoseAll),
+    // false keeps them (as kKeepAll); deletions stay durable either way.
     bool lose_unsynced_dir_entries = true;
+    // The policy for every unsynced entry, deletions included. Setting it
+    // (even to kKeepAll) replaces lose_unsynced_dir_entries.
+    std::optional<DirEntryLoss> dir_entries = std::nullopt;
+
+    // The policy in force: dir_entries, else what lose_unsynced_dir_entries says.
+    DirEntryLoss dir_entry_loss() const {
+      if (dir_entries) return *dir_entries;
+      return lose_unsynced_dir_entries ? DirEntryLoss::kLoseAll : DirEntryLoss::kKeepAll;
+    }
+    // Whether an unsynced deletion may be lost (the file comes back): only
+    // under an explicit dir_entries policy. The old switch never undid
+    // deletions, and callers that chose it were written (and pass) that way.
+    bool may_undo_deletions() const { return dir_entries.has_value() && *dir_entries != DirEntryLoss::kKeepAll; }
   };
 
   // Power loss, step 2: rewrites the files on the base file system to what a
@@ -236,6 +282,13 @@ class FaultInjectionFileSystem : public FileSystem {
     // torn sector).
     std::uint64_t min_size = 0;
   };
+  // A DeleteFile whose directory was not synced since.
+  struct PendingDeletion {
+    std::uint64_t id;          // order of deletions, for SyncDir
+    std::string path;          // the name it was deleted under
+    std::string durable_name;  // the name it comes back under
+    std::string content;       // what it comes back with
+  };
   struct Fault {
     Op op;
     std::uint64_t remaining;  // matching ops to let through before failing
@@ -266,18 +319,31 @@ class FaultInjectionFileSystem : public FileSystem {
   void SyncHappened(const std::string& path);  // also runs the observer, outside mu_
   void RenameHappened(const std::string& from, const std::string& to, bool over_durable);
   bool IsUnsyncedCreation(const std::string& path) const;
-  void DeleteHappened(const std::string& path);
+  // What a deletion of `path` can undo: its durable name and content, or
+  // nothing when the deletion is durable at once. Reads the file.
+  Result<std::optional<PendingDeletion>> PrepareDeletion(const std::string& path);
+  void DeleteHappened(const std::string& path, std::optional<PendingDeletion> pending);
   // The paths in `dir` whose entries (creations, renames) a sync of `dir`
   // would make durable.
   std::vector<std::string> UnsyncedEntriesIn(const std::string& dir) const;
-  void EntriesSynced(const std::vector<std::string>& paths);
+  std::uint64_t next_deletion_id() const;
+  // After a sync of `dir`: `paths` and the deletions from `dir` before
+  // `deletions_before` are durable.
+  void EntriesSynced(const std::string& dir, const std::vector<std::string>& paths, std::uint64_t deletions_before);
 
   // Which of the file's mutations a power loss in `mode` keeps.
   static Survivors ChooseSurvivors(const FileState& file, LossMode mode, std::mt19937_64& rng);
   // Undoes on the base file system what `keep` does not keep. Needs mu_.
   Status RollBack(const std::string& path, const FileState& file, const Survivors& keep);
-  // Moves every file whose rename is unsynced back to its durable name. Needs mu_.
-  Status RevertUnsyncedRenames();
+  // Drops from `reverts` and `restores` each entry whose loss would put a
+  // file under a name that is taken after the loss (see the top comment).
+  void KeepConflictingEntries(const std::set<std::string>& lost_creations, std::map<std::string, std::string>* reverts,
+                              std::vector<const PendingDeletion*>* restores);
+  // Moves each file in `reverts` (path -> durable name) back to its durable
+  // name. Needs mu_.
+  Status RevertRenames(const std::map<std::string, std::string>& reverts);
+  // Recreates a deleted file. Needs mu_.
+  Status RestoreDeletion(const PendingDeletion& deletion);
 
   std::shared_ptr<FileSystem> base_;
   mutable std::mutex mu_;
@@ -291,6 +357,9 @@ class FaultInjectionFileSystem : public FileSystem {
   // Renamed (new path -> the path whose entry is durable), the new path's
   // directory not synced since.
   std::map<std::string, std::string> unsynced_renames_;
+  std::vector<PendingDeletion> pending_deletions_;  // oldest first
+  std::uint64_t pending_deletion_bytes_ = 0;        // their content, together
+  std::uint64_t next_deletion_id_ = 0;
   std::uint64_t syncs_ = 0;
   std::uint64_t writes_ = 0;
   std::uint64_t mutating_ops_ = 0;
