@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <set>
 #include <string_view>
@@ -154,6 +155,25 @@ Status UndoWrite(WritableFile& file, const auto& m, Range r, std::uint64_t size)
   }
   const std::uint64_t zeros_from = std::max(r.first, old_end), zeros_to = std::min(r.second, size);
   return zeros_from < zeros_to ? WriteZeros(file, zeros_from, zeros_to - zeros_from) : Status::OK();
+}
+
+Status FsError(std::string_view what, const std::string& path, const std::error_code& ec) {
+  return Status::IOError("fault injection: " + std::string(what) + " " + path + ": " + ec.message(), ec.value());
+}
+
+// Removes everything in `dir`, not `dir` itself.
+Status RemoveContents(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<fs::path> entries;  // collected first: removing while iterating is unspecified
+  for (fs::directory_iterator it(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    entries.push_back(it->path());
+  }
+  if (ec) return FsError("listing", dir, ec);
+  for (const fs::path& entry : entries) {
+    if (fs::remove_all(entry, ec); ec) return FsError("removing", entry.string(), ec);
+  }
+  return Status::OK();
 }
 
 // Clips `m` to a file cut to `size`; false when nothing of it is left.
@@ -534,6 +554,23 @@ void FaultInjectionFileSystem::EntriesSynced(const std::string& dir, const std::
   });
 }
 
+void FaultInjectionFileSystem::ForgetUnder(const std::string& dir) {
+  const std::string root = WithoutTrailingSlash(dir);
+  const std::string prefix = root.ends_with('/') ? root : root + "/";
+  auto under = [&](const std::string& path) { return path == root || path.starts_with(prefix); };
+  std::lock_guard lock(mu_);
+  std::erase_if(files_, [&](const auto& entry) { return under(entry.first); });
+  std::erase_if(unsynced_creations_, under);
+  // A rename into or out of the directory: its other name has no file to
+  // move back, or no directory to move it back into.
+  std::erase_if(unsynced_renames_, [&](const auto& entry) { return under(entry.first) || under(entry.second); });
+  std::erase_if(pending_deletions_, [&](const PendingDeletion& d) {
+    if (!under(d.path) && !under(d.durable_name)) return false;
+    pending_deletion_bytes_ -= d.content.size();
+    return true;
+  });
+}
+
 std::uint64_t FaultInjectionFileSystem::SyncedBytes(const std::string& path) const {
   std::lock_guard lock(mu_);
   auto it = files_.find(path);
@@ -787,6 +824,66 @@ Status FaultInjectionFileSystem::SimulatePowerLoss(const PowerLossOptions& optio
   stall_filters_.clear();
   stall_cv_.notify_all();
   return result;
+}
+
+// ---- whole-directory faults ----
+
+Status FaultInjectionFileSystem::LoseDirectory(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  ForgetUnder(dir);
+  return ec ? FsError("removing", dir, ec) : Status::OK();
+}
+
+Status FaultInjectionFileSystem::EmptyDirectory(const std::string& dir) {
+  std::error_code ec;
+  const bool exists = std::filesystem::exists(dir, ec);
+  if (ec) return FsError("looking up", dir, ec);
+  Status s = exists ? RemoveContents(dir) : base_->CreateDirs(dir);
+  ForgetUnder(dir);
+  return s;
+}
+
+Result<FaultInjectionFileSystem::DirectorySnapshot> FaultInjectionFileSystem::SnapshotDirectory(
+    const std::string& dir) {
+  namespace fs = std::filesystem;
+  DirectorySnapshot snapshot;
+  snapshot.dir = dir;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    const fs::file_type type = it->symlink_status(ec).type();
+    if (ec) break;
+    const std::string relative = it->path().lexically_relative(dir).generic_string();
+    if (type == fs::file_type::directory) {
+      snapshot.subdirs.push_back(relative);
+    } else if (type == fs::file_type::regular) {
+      auto content = ReadFront(*base_, it->path().string(), std::numeric_limits<std::uint64_t>::max());
+      if (!content.ok()) return content.status().WithContext("fault injection: snapshot of " + dir);
+      snapshot.files.emplace(relative, std::move(content).value());
+    }
+  }
+  if (ec) return FsError("listing", dir, ec);
+  // A parent's name is a prefix of its children's, so it sorts first.
+  std::sort(snapshot.subdirs.begin(), snapshot.subdirs.end());
+  return snapshot;
+}
+
+Status FaultInjectionFileSystem::RestoreDirectory(const DirectorySnapshot& snapshot) {
+  const std::string& dir = snapshot.dir;
+  if (Status s = EmptyDirectory(dir); !s.ok()) return s;
+  for (const std::string& sub : snapshot.subdirs) {
+    if (Status s = base_->CreateDirs(dir + "/" + sub); !s.ok()) return s;
+  }
+  for (const auto& [relative, content] : snapshot.files) {
+    auto file = base_->NewWritableFile(dir + "/" + relative);
+    if (!file.ok()) return file.status().WithContext("fault injection: restoring " + dir);
+    Status s = WriteBack(**file, 0, content);
+    Status closed = (*file)->Close();
+    if (!s.ok()) return s;
+    if (!closed.ok()) return closed;
+  }
+  return Status::OK();
 }
 
 // ---- FileSystem ----

@@ -10,6 +10,8 @@
 //  * simulate power loss: what was not made durable is undone, in whole or in
 //    part (not necessarily a prefix of it), and directory entries
 //    (creations, renames, deletions) that were never synced may be lost;
+//  * lose, empty or roll back a whole directory (a device missing after a
+//    reboot, an empty mount point, an older copy restored from a backup);
 //  * observe every successful sync (tests check the durable watermark
 //    against what is really on stable storage).
 //
@@ -82,6 +84,11 @@
 // durable, the rename stays), which can in turn keep renames out of that
 // name. Tracking follows RenameFile, not open handles: reopen a renamed
 // file before writing to it under its new name.
+//
+// Whole-directory faults (LoseDirectory, EmptyDirectory, SnapshotDirectory
+// and RestoreDirectory) model what the operator or the hardware does to a
+// whole directory between two runs: a device that does not come back after
+// a reboot, an empty mount point, an older copy restored from a backup.
 #pragma once
 
 #include <cstdint>
@@ -229,6 +236,39 @@ class FaultInjectionFileSystem : public FileSystem {
   // files (or was destroyed).
   Status SimulatePowerLoss(const PowerLossOptions& options);
 
+  // Whole-directory faults, between two runs of the code under test (call
+  // them when it has closed its files, as for SimulatePowerLoss). They act
+  // on the base file system directly, as an operator or the hardware would:
+  // they are never injected, work while deactivated, do not count as
+  // mutating operations, and forget all tracking (unsynced mutations and
+  // entries, pending deletions) of the paths under `dir`, whose content now
+  // simply is what it is. The directory tree itself is walked, removed and
+  // created with std::filesystem (the FileSystem interface cannot remove a
+  // directory), so the base must work on the local file system, as
+  // FileSystem::Default() does; file bytes go through the base.
+  //
+  // The directory and everything under it disappear (a device that is not
+  // mounted after a reboot). OK if it did not exist.
+  Status LoseDirectory(const std::string& dir);
+  // The directory exists (it is created if missing) and is empty (an empty
+  // mount point).
+  Status EmptyDirectory(const std::string& dir);
+
+  // The regular files and directories under a directory, as they are on the
+  // base file system when captured (an older copy, from a backup).
+  struct DirectorySnapshot {
+    std::string dir;                            // as given to SnapshotDirectory
+    std::vector<std::string> subdirs;           // relative to dir, parents first
+    std::map<std::string, std::string> files;   // path relative to dir -> content
+  };
+  // Reads the whole tree into memory. Other kinds of entries (symbolic links,
+  // sockets, ...) are left out.
+  Result<DirectorySnapshot> SnapshotDirectory(const std::string& dir);
+  // Makes snapshot.dir hold exactly the snapshot: everything under it now is
+  // removed (files created since the snapshot are gone), then its directories
+  // and files are recreated (the directory too, if it was lost).
+  Status RestoreDirectory(const DirectorySnapshot& snapshot);
+
   // The file's durable size: its size at its last successful Sync() (or when
   // first reopened), clipped by later shrinking truncations. 0 if untracked.
   std::uint64_t SyncedBytes(const std::string& path) const;
@@ -344,6 +384,8 @@ class FaultInjectionFileSystem : public FileSystem {
   Status RevertRenames(const std::map<std::string, std::string>& reverts);
   // Recreates a deleted file. Needs mu_.
   Status RestoreDeletion(const PendingDeletion& deletion);
+  // Forgets all tracking of the paths under `dir` (whole-directory faults).
+  void ForgetUnder(const std::string& dir);
 
   std::shared_ptr<FileSystem> base_;
   mutable std::mutex mu_;
