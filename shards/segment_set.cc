@@ -176,13 +176,21 @@ Status SegmentSet::DiscardPrepared() {
     // read it, and the next Open pools it. (A crash before the rename
     // leaves a header-less file at the shard's end, which recovery removes.)
     if (config_.fs->RenameFile(path, p->recycled_from).ok()) {
-      std::lock_guard lk(mu_);
-      pool_.push_back(p->recycled_from);
-      return Status::OK();
+      {
+        std::lock_guard lk(mu_);
+        pool_.push_back(p->recycled_from);
+      }
+      // Durable, so a power loss cannot bring the header-less file back
+      // under the new name.
+      return config_.fs->SyncDir(config_.dir);
     }
   }
   if (Status d = config_.fs->DeleteFile(path); d.ok()) {
     space_->Release(p->capacity);
+    // The prepared file was durable (its directory synced when it was
+    // made): without this sync a power loss can bring it back, a header-less
+    // file in a directory the next open may not know (fewer shards).
+    if (Status sd = config_.fs->SyncDir(config_.dir); !sd.ok() && s.ok()) s = sd;
   } else if (s.ok()) {
     s = d;
   }
