@@ -264,7 +264,7 @@ Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryM
       rep.anomalies.push_back(a);
       if (mode == RecoveryMode::kSalvage) continue;  // keep the first copy
       if (mode != RecoveryMode::kPointInTime) return Status::Corruption(a.ToString());
-      stopped = true;
+      stopped = any_damaged = true;  // point-in-time stops at it
       break;
     }
     // A gap is cut at - unless an earlier salvage or per-shard open

@@ -86,6 +86,9 @@ Result<bool> IsHeaderlessLeftover(const ScanContext& ctx, const std::string& pat
   if (!r.ok()) return r.status();
   format::SegmentHeader h;
   if (format::DecodeSegmentHeader(buf, *r, &h).ok()) return false;
+  // No room for anything but (part of) a header: the first write was cut
+  // short inside it.
+  if (*size <= format::kSegmentHeaderBytes) return true;
   if (!IsTornHeader(buf, *r) && !std::all_of(buf, buf + *r, [](char c) { return c == 0; })) return false;
   auto content = SegmentReader::InspectHeaderless(ctx.fs, path, seq);
   if (!content.ok()) return content.status();

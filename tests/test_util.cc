@@ -7,7 +7,12 @@
 #include <filesystem>
 #include <map>
 
+#include <chrono>
+#include <thread>
+
 #include "recovery/segment_reader.h"
+#include "shardwal/fault_injection_file_system.h"
+#include "shardwal/wal.h"
 #include "src/format.h"
 #include "src/options_internal.h"
 
@@ -77,6 +82,51 @@ Options TestOptions(const std::string& dir, std::uint32_t shards) {
   o.max_record_bytes = 64u << 10;
   o.backpressure_timeout = std::chrono::milliseconds(2000);
   return o;
+}
+
+std::string CrashTag(int i) { return "t" + std::to_string(i % 7); }
+
+std::string CrashPayload(int i) {
+  return "record-" + std::to_string(i) + "|" + std::string(static_cast<std::size_t>(60 + i % 90), static_cast<char>('a' + i % 26));
+}
+
+void CrashAfterUnsyncedTail(Options options, int acked, int unacked) {
+  auto fs = std::make_shared<FaultInjectionFileSystem>(options.file_system ? options.file_system : FileSystem::Default());
+  options.file_system = fs;
+  auto wal = Wal::Open(options);
+  ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+  for (int i = 1; i <= acked; ++i) {
+    auto lsn = (*wal)->Append(CrashTag(i), CrashPayload(i));
+    ASSERT_TRUE(lsn.ok()) << lsn.status().ToString();
+    ASSERT_EQ(*lsn, static_cast<Lsn>(i));
+  }
+  AppendOptions none;
+  none.durability = Durability::kNone;
+  for (int i = acked + 1; i <= acked + unacked; ++i) {
+    auto lsn = (*wal)->Append(CrashTag(i), CrashPayload(i), none);
+    ASSERT_TRUE(lsn.ok()) << lsn.status().ToString();
+  }
+  // The flush threads write kNone records after max_batch_delay, without a
+  // sync: wait until nothing is buffered and no write has happened for a
+  // while (a flush in progress writes within microseconds).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  std::uint64_t writes = fs->write_count();
+  auto quiet_since = std::chrono::steady_clock::now();
+  for (;;) {
+    const WalMetrics m = (*wal)->Metrics();
+    const auto now = std::chrono::steady_clock::now();
+    if (fs->write_count() != writes || m.buffered_records != 0) {
+      writes = fs->write_count();
+      quiet_since = now;
+    } else if (now - quiet_since > std::chrono::milliseconds(50)) {
+      break;
+    }
+    ASSERT_LT(now, deadline) << "the unsynced tail was never written";
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ((*wal)->DurableLsn(), static_cast<Lsn>(acked)) << "the tail must not have been synced";
+  fs->Deactivate();  // the process is gone: nothing more reaches the files
+  (void)(*wal)->Close();  // fails (nothing can be written): as if it never ran
 }
 
 }  // namespace shardwal::testing

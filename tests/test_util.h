@@ -49,4 +49,17 @@ std::vector<StoredRecord> ReadWal(const Options& options, bool allow_torn_tail =
 // Options for a test WAL in `dir`: small, quick, POSIX unless `fs` is given.
 Options TestOptions(const std::string& dir, std::uint32_t shards = 2);
 
+// The records CrashAfterUnsyncedTail writes: record i (1-based) has LSN i.
+std::string CrashTag(int i);
+std::string CrashPayload(int i);
+
+// What a SIGKILL leaves: writes a WAL with `options` (its file system
+// wrapped in a FaultInjectionFileSystem) - `acked` records appended with
+// group durability (acknowledged), then `unacked` with kNone, waited for
+// until the flush threads have written them (unsynced) - then stops every
+// further write and drops the WAL without a clean Close: no seal, no
+// MANIFEST update, the unsynced tail in the files as written. Fails the
+// test if that cannot be arranged.
+void CrashAfterUnsyncedTail(Options options, int acked, int unacked);
+
 }  // namespace shardwal::testing
