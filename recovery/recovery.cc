@@ -160,7 +160,7 @@ Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryM
   rep.consistency = consistency;
   rep.existing = true;
   const std::vector<std::string> dirs = manifest.AllShardDirs();
-  ScanContext ctx{fs, &manifest, mode, /*verify_checksums=*/true, /*live_writer_possible=*/read_only};
+  ScanContext ctx{fs, &manifest, mode, /*verify_checksums=*/true, read_only};
 
   std::pair<Lsn, std::uint32_t> live_acknowledged{kNoLsn, 0};
   if (read_only) live_acknowledged = AcknowledgedBeforeScan(ctx, dirs);

@@ -18,6 +18,9 @@ bool IsWalBookkeeping(const std::string& name) {
 struct HeaderCheck {
   Anomaly::Kind kind;
   std::string message;
+  // This WAL's segment from an epoch the MANIFEST does not know (as it
+  // knows it): the MANIFEST is older than the segments.
+  bool manifest_older = false;
 };
 
 // Why a segment header does not belong in this shard directory, if it does not.
@@ -31,7 +34,7 @@ std::optional<HeaderCheck> CheckHeader(const ScanContext& ctx, const std::string
   const ManifestEpoch* epoch = m.FindEpoch(h.epoch);
   if (epoch == nullptr) {
     return HeaderCheck{Anomaly::Kind::kMisplacedSegment,
-                       "written in epoch " + std::to_string(h.epoch) + ", which the MANIFEST does not know"};
+                       "written in epoch " + std::to_string(h.epoch) + ", which the MANIFEST does not know", true};
   }
   if (h.shard_count != epoch->shard_dirs.size()) {
     return HeaderCheck{Anomaly::Kind::kMisplacedSegment,
@@ -52,7 +55,8 @@ std::optional<HeaderCheck> CheckHeader(const ScanContext& ctx, const std::string
     return HeaderCheck{Anomaly::Kind::kMisplacedSegment,
                        "written in epoch " + std::to_string(h.epoch) + " starting at LSN " +
                            std::to_string(h.epoch_first_lsn) + "; the MANIFEST says that epoch starts at LSN " +
-                           std::to_string(epoch->first_lsn) + " (an older or another copy of the MANIFEST?)"};
+                           std::to_string(epoch->first_lsn) + " (an older or another copy of the MANIFEST?)",
+                       true};
   }
   return std::nullopt;
 }
@@ -248,15 +252,13 @@ Result<ShardLayout> ListShardSegments(const ScanContext& ctx, std::uint32_t shar
       continue;
     }
     if (seq != prev_seq + 1) {
+      // Files do not go missing in a crash (their directory entries were
+      // synced before they held anything): this directory came back short,
+      // and point-in-time must not cut the other shards at it either.
       Anomaly a = MakeAnomaly(Anomaly::Kind::kMissingSegment, shard, path, 0, 0, kNoLsn,
                               "segments " + std::to_string(prev_seq + 1) + ".." + std::to_string(seq - 1) +
-                                  " are missing before this one");
+                                  " are missing before this one" + std::string(kShortHint));
       anomalies->push_back(a);
-      if (ctx.mode == RecoveryMode::kPointInTime) {
-        stop = true;
-        layout.removable.push_back(path);
-        continue;
-      }
       if (ctx.mode != RecoveryMode::kSalvage) return Fatal(a, ctx.mode);
     }
     prev_seq = seq;
@@ -298,6 +300,13 @@ Result<ShardLayout> ListShardSegments(const ScanContext& ctx, std::uint32_t shar
     }
     Anomaly a = MakeAnomaly(problem->kind, shard, path, 0, *size, kNoLsn, problem->message);
     anomalies->push_back(a);
+    if (problem->manifest_older && !ctx.read_only) {
+      // A segment of this WAL from an epoch the MANIFEST does not know: the
+      // MANIFEST is older than the segments. A new epoch would take that
+      // number again; not even salvage writes on top of it.
+      return Status::Corruption(a.ToString() + ": the MANIFEST is older than this segment (restored from a backup?); "
+                                               "rebuild it from the segments with shardwal recover --rebuild-manifest");
+    }
     if (creation_tail && ctx.mode != RecoveryMode::kAbsolute) {
       layout.removable.push_back(path);  // an empty leftover of a crash mid-rotation
       continue;
@@ -367,7 +376,7 @@ bool ShardCursor::HandleAnomaly() {
     synced_damage = reader_->header().format_version >= 2 ? after.max_synced_offset > offset : after.valid_batch;
   }
   bool tail = last_segment && !synced_damage;
-  if (!tail && last_segment && ctx_.live_writer_possible) {
+  if (!tail && last_segment && ctx_.read_only) {
     // Read without a lock: a writer may have been filling these bytes while
     // they were first read, and completed them (and synced more) since.
     auto now_valid = reader_->AnomalyNowValid();

@@ -23,7 +23,8 @@ struct ScanContext {
   bool verify_checksums = true;
   // A read-only scan (no lock): another process may be appending, so the
   // end of a shard's last segment may be half written while it is read.
-  bool live_writer_possible = false;
+  // Otherwise the scan is for a read-write open, which will write.
+  bool read_only = false;
 };
 
 struct SegmentFile {

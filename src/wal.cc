@@ -748,11 +748,27 @@ Status CheckNotSwapped(const Manifest& m, const std::vector<std::string>& dirs) 
   return Status::OK();
 }
 
+Result<bool> HasSegmentFiles(FileSystem& fs, const std::string& dir) {
+  auto names = fs.ListDir(dir);
+  if (!names.ok()) return names.status().WithContext("cannot list shard directory " + dir);
+  for (const auto& name : *names) {
+    std::uint32_t shard;
+    std::uint64_t seq;
+    if (format::ParseSegmentFileName(name, &shard, &seq)) return true;
+  }
+  return false;
+}
+
 // A directory this WAL never used must not hold segments: it belongs to
 // another WAL (or lost its MANIFEST), and writing into it would mix logs.
+// An identity file alone holds no records: an open that created the
+// directory was interrupted before its MANIFEST was written, and the
+// directory may be taken.
 Status CheckUnclaimedDir(FileSystem& fs, const Options& options, const std::string& dir, const format::WalId* ours) {
   auto identity = ShardIdentity::Load(fs, dir);
-  if (identity.ok() && (ours == nullptr || identity->wal_id != *ours)) {
+  auto has_segments = HasSegmentFiles(fs, dir);
+  if (!has_segments.ok()) return has_segments.status();
+  if (identity.ok() && (ours == nullptr || identity->wal_id != *ours) && *has_segments) {
     // Without a MANIFEST, a directory of a WAL is most likely its own whose
     // MANIFEST was lost: corruption, not a mistake in the options.
     const std::string msg = "shard directory " + dir + " belongs to WAL " + WalIdHex(identity->wal_id) + "; " +
@@ -931,6 +947,14 @@ Status EnsureIdentities(FileSystem& fs, const Options& options, const format::Wa
     auto have = ShardIdentity::Load(fs, dir);
     if (have.ok() && have->wal_id == id && have->shard == i) continue;
     if (!have.ok() && !have.status().IsNotFound()) return have.status();
+    auto has_segments = HasSegmentFiles(fs, dir);
+    if (!has_segments.ok()) return has_segments.status();
+    if (have.ok() && have->wal_id != id && *has_segments) {
+      // Not even salvage takes over another WAL's directory.
+      return Status::InvalidArgument("shard directory " + dir + " belongs to WAL " + WalIdHex(have->wal_id) +
+                                     ", not to this WAL (" + WalIdHex(id) + "): another WAL's directory is mounted "
+                                     "there; refusing to write into it");
+    }
     if (Status s = ShardIdentity{id, static_cast<std::uint32_t>(i)}.Save(fs, dir); !s.ok()) return s;
     if (Status s = fs.SyncDir(ParentOf(dir)); !s.ok()) return s.WithContext("syncing the parent of " + dir);
   }

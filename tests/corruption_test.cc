@@ -294,6 +294,9 @@ using Damage = std::function<void(const std::string& wal_dir)>;
 struct Expect {
   bool tolerate_ok = true;
   bool absolute_ok = false;
+  // Point-in-time cuts at damage inside files; a segment file gone from the
+  // middle of a shard (a directory that came back short) it refuses.
+  bool pit_ok = true;
   // Records point-in-time (and tolerate, when it succeeds) cannot keep:
   // each damaged shard from its first anomaly on. The recovered log is
   // 1..min(lost_pit)-1.
@@ -343,6 +346,7 @@ bool ModeShouldSucceed(const Expect& e, RecoveryMode mode) {
   switch (mode) {
     case RecoveryMode::kTolerateTornTail: return e.tolerate_ok;
     case RecoveryMode::kAbsolute: return e.absolute_ok;
+    case RecoveryMode::kPointInTime: return e.pit_ok;
     default: return true;
   }
 }
@@ -992,6 +996,7 @@ TEST_F(Corruption, MissingMiddleSegment) {
   Damage d = [=](const std::string& dir) { stdfs::remove(SegPath(dir, shard, seq)); };
   Expect e;
   e.tolerate_ok = false;
+  e.pit_ok = false;  // files do not go missing in a crash: not even point-in-time cuts the other shards at it
   e.lost_pit = LsnsFrom(shard, 1, 0);
   e.lost_salvage = SegmentLsns(shard, 1);
   e.salvage_leaves_damage = true;  // the gap in the sequence stays
@@ -1203,6 +1208,7 @@ TEST_F(Corruption, SegmentMovedIntoAnotherShard) {
   };
   Expect e;
   e.tolerate_ok = false;
+  e.pit_ok = false;  // a segment missing from shard 0 (MissingMiddleSegment)
   e.salvage_leaves_damage = true;
   e.lost_pit = LsnsFrom(0, 1, 0);
   e.lost_salvage = SegmentLsns(0, 1);
