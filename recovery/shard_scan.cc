@@ -160,10 +160,10 @@ Status CheckDirectory(const ScanContext& ctx, std::uint32_t shard, const std::st
   auto identity = ShardIdentity::Load(*ctx.fs, dir);
   if (!identity.ok() && !identity.status().IsNotFound()) return report(identity.status().message());
   if (!identity.ok()) {
-    return report(std::string(has_segments ? "shard directory has lost its identity file "
-                                           : "shard directory is empty (no identity file, no segment) ") +
-                  std::string(format::kShardIdentityFileName) + "; the MANIFEST says it holds " + Expected(inv) +
-                  std::string(kShortHint));
+    const std::string file(format::kShardIdentityFileName);
+    return report((has_segments ? "shard directory has lost its identity file " + file
+                                : "shard directory is empty (no identity file " + file + ", no segment)") +
+                  "; the MANIFEST says it holds " + Expected(inv) + std::string(kShortHint));
   }
   if (identity->wal_id != m.wal_id()) {
     return report("shard directory belongs to WAL " + WalIdHex(identity->wal_id) + ", not to this WAL (" +
