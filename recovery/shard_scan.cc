@@ -137,7 +137,7 @@ Status CheckDirectory(const ScanContext& ctx, std::uint32_t shard, const std::st
   const Manifest& m = *ctx.manifest;
   const ShardInventory& inv = m.Inventory(dir);
   auto report = [&](std::string why) {
-    Anomaly a = MakeAnomaly(Anomaly::Kind::kMissingSegment, shard, dir, 0, 0, inv.durable_lsn, std::move(why));
+    Anomaly a = MakeAnomaly(Anomaly::Kind::kMissingSegment, shard, dir, 0, 0, kNoLsn, std::move(why));
     anomalies->push_back(a);
     if (ctx.mode == RecoveryMode::kSalvage) {
       *skip = true;  // salvage: read what is there (if anything), keep the other shards whole
@@ -222,7 +222,7 @@ Result<ShardLayout> ListShardSegments(const ScanContext& ctx, std::uint32_t shar
   // here: fewer means the directory came back short, not a crash.
   const std::uint64_t last_present = by_seq.empty() ? first_seq - 1 : by_seq.rbegin()->first;
   if (!skip && inv.last_segment >= first_seq && last_present < inv.last_segment) {
-    Anomaly a = MakeAnomaly(Anomaly::Kind::kMissingSegment, shard, dir, 0, 0, inv.durable_lsn,
+    Anomaly a = MakeAnomaly(Anomaly::Kind::kMissingSegment, shard, dir, 0, 0, kNoLsn,
                             "segments " + std::to_string(last_present + 1) + ".." + std::to_string(inv.last_segment) +
                                 " are missing; the MANIFEST records " + Expected(inv) + std::string(kShortHint));
     anomalies->push_back(a);

@@ -162,6 +162,14 @@ std::string WalIdHex(const format::WalId& id) {
   return s;
 }
 
+Manifest Manifest::Rebuilt(const format::WalId& id, std::vector<ManifestEpoch> epochs, Lsn checkpoint_lsn) {
+  Manifest m;
+  m.wal_id_ = id;
+  m.epochs_ = std::move(epochs);
+  m.checkpoint_lsn_ = checkpoint_lsn;
+  return m;
+}
+
 Manifest Manifest::Create(const format::WalId& id, std::vector<std::string> shard_dirs, Consistency consistency) {
   Manifest m;
   m.wal_id_ = id;

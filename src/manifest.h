@@ -98,6 +98,10 @@ class Manifest {
   // file) when it is unreadable.
   static Result<Manifest> Load(FileSystem& fs, const std::string& dir);
 
+  // A MANIFEST put together from what the segments say (a lost one rebuilt,
+  // recovery/manifest_rebuild.h): epochs in increasing order.
+  static Manifest Rebuilt(const format::WalId& id, std::vector<ManifestEpoch> epochs, Lsn checkpoint_lsn);
+
   // A new WAL's manifest: epoch 1 starting at LSN 1.
   static Manifest Create(const format::WalId& id, std::vector<std::string> shard_dirs,
                          Consistency consistency = Consistency::kGlobal);

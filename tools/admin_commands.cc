@@ -14,6 +14,9 @@
 
 #include "shardwal/options.h"
 #include "shardwal/wal.h"
+#include "recovery/manifest_rebuild.h"
+#include "shardwal/file_system.h"
+#include "src/manifest.h"
 #include "tools/inspect_commands.h"
 
 namespace shardwal::tools {
@@ -149,9 +152,39 @@ struct RecoverFlags {
   std::string dir;
   std::string mode = std::string(RecoveryModeName(RecoveryMode::kTolerateTornTail));
   bool json = false;
+  bool rebuild_manifest = false;
+  std::vector<std::string> shard_dirs;
+  Lsn checkpoint_lsn = 0;
+  CLI::Option* checkpoint_opt = nullptr;
+  bool accept_gaps = false;
 };
 
+// --rebuild-manifest: a lost MANIFEST put back together from the segment
+// headers (nothing guessed: it refuses when they disagree).
+void RebuildLostManifest(const RecoverFlags& f) {
+  std::error_code ec;
+  if (f.dir.empty() || !std::filesystem::is_directory(f.dir, ec)) {
+    Fail("recover", "no WAL directory " + f.dir, kExitUsageOrDir);
+  }
+  RebuildOptions r;
+  r.dir = f.dir;
+  r.shard_dirs = f.shard_dirs;
+  if (f.checkpoint_opt->count() != 0) r.checkpoint_lsn = f.checkpoint_lsn;
+  r.accept_gaps = f.accept_gaps;
+  FileSystem& fs = *FileSystem::Default();
+  if (auto e = fs.FileExists(f.dir + "/" + std::string(Manifest::kFileName)); e.ok() && *e) {
+    Fail("recover", f.dir + " has a MANIFEST: --rebuild-manifest only rebuilds a lost one", kExitFailure);
+  }
+  auto m = RebuildManifest(fs, r);
+  if (!m.ok()) Fail("recover", m.status().ToString(), kExitFailure);
+  if (Status s = InstallRebuiltManifest(fs, f.dir, *m); !s.ok()) Fail("recover", s.ToString(), kExitFailure);
+  std::cerr << "shardwal recover: rebuilt " << f.dir << "/MANIFEST from the segments: WAL " << WalIdHex(m->wal_id())
+            << ", " << m->epochs().size() << " epochs, " << m->current().shard_dirs.size() << " shards, checkpoint LSN "
+            << m->checkpoint_lsn() << "\n";
+}
+
 void RunRecover(const RecoverFlags& f) {
+  if (f.rebuild_manifest) RebuildLostManifest(f);
   const std::string dir = CheckWalDir("recover", f.dir);
   const Options o = ExistingWalOptions("recover", dir, *ParseRecoveryMode(f.mode));
   const auto wal = OpenWalOrFail("recover", o);
@@ -222,6 +255,18 @@ void AddRecoverCommand(CLI::App& app) {
                 "tolerate-torn-tail, absolute, point-in-time (keep the consistent prefix before the first damage, "
                 "remove the rest) or salvage (keep every valid record)");
   cmd->add_flag("--json", f->json, "Print one JSON object instead of text");
+  cmd->add_flag("--rebuild-manifest", f->rebuild_manifest,
+                "The MANIFEST was lost: rebuild it from the shard directories' identity files and segment headers "
+                "first (refused when they disagree, or when recovery from it would cut records), then recover");
+  cmd->add_option("--shard-dir", f->shard_dirs,
+                  "With --rebuild-manifest: a shard directory to rebuild from (repeat; default every DIR/shard-<i>)")
+      ->type_name("DIR");
+  f->checkpoint_opt = cmd->add_option("--checkpoint-lsn", f->checkpoint_lsn,
+                                      "With --rebuild-manifest: the checkpoint LSN, when a later checkpoint than the "
+                                      "segment headers record released segments")
+                          ->type_name("LSN");
+  cmd->add_flag("--accept-gaps", f->accept_gaps,
+                "With --rebuild-manifest: accept the LSN gaps the segments hold (a salvaged or per-shard WAL)");
   cmd->footer(
       "Needs the WAL closed (it takes the WAL's lock). docs/recovery.md explains the modes.\n"
       "Exit status: 0 recovered, 1 the mode does not accept what was found (Corruption) or another error, 2 bad "

@@ -96,7 +96,8 @@ std::string CheckWalDir(std::string_view command, const std::string& given) {
       if (const std::string seg = SomeShardSegment(dir); !seg.empty()) {
         Fail(command,
              dir + " has no MANIFEST, but holds shard segments (" + seg +
-                 "): the WAL's MANIFEST was lost; without it no shardwal command can read the segments",
+                 "): the WAL's MANIFEST was lost; `shardwal recover --rebuild-manifest " +
+                 dir + "` rebuilds it from the segments",
              kExitFailure);
       }
       Fail(command, dir + " is not a shardwal WAL: it has no MANIFEST", kExitUsageOrDir);
