@@ -300,10 +300,11 @@ Result<ShardLayout> ListShardSegments(const ScanContext& ctx, std::uint32_t shar
     }
     Anomaly a = MakeAnomaly(problem->kind, shard, path, 0, *size, kNoLsn, problem->message);
     anomalies->push_back(a);
-    if (problem->manifest_older && !ctx.read_only) {
+    if (problem->manifest_older && (!ctx.read_only || ctx.mode != RecoveryMode::kSalvage)) {
       // A segment of this WAL from an epoch the MANIFEST does not know: the
-      // MANIFEST is older than the segments. A new epoch would take that
-      // number again; not even salvage writes on top of it.
+      // MANIFEST is older than the segments, and what they hold after it is
+      // not a crash's loss. A new epoch would take that number again: not
+      // even salvage writes on top of it (a salvage read skips them).
       return Status::Corruption(a.ToString() + ": the MANIFEST is older than this segment (restored from a backup?); "
                                                "rebuild it from the segments with shardwal recover --rebuild-manifest");
     }
