@@ -422,15 +422,14 @@ Status ApplyCut(FileSystem* fs, const RecoveryScan& scan) {
   // shard), then the truncations - which only ever apply to what is then a
   // shard's last segment. A crash part way thus leaves each shard a prefix
   // of itself: no holes, and only the last segment without its seal.
+  // Each deletion is made durable before the next: unsynced unlinks may
+  // reach the disk in any order, and a lower segment gone while a higher
+  // one came back would leave a hole.
   std::vector<std::string> doomed = scan.deletions;
   std::sort(doomed.rbegin(), doomed.rend());
-  std::set<std::string> dirs;
   for (const auto& path : doomed) {
     if (Status s = fs->DeleteFile(path); !s.ok()) return s.WithContext("recovery: removing");
-    dirs.insert(dir_of(path));
-  }
-  for (const auto& d : dirs) {
-    if (Status s = fs->SyncDir(d); !s.ok()) return s.WithContext("recovery");
+    if (Status s = fs->SyncDir(dir_of(path)); !s.ok()) return s.WithContext("recovery");
   }
   for (const auto& t : scan.truncations) {
     if (Status s = TruncateAndSync(fs, t.path, t.size); !s.ok()) return s;
