@@ -139,7 +139,7 @@ Result<bool> SegmentReader::CleanEndAt(std::uint64_t at) {
     if (format::DecodeBatchHeader(Data(at), &bh, header_.format_version).ok()) {
       if (bh.seal && bh.segment_seq == header_.segment_seq && bh.synced_offset <= at) {
         // Records read so far must be everything the seal covers.
-        const Lsn read_to = last_lsn_ + 1 == header_.first_lsn ? kNoLsn : last_lsn_;
+        const Lsn read_to = read_a_batch_ ? last_lsn_ : kNoLsn;
         if (bh.last_lsn != read_to) return false;
         valid_bytes_ = at + hb;
         max_durable_lsn_ = std::max(max_durable_lsn_, bh.durable_lsn);
@@ -180,6 +180,7 @@ bool SegmentReader::ReadBatch() {
   batch_ = bh;
   batch_offset_ = at;
   last_lsn_ = bh.last_lsn;
+  read_a_batch_ = true;
   max_durable_lsn_ = std::max(max_durable_lsn_, bh.durable_lsn);
   offset_ = valid_bytes_ = at + batch_header_bytes_ + bh.body_bytes;
   return true;
@@ -289,14 +290,16 @@ Result<SegmentReader::AfterAnomaly> SegmentReader::ScanValidFrom(std::uint64_t f
 Result<SegmentReader::AfterAnomaly> SegmentReader::ScanAfterAnomaly() { return ScanValidFrom(anomaly_offset_ + 1); }
 
 Result<bool> SegmentReader::AnomalyNowValid() {
-  auto file = file_.get();
-  auto now = file->Size();
+  auto now = file_->Size();
   if (!now.ok()) return now.status();
-  if (*now > size_) size_ = *now;  // a live writer appended since
-  buf_len_ = 0;                    // forget what was read: re-read from the file
+  // A live writer may have appended since (never past the read limit).
+  size_ = std::max(size_, std::min(*now, options_.limit));
+  buf_len_ = 0;  // forget what was read: re-read from the file
+  // What a writer completed there follows what was read before it: a batch
+  // that does not (a stale or repeated one) was not written since.
   format::BatchHeader bh;
-  return CheckBatchAt(anomaly_offset_, &bh, kNoLsn).ok() &&
-         DecodeBody(Data(anomaly_offset_ + batch_header_bytes_), bh, kNoLsn, /*keep=*/false).ok();
+  return CheckBatchAt(anomaly_offset_, &bh, last_lsn_).ok() &&
+         DecodeBody(Data(anomaly_offset_ + batch_header_bytes_), bh, last_lsn_, /*keep=*/false).ok();
 }
 
 Result<SegmentReader::HeaderlessContent> SegmentReader::InspectHeaderless(FileSystem* fs, const std::string& path,

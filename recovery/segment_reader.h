@@ -168,6 +168,7 @@ class SegmentReader {
   std::vector<format::RecordView> records_;
   std::size_t next_record_ = 0;
   Lsn last_lsn_ = kNoLsn;
+  bool read_a_batch_ = false;  // a seal covers last_lsn_ only then
   std::uint64_t offset_ = 0;        // next unread byte
   std::uint64_t valid_bytes_ = 0;
   std::uint64_t anomaly_offset_ = 0;

@@ -1,5 +1,6 @@
 #include "src/format.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 
@@ -56,6 +57,13 @@ Status DecodeSegmentHeader(const char* in, std::size_t n, SegmentHeader* h) {
   }
   if (Get<std::uint32_t>(in + size - 4) != crc32c::Value(in, size - 4)) {
     return Status::Corruption("segment header checksum mismatch");
+  }
+  if (version >= 2) {
+    // Reserved bytes are zero: a reader of this version cannot know what a
+    // non-zero value would mean.
+    const bool reserved_zero = Get<std::uint32_t>(in + 60) == 0 &&
+                               std::all_of(in + 80, in + 92, [](char c) { return c == 0; });
+    if (!reserved_zero) return Status::Corruption("segment header: reserved bytes are not zero");
   }
   h->format_version = version;
   h->flags = Get<std::uint16_t>(in + 14);

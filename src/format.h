@@ -47,7 +47,7 @@ inline constexpr std::uint32_t kOldestReadableFormatVersion = 1;
 // 64  u64  epoch's first LSN (the MANIFEST's first_lsn of that epoch), so a
 //          lost MANIFEST can be rebuilt from the segments with its void rule
 // 72  u64  the MANIFEST's checkpoint LSN when the segment was started
-// 80  u8[12] 0 (reserved)
+// 80  u8[12] 0 (reserved; a reader rejects other values)
 // 92  u32  CRC32C of bytes [0, 92)
 // Version 1 (64 bytes): bytes [0, 60) as above, then a u32 CRC32C of bytes
 // [0, 60) at 60.
