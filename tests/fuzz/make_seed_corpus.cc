@@ -1,13 +1,23 @@
 // Writes the seed corpus of segment_reader_fuzzer (tests/fuzz/corpus/):
 // small segments written by a real Wal (two shards, two epochs, every record
 // type, empty and non-empty tags and payloads, one- and multi-record
-// batches), a torn copy, and the MANIFEST. Each seed is the fuzzer's config
-// byte followed by the file (see segment_reader_fuzzer.cc).
+// batches), a torn copy, damaged copies (synced bytes; unsynced bytes that
+// reached the disk out of order), lifecycle shapes and the MANIFEST. Each
+// seed is the fuzzer's config byte followed by the file (see
+// segment_reader_fuzzer.cc).
 //
 //   make_seed_corpus <output directory>
 //
-// The committed corpus was made with this program; rerun it after a format
-// change.
+// The committed corpus was made with this program (build it with
+// -DSHARDWAL_BUILD_FUZZERS=ON, e.g. in build/fuzz after scripts/fuzz.sh):
+//
+//   build/fuzz/tests/fuzz/make_seed_corpus tests/fuzz/corpus
+//
+// It writes the format this build writes (kFormatVersion) and overwrites
+// only the names it writes. The v1-* seeds were written by it before format
+// 2 and are kept as they are, so that version 1 input stays fuzzed: after a
+// format change, rename the old seeds with their version's prefix before
+// rerunning it.
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -54,6 +64,8 @@ int main(int argc, char** argv) {
   o.dir = dir;
   o.num_shards = 2;
   o.durability = Durability::kGroup;  // one append, one batch
+  o.preallocation = Preallocation::kNone;  // small files; the preallocated shape is made below
+  o.recycle_segments = 0;
   for (int epoch = 0; epoch < 2; ++epoch) {
     auto wal = Wal::Open(o);
     if (!Check(wal.status())) return 1;
@@ -101,17 +113,48 @@ int main(int argc, char** argv) {
   const std::string newer = ReadAll(shard0 + format::SegmentFileName(0, 2));
   auto with_flags = [](std::string seg, std::uint16_t flags) {
     format::SegmentHeader h;
-    if (seg.size() < format::kSegmentHeaderBytes || !format::DecodeSegmentHeader(seg.data(), &h).ok()) return seg;
+    if (!format::DecodeSegmentHeader(seg.data(), seg.size(), &h).ok()) return seg;
     h.flags = flags;
     format::EncodeSegmentHeader(h, seg.data());
     return seg;
   };
-  const std::string unsealed = newer.substr(0, newer.size() - format::kBatchHeaderBytes);
+  const std::string unsealed = newer.substr(0, newer.size() - format::BatchHeaderBytes(format::kFormatVersion));
   Write(out / "seg-preallocated-zeros", 0x00,
         with_flags(unsealed, format::kSegmentPreallocated) + std::string(4096, '\0'));
   std::string recycled = with_flags(unsealed, format::kSegmentRecycled | format::kSegmentPreallocated);
   if (older.size() > recycled.size()) recycled += older.substr(recycled.size());
   Write(out / "seg-recycled-stale", 0x00, recycled + std::string(1024, '\0'));
+  // Damage: a flipped byte in the first batch, which every later batch says
+  // was synced (corruption, not a torn tail); and a segment whose last
+  // batch reached the disk but whose second-to-last did not in full, as
+  // unsynced pages may (the last batch's synced offset is below the
+  // damage: a torn tail). Each also with checksums fixed up.
+  const std::size_t seg_header = format::SegmentHeaderBytes(format::kFormatVersion);
+  const std::size_t hb = format::BatchHeaderBytes(format::kFormatVersion);
+  std::string synced_damage = older;
+  if (synced_damage.size() > seg_header + hb + format::kRecordHeaderBytes) {
+    synced_damage[seg_header + hb + format::kRecordHeaderBytes] ^= 0x20;
+  }
+  Write(out / "seg-damage-synced", 0x00, synced_damage);
+  std::vector<std::size_t> batches;  // offsets of the batches (not the seal)
+  for (std::size_t at = seg_header; at + hb <= unsealed.size();) {
+    format::BatchHeader bh;
+    if (!format::DecodeBatchHeader(unsealed.data() + at, &bh).ok() || bh.seal) break;
+    batches.push_back(at);
+    at += hb + bh.body_bytes;
+  }
+  if (batches.size() >= 2) {
+    std::string reordered = with_flags(unsealed, 0);
+    const std::size_t last = batches.back(), before = batches[batches.size() - 2];
+    format::BatchHeader bh;
+    if (format::DecodeBatchHeader(reordered.data() + last, &bh).ok()) {
+      bh.synced_offset = before;  // the batch before it was written, not yet synced
+      format::EncodeBatchHeader(bh, reordered.data() + last);
+    }
+    reordered[before + hb + 1] ^= 0x01;  // one of its pages did not make it
+    Write(out / "seg-unsynced-out-of-order", 0x00, reordered);
+    Write(out / "seg-unsynced-out-of-order-fixup-raw", 0x81 | (3 << 1), reordered);  // read-ahead 128
+  }
   Write(out / "manifest", 0x00, ReadAll(dir + "/MANIFEST"));
   std::filesystem::remove_all(dir);
   std::printf("wrote %d segments' seeds and the MANIFEST to %s\n", n, out.c_str());

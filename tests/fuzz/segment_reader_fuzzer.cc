@@ -10,15 +10,27 @@
 //   bits 1-3  SegmentReader read-ahead (see kReadAhead): small windows
 //             exercise the refill logic, results must not depend on it
 //   bits 4-6  fail the k-th PRead with an I/O error (0: never)
+//   bit 7     with bit 0: also set each version 2 batch header's raw-bytes
+//             field to its body bytes, so that a mutated body length is
+//             not rejected for that alone
+//
+// The segment file is read in whichever format version its header names
+// (1: 64-byte segment and 48-byte batch headers; 2: 96 and 72); the
+// seed corpus holds both (v1-* seeds were written before format 2).
 //
 // The file lives in memory (an in-process FileSystem), so runs are
 // hermetic and fast. Besides the sanitizers, the harness aborts when a
 // documented property fails: LSNs strictly increasing, records inside
 // their batch's LSN range and the file, the same records and end offset
 // whatever the read-ahead, a found batch really decoding, a "zero tail"
-// really being zeros, decoders that round-trip what they accept.
+// really being zeros, decoders that round-trip what they accept (both
+// versions), a batch's synced offset below the batch, the durable-LSN
+// watermark being the highest any accepted batch or seal recorded,
+// ScanAfterAnomaly agreeing with FindValidBatch, and a read limited to a
+// first pass's valid bytes returning exactly that pass's records.
 //
 // Build and run: scripts/fuzz.sh (clang, -DSHARDWAL_BUILD_FUZZERS=ON).
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -110,21 +122,34 @@ class CheckingReporter final : public CorruptionReporter {
 
 // ---- checksum fix-up ---------------------------------------------------------------
 
-void FixChecksums(std::string& f) {
+// Recomputes the checksums of the layout the segment header names (the
+// version at offset 8: 1 or anything else read as 2, whose header the
+// reader then rejects): the segment header's, every batch header's and
+// seal's found by its magic, and every record's that fits its batch.
+void FixChecksums(std::string& f, bool fix_raw_bytes) {
   using format::Get;
   using format::Put;
-  if (f.size() < format::kSegmentHeaderBytes) return;
-  Put<std::uint32_t>(f.data() + 60, crc32c::Value(f.data(), 60));
-  char magic[4];
-  Put<std::uint32_t>(magic, format::kBatchMagic);
-  std::size_t at = f.find(std::string_view(magic, 4), format::kSegmentHeaderBytes);
-  while (at != std::string::npos && at + format::kBatchHeaderBytes <= f.size()) {
+  if (f.size() < format::kSegmentHeaderPrefixBytes) return;
+  const std::uint32_t version = Get<std::uint32_t>(f.data() + 8);
+  const std::size_t header = format::SegmentHeaderBytes(version);  // v1: CRC at 60; v2: at 92
+  const std::size_t hb = format::BatchHeaderBytes(version);
+  if (f.size() < header) return;
+  Put<std::uint32_t>(f.data() + header - 4, crc32c::Value(f.data(), header - 4));
+  char batch_magic[4], seal_magic[4];
+  Put<std::uint32_t>(batch_magic, format::kBatchMagic);
+  Put<std::uint32_t>(seal_magic, format::kSealMagic);
+  auto next_magic = [&](std::size_t from) {
+    return std::min(f.find(std::string_view(batch_magic, 4), from), f.find(std::string_view(seal_magic, 4), from));
+  };
+  std::size_t at = next_magic(header);
+  while (at != std::string::npos && at + hb <= f.size()) {
     char* h = f.data() + at;
-    Put<std::uint32_t>(h + 4, crc32c::Value(h + 8, format::kBatchHeaderBytes - 8));
     const std::uint64_t body = Get<std::uint32_t>(h + 8);
-    const std::uint64_t left = f.size() - at - format::kBatchHeaderBytes;
-    const std::size_t end = at + format::kBatchHeaderBytes + static_cast<std::size_t>(std::min(body, left));
-    for (std::size_t r = at + format::kBatchHeaderBytes; r + format::kRecordHeaderBytes <= end;) {
+    if (fix_raw_bytes && version != 1) Put<std::uint32_t>(h + 64, static_cast<std::uint32_t>(body));
+    Put<std::uint32_t>(h + 4, crc32c::Value(h + 8, hb - 8));
+    const std::uint64_t left = f.size() - at - hb;
+    const std::size_t end = at + hb + static_cast<std::size_t>(std::min(body, left));
+    for (std::size_t r = at + hb; r + format::kRecordHeaderBytes <= end;) {
       char* p = f.data() + r;
       const std::size_t payload = Get<std::uint32_t>(p + 4), tag = Get<std::uint16_t>(p + 8);
       const std::size_t total = format::RecordBytes(tag, payload);
@@ -133,8 +158,8 @@ void FixChecksums(std::string& f) {
       Put<std::uint32_t>(p, crc32c::Extend(format::BodyCrc(tag_v, payload_v), p + 4, format::kRecordHeaderBytes - 4));
       r += total;
     }
-    const std::size_t next = body <= left ? at + format::kBatchHeaderBytes + static_cast<std::size_t>(body) : at + 1;
-    at = f.find(std::string_view(magic, 4), next);
+    const std::size_t next = body <= left ? at + hb + static_cast<std::size_t>(body) : at + 1;
+    at = next_magic(next);
   }
 }
 
@@ -146,6 +171,7 @@ struct ReadResult {
   std::uint64_t checksum = 0;  // over every tag and payload byte returned
   std::size_t first_pass = 0;  // records before the first anomaly
   std::uint64_t end = 0;       // valid_bytes() where the first pass stopped
+  SegmentReader::End how = SegmentReader::End::kNotYet;  // and how (kNotYet: an anomaly)
   bool clean = false;          // the first pass ended without an anomaly
 };
 
@@ -154,21 +180,45 @@ std::uint64_t Touch(std::string_view s, std::uint64_t h) {
   return h;
 }
 
-// Reads every record; returns false from `drain` on an anomaly.
-bool Drain(SegmentReader& r, const std::string& file, ReadResult* out, Lsn* prev) {
+// What the harness itself tracks while draining one reader.
+struct DrainState {
+  Lsn prev = kNoLsn;               // the last LSN returned (or the header's first LSN - 1)
+  Lsn max_durable = kNoLsn;        // the highest durable LSN of a batch returned (or seal read)
+  std::uint64_t last_batch = ~0ull;
+};
+
+// Reads every record; false on an anomaly. `file` is what the reader sees:
+// the file, cut at the read limit.
+bool Drain(SegmentReader& r, std::string_view file, ReadResult* out, DrainState* st) {
+  const std::uint32_t version = r.header().format_version;
+  const std::size_t hb = r.batch_header_bytes();
+  FUZZ_CHECK(hb == format::BatchHeaderBytes(version) && r.header_bytes() == format::SegmentHeaderBytes(version));
   format::RecordView rec;
   while (r.Next(&rec)) {
-    FUZZ_CHECK(rec.lsn > *prev);
+    FUZZ_CHECK(rec.lsn > st->prev);
     FUZZ_CHECK(rec.lsn >= r.header().first_lsn);
     FUZZ_CHECK(rec.lsn >= r.batch().first_lsn && rec.lsn <= r.batch().last_lsn);
-    FUZZ_CHECK(r.batch_offset() >= format::kSegmentHeaderBytes && r.batch_end() <= r.size());
+    FUZZ_CHECK(r.batch_offset() >= r.header_bytes() && r.batch_end() <= r.size());
     FUZZ_CHECK(r.valid_bytes() == r.batch_end());
     FUZZ_CHECK(IsValidRecordType(static_cast<std::uint8_t>(rec.type)));
-    *prev = rec.lsn;
+    FUZZ_CHECK(!r.batch().seal && r.batch().segment_seq == r.header().segment_seq);
+    if (version == 1) {
+      // Version 1 batches record neither.
+      FUZZ_CHECK(r.batch().synced_offset == 0 && r.batch().durable_lsn == kNoLsn);
+    }
+    // A sync only ever covers what was written before the batch.
+    FUZZ_CHECK(r.batch().synced_offset <= r.batch_offset());
+    if (r.batch_offset() != st->last_batch) {
+      st->last_batch = r.batch_offset();
+      st->max_durable = std::max(st->max_durable, r.batch().durable_lsn);
+    }
+    FUZZ_CHECK(r.max_durable_lsn() == st->max_durable);
+    st->prev = rec.lsn;
     out->lsns.push_back(rec.lsn);
     out->checksum = Touch(rec.payload, Touch(rec.tag, out->checksum));
   }
   FUZZ_CHECK(r.valid_bytes() <= r.size() && r.size() == file.size());
+  FUZZ_CHECK(r.valid_bytes() >= r.header_bytes());
   if (r.status().ok()) {
     // A clean end says how it knows the data ended there.
     const std::uint64_t end = r.valid_bytes();
@@ -178,75 +228,150 @@ bool Drain(SegmentReader& r, const std::string& file, ReadResult* out, Lsn* prev
         FUZZ_CHECK(end == r.size());
         break;
       case SegmentReader::End::kSeal:
-        FUZZ_CHECK(end >= format::kSegmentHeaderBytes + format::kBatchHeaderBytes);
-        FUZZ_CHECK(format::DecodeBatchHeader(file.data() + end - format::kBatchHeaderBytes, &bh).ok());
+        FUZZ_CHECK(end >= r.header_bytes() + hb);
+        FUZZ_CHECK(format::DecodeBatchHeader(file.data() + end - hb, &bh, version).ok());
         FUZZ_CHECK(bh.seal && bh.segment_seq == r.header().segment_seq);
+        FUZZ_CHECK(bh.synced_offset <= end - hb);
+        // The seal covers exactly the records read.
+        FUZZ_CHECK(bh.last_lsn == (out->lsns.empty() ? kNoLsn : out->lsns.back()));
+        st->max_durable = std::max(st->max_durable, bh.durable_lsn);
         break;
       case SegmentReader::End::kUnwritten:
         FUZZ_CHECK(r.header().flags & format::kSegmentPreallocated);
-        FUZZ_CHECK(file.find_first_not_of('\0', end) == std::string::npos);
+        FUZZ_CHECK(file.find_first_not_of('\0', end) == std::string_view::npos);
         break;
       case SegmentReader::End::kStale:
         FUZZ_CHECK(r.header().flags & format::kSegmentRecycled);
-        FUZZ_CHECK(end + format::kBatchHeaderBytes <= file.size());
-        FUZZ_CHECK(format::DecodeBatchHeader(file.data() + end, &bh).ok());
+        FUZZ_CHECK(end + hb <= file.size());
+        FUZZ_CHECK(format::DecodeBatchHeader(file.data() + end, &bh, version).ok());
         FUZZ_CHECK(bh.segment_seq < r.header().segment_seq);
         break;
       case SegmentReader::End::kNotYet:
         FUZZ_CHECK(false);
     }
+    FUZZ_CHECK(r.max_durable_lsn() == st->max_durable);
     return true;
   }
+  FUZZ_CHECK(r.end() == SegmentReader::End::kNotYet);
   FUZZ_CHECK(r.anomaly_offset() == r.valid_bytes());
   FUZZ_CHECK(r.anomaly_offset() + r.anomaly_bytes() == r.size());
+  FUZZ_CHECK(r.max_durable_lsn() == st->max_durable);
   return false;
 }
 
-ReadResult ReadSegment(const std::string& file, std::size_t read_ahead, int fail_at, bool salvage) {
+// Whether a batch header or seal of the reader's segment at an offset in
+// (after, end of file) records `synced` as its synced offset (and, with
+// `seal_only`, is a seal).
+bool SomeHeaderRecords(const SegmentReader& r, std::string_view file, std::uint64_t after, std::uint64_t synced,
+                       bool seal_only) {
+  const std::size_t hb = r.batch_header_bytes();
+  for (std::uint64_t at = after + 1; at + hb <= file.size(); ++at) {
+    format::BatchHeader bh;
+    if (format::DecodeBatchHeader(file.data() + at, &bh, r.header().format_version).ok() &&
+        bh.segment_seq == r.header().segment_seq && bh.synced_offset == synced && bh.synced_offset <= at &&
+        (bh.seal || !seal_only)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+ReadResult ReadSegment(const std::string& file, std::size_t read_ahead, int fail_at, bool salvage,
+                       std::uint64_t limit = ~0ull) {
   ReadResult out;
   MemFileSystem fs(&file, fail_at);
-  CheckingReporter reporter(file.size());
+  const std::string_view seen = std::string_view(file).substr(0, std::min<std::uint64_t>(limit, file.size()));
+  CheckingReporter reporter(seen.size());
   SegmentReader::Options opts;
   opts.read_ahead = read_ahead;
+  opts.limit = limit;
   auto opened = SegmentReader::Open(&fs, kPath, &reporter, opts);
+  if (fail_at == 0) {
+    // Open reads the header from the first 96 bytes (fewer if the file is
+    // shorter) and nothing else.
+    format::SegmentHeader h;
+    const std::size_t head = std::min(seen.size(), format::kSegmentHeaderBytes);
+    auto copy = std::make_unique<char[]>(head + 1);
+    std::memcpy(copy.get(), seen.data(), head);
+    FUZZ_CHECK(opened.ok() == format::DecodeSegmentHeader(copy.get(), head, &h).ok());
+  }
   if (!opened.ok()) {
-    FUZZ_CHECK(fail_at != 0 || file.size() < format::kSegmentHeaderBytes || opened.status().IsCorruption() ||
-               opened.status().IsNotSupported());
+    FUZZ_CHECK(fail_at != 0 || opened.status().IsCorruption() || opened.status().IsNotSupported());
     return out;
   }
   out.opened = true;
   SegmentReader& r = **opened;
-  Lsn prev = r.header().first_lsn == kNoLsn ? kNoLsn : r.header().first_lsn - 1;
-  out.clean = Drain(r, file, &out, &prev);
+  FUZZ_CHECK(r.header_bytes() <= seen.size());
+  FUZZ_CHECK(r.size() == seen.size());
+  DrainState st;
+  st.prev = r.header().first_lsn == kNoLsn ? kNoLsn : r.header().first_lsn - 1;
+  out.clean = Drain(r, seen, &out, &st);
   out.first_pass = out.lsns.size();
   out.end = r.valid_bytes();
+  out.how = r.end();
   if (out.clean || !salvage) return out;
 
   // The salvage paths: is the rest zeros, is there a valid batch after, and
   // resume there (as often as it takes).
+  const std::size_t hb = r.batch_header_bytes();
+  const std::uint32_t version = r.header().format_version;
   for (int rounds = 0; rounds < 100000; ++rounds) {
     const std::uint64_t anomaly = r.anomaly_offset();
     auto zero = r.AnomalyIsZeroTail();
     if (zero.ok()) {
-      const bool all_zero = file.find_first_not_of('\0', anomaly) == std::string::npos;
+      const bool all_zero = seen.find_first_not_of('\0', anomaly) == std::string_view::npos;
       FUZZ_CHECK(*zero == all_zero);
     }
     auto found = r.FindValidBatch(anomaly + 1);
     if (found.ok() && found->has_value()) {
       const std::uint64_t at = **found;
-      FUZZ_CHECK(at > anomaly && at + format::kBatchHeaderBytes <= file.size());
+      FUZZ_CHECK(at > anomaly && at + hb <= seen.size());
       format::BatchHeader bh;
-      FUZZ_CHECK(format::DecodeBatchHeader(file.data() + at, &bh).ok());
-      FUZZ_CHECK(bh.segment_seq == r.header().segment_seq);
-      FUZZ_CHECK(at + format::kBatchHeaderBytes + bh.body_bytes <= file.size());
+      FUZZ_CHECK(format::DecodeBatchHeader(seen.data() + at, &bh, version).ok());
+      FUZZ_CHECK(!bh.seal && bh.segment_seq == r.header().segment_seq);
+      FUZZ_CHECK(bh.synced_offset <= at);
+      FUZZ_CHECK(at + hb + bh.body_bytes <= seen.size());
+    }
+    auto after = r.ScanAfterAnomaly();
+    if (after.ok()) {
+      // It looks at every valid batch and seal after the anomaly: a valid
+      // batch among them is what FindValidBatch finds.
+      if (found.ok()) FUZZ_CHECK(after->valid_batch == found->has_value());
+      if (version == 1) FUZZ_CHECK(after->max_synced_offset == 0);
+      if (after->max_synced_offset != 0) {
+        // Recorded by a batch or seal after the anomaly (a seal, when no
+        // valid batch follows), and no further than that header's offset.
+        FUZZ_CHECK(after->max_synced_offset + hb <= seen.size());
+        FUZZ_CHECK(SomeHeaderRecords(r, seen, anomaly, after->max_synced_offset, !after->valid_batch));
+      }
+    }
+    if (fail_at == 0 && limit == ~0ull) {
+      // Nobody writes the file: the bytes at the anomaly were rejected once
+      // and are the same bytes now. AnomalyNowValid() checks them without
+      // the LSN the reader had got to (see the report on the fuzz branch),
+      // so the one batch it may accept is whole and valid but does not
+      // follow the records before it.
+      auto now = r.AnomalyNowValid();
+      if (now.ok() && *now) {
+        format::BatchHeader bh;
+        FUZZ_CHECK(anomaly + hb <= seen.size());
+        FUZZ_CHECK(format::DecodeBatchHeader(seen.data() + anomaly, &bh, version).ok());
+        FUZZ_CHECK(!bh.seal && bh.first_lsn <= st.prev);
+      }
+      FUZZ_CHECK(r.size() == seen.size() && r.anomaly_offset() == anomaly);
     }
     auto resynced = r.Resync();
     if (!resynced.ok() || !*resynced) break;
     if (found.ok()) FUZZ_CHECK(found->has_value());  // Resync found one, so must FindValidBatch
-    if (Drain(r, file, &out, &prev)) break;
+    if (Drain(r, seen, &out, &st)) break;
     FUZZ_CHECK(r.anomaly_offset() > anomaly);  // progress
   }
   return out;
+}
+
+// Whether `a` is a prefix of `b`.
+bool IsPrefix(const std::vector<Lsn>& a, const std::vector<Lsn>& b, std::size_t b_len) {
+  return a.size() <= b_len && std::equal(a.begin(), a.end(), b.begin());
 }
 
 void FuzzSegmentReader(const std::string& file, std::uint8_t config) {
@@ -258,11 +383,34 @@ void FuzzSegmentReader(const std::string& file, std::uint8_t config) {
   FUZZ_CHECK(big.opened == small.opened);
   FUZZ_CHECK(big.lsns == small.lsns);
   FUZZ_CHECK(big.checksum == small.checksum);
-  FUZZ_CHECK(big.end == small.end && big.clean == small.clean);
+  FUZZ_CHECK(big.end == small.end && big.clean == small.clean && big.how == small.how);
   if (fail_at != 0) {
     // I/O errors: anything but a crash, and never a record that is not there.
     const ReadResult failing = ReadSegment(file, read_ahead, fail_at, /*salvage=*/true);
     FUZZ_CHECK(failing.lsns.size() <= big.lsns.size() || !big.clean);
+  }
+  if (big.opened) {
+    // Options::limit = the first pass's valid bytes (what recovery's later
+    // passes use): exactly the first pass's records, ending where the file
+    // now does - or at the same seal.
+    const ReadResult snap = ReadSegment(file, read_ahead, 0, /*salvage=*/false, big.end);
+    FUZZ_CHECK(snap.opened && snap.clean);
+    FUZZ_CHECK(snap.lsns.size() == big.first_pass && IsPrefix(snap.lsns, big.lsns, big.first_pass));
+    FUZZ_CHECK(snap.end == big.end);
+    FUZZ_CHECK(snap.how == (big.how == SegmentReader::End::kSeal ? SegmentReader::End::kSeal
+                                                                : SegmentReader::End::kEndOfFile));
+  }
+  {
+    // Any other limit: a prefix of the first pass (the whole of it once the
+    // limit reaches its end), never past the limit.
+    const std::uint64_t limit = (big.checksum ^ (std::uint64_t{config} * 0x9E3779B97F4A7C15ull)) % (file.size() + 1);
+    const ReadResult cut = ReadSegment(file, read_ahead, 0, /*salvage=*/false, limit);
+    if (cut.opened) {
+      FUZZ_CHECK(big.opened);
+      FUZZ_CHECK(IsPrefix(cut.lsns, big.lsns, big.first_pass));
+      FUZZ_CHECK(cut.end <= limit && cut.end <= big.end);
+      if (limit >= big.end) FUZZ_CHECK(cut.lsns.size() == big.first_pass && cut.end == big.end);
+    }
   }
   // Without checksums (what recovery's merge pass uses on verified bytes).
   MemFileSystem fs(&file, 0);
@@ -289,26 +437,67 @@ std::unique_ptr<char[]> Exact(const char* p, std::size_t n) {
 }
 
 void FuzzDecoders(const std::string& in) {
-  if (in.size() >= format::kSegmentHeaderBytes) {
-    auto buf = Exact(in.data(), format::kSegmentHeaderBytes);
+  // Segment header, both versions: a 96-byte prefix holds either, a 64-byte
+  // one only version 1 (shorter inputs: whatever there is).
+  format::SegmentHeader from_long;
+  bool long_ok = false;
+  for (std::size_t want : {format::kSegmentHeaderBytes, format::kSegmentHeaderBytesV1}) {
+    const std::size_t n = std::min(in.size(), want);
+    auto buf = Exact(in.data(), n);
     format::SegmentHeader h;
-    if (format::DecodeSegmentHeader(buf.get(), &h).ok()) {
-      char again[format::kSegmentHeaderBytes];
-      format::EncodeSegmentHeader(h, again);
-      FUZZ_CHECK(std::memcmp(again, buf.get(), sizeof again) == 0);
+    const Status s = format::DecodeSegmentHeader(buf.get(), n, &h);
+    if (!s.ok()) {
+      FUZZ_CHECK(s.IsCorruption() || s.IsNotSupported());
+      // A header that fits the shorter prefix decodes from the longer one.
+      if (want == format::kSegmentHeaderBytesV1) FUZZ_CHECK(!long_ok || from_long.format_version != 1);
+      continue;
     }
+    const std::size_t size = format::SegmentHeaderBytes(h.format_version);
+    FUZZ_CHECK(h.format_version >= format::kOldestReadableFormatVersion && h.format_version <= format::kFormatVersion);
+    FUZZ_CHECK(size <= n && format::Get<std::uint16_t>(buf.get() + 12) == size);
+    if (h.format_version == 1) FUZZ_CHECK(h.epoch_first_lsn == kNoLsn && h.checkpoint_lsn == kNoLsn);
+    if (want == format::kSegmentHeaderBytes) {
+      from_long = h;
+      long_ok = true;
+    } else {
+      FUZZ_CHECK(long_ok && from_long.format_version == 1 && from_long.segment_seq == h.segment_seq &&
+                 from_long.first_lsn == h.first_lsn && from_long.flags == h.flags);
+    }
+    // Re-encoded in the version it was read in: the same bytes.
+    char again[format::kSegmentHeaderBytes];
+    FUZZ_CHECK(format::EncodeSegmentHeader(h, again) == size);
+    FUZZ_CHECK(std::memcmp(again, buf.get(), size) == 0);
   }
-  if (in.size() >= format::kBatchHeaderBytes) {
-    auto buf = Exact(in.data(), format::kBatchHeaderBytes);
-    format::BatchHeader h;
-    if (format::DecodeBatchHeader(buf.get(), &h).ok()) {
-      FUZZ_CHECK(h.record_count >= 1 && h.first_lsn >= 1 && h.last_lsn >= h.first_lsn);
-      FUZZ_CHECK(h.last_lsn - h.first_lsn >= h.record_count - 1);
-      FUZZ_CHECK(h.body_bytes >= std::uint64_t{h.record_count} * format::kRecordHeaderBytes);
+  // Batch headers and seals, both versions: at the start of the input and
+  // at each magic after it (the first few).
+  char batch_magic[4], seal_magic[4];
+  format::Put<std::uint32_t>(batch_magic, format::kBatchMagic);
+  format::Put<std::uint32_t>(seal_magic, format::kSealMagic);
+  std::size_t at = 0;
+  for (int tries = 0; tries < 16 && at < in.size(); ++tries) {
+    for (std::uint32_t version : {format::kFormatVersion, format::kOldestReadableFormatVersion}) {
+      const std::size_t hb = format::BatchHeaderBytes(version);
+      if (in.size() - at < hb) continue;
+      auto buf = Exact(in.data() + at, hb);
+      format::BatchHeader h;
+      const Status s = format::DecodeBatchHeader(buf.get(), &h, version);
+      if (!s.ok()) {
+        FUZZ_CHECK(s.IsCorruption() || s.IsNotSupported());
+        continue;
+      }
+      if (h.seal) {
+        FUZZ_CHECK(h.record_count == 0 && h.body_bytes == 0 && h.first_lsn == h.last_lsn);
+      } else {
+        FUZZ_CHECK(h.record_count >= 1 && h.first_lsn >= 1 && h.last_lsn >= h.first_lsn);
+        FUZZ_CHECK(h.last_lsn - h.first_lsn >= h.record_count - 1);
+        FUZZ_CHECK(h.body_bytes >= std::uint64_t{h.record_count} * format::kRecordHeaderBytes);
+      }
+      if (version == 1) FUZZ_CHECK(h.durable_lsn == kNoLsn && h.synced_offset == 0);
       char again[format::kBatchHeaderBytes];
-      format::EncodeBatchHeader(h, again);
-      FUZZ_CHECK(std::memcmp(again, buf.get(), sizeof again) == 0);
+      format::EncodeBatchHeader(h, again, version);
+      FUZZ_CHECK(std::memcmp(again, buf.get(), hb) == 0);
     }
+    at = std::min(in.find(std::string_view(batch_magic, 4), at + 1), in.find(std::string_view(seal_magic, 4), at + 1));
   }
   {
     auto buf = Exact(in.data(), in.size());
@@ -378,7 +567,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size == 0) return 0;
   const std::uint8_t config = data[0];
   std::string file(reinterpret_cast<const char*>(data) + 1, size - 1);
-  if (config & 1) shardwal::FixChecksums(file);
+  if (config & 1) shardwal::FixChecksums(file, (config & 0x80) != 0);
   shardwal::FuzzSegmentReader(file, config);
   shardwal::FuzzDecoders(file);
   shardwal::FuzzManifest(std::string(reinterpret_cast<const char*>(data) + 1, size - 1));
