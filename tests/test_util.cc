@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -127,6 +128,22 @@ void CrashAfterUnsyncedTail(Options options, int acked, int unacked) {
   ASSERT_EQ((*wal)->DurableLsn(), static_cast<Lsn>(acked)) << "the tail must not have been synced";
   fs->Deactivate();  // the process is gone: nothing more reaches the files
   (void)(*wal)->Close();  // fails (nothing can be written): as if it never ran
+
+std::chrono::milliseconds StressBudget(double seconds) {
+  double scale = 1;
+  if (const char* v = std::getenv("SHARDWAL_STRESS_SCALE"); v != nullptr && *v != '\0') {
+    const double s = std::atof(v);
+    if (s > 0) scale = s;
+  }
+  return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * scale * 1000));
+}
+
+void ReportStressWork(const std::string& what, std::uint64_t done, std::uint64_t max, const TimeBudget& budget) {
+  std::printf("%s: %llu of at most %llu in %.1f s%s\n", what.c_str(), static_cast<unsigned long long>(done),
+              static_cast<unsigned long long>(max), budget.ElapsedSeconds(),
+              kUnderThreadSanitizer ? " (ThreadSanitizer)" : UnderSanitizer() ? " (sanitizer)" : "");
+  std::fflush(stdout);
+  ::testing::Test::RecordProperty(what, std::to_string(done));
 }
 
 }  // namespace shardwal::testing

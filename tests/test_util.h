@@ -1,7 +1,8 @@
-// Helpers shared by the tests: temporary directories and reading back what a
-// WAL left on disk.
+// Helpers shared by the tests: temporary directories, reading back what a
+// WAL left on disk, and the time budget of the stress tests.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -61,5 +62,76 @@ std::string CrashPayload(int i);
 // MANIFEST update, the unsynced tail in the files as written. Fails the
 // test if that cannot be arranged.
 void CrashAfterUnsyncedTail(Options options, int acked, int unacked);
+
+// ---- how much work a stress test does -------------------------------------------
+//
+// CI runs every test on 2 shared cores, under ThreadSanitizer and ASan too,
+// and no single test may take more than about a minute there. So a stress
+// test does not run a fixed count of iterations: it always completes a
+// minimum (enough for what it checks to mean something), then keeps going up
+// to its full count while its time budget lasts, and reports how much it did.
+// What it asserts does not change with the count.
+
+// Built with ThreadSanitizer / AddressSanitizer (GCC's __SANITIZE_*__, clang's
+// __has_feature): the code runs several times slower.
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SHARDWAL_TEST_TSAN 1
+#endif
+#if __has_feature(address_sanitizer)
+#define SHARDWAL_TEST_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define SHARDWAL_TEST_TSAN 1
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define SHARDWAL_TEST_ASAN 1
+#endif
+#if defined(SHARDWAL_TEST_TSAN)
+inline constexpr bool kUnderThreadSanitizer = true;
+#else
+inline constexpr bool kUnderThreadSanitizer = false;
+#endif
+#if defined(SHARDWAL_TEST_ASAN)
+inline constexpr bool kUnderAddressSanitizer = true;
+#else
+inline constexpr bool kUnderAddressSanitizer = false;
+#endif
+constexpr bool UnderSanitizer() { return kUnderThreadSanitizer || kUnderAddressSanitizer; }
+
+// `n`, divided by `divisor` under a sanitizer (at least 1).
+constexpr int ScaledForSanitizers(int n, int divisor) {
+  return UnderSanitizer() ? (n / divisor > 0 ? n / divisor : 1) : n;
+}
+
+// `seconds` of wall-clock time for one stress test, times
+// $SHARDWAL_STRESS_SCALE when set (e.g. 20 for a long local soak).
+std::chrono::milliseconds StressBudget(double seconds);
+
+// A stress test's deadline, started when constructed. Expired() may be
+// called from any thread.
+class TimeBudget {
+ public:
+  explicit TimeBudget(std::chrono::milliseconds budget)
+      : start_(std::chrono::steady_clock::now()), end_(start_ + budget) {}
+  bool Expired() const { return std::chrono::steady_clock::now() >= end_; }
+  // Whether iteration `done` (0-based, of at most `max`) should run: always
+  // below `min`, never at or past `max`, in between while time is left.
+  bool KeepGoing(std::uint64_t done, std::uint64_t min, std::uint64_t max) const {
+    return done < max && (done < min || !Expired());
+  }
+  double ElapsedSeconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_, end_;
+};
+
+// Prints "<what>: <done> of at most <max> in <s> s" and records `done` as the
+// test's property `what` (in the XML/JSON report), so a log shows how much a
+// time-bounded test did.
+void ReportStressWork(const std::string& what, std::uint64_t done, std::uint64_t max, const TimeBudget& budget);
 
 }  // namespace shardwal::testing
