@@ -15,11 +15,22 @@ STAGES=${SHARDWAL_TEST_STAGES:-"release asan tsan fuzz"}
 CTEST_ARGS=(--output-on-failure -j "$JOBS" --timeout 300)
 
 TOTAL=0
+slowest_tests() {  # slowest_tests <ctest output>: the 5 slowest tests of that run, so the log shows where time goes
+  # ctest's result lines: "12/97 Test #116: Name .......   Passed   83.44 sec"
+  # (this run's times; Testing/Temporary/CTestCostData.txt keeps a running
+  # average over earlier runs, and tests that did not run this time).
+  echo "--- slowest tests of this stage (no test should take more than ~60 s) ---"
+  awk '/ Test +#[0-9]+: / && $NF == "sec" {
+         for (i = 1; i < NF; i++) if ($i ~ /^#[0-9]+:$/) { printf "%10.2f s  %s\n", $(NF-1), $(i+1); break }
+       }' "$1" | sort -rn | head -5
+}
+
 run_ctest() {  # run_ctest <ctest args...>: runs ctest, adds up how many tests ran
   local log
   log=$(mktemp)
   ctest "$@" 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]}
+  slowest_tests "$log"
   local n
   n=$(sed -n 's/.*tests passed, 0 tests failed out of \([0-9]*\).*/\1/p' "$log" | tail -1)
   rm -f "$log"
