@@ -128,6 +128,7 @@ void CrashAfterUnsyncedTail(Options options, int acked, int unacked) {
   ASSERT_EQ((*wal)->DurableLsn(), static_cast<Lsn>(acked)) << "the tail must not have been synced";
   fs->Deactivate();  // the process is gone: nothing more reaches the files
   (void)(*wal)->Close();  // fails (nothing can be written): as if it never ran
+}
 
 std::chrono::milliseconds StressBudget(double seconds) {
   double scale = 1;
