@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <filesystem>
 #include <random>
 #include <set>
 
@@ -876,10 +877,6 @@ Status BuildSegmentSets(FileSystem& fs, const Options& options, const Manifest& 
   return Status::OK();
 }
 
-}  // namespace
-
-namespace {
-
 // The MANIFEST and options of the WAL at in.dir (nullopt manifest: a new
 // WAL), resolved and validated.
 Result<Options> ResolveAndValidate(const Options& in, FileSystem& fs, std::optional<Manifest>* manifest) {
@@ -894,11 +891,11 @@ Result<Options> ResolveAndValidate(const Options& in, FileSystem& fs, std::optio
   return options;
 }
 
-std::string ParentOf(const std::string& path) {
-  const auto slash = path.find_last_not_of('/') == std::string::npos ? std::string::npos
-                                                                        : path.rfind('/', path.find_last_not_of('/'));
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
+// The directory whose entry names `path` ("." for a relative name).
+std::string ParentOf(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  const std::string parent = std::filesystem::path(path).parent_path().string();
+  return parent.empty() ? "." : parent;
 }
 
 // Locks every shard directory. One the MANIFEST lists is never created
