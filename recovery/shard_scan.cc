@@ -136,10 +136,12 @@ Status CheckDirectory(const ScanContext& ctx, std::uint32_t shard, const std::st
                       std::vector<Anomaly>* anomalies, bool* skip) {
   const Manifest& m = *ctx.manifest;
   const ShardInventory& inv = m.Inventory(dir);
-  auto report = [&](std::string why) {
+  // `wrong_device`: the directory holds another WAL's or another shard's
+  // data. Salvage may read past it, but no open may write into it.
+  auto report = [&](std::string why, bool wrong_device = false) {
     Anomaly a = MakeAnomaly(Anomaly::Kind::kMissingSegment, shard, dir, 0, 0, kNoLsn, std::move(why));
     anomalies->push_back(a);
-    if (ctx.mode == RecoveryMode::kSalvage) {
+    if (ctx.mode == RecoveryMode::kSalvage && (ctx.read_only || !wrong_device)) {
       *skip = true;  // salvage: read what is there (if anything), keep the other shards whole
       return Status::OK();
     }
@@ -167,12 +169,15 @@ Status CheckDirectory(const ScanContext& ctx, std::uint32_t shard, const std::st
   }
   if (identity->wal_id != m.wal_id()) {
     return report("shard directory belongs to WAL " + WalIdHex(identity->wal_id) + ", not to this WAL (" +
-                  WalIdHex(m.wal_id()) + "): another WAL's directory is mounted here");
+                      WalIdHex(m.wal_id()) + "): another WAL's directory is mounted here",
+                  /*wrong_device=*/true);
   }
   const auto index = m.ShardIndexOf(dir);
   if (index && identity->shard != *index) {
-    return report("shard directory holds shard " + std::to_string(identity->shard) + " of this WAL, but the MANIFEST has it as shard " +
-                  std::to_string(*index) + ": directories swapped");
+    return report("shard directory holds shard " + std::to_string(identity->shard) +
+                      " of this WAL, but the MANIFEST has it as shard " + std::to_string(*index) +
+                      ": directories swapped (mount each device where it was)",
+                  /*wrong_device=*/true);
   }
   return Status::OK();
 }
