@@ -147,4 +147,95 @@ void ReportStressWork(const std::string& what, std::uint64_t done, std::uint64_t
   ::testing::Test::RecordProperty(what, std::to_string(done));
 }
 
+const char* LossModeName(LossMode mode) {
+  switch (mode) {
+    case LossMode::kDropUnsynced: return "drop-unsynced";
+    case LossMode::kKeepRandomPrefix: return "keep-random-prefix";
+    case LossMode::kTearLastWrite: return "tear-last-write";
+    case LossMode::kRandomPages: return "random-pages";
+    case LossMode::kTornSector: return "torn-sector";
+  }
+  return "?";
+}
+
+const char* DirEntryLossName(DirEntryLoss policy) {
+  switch (policy) {
+    case DirEntryLoss::kLoseAll: return "lose-all";
+    case DirEntryLoss::kKeepAll: return "keep-all";
+    case DirEntryLoss::kRandom: return "random";
+  }
+  return "?";
+}
+
+FaultInjectionFileSystem::PowerLossOptions CyclingPowerLoss(std::uint64_t n, std::uint64_t seed) {
+  FaultInjectionFileSystem::PowerLossOptions plo;
+  plo.mode = kAllLossModes[n % kAllLossModes.size()];
+  plo.dir_entries = kAllDirEntryLosses[(n / kAllLossModes.size()) % kAllDirEntryLosses.size()];
+  plo.seed = seed;
+  return plo;
+}
+
+std::string DescribePowerLoss(const FaultInjectionFileSystem::PowerLossOptions& plo) {
+  return std::string("mode=") + LossModeName(plo.mode) + " dir_entries=" +
+         (plo.dir_entries ? DirEntryLossName(*plo.dir_entries)
+                          : plo.lose_unsynced_dir_entries ? "(old switch: lose)" : "(old switch: keep)") +
+         " seed=" + std::to_string(plo.seed);
+}
+
+void PowerLossTally::Add(const FaultInjectionFileSystem::PowerLossOptions& plo) {
+  ++total_;
+  ++by_mode_[static_cast<std::size_t>(plo.mode)];
+  if (plo.dir_entries) {
+    ++by_dir_[static_cast<std::size_t>(*plo.dir_entries)];
+  } else {
+    ++old_switch_;
+  }
+}
+
+void PowerLossTally::Add(const PowerLossTally& other) {
+  total_ += other.total_;
+  for (std::size_t i = 0; i < by_mode_.size(); ++i) by_mode_[i] += other.by_mode_[i];
+  for (std::size_t i = 0; i < by_dir_.size(); ++i) by_dir_[i] += other.by_dir_[i];
+  old_switch_ += other.old_switch_;
+}
+
+std::string PowerLossTally::Summary() const {
+  std::string s = "power losses: " + std::to_string(total_) + " (";
+  for (std::size_t i = 0; i < kAllLossModes.size(); ++i) {
+    s += (i == 0 ? "" : ", ") + std::string(LossModeName(kAllLossModes[i])) + " " + std::to_string(by_mode_[i]);
+  }
+  s += "; dir entries";
+  for (std::size_t i = 0; i < kAllDirEntryLosses.size(); ++i) {
+    s += (i == 0 ? " " : ", ") + std::string(DirEntryLossName(kAllDirEntryLosses[i])) + " " + std::to_string(by_dir_[i]);
+  }
+  if (old_switch_ > 0) s += ", old switch " + std::to_string(old_switch_);
+  return s + ")";
+}
+
+void PowerLossTally::Report(const std::string& who) const {
+  std::printf("%s: %s\n", who.c_str(), Summary().c_str());
+  std::fflush(stdout);
+  auto key = [](std::string name) {
+    std::replace(name.begin(), name.end(), '-', '_');
+    return "power_losses_" + name;
+  };
+  ::testing::Test::RecordProperty("power_losses", std::to_string(total_));
+  for (std::size_t i = 0; i < kAllLossModes.size(); ++i) {
+    ::testing::Test::RecordProperty(key(LossModeName(kAllLossModes[i])), std::to_string(by_mode_[i]));
+  }
+  for (std::size_t i = 0; i < kAllDirEntryLosses.size(); ++i) {
+    ::testing::Test::RecordProperty(key(std::string("dir_") + DirEntryLossName(kAllDirEntryLosses[i])),
+                                    std::to_string(by_dir_[i]));
+  }
+}
+
+void PowerLossTally::ExpectEveryModeAndPolicy(const std::string& who) const {
+  for (std::size_t i = 0; i < kAllLossModes.size(); ++i) {
+    EXPECT_GT(by_mode_[i], 0u) << who << ": no power loss in mode " << LossModeName(kAllLossModes[i]);
+  }
+  for (std::size_t i = 0; i < kAllDirEntryLosses.size(); ++i) {
+    EXPECT_GT(by_dir_[i], 0u) << who << ": no power loss with dir_entries " << DirEntryLossName(kAllDirEntryLosses[i]);
+  }
+}
+
 }  // namespace shardwal::testing

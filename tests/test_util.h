@@ -3,10 +3,12 @@
 #pragma once
 
 #include <chrono>
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "shardwal/fault_injection_file_system.h"
 #include "shardwal/file_system.h"
 #include "shardwal/options.h"
 #include "shardwal/types.h"
@@ -133,5 +135,66 @@ class TimeBudget {
 // test's property `what` (in the XML/JSON report), so a log shows how much a
 // time-bounded test did.
 void ReportStressWork(const std::string& what, std::uint64_t done, std::uint64_t max, const TimeBudget& budget);
+
+// ---- the crash model: simulated power losses -----------------------------------
+
+// Built with a sanitizer (the ASan+UBSan and TSan stages of scripts/test.sh),
+// which runs these tests several times slower: the crash-model tests scale
+// their counts down there. The release stage runs them in full.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kSanitizedBuild = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+inline constexpr bool kSanitizedBuild = true;
+#else
+inline constexpr bool kSanitizedBuild = false;
+#endif
+#else
+inline constexpr bool kSanitizedBuild = false;
+#endif
+
+using LossMode = FaultInjectionFileSystem::LossMode;
+using DirEntryLoss = FaultInjectionFileSystem::DirEntryLoss;
+inline constexpr std::array<LossMode, 5> kAllLossModes = {LossMode::kDropUnsynced, LossMode::kKeepRandomPrefix,
+                                                          LossMode::kTearLastWrite, LossMode::kRandomPages,
+                                                          LossMode::kTornSector};
+inline constexpr std::array<DirEntryLoss, 3> kAllDirEntryLosses = {DirEntryLoss::kLoseAll, DirEntryLoss::kKeepAll,
+                                                                   DirEntryLoss::kRandom};
+const char* LossModeName(LossMode mode);           // "drop-unsynced", ..., "torn-sector"
+const char* DirEntryLossName(DirEntryLoss policy);  // "lose-all", "keep-all", "random"
+
+// The n-th power loss of a sequence (n = 0, 1, ...): every 5 consecutive ones
+// cover every LossMode, every 15 every (mode, DirEntryLoss) pair, set through
+// PowerLossOptions::dir_entries (so unsynced deletions may come back too).
+FaultInjectionFileSystem::PowerLossOptions CyclingPowerLoss(std::uint64_t n, std::uint64_t seed);
+
+// "mode=random-pages dir_entries=keep-all seed=123", for failure messages.
+std::string DescribePowerLoss(const FaultInjectionFileSystem::PowerLossOptions& plo);
+
+// Counts simulated power losses by loss mode and directory-entry policy, so
+// that a test (and the CI log) shows how many of each it simulated.
+class PowerLossTally {
+ public:
+  void Add(const FaultInjectionFileSystem::PowerLossOptions& plo);
+  void Add(const PowerLossTally& other);
+  std::uint64_t total() const { return total_; }
+  std::uint64_t of(LossMode mode) const { return by_mode_[static_cast<std::size_t>(mode)]; }
+  std::uint64_t of(DirEntryLoss policy) const { return by_dir_[static_cast<std::size_t>(policy)]; }
+  // "power losses: N (drop-unsynced a, keep-random-prefix b, tear-last-write
+  // c, random-pages d, torn-sector e; dir entries lose-all x, keep-all y,
+  // random z)"
+  std::string Summary() const;
+  // Prints "<who>: <Summary()>" on stdout and records the counts as
+  // properties of the running test (power_losses, power_losses_<mode>, ...).
+  void Report(const std::string& who) const;
+  // Fails the running test unless every mode and every policy occurred.
+  void ExpectEveryModeAndPolicy(const std::string& who) const;
+
+ private:
+  std::uint64_t total_ = 0;
+  std::array<std::uint64_t, 5> by_mode_{};
+  std::array<std::uint64_t, 3> by_dir_{};
+  std::uint64_t old_switch_ = 0;  // dir_entries not set (the older lose_unsynced_dir_entries)
+};
 
 }  // namespace shardwal::testing
