@@ -1,6 +1,14 @@
 // Power loss with FaultInjectionFileSystem, many seeds, every loss mode,
 // several generations per directory, and crashes during recovery itself.
 //
+// The crash model makes no prefix assumption: every simulation cycles
+// through all five LossModes (kDropUnsynced, kKeepRandomPrefix,
+// kTearLastWrite, kRandomPages - unsynced pages persist as any subset, a
+// later one without an earlier one - and kTornSector) and the three
+// DirEntryLoss policies (unsynced creations, renames and deletions lost,
+// kept, or either at random; a deleted file may come back). Each test prints
+// and records (RecordProperty) how many power losses of each it simulated.
+//
 // Writers append with mixed durabilities (group, async, none) until, at a
 // random moment, the file system is deactivated (every later write fails and
 // the WAL enters its failed state); then the WAL is destroyed, a power loss
@@ -33,6 +41,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -362,75 +371,97 @@ Options MakeOptions(const std::string& dir, const Config& cfg, std::shared_ptr<F
   return o;
 }
 
-const char* ModeName(Fi::LossMode mode) {
-  switch (mode) {
-    case Fi::LossMode::kDropUnsynced: return "drop-unsynced";
-    case Fi::LossMode::kKeepRandomPrefix: return "keep-random-prefix";
-    case Fi::LossMode::kTearLastWrite: return "tear-last-write";
-  }
-  return "?";
-}
+using testing::CyclingPowerLoss;
+using testing::DescribePowerLoss;
+using testing::kAllDirEntryLosses;
+using testing::kAllLossModes;
+using testing::kSanitizedBuild;
+using testing::PowerLossTally;
 
-constexpr Fi::LossMode kModes[] = {Fi::LossMode::kDropUnsynced, Fi::LossMode::kKeepRandomPrefix,
-                                   Fi::LossMode::kTearLastWrite};
+std::uint64_t EnvOr(const char* name, std::uint64_t fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? std::strtoull(v, nullptr, 10) : fallback;
+}
 
 // ---- every loss mode, many seeds, several generations per directory ------------------
 
+// Directory seed s runs kGenerations power losses, numbered
+// (s - 1) * kGenerations + gen: successive ones cycle through every LossMode
+// and, every five, every DirEntryLoss policy (CyclingPowerLoss), so each
+// directory lives through several modes and policies, and every 15
+// consecutive losses cover every pair. A release build runs every directory
+// seed (kDirSeeds x kGenerations power losses: the CI's count); under a
+// sanitizer at least kMinSanitizedDirSeeds (each pair twice), then as many
+// as fit kSanitizedBudget. SHARDWAL_POWER_LOSS_SEED=s runs directory seed s
+// alone (the same power losses; the writers' timing differs run to run).
 TEST(PowerLoss, EveryModeManySeedsSeveralGenerations) {
-  constexpr int kSeeds = 40;
+  constexpr int kDirSeeds = 90;
   constexpr int kGenerations = 3;  // power losses per directory
+  constexpr int kMinSanitizedDirSeeds = 10;
+  constexpr auto kSanitizedBudget = std::chrono::seconds(30);
+  const int only = static_cast<int>(EnvOr("SHARDWAL_POWER_LOSS_SEED", 0));
+  const auto t0 = std::chrono::steady_clock::now();
   Counters c;
-  for (Fi::LossMode mode : kModes) {
-    for (int seed = 1; seed <= kSeeds; ++seed) {
-      TempDir dir;
-      Config cfg;
-      cfg.shards = 1 + static_cast<std::uint32_t>(seed % 4);
-      cfg.segment_bytes = seed % 2 == 1 ? (64u << 10) : (1u << 20);
-      cfg.routing = seed % 5 == 0 ? Routing::kThread : Routing::kTag;
-      auto fs = std::make_shared<Fi>();
-      const Options o = MakeOptions(dir.path(), cfg, fs);
-      Model m;
-      for (int gen = 0; gen <= kGenerations; ++gen) {
-        const std::string where = std::string(ModeName(mode)) + " seed " + std::to_string(seed) + " generation " +
-                                  std::to_string(gen);
-        auto wal = Wal::Open(o);
-        ASSERT_TRUE(wal.ok()) << where << ": " << wal.status().ToString();
-        if (gen > 0) {
-          auto truth = CheckRecovered(**wal, m, &c, where);
-          ASSERT_TRUE(truth.has_value());
-          Advance(&m, std::move(*truth), (*wal)->recovery_report().max_lsn_seen);
-        } else {
-          Advance(&m, m.truth, kNoLsn);
-        }
-        if (gen == kGenerations) {
-          ASSERT_NO_FATAL_FAILURE(Probe(**wal, &m, where));
-          EXPECT_TRUE((*wal)->Close().ok());
-          break;
-        }
-        ASSERT_NO_FATAL_FAILURE(Probe(**wal, &m, where));
-        AppendUntilPowerFails(**wal, *fs, &m,
-                              Mix(static_cast<std::uint64_t>(seed) * 1000 + static_cast<std::uint64_t>(gen) * 10 +
-                                  static_cast<std::uint64_t>(mode)),
-                              cfg.writers);
-        wal->reset();
-        Fi::PowerLossOptions plo;
-        plo.mode = mode;
-        plo.seed = static_cast<std::uint64_t>(seed) * 7919 + static_cast<std::uint64_t>(gen);
-        plo.lose_unsynced_dir_entries = true;
-        ASSERT_TRUE(fs->SimulatePowerLoss(plo).ok()) << where;
-        fs->ResumeSyncs();  // stalls outlive a power loss
-        ++c.power_losses;
+  PowerLossTally tally;
+  int dirs = 0;
+  for (int seed = only != 0 ? only : 1; seed <= (only != 0 ? only : kDirSeeds); ++seed) {
+    if (kSanitizedBuild && only == 0 && dirs >= kMinSanitizedDirSeeds &&
+        std::chrono::steady_clock::now() - t0 > kSanitizedBudget) {
+      break;
+    }
+    ++dirs;
+    TempDir dir;
+    Config cfg;
+    cfg.shards = 1 + static_cast<std::uint32_t>(seed % 4);
+    cfg.segment_bytes = seed % 2 == 1 ? (64u << 10) : (1u << 20);
+    cfg.routing = seed % 5 == 0 ? Routing::kThread : Routing::kTag;
+    auto fs = std::make_shared<Fi>();
+    const Options o = MakeOptions(dir.path(), cfg, fs);
+    Model m;
+    std::string history;  // the power losses this directory went through
+    for (int gen = 0; gen <= kGenerations; ++gen) {
+      const std::string where = "directory seed " + std::to_string(seed) + " (SHARDWAL_POWER_LOSS_SEED=" +
+                                std::to_string(seed) + ") generation " + std::to_string(gen) + history;
+      auto wal = Wal::Open(o);
+      ASSERT_TRUE(wal.ok()) << where << ": " << wal.status().ToString();
+      if (gen > 0) {
+        auto truth = CheckRecovered(**wal, m, &c, where);
+        ASSERT_TRUE(truth.has_value());
+        Advance(&m, std::move(*truth), (*wal)->recovery_report().max_lsn_seen);
+      } else {
+        Advance(&m, m.truth, kNoLsn);
       }
+      if (gen == kGenerations) {
+        ASSERT_NO_FATAL_FAILURE(Probe(**wal, &m, where));
+        EXPECT_TRUE((*wal)->Close().ok());
+        break;
+      }
+      ASSERT_NO_FATAL_FAILURE(Probe(**wal, &m, where));
+      AppendUntilPowerFails(**wal, *fs, &m,
+                            Mix(static_cast<std::uint64_t>(seed) * 1000 + static_cast<std::uint64_t>(gen) * 10), cfg.writers);
+      wal->reset();
+      const Fi::PowerLossOptions plo =
+          CyclingPowerLoss(static_cast<std::uint64_t>((seed - 1) * kGenerations + gen),
+                           static_cast<std::uint64_t>(seed) * 7919 + static_cast<std::uint64_t>(gen));
+      history += (gen == 0 ? ", after power losses: " : ", ") + DescribePowerLoss(plo);
+      ASSERT_TRUE(fs->SimulatePowerLoss(plo).ok()) << where;
+      fs->ResumeSyncs();  // stalls outlive a power loss
+      ++c.power_losses;
+      tally.Add(plo);
     }
   }
-  std::printf("power_loss_test every-mode: %llu power losses (%d seeds x 3 modes x %d generations), %llu recoveries, "
-              "%llu acknowledged records verified, %llu records cut by recovery, %llu voided LSNs reused and "
-              "verified, %llu records of failed group appends recovered, %llu torn/zeroed tails\n",
-              static_cast<unsigned long long>(c.power_losses), kSeeds, kGenerations,
+  std::printf("power_loss_test every-mode: %llu power losses (%d directories x %d generations) in %.1f s, %llu "
+              "recoveries, %llu acknowledged records verified, %llu records cut by recovery, %llu voided LSNs reused "
+              "and verified, %llu records of failed group appends recovered, %llu torn/zeroed tails\n",
+              static_cast<unsigned long long>(c.power_losses), dirs, kGenerations,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
               static_cast<unsigned long long>(c.recoveries), static_cast<unsigned long long>(c.acked_verified),
               static_cast<unsigned long long>(c.records_cut), static_cast<unsigned long long>(c.reused_lsns_verified),
               static_cast<unsigned long long>(c.failed_append_recovered),
               static_cast<unsigned long long>(c.torn_or_zeroed));
+  tally.Report("power_loss_test every-mode");
+  if (only != 0) return;
+  tally.ExpectEveryModeAndPolicy("power_loss_test every-mode");
   EXPECT_GT(c.acked_verified, 0u);
   EXPECT_GT(c.records_cut, 0u) << "no power loss left records above the cut: epochs were not exercised";
   EXPECT_GT(c.reused_lsns_verified, 0u) << "no voided LSN was reused and recovered";
@@ -457,18 +488,23 @@ std::string OpName(Fi::Op op) {
   }
 }
 
+// The snapshots are made by a power loss in each LossMode in turn (and a
+// DirEntryLoss policy each); the power loss after each interrupted Open
+// cycles through every (mode, policy) pair.
 TEST(PowerLoss, CrashDuringRecoveryThenPowerLossKeepsEverything) {
   const Fi::Op ops[] = {Fi::Op::kWrite, Fi::Op::kSync, Fi::Op::kTruncate, Fi::Op::kDelete, Fi::Op::kRename,
                         Fi::Op::kSyncDir};
   constexpr int kMaxNth = 6;
-  constexpr int kSnapshots = 4;
+  constexpr int kSnapshots = 5;  // one per LossMode
   Counters c;
+  PowerLossTally tally;
   std::map<std::string, int> failed_opens;  // per op, over all snapshots and N
   int first_op_failed[6] = {};              // N = 1 made Open fail, per op
   int truncating_snapshots = 0, deleting_snapshots = 0;
   int reopen_failures = 0;
   for (int snap = 1; snap <= kSnapshots; ++snap) {
     TempDir dir, saved;
+    std::string snapshot_loss;
     Config cfg;
     cfg.shards = 3;
     cfg.segment_bytes = 64u << 10;
@@ -492,19 +528,24 @@ TEST(PowerLoss, CrashDuringRecoveryThenPowerLossKeepsEverything) {
       AppendUntilPowerFails(**wal, *fs, &m, Mix(0xDEAD0000u + static_cast<std::uint64_t>(snap)), cfg.writers, plan);
       wal->reset();
       Fi::PowerLossOptions plo;
-      plo.mode = snap % 2 == 0 ? Fi::LossMode::kKeepRandomPrefix : Fi::LossMode::kTearLastWrite;
+      plo.mode = kAllLossModes[static_cast<std::size_t>(snap - 1) % kAllLossModes.size()];
+      plo.dir_entries = kAllDirEntryLosses[static_cast<std::size_t>(snap - 1) % kAllDirEntryLosses.size()];
       plo.seed = static_cast<std::uint64_t>(snap);
-      ASSERT_TRUE(fs->SimulatePowerLoss(plo).ok());
+      ASSERT_TRUE(fs->SimulatePowerLoss(plo).ok()) << DescribePowerLoss(plo);
       fs->ResumeSyncs();
+      tally.Add(plo);
+      snapshot_loss = DescribePowerLoss(plo);
     }
     const std::string snapshot = saved.Sub("wal");
     std::filesystem::copy(dir.path(), snapshot, std::filesystem::copy_options::recursive);
 
     // What an undisturbed recovery decides (read-only: changes nothing).
     auto reader = LogReader::Open(MakeOptions(dir.path(), cfg, nullptr));
-    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    ASSERT_TRUE(reader.ok()) << "snapshot " << snap << " (power loss " << snapshot_loss
+                             << "): " << reader.status().ToString();
     const Lsn cut0 = (*reader)->report().cut_lsn;
-    ASSERT_GE(cut0, m.max_acked);
+    ASSERT_GE(cut0, m.max_acked) << "snapshot " << snap << " (power loss " << snapshot_loss << ")\n"
+                                 << (*reader)->report().Summary();
     bool truncates = false, deletes = false;
     for (const auto& s : (*reader)->report().shards) {
       if (s.segments_removed > 0) deletes = true;
@@ -516,12 +557,16 @@ TEST(PowerLoss, CrashDuringRecoveryThenPowerLossKeepsEverything) {
     for (std::size_t oi = 0; oi < std::size(ops); ++oi) {
       const Fi::Op op = ops[oi];
       for (int nth = 1; nth <= kMaxNth; ++nth) {
-        const std::string where = "snapshot " + std::to_string(snap) + ", " + OpName(op) + " #" + std::to_string(nth) +
-                                  " fails during Open";
+        // The power loss after this Open: every (mode, policy) pair in turn.
+        const Fi::PowerLossOptions plo = CyclingPowerLoss(
+            static_cast<std::uint64_t>(snap) * 7 + oi * kMaxNth + static_cast<std::uint64_t>(nth - 1),
+            static_cast<std::uint64_t>(snap) * 1000 + oi * 10 + static_cast<std::uint64_t>(nth));
+        const std::string where = "snapshot " + std::to_string(snap) + " (power loss " + snapshot_loss + "), " +
+                                  OpName(op) + " #" + std::to_string(nth) + " fails during Open, then power loss " +
+                                  DescribePowerLoss(plo);
         Restore(snapshot, dir.path());
         auto fs = std::make_shared<Fi>();
         fs->InjectFault(op, static_cast<std::uint64_t>(nth), EIO, "", /*sticky=*/true);
-        bool manifest_renamed_unsynced = false;
         {
           auto wal = Wal::Open(MakeOptions(dir.path(), cfg, fs));
           if (!wal.ok()) {
@@ -530,8 +575,6 @@ TEST(PowerLoss, CrashDuringRecoveryThenPowerLossKeepsEverything) {
             EXPECT_NE(wal.status().ToString().find("injected"), std::string::npos) << where;
             ++failed_opens[OpName(op)];
             if (nth == 1) ++first_op_failed[oi];
-            manifest_renamed_unsynced =
-                wal.status().ToString().find("after installing the manifest") != std::string::npos;
           } else {
             // The fault lies beyond Open's operations: it recovered normally.
             auto truth = CheckRecovered(**wal, m, &c, where + " (Open succeeded)");
@@ -541,16 +584,14 @@ TEST(PowerLoss, CrashDuringRecoveryThenPowerLossKeepsEverything) {
         }
         // The power fails right there; then an undisturbed Open.
         fs->ClearFaults();
-        Fi::PowerLossOptions plo;
-        plo.mode = kModes[static_cast<std::size_t>(nth) % 3];
-        plo.seed = static_cast<std::uint64_t>(nth);
-        // The new MANIFEST was renamed over the old one, and the directory
-        // sync that makes the rename durable failed. A real file system then
-        // shows the old or the new MANIFEST; FaultInjectionFileSystem deletes
-        // it (see FaultInjectionModel.LostRenameOverADurableFileLeavesOneOfThem).
-        // Keep the entries here so that this test checks recovery, not that.
-        if (manifest_renamed_unsynced) plo.lose_unsynced_dir_entries = false;
+        // (A MANIFEST renamed over the old one whose directory sync failed
+        // used to need its entry kept here: FaultInjectionFileSystem lost
+        // both files. It now keeps such a rename - a real file system shows
+        // the old or the new MANIFEST, see
+        // FaultInjectionModel.LostRenameOverADurableFileLeavesOneOfThem - so
+        // every policy applies.)
         ASSERT_TRUE(fs->SimulatePowerLoss(plo).ok()) << where;
+        tally.Add(plo);
         auto fresh = std::make_shared<Fi>();
         auto wal = Wal::Open(MakeOptions(dir.path(), cfg, fresh));
         // (No ASSERT: go on with the other cases, so that one run shows them all.)
@@ -579,6 +620,8 @@ TEST(PowerLoss, CrashDuringRecoveryThenPowerLossKeepsEverything) {
   std::printf("; %llu recoveries checked, %llu acknowledged records verified, %d reopens failed\n",
               static_cast<unsigned long long>(c.recoveries), static_cast<unsigned long long>(c.acked_verified),
               reopen_failures);
+  tally.Report("power_loss_test crash-during-recovery");
+  tally.ExpectEveryModeAndPolicy("power_loss_test crash-during-recovery");
   // Every Open saves the MANIFEST: write, sync, rename, directory sync.
   for (std::size_t oi : {0u, 1u, 4u, 5u}) EXPECT_EQ(first_op_failed[oi], kSnapshots) << OpName(ops[oi]);
   // Truncation and removal happen whenever the cut needs them.
@@ -600,29 +643,50 @@ TEST(PowerLoss, CrashDuringRecoveryThenPowerLossKeepsEverything) {
 // (write tmp, sync, rename) and syncing the directory leaves, in simulation,
 // a WAL with segments but no MANIFEST, which then refuses to open
 // ("holds WAL segments but ... has no MANIFEST").
+//
+// Checked with the older switch and with every (mode, DirEntryLoss) pair:
+// the file under the name is "old" or "new", whole.
 TEST(FaultInjectionModel, LostRenameOverADurableFileLeavesOneOfThem) {
-  TempDir dir;
-  Fi fs;
-  auto write_file = [&](const std::string& path, const std::string& text) {
-    auto f = fs.NewWritableFile(path);
+  std::vector<Fi::PowerLossOptions> losses;
+  Fi::PowerLossOptions old_switch;
+  old_switch.lose_unsynced_dir_entries = true;
+  losses.push_back(old_switch);
+  for (std::uint64_t n = 0; n < kAllLossModes.size() * kAllDirEntryLosses.size(); ++n) {
+    losses.push_back(CyclingPowerLoss(n, n + 1));
+  }
+  PowerLossTally tally;
+  for (const Fi::PowerLossOptions& plo : losses) {
+    SCOPED_TRACE(DescribePowerLoss(plo));
+    TempDir dir;
+    Fi fs;
+    auto write_file = [&](const std::string& path, const std::string& text) {
+      auto f = fs.NewWritableFile(path);
+      ASSERT_TRUE(f.ok()) << f.status().ToString();
+      iovec iov{const_cast<char*>(text.data()), text.size()};
+      ASSERT_TRUE((*f)->PWritev(&iov, 1, 0).ok());
+      ASSERT_TRUE((*f)->Sync().ok());
+      ASSERT_TRUE((*f)->Close().ok());
+    };
+    const std::string final_path = dir.Sub("MANIFEST"), tmp = dir.Sub("MANIFEST.tmp");
+    ASSERT_NO_FATAL_FAILURE(write_file(final_path, "old"));
+    ASSERT_TRUE(fs.SyncDir(dir.path()).ok());  // "old" is durable, entry and data
+    ASSERT_NO_FATAL_FAILURE(write_file(tmp, "new"));
+    ASSERT_TRUE(fs.RenameFile(tmp, final_path).ok());
+    // The power fails before the directory is synced.
+    ASSERT_TRUE(fs.SimulatePowerLoss(plo).ok());
+    tally.Add(plo);
+    auto exists = fs.FileExists(final_path);
+    ASSERT_TRUE(exists.ok());
+    ASSERT_TRUE(*exists) << "a power loss that loses the rename must leave the old MANIFEST, not none";
+    auto f = fs.NewReadableFile(final_path);
     ASSERT_TRUE(f.ok()) << f.status().ToString();
-    iovec iov{const_cast<char*>(text.data()), text.size()};
-    ASSERT_TRUE((*f)->PWritev(&iov, 1, 0).ok());
-    ASSERT_TRUE((*f)->Sync().ok());
-    ASSERT_TRUE((*f)->Close().ok());
-  };
-  const std::string final_path = dir.Sub("MANIFEST"), tmp = dir.Sub("MANIFEST.tmp");
-  ASSERT_NO_FATAL_FAILURE(write_file(final_path, "old"));
-  ASSERT_TRUE(fs.SyncDir(dir.path()).ok());  // "old" is durable, entry and data
-  ASSERT_NO_FATAL_FAILURE(write_file(tmp, "new"));
-  ASSERT_TRUE(fs.RenameFile(tmp, final_path).ok());
-  // The power fails before the directory is synced.
-  Fi::PowerLossOptions plo;
-  plo.lose_unsynced_dir_entries = true;
-  ASSERT_TRUE(fs.SimulatePowerLoss(plo).ok());
-  auto exists = fs.FileExists(final_path);
-  ASSERT_TRUE(exists.ok());
-  EXPECT_TRUE(*exists) << "a power loss that loses the rename must leave the old MANIFEST, not none";
+    char buf[8] = {};
+    auto got = (*f)->PRead(0, sizeof buf, buf);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    const std::string content(buf, *got);
+    EXPECT_TRUE(content == "old" || content == "new") << "MANIFEST holds '" << content << "'";
+  }
+  tally.Report("LostRenameOverADurableFileLeavesOneOfThem");
 }
 
 // Recovery bug: after a process crash (no power loss) recovery keeps records
@@ -640,8 +704,9 @@ TEST(FaultInjectionModel, LostRenameOverADurableFileLeavesOneOfThem) {
 // Modelled with two FaultInjectionFileSystems: `crashed` tracks generation
 // 1's files (what it really synced); generation 2 runs on a fresh one, as
 // after a process restart. The power loss then cuts generation 1's segment
-// back to what was synced, as nobody synced it since.
-TEST(PowerLossAfterProcessCrash, RecoveryMakesWhatItKeepsDurableBeforeAcknowledgingMore) {
+// back to what was synced, as nobody synced it since; generation 2's files
+// go through a simulated power loss of every (mode, DirEntryLoss) pair.
+void RecoveryMakesWhatItKeepsDurable(const Fi::PowerLossOptions& plo) {
   TempDir dir;
   auto crashed = std::make_shared<Fi>();
   Options o = TestOptions(dir.path(), 1);
@@ -697,7 +762,7 @@ TEST(PowerLossAfterProcessCrash, RecoveryMakesWhatItKeepsDurableBeforeAcknowledg
     restarted->Deactivate();
     wal->reset();
     // Power loss: what generation 2 wrote and synced survives ...
-    ASSERT_TRUE(restarted->SimulatePowerLoss({}).ok());
+    ASSERT_TRUE(restarted->SimulatePowerLoss(plo).ok());
   }
   // ... and generation 1's segment loses what nobody synced since it was
   // written (if the restarted WAL synced it, it is all durable).
@@ -716,12 +781,26 @@ TEST(PowerLossAfterProcessCrash, RecoveryMakesWhatItKeepsDurableBeforeAcknowledg
   EXPECT_EQ(got[acknowledged], "acknowledged after recovery");
 }
 
+TEST(PowerLossAfterProcessCrash, RecoveryMakesWhatItKeepsDurableBeforeAcknowledgingMore) {
+  PowerLossTally tally;
+  for (std::uint64_t n = 0; n < kAllLossModes.size() * kAllDirEntryLosses.size(); ++n) {
+    const Fi::PowerLossOptions plo = CyclingPowerLoss(n, 100 + n);
+    SCOPED_TRACE(DescribePowerLoss(plo));
+    ASSERT_NO_FATAL_FAILURE(RecoveryMakesWhatItKeepsDurable(plo));
+    tally.Add(plo);
+  }
+  tally.Report("RecoveryMakesWhatItKeepsDurableBeforeAcknowledgingMore");
+}
+
 // A 2-shard WAL (64 KiB segments) whose recovery cut is LSN 2 and that has
 // whole segments of shard 1 above the cut: LSNs 1 (shard 0) and 2 (shard 1)
 // are durable; shard 0 stops syncing, so LSN 3 (shard 0) is written but not
 // synced, while shard 1 syncs 600 KB of records above it; then the power
-// fails (kDropUnsynced). `tag0`/`tag1` route to shard 0/1.
-void BuildSegmentsAboveTheCut(const Options& o, Fi* fs, std::string* tag0, std::string* tag1) {
+// fails (`plo`: a mode that loses LSN 3, the last write of its segment -
+// kDropUnsynced, kTearLastWrite or kTornSector; the other two may keep it,
+// and there would be nothing above the cut). `tag0`/`tag1` route to shard 0/1.
+void BuildSegmentsAboveTheCut(const Options& o, Fi* fs, const Fi::PowerLossOptions& plo, std::string* tag0,
+                              std::string* tag1) {
   {
     auto wal = Wal::Open(o);
     // However this block ends, the stalled sync must fail first, or the
@@ -757,7 +836,7 @@ void BuildSegmentsAboveTheCut(const Options& o, Fi* fs, std::string* tag0, std::
     }
     ASSERT_GE((*wal)->Stats().shards[1].segments, 4u);
   }
-  ASSERT_TRUE(fs->SimulatePowerLoss({}).ok());  // LSN 3 is gone: the cut is 2
+  ASSERT_TRUE(fs->SimulatePowerLoss(plo).ok());  // LSN 3 is gone: the cut is 2
   fs->ResumeSyncs();
   auto reader = LogReader::Open(o);
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
@@ -773,14 +852,26 @@ void BuildSegmentsAboveTheCut(const Options& o, Fi* fs, std::string* tag0, std::
 // part way is finished by the next Open." Deleting each shard's segments
 // from the highest sequence number down would keep every intermediate state
 // a valid one.
-TEST(CrashDuringRecovery, InterruptedSegmentRemovalLeavesAnOpenableWal) {
+// The power losses BuildSegmentsAboveTheCut can use: the modes that lose the
+// last write of a file, with every DirEntryLoss policy.
+std::vector<Fi::PowerLossOptions> LosingTheLastWrite() {
+  std::vector<Fi::PowerLossOptions> out;
+  for (std::uint64_t n = 0; n < kAllLossModes.size() * kAllDirEntryLosses.size(); ++n) {
+    Fi::PowerLossOptions plo = CyclingPowerLoss(n, 200 + n);
+    if (plo.mode == Fi::LossMode::kKeepRandomPrefix || plo.mode == Fi::LossMode::kRandomPages) continue;
+    out.push_back(plo);
+  }
+  return out;
+}
+
+void InterruptedSegmentRemoval(const Fi::PowerLossOptions& plo) {
   TempDir dir;
   auto fs = std::make_shared<Fi>();
   Options o = TestOptions(dir.path(), 2);
   o.segment_bytes = 64u << 10;  // the minimum
   o.file_system = fs;
   std::string tag0, tag1;
-  ASSERT_NO_FATAL_FAILURE(BuildSegmentsAboveTheCut(o, fs.get(), &tag0, &tag1));
+  ASSERT_NO_FATAL_FAILURE(BuildSegmentsAboveTheCut(o, fs.get(), plo, &tag0, &tag1));
   // Recovery crashes at its second segment removal ...
   fs->InjectFault(Fi::Op::kDelete, 2, EIO, "", /*sticky=*/true);
   {
@@ -798,6 +889,16 @@ TEST(CrashDuringRecovery, InterruptedSegmentRemovalLeavesAnOpenableWal) {
   EXPECT_EQ(*next, 3u);
 }
 
+TEST(CrashDuringRecovery, InterruptedSegmentRemovalLeavesAnOpenableWal) {
+  PowerLossTally tally;
+  for (const Fi::PowerLossOptions& plo : LosingTheLastWrite()) {
+    SCOPED_TRACE(DescribePowerLoss(plo));
+    ASSERT_NO_FATAL_FAILURE(InterruptedSegmentRemoval(plo));
+    tally.Add(plo);
+  }
+  tally.Report("InterruptedSegmentRemovalLeavesAnOpenableWal");
+}
+
 // Recovery bug: Wal::Replay fails with IOError ENOENT after a recovery that
 // removed whole segments. Wal::Open hands the RecoveredLog the layouts that
 // ScanWal listed *before* ApplyCut deleted the segments above the cut. When
@@ -809,14 +910,14 @@ TEST(CrashDuringRecovery, InterruptedSegmentRemovalLeavesAnOpenableWal) {
 // this shows only for some crash timings.) Fixed in the working tree while
 // these tests were written (ForgetRemoved after ApplyCut); kept as a
 // regression test.
-TEST(RecoveryAfterPowerLoss, ReplayAfterSegmentsAboveTheCutWereRemoved) {
+void ReplayAfterSegmentsAboveTheCut(const Fi::PowerLossOptions& plo) {
   TempDir dir;
   auto fs = std::make_shared<Fi>();
   Options o = TestOptions(dir.path(), 2);
   o.segment_bytes = 64u << 10;
   o.file_system = fs;
   std::string tag0, tag1;
-  ASSERT_NO_FATAL_FAILURE(BuildSegmentsAboveTheCut(o, fs.get(), &tag0, &tag1));
+  ASSERT_NO_FATAL_FAILURE(BuildSegmentsAboveTheCut(o, fs.get(), plo, &tag0, &tag1));
   auto wal = Wal::Open(o);
   ASSERT_TRUE(wal.ok()) << wal.status().ToString();
   ASSERT_EQ((*wal)->recovery_report().cut_lsn, 2u);
@@ -827,6 +928,16 @@ TEST(RecoveryAfterPowerLoss, ReplayAfterSegmentsAboveTheCutWereRemoved) {
   });
   EXPECT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(got, (std::vector<std::pair<Lsn, std::string>>{{1, "durable 1"}, {2, "durable 2"}}));
+}
+
+TEST(RecoveryAfterPowerLoss, ReplayAfterSegmentsAboveTheCutWereRemoved) {
+  PowerLossTally tally;
+  for (const Fi::PowerLossOptions& plo : LosingTheLastWrite()) {
+    SCOPED_TRACE(DescribePowerLoss(plo));
+    ASSERT_NO_FATAL_FAILURE(ReplayAfterSegmentsAboveTheCut(plo));
+    tally.Add(plo);
+  }
+  tally.Report("ReplayAfterSegmentsAboveTheCutWereRemoved");
 }
 
 }  // namespace
