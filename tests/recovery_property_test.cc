@@ -1,8 +1,14 @@
 // Recovery, property-based: seeded random interleavings of appends (tags,
 // sizes, durabilities, batches, several threads), WaitDurable, Close and
 // re-open (sometimes with another shard count or routing), and power losses
-// (FaultInjectionFileSystem, every LossMode, sometimes while appends are in
-// flight), checked against a model of what must survive.
+// (FaultInjectionFileSystem, sometimes while appends are in flight), checked
+// against a model of what must survive.
+//
+// The power losses cycle, per seed, through every LossMode (including
+// kRandomPages: unsynced pages persist in any order, no prefix assumed, and
+// kTornSector) and every DirEntryLoss policy (unsynced creations, renames
+// and deletions are lost, kept, or either at random - so segments recovery
+// deleted may come back), with a fresh FI seed each.
 //
 // The model knows, for every LSN handed out since the last re-open, its
 // record, and the acknowledged prefix: LSN L is acknowledged once a group
@@ -13,13 +19,16 @@
 //   (c) every recovered LSN has the model's record (unacknowledged ones may
 //       be missing, never altered); an LSN whose append failed in a crash
 //       may hold only one of the records that were being appended then;
+//       nothing above an earlier cut comes back (those LSNs hold new records);
 //   (d) LastLsn() is the cut and the next append gets cut + 1;
 // then the model forgets everything above the cut (those LSNs are reused).
 //
 // SHARDWAL_PROPERTY_SEED=N runs seed N only (with its op trace printed);
 // SHARDWAL_PROPERTY_SEEDS=K runs K seeds (from N, or from 1) and
 // SHARDWAL_PROPERTY_STEPS=S makes each seed S steps long. Defaults: 200
-// seeds x 30 steps, about 14 s under ASan+UBSan on a 2-core machine.
+// seeds x 30 steps (about 1,000 power losses), about 13 s in a Release build
+// on a busy 2-core machine; under a sanitizer at least 40 seeds, then more
+// until 30 s have passed (the power-loss count is printed either way).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -211,6 +220,8 @@ class PropertyRun {
     watch_cv_.notify_all();
     if (watchdog_.joinable()) watchdog_.join();
   }
+
+  const testing::PowerLossTally& power_losses() const { return power_losses_; }
 
   std::string Trace() const {
     std::string out;
@@ -456,13 +467,12 @@ class PropertyRun {
     Reopen(/*clean=*/true);
   }
 
-  FaultInjectionFileSystem::PowerLossOptions RandomPowerLoss() {
-    FaultInjectionFileSystem::PowerLossOptions plo;
-    plo.mode = static_cast<LossMode>(Pick(0, 2));
-    plo.seed = rng_();
-    plo.lose_unsynced_dir_entries = Pick(0, 3) != 0;
-    Note("  power loss mode=" + std::to_string(static_cast<int>(plo.mode)) + " seed=" + std::to_string(plo.seed) +
-         " lose_dir_entries=" + std::to_string(plo.lose_unsynced_dir_entries));
+  // The next power loss of this seed: successive ones cycle through every
+  // (LossMode, DirEntryLoss) pair, each seed starting elsewhere in the cycle.
+  FaultInjectionFileSystem::PowerLossOptions NextPowerLoss() {
+    auto plo = testing::CyclingPowerLoss(seed_ + power_losses_.total(), rng_());
+    power_losses_.Add(plo);
+    Note("  power loss " + testing::DescribePowerLoss(plo));
     return plo;
   }
 
@@ -470,7 +480,7 @@ class PropertyRun {
     Note("crash (last=" + std::to_string(last_) + " acked=" + std::to_string(acked_) + ")");
     fs_->Deactivate();
     wal_.reset();  // its Close fails: nothing more reaches the disk
-    ASSERT_TRUE(fs_->SimulatePowerLoss(RandomPowerLoss()).ok());
+    ASSERT_TRUE(fs_->SimulatePowerLoss(NextPowerLoss()).ok());
     Reopen(/*clean=*/false);
   }
 
@@ -523,7 +533,7 @@ class PropertyRun {
     Note("  last=" + std::to_string(last_) + " acked=" + std::to_string(acked_) + " failed appends=" +
          std::to_string(maybe_.size()));
     wal_.reset();
-    ASSERT_TRUE(fs_->SimulatePowerLoss(RandomPowerLoss()).ok());
+    ASSERT_TRUE(fs_->SimulatePowerLoss(NextPowerLoss()).ok());
     Reopen(/*clean=*/false);
   }
 
@@ -642,31 +652,50 @@ class PropertyRun {
   std::vector<std::pair<Rec, std::string>> forgotten_;
   int reopens_ = 0;
   std::vector<std::string> trace_;
+  testing::PowerLossTally power_losses_;
   const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
 TEST(RecoveryProperty, RandomAppendsWaitsClosesAndCrashes) {
   const char* one = std::getenv("SHARDWAL_PROPERTY_SEED");
   const bool single = one != nullptr && *one != '\0';
+  const char* many = std::getenv("SHARDWAL_PROPERTY_SEEDS");
+  const bool fixed = single || (many != nullptr && *many != '\0');
   const std::uint64_t first = single ? std::strtoull(one, nullptr, 10) : 1;
   const std::uint64_t seeds = EnvOr("SHARDWAL_PROPERTY_SEEDS", single ? 1 : 200);
   const int steps = static_cast<int>(EnvOr("SHARDWAL_PROPERTY_STEPS", 30));
+  // Under a sanitizer (several times slower), at least kMinSanitizedSeeds,
+  // then as many as fit the budget; a release build runs them all (the CI's
+  // power-loss count).
+  constexpr std::uint64_t kMinSanitizedSeeds = 40;
+  constexpr auto kSanitizedBudget = std::chrono::seconds(30);
   const auto t0 = std::chrono::steady_clock::now();
+  testing::PowerLossTally power_losses;
+  std::uint64_t ran = 0;
   for (std::uint64_t seed = first; seed < first + seeds; ++seed) {
+    if (testing::kSanitizedBuild && !fixed && ran >= kMinSanitizedSeeds &&
+        std::chrono::steady_clock::now() - t0 > kSanitizedBudget) {
+      break;
+    }
     PropertyRun run(seed, steps);
     {
       SCOPED_TRACE("seed " + std::to_string(seed));
       run.Run();
     }
+    ++ran;
+    power_losses.Add(run.power_losses());
     if (::testing::Test::HasFailure()) {
       std::cout << "recovery property failed for seed " << seed << "; reproduce with SHARDWAL_PROPERTY_SEED=" << seed
                 << " (SHARDWAL_PROPERTY_STEPS=" << steps << ")\nops:\n" << run.Trace();
+      power_losses.Report("recovery_property_test (until the failure)");
       return;
     }
     if (seeds == 1) std::cout << "seed " << seed << " ops:\n" << run.Trace();
   }
-  std::cout << seeds << " seeds x " << steps << " steps in "
+  std::cout << ran << " seeds x " << steps << " steps in "
             << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n";
+  power_losses.Report("recovery_property_test");
+  if (!fixed) power_losses.ExpectEveryModeAndPolicy("recovery_property_test");
 }
 
 // ---- Minimal reproductions of library bugs the property test ran into ----
