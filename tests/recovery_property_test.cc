@@ -1,21 +1,25 @@
 // Recovery, property-based: seeded random interleavings of appends (tags,
-// sizes, durabilities, batches, several threads), WaitDurable, Close and
-// re-open (sometimes with another shard count or routing), and power losses
-// (FaultInjectionFileSystem, sometimes while appends are in flight), checked
-// against a model of what must survive.
+// sizes, durabilities, batches, several threads), WaitDurable, Checkpoint,
+// Close and re-open (sometimes with another shard count, routing, or
+// recycling), and power losses (FaultInjectionFileSystem, sometimes while
+// appends are in flight), checked against a model of what must survive.
 //
 // The power losses cycle, per seed, through every LossMode (including
 // kRandomPages: unsynced pages persist in any order, no prefix assumed, and
 // kTornSector) and every DirEntryLoss policy (unsynced creations, renames
-// and deletions are lost, kept, or either at random - so segments recovery
-// deleted may come back), with a fresh FI seed each.
+// and deletions are lost, kept, or either at random - so segments a
+// checkpoint or recovery deleted may come back), with a fresh FI seed each.
 //
 // The model knows, for every LSN handed out since the last re-open, its
 // record, and the acknowledged prefix: LSN L is acknowledged once a group
-// append or WaitDurable(L') with L' >= L returned OK, or Close() returned OK.
-// After every re-open:
-//   (a) every acknowledged LSN is present with its exact record;
-//   (b) the recovered LSNs are exactly 1..cut, no gaps, and cut <= last handed out;
+// append or WaitDurable(L') with L' >= L returned OK, or Close() returned OK;
+// and the acknowledged checkpoint C (the last Checkpoint that returned OK,
+// always at an acknowledged LSN). After every re-open:
+//   (a) every acknowledged LSN above C is present with its exact record;
+//   (b) the recovered LSNs are exactly C+1..cut, no gaps, and cut <= last
+//       handed out; the report's checkpoint is C: nothing at or below it
+//       comes back (neither from Wal::Replay nor from a LogReader), whatever
+//       a power loss did to the segments it released;
 //   (c) every recovered LSN has the model's record (unacknowledged ones may
 //       be missing, never altered); an LSN whose append failed in a crash
 //       may hold only one of the records that were being appended then;
@@ -195,8 +199,10 @@ class PropertyRun {
           AppendSingles(Pick(2, 30));
         } else if (op < 76) {
           AppendBatch();
-        } else if (op < 88) {
+        } else if (op < 84) {
           WaitDurable();
+        } else if (op < 88) {
+          Checkpoint();
         } else {
           ConcurrentAppends();
         }
@@ -286,6 +292,10 @@ class PropertyRun {
     // Every way of preparing segments (each open may switch): plain files
     // that grow, fallocate'd ones (zeros after the data) and zero-filled ones.
     options_.preallocation = static_cast<Preallocation>(Pick(0, 2));
+    // Segments a checkpoint released are recycled (renamed, written over
+    // from the front) or deleted: both, so that lost renames and deletions
+    // that come back are both met.
+    options_.recycle_segments = Pick(0, 1) == 0 ? 0u : 4u;
   }
 
   // A unique, mostly random record: the prefix names it in failure messages.
@@ -404,6 +414,21 @@ class PropertyRun {
     ASSERT_TRUE(s.ok()) << s.ToString();
     EXPECT_GE(wal_->DurableLsn(), l);
     acked_ = std::max(acked_, l);
+  }
+
+  // Everything up to an acknowledged LSN is persisted elsewhere: the WAL may
+  // release it, and it must never come back.
+  void Checkpoint() {
+    if (acked_ <= ckpt_) {
+      Note("checkpoint: nothing acknowledged above " + std::to_string(ckpt_));
+      return;
+    }
+    const Lsn l = Pick(0, 2) == 0 ? acked_ : static_cast<Lsn>(Pick(static_cast<int>(ckpt_) + 1, static_cast<int>(acked_)));
+    Note("Checkpoint(" + std::to_string(l) + ")");
+    const Status s = wal_->Checkpoint(l);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    ckpt_ = l;
+    model_.erase(model_.begin(), model_.upper_bound(ckpt_));
   }
 
   // Several threads append at once; together they must get exactly the next
@@ -550,8 +575,12 @@ class PropertyRun {
     wal_ = std::move(*wal);
     const RecoveryReport& rep = wal_->recovery_report();
     const Lsn cut = rep.cut_lsn;
-    Note("  re-open #" + std::to_string(reopens_) + " recovered cut=" + std::to_string(cut) + " anomalies=" + std::to_string(rep.anomalies.size()));
+    Note("  re-open #" + std::to_string(reopens_) + " recovered cut=" + std::to_string(cut) + " checkpoint=" +
+         std::to_string(rep.checkpoint_lsn) + " anomalies=" + std::to_string(rep.anomalies.size()));
     EXPECT_TRUE(rep.existing);
+    // (b) the acknowledged checkpoint, no older one (segments it released
+    // may be back after a power loss), no newer one (none was asked for).
+    ASSERT_EQ(rep.checkpoint_lsn, ckpt_) << "recovered checkpoint is not the acknowledged one\n" << rep.Summary();
     if (clean) {
       EXPECT_TRUE(rep.anomalies.empty()) << "a clean Close left anomalies:\n" << rep.Summary();
     }
@@ -564,13 +593,18 @@ class PropertyRun {
     });
     ASSERT_TRUE(s.ok()) << s.ToString();
 
-    // (b) exactly 1..cut, and nothing that was never handed out.
-    ASSERT_EQ(got.size(), cut) << "recovered LSNs are not 1..cut\n" << rep.Summary();
+    // (b) exactly ckpt+1..cut, and nothing that was never handed out.
+    ASSERT_GE(cut, ckpt_) << "cut below the acknowledged checkpoint\n" << rep.Summary();
     if (!got.empty()) {
-      EXPECT_EQ(got.begin()->first, 1u);
+      EXPECT_GT(got.begin()->first, ckpt_) << "LSN " << got.begin()->first << " at or below the checkpoint " << ckpt_
+                                           << " came back\n" << rep.Summary();
+    }
+    ASSERT_EQ(got.size(), cut - ckpt_) << "recovered LSNs are not " << ckpt_ + 1 << ".." << cut << "\n" << rep.Summary();
+    if (!got.empty()) {
+      EXPECT_EQ(got.begin()->first, ckpt_ + 1);
       EXPECT_EQ(got.rbegin()->first, cut);
     }
-    EXPECT_EQ(rep.records, cut);
+    EXPECT_EQ(rep.records, cut - ckpt_);
     ASSERT_LE(cut, last_) << "recovered LSNs that were never handed out";
     // (a) the acknowledged prefix survived.
     ASSERT_GE(cut, acked_) << "acknowledged LSNs " << cut + 1 << ".." << acked_ << " lost\n" << rep.Summary();
@@ -607,6 +641,7 @@ class PropertyRun {
       auto reader = LogReader::Open(options_);
       ASSERT_TRUE(reader.ok()) << reader.status().ToString();
       EXPECT_EQ((*reader)->report().cut_lsn, cut);
+      EXPECT_EQ((*reader)->report().checkpoint_lsn, ckpt_);
       std::size_t n = 0;
       ASSERT_TRUE((*reader)->Replay(kNoLsn, [&](const ReplayRecord& r) {
                                 auto it = got.find(r.lsn);
@@ -641,6 +676,7 @@ class PropertyRun {
   std::vector<Rec> maybe_;     // records of appends that failed in a crash: may hold an unknown LSN
   Lsn last_ = kNoLsn;          // last LSN handed out
   Lsn acked_ = kNoLsn;         // every LSN <= acked_ is acknowledged
+  Lsn ckpt_ = kNoLsn;          // the acknowledged checkpoint (<= acked_)
   std::uint64_t rec_counter_ = 0;
   std::mutex watch_mu_;
   bool waiting_ = false;  // a step that may block on the watermark is running
