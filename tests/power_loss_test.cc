@@ -727,7 +727,10 @@ SegmentState InspectSegment(const std::string& path, std::uint64_t later_from) {
 // so in exactly the state this test asserts it produced (damage, then a
 // valid batch: SegmentState::valid_after) it reported kCorruption, and
 // kTolerateTornTail refused: Wal::Open returned Corruption and the ASSERT on
-// it fails. (Not run on the old code - reasoned from it.) Format 2 decides
+// it fails. (Checked by restoring that rule for version 2 segments in a
+// local, uncommitted edit: the first attempt fails there with "corruption in
+// shard 0 ... at offset 1097 (22728 bytes) after LSN 1 ... (recovery mode
+// tolerate-torn-tail does not accept this)".) Format 2 decides
 // by the synced_offset the batches after the damage recorded: no sync came
 // after LSN 1's, so they all say the segment was synced only to LSN 1's end,
 // below the damage (the test checks that too), and it is a torn tail.
