@@ -1196,18 +1196,20 @@ TEST(RecoveryAfterPowerLoss, ReplayAfterSegmentsAboveTheCutWereRemoved) {
 //
 // Setup: BuildSegmentsAboveTheCut (cut 2; shard 1 has at least two whole
 // segments above it); the Open that recovers it fails at its first
-// directory sync of shard 1 (sticky EIO), after ApplyCut deleted them; the
-// power fails with kRandom directory entries, seed after seed until shard 1
-// is left with a hole in its segment sequence (asserted to happen). Then an
-// undisturbed Open must succeed with cut 2 and LSNs 1..2 intact, and the
-// void records in a segment that came back must never reappear. Every other
-// seed's state is checked the same way.
+// directory sync of shard 1 (sticky EIO) - with today's ApplyCut, after
+// deleting all of them; the power fails with kRandom directory entries,
+// seeds 1..12. Then an undisturbed Open must succeed with cut 2 and LSNs
+// 1..2 intact, and the void records in a segment that came back must never
+// reappear. On the code this was written against, about half the seeds
+// (typically 1, 2, 3, ...; the segment count varies with timing) leave
+// shard 1 with a hole (1 2 3 5, 1 2 4, ...) and that Open fails. The test does not insist on a hole: a fix that syncs the directory
+// after each removal never leaves one, and passes as well as a fix that
+// accepts a hole whose segments above it hold only void records.
 TEST(CrashDuringRecovery, DeletionsThatComeBackLeaveNoHole) {
-  constexpr int kMaxSeeds = 60;
-  constexpr int kHolesWanted = 3;
+  constexpr std::uint64_t kSeeds = 12;
   int holes = 0, seeds = 0;
   PowerLossTally tally;
-  for (std::uint64_t seed = 1; seed <= kMaxSeeds && holes < kHolesWanted; ++seed) {
+  for (std::uint64_t seed = 1; seed <= kSeeds; ++seed) {
     ++seeds;
     TempDir dir;
     auto fs = std::make_shared<Fi>();
@@ -1278,7 +1280,6 @@ TEST(CrashDuringRecovery, DeletionsThatComeBackLeaveNoHole) {
   std::printf("power_loss_test deletions that come back: %d seeds, %d left a hole in shard 1's segments\n", seeds,
               holes);
   tally.Report("power_loss_test deletions that come back");
-  EXPECT_GE(holes, 1) << "no seed brought back a higher segment without a lower one";
 }
 
 }  // namespace
