@@ -849,16 +849,9 @@ TEST(Recycling, ManyRecycledSegmentsReplayExactlyAfterCleanClose) {
   EXPECT_EQ(wal->recovery_report().checkpoint_lsn, log.ckpt);
 }
 
-constexpr Fi::LossMode kModes[] = {Fi::LossMode::kDropUnsynced, Fi::LossMode::kKeepRandomPrefix,
-                                   Fi::LossMode::kTearLastWrite};
-const char* ModeName(Fi::LossMode m) {
-  switch (m) {
-    case Fi::LossMode::kDropUnsynced: return "drop-unsynced";
-    case Fi::LossMode::kKeepRandomPrefix: return "keep-random-prefix";
-    case Fi::LossMode::kTearLastWrite: return "tear-last-write";
-  }
-  return "?";
-}
+// Every loss mode, pages persisted out of order and torn sectors included.
+constexpr auto& kModes = testing::kAllLossModes;
+const char* ModeName(Fi::LossMode m) { return testing::LossModeName(m); }
 
 TEST(Recycling, RecycledSegmentsSurviveACrashAndPowerLossInEveryMode) {
   std::uint64_t recycled_before_crash = 0;
@@ -1546,15 +1539,13 @@ RunResult RunCrashCase(const CrashCase& cc, const std::string& golden_dir, const
     }
     fi->Deactivate();  // the process dies: whatever it does from here on fails
   }                    // (and is destroyed without a clean Close)
-  const Fi::LossMode mode = kModes[run % 3];
-  const std::uint64_t seed = 1000 + run;
-  const bool lose_entries = run % 4 != 3;  // sometimes unsynced creations and renames survive
-  if (Status s = fi->SimulatePowerLoss({mode, seed, lose_entries}); !s.ok()) {
+  // Every loss mode and directory-entry policy in turn.
+  const Fi::PowerLossOptions loss = testing::CyclingPowerLoss(static_cast<std::uint64_t>(run), 1000 + run);
+  if (Status s = fi->SimulatePowerLoss(loss); !s.ok()) {
     res.error = "power loss: " + s.ToString();
     return res;
   }
-  const std::string how = std::string(" (loss mode ") + ModeName(mode) + ", seed " + std::to_string(seed) +
-                          (lose_entries ? "" : ", unsynced directory entries kept") + ")";
+  const std::string how = " (" + testing::DescribePowerLoss(loss) + ")";
   auto wal = Wal::Open(o);
   if (!wal.ok()) {
     res.error = "reopen failed" + how + ": " + wal.status().ToString();
