@@ -66,28 +66,6 @@ ShardPass ValidateShard(const ScanContext& ctx, std::uint32_t shard, const std::
   return p;
 }
 
-// The highest durable watermark W recorded in each shard's last segment,
-// read before anything else: with a live writer, shards read at different
-// moments may be at different points, but every record up to a W read here
-// was durable before it was read - so the validation pass, which reads
-// later, must find it.
-std::pair<Lsn, std::uint32_t> AcknowledgedBeforeScan(const ScanContext& ctx, const std::vector<std::string>& dirs) {
-  std::pair<Lsn, std::uint32_t> best{kNoLsn, 0};
-  ScanContext quiet = ctx;
-  quiet.mode = RecoveryMode::kSalvage;  // the validation pass reports; this one only looks
-  for (std::size_t i = 0; i < dirs.size(); ++i) {
-    std::vector<Anomaly> ignored;
-    auto layout = ListShardSegments(quiet, static_cast<std::uint32_t>(i), dirs[i], &ignored);
-    if (!layout.ok() || layout->segments.empty()) continue;
-    layout->segments.erase(layout->segments.begin(), layout->segments.end() - 1);
-    ShardCursor cursor(quiet, *layout, &ignored);
-    while (cursor.Next()) {
-    }
-    if (cursor.max_durable_lsn() > best.first) best = {cursor.max_durable_lsn(), static_cast<std::uint32_t>(i)};
-  }
-  return best;
-}
-
 // A shard whose records end below what the MANIFEST recorded as durable in
 // it came back short (its last segments lost or rolled back), which no
 // crash does.
@@ -151,8 +129,18 @@ void PlanCutAbove(const ShardCursor& head, const ShardLayout& layout,
 
 }  // namespace
 
-Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryMode mode, Consistency consistency,
-                             bool read_only) {
+// What one scan learned that a second one may need.
+struct ScanAttempt {
+  Lsn acknowledged = kNoLsn;  // the highest W a batch or seal recorded
+  std::uint32_t acknowledged_by = 0;
+  bool acknowledged_check_failed = false;
+};
+
+// One scan. `acknowledged_override`: the W to check the cut against,
+// instead of the highest one this scan reads.
+Result<RecoveryScan> ScanOnce(FileSystem* fs, const Manifest& manifest, RecoveryMode mode, Consistency consistency,
+                              bool read_only, const std::optional<ScanAttempt>& acknowledged_override,
+                              ScanAttempt* attempt) {
   const auto t0 = std::chrono::steady_clock::now();
   RecoveryScan scan;
   RecoveryReport& rep = scan.report;
@@ -161,9 +149,6 @@ Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryM
   rep.existing = true;
   const std::vector<std::string> dirs = manifest.AllShardDirs();
   ScanContext ctx{fs, &manifest, mode, /*verify_checksums=*/true, read_only};
-
-  std::pair<Lsn, std::uint32_t> live_acknowledged{kNoLsn, 0};
-  if (read_only) live_acknowledged = AcknowledgedBeforeScan(ctx, dirs);
 
   // Pass 1: validate every shard in parallel.
   std::vector<ShardPass> passes(dirs.size());
@@ -193,16 +178,15 @@ Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryM
   // Every file a plan may name: its shard and size (0 for removable
   // leftovers, which are not segments).
   std::map<std::string, std::pair<std::uint32_t, std::uint64_t>> files;
-  // Every LSN up to it was acknowledged as durable (read-only: as seen
-  // before the validation pass read anything).
-  Lsn acknowledged = live_acknowledged.first;
-  std::uint32_t acknowledged_by = live_acknowledged.second;
+  // Every LSN up to it was acknowledged as durable.
+  Lsn acknowledged = kNoLsn;
+  std::uint32_t acknowledged_by = 0;
   bool any_damaged = false;
   for (auto& p : passes) {
     rep.bytes_scanned += p.layout.bytes;
     for (const auto& seg : p.layout.segments) files[seg.path] = {p.layout.shard, seg.size};
     for (const auto& path : p.layout.removable) files[path] = {p.layout.shard, 0};
-    if (!read_only && p.max_durable_lsn > acknowledged) {
+    if (p.max_durable_lsn > acknowledged) {
       acknowledged = p.max_durable_lsn;
       acknowledged_by = p.layout.shard;
     }
@@ -311,7 +295,13 @@ Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryM
   // it means a shard lost what it had synced - a shard that came back short,
   // not a crash - and cutting would destroy the other shards' acknowledged
   // records. Only point-in-time, told to stop at damage it found, may.
+  if (attempt != nullptr) *attempt = ScanAttempt{acknowledged, acknowledged_by, false};
+  if (acknowledged_override) {
+    acknowledged = acknowledged_override->acknowledged;
+    acknowledged_by = acknowledged_override->acknowledged_by;
+  }
   if (stopped && gap_free && scan.cut < acknowledged && !(mode == RecoveryMode::kPointInTime && any_damaged)) {
+    if (attempt != nullptr) attempt->acknowledged_check_failed = true;
     // The shards that could own the missing LSN, with the damage each
     // showed, if any.
     std::string idle;
@@ -388,6 +378,19 @@ Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryM
   rep.cut_lsn = scan.cut;
   rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return scan;
+}
+
+Result<RecoveryScan> ScanWal(FileSystem* fs, const Manifest& manifest, RecoveryMode mode, Consistency consistency,
+                             bool read_only) {
+  if (!read_only) return ScanOnce(fs, manifest, mode, consistency, read_only, std::nullopt, nullptr);
+  ScanAttempt first;
+  auto scan = ScanOnce(fs, manifest, mode, consistency, read_only, std::nullopt, &first);
+  if (!first.acknowledged_check_failed) return scan;
+  // A live writer: the shards were read at different moments, and one read
+  // later may record a W that covers records another, read earlier, did not
+  // hold yet. Every LSN up to the W that first scan read was durable before
+  // a second scan reads anything: it must find them all.
+  return ScanOnce(fs, manifest, mode, consistency, read_only, first, nullptr);
 }
 
 void ForgetRemoved(RecoveryScan* scan) {
