@@ -154,9 +154,14 @@ Status CheckDirectory(const ScanContext& ctx, std::uint32_t shard, const std::st
                   (m.tracks_inventory() ? " holding " + Expected(inv) : std::string()) + std::string(kShortHint));
   }
   if (!m.tracks_inventory()) {
-    // A format 1 MANIFEST knows no identity files, but every directory it
-    // lists got a segment at its first open.
-    if (!has_segments) return report("shard directory holds no segment; the MANIFEST lists it" + std::string(kShortHint));
+    // A format 1 MANIFEST knows no identity files, but every directory of
+    // its current epoch got a segment at its first open and keeps its last
+    // one (only an older epoch's may all have been released).
+    const auto& current = m.current().shard_dirs;
+    const bool in_current = std::find(current.begin(), current.end(), dir) != current.end();
+    if (!has_segments && in_current) {
+      return report("shard directory holds no segment; the MANIFEST lists it" + std::string(kShortHint));
+    }
     return Status::OK();
   }
   auto identity = ShardIdentity::Load(*ctx.fs, dir);

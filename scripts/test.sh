@@ -22,7 +22,7 @@ slowest_tests() {  # slowest_tests <ctest output>: the 5 slowest tests of that r
   echo "--- slowest tests of this stage (no test should take more than ~60 s) ---"
   awk '/ Test +#[0-9]+: / && $NF == "sec" {
          for (i = 1; i < NF; i++) if ($i ~ /^#[0-9]+:$/) { printf "%10.2f s  %s\n", $(NF-1), $(i+1); break }
-       }' "$1" | sort -rn | head -5
+       }' "$1" | sort -rn | awk 'NR <= 5'  # not head: under pipefail its early exit would fail the script (SIGPIPE)
 }
 
 run_ctest() {  # run_ctest <ctest args...>: runs ctest, adds up how many tests ran
