@@ -25,6 +25,14 @@ slowest_tests() {  # slowest_tests <ctest output>: the 5 slowest tests of that r
        }' "$1" | sort -rn | awk 'NR <= 5'  # not head: under pipefail its early exit would fail the script (SIGPIPE)
 }
 
+crash_model_summary() {  # crash_model_summary <build dir>: the simulated power losses and SIGKILLs of this run
+  local log=$1/Testing/Temporary/LastTest.log
+  [ -f "$log" ] || return 0
+  awk '/power losses: [0-9]+/ { for (i = 1; i < NF; i++) if ($i == "losses:") losses += $(i + 1) }
+       /^crash_test .* kills/ { for (i = 2; i <= NF; i++) if ($i ~ /^kills/) kills += $(i - 1) }
+       END { printf "--- crash model: %d simulated power losses, %d writers SIGKILLed (acknowledged records lost: none, or a test failed) ---\n", losses, kills }' "$log"
+}
+
 run_ctest() {  # run_ctest <ctest args...>: runs ctest, adds up how many tests ran
   local log
   log=$(mktemp)
@@ -50,6 +58,7 @@ for stage in $STAGES; do
     release)
       build build/release -DCMAKE_BUILD_TYPE=Release -DSHARDWAL_BUILD_BENCH=ON
       run_ctest --test-dir build/release "${CTEST_ARGS[@]}"
+      crash_model_summary build/release
       ;;
     asan)
       build build/asan -DCMAKE_BUILD_TYPE=Debug -DSHARDWAL_SANITIZE=address,undefined -DSHARDWAL_BUILD_TOOLS=OFF
