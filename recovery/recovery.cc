@@ -32,9 +32,9 @@ struct ShardPass {
   // Point-in-time stopped the shard: segments after this index are not
   // read, and recovery removes them.
   std::optional<std::size_t> stopped_at;
-  // It had an anomaly (other than an ignored file): damage that
-  // point-in-time may cut at.
-  bool damaged = false;
+  // Its first anomaly other than an ignored file: damage that
+  // point-in-time may cut at. Null when there is none.
+  const Anomaly* damage() const { return FirstDamage(anomalies); }
 };
 
 ShardPass ValidateShard(const ScanContext& ctx, std::uint32_t shard, const std::string& dir) {
@@ -61,8 +61,6 @@ ShardPass ValidateShard(const ScanContext& ctx, std::uint32_t shard, const std::
   p.max_durable_lsn = cursor.max_durable_lsn();
   p.tail_cuts = cursor.tail_cuts();
   if (cursor.stopped_early()) p.stopped_at = cursor.stopped_at_segment();
-  p.damaged = std::any_of(p.anomalies.begin(), p.anomalies.end(),
-                          [](const Anomaly& a) { return a.kind != Anomaly::Kind::kIgnoredFile; });
   return p;
 }
 
@@ -72,7 +70,7 @@ ShardPass ValidateShard(const ScanContext& ctx, std::uint32_t shard, const std::
 Status CheckDurableInventory(const Manifest& m, const ShardPass& p, RecoveryMode mode, std::vector<Anomaly>* anomalies) {
   if (!m.tracks_inventory() || mode == RecoveryMode::kSalvage) return Status::OK();
   // Point-in-time was asked to stop at the damage it finds.
-  if (mode == RecoveryMode::kPointInTime && p.damaged) return Status::OK();
+  if (mode == RecoveryMode::kPointInTime && p.damage() != nullptr) return Status::OK();
   const ShardInventory& inv = m.Inventory(p.layout.dir);
   if (inv.durable_lsn == kNoLsn || inv.durable_lsn <= m.checkpoint_lsn() || p.max_lsn >= inv.durable_lsn) {
     return Status::OK();
@@ -82,13 +80,7 @@ Status CheckDurableInventory(const Manifest& m, const ShardPass& p, RecoveryMode
   a.shard = p.layout.shard;
   a.file = p.layout.dir;
   a.last_good_lsn = p.max_lsn;
-  std::string damage;
-  for (const Anomaly& found : p.anomalies) {
-    if (found.kind != Anomaly::Kind::kIgnoredFile) {
-      damage = " It has a " + found.ToString() + ".";
-      break;
-    }
-  }
+  const std::string damage = p.damage() != nullptr ? " It has a " + p.damage()->ToString() + "." : "";
   a.message = "shard holds records only up to LSN " + std::to_string(p.max_lsn) +
               ", but the MANIFEST records LSN " + std::to_string(inv.durable_lsn) + " as durable in it (segment " +
               std::to_string(inv.last_segment) +
@@ -98,8 +90,7 @@ Status CheckDurableInventory(const Manifest& m, const ShardPass& p, RecoveryMode
               " Restore the right copy; or open with recovery_mode=point-in-time to cut at the damage, or salvage "
               "to give up what it lost";
   anomalies->push_back(a);
-  return Status::Corruption(a.ToString() + " (recovery mode " + std::string(RecoveryModeName(mode)) +
-                            " does not accept this; see docs/recovery.md)");
+  return RefusedBy(a, mode);
 }
 
 // True when every shard still has a record pending in the merge (above the
@@ -190,7 +181,7 @@ Result<RecoveryScan> ScanOnce(FileSystem* fs, const Manifest& manifest, Recovery
       acknowledged = p.max_durable_lsn;
       acknowledged_by = p.layout.shard;
     }
-    any_damaged = any_damaged || p.damaged;
+    any_damaged = any_damaged || p.damage() != nullptr;
     if (p.stopped_at) {
       auto& segs = p.layout.segments;
       for (std::size_t i = *p.stopped_at + 1; i < segs.size(); ++i) remove.insert(segs[i].path);
@@ -286,8 +277,7 @@ Result<RecoveryScan> ScanOnce(FileSystem* fs, const Manifest& manifest, Recovery
                 " is missing although every shard holds later records: records were lost from the middle of a "
                 "shard";
     rep.anomalies.push_back(a);
-    return Status::Corruption(a.ToString() + " (recovery mode " + std::string(RecoveryModeName(mode)) +
-                              " does not accept this; see docs/recovery.md)");
+    return RefusedBy(a, mode);
   }
   scan.cut = expected - 1;
   if (rep.records == 0) scan.cut = start - 1;
@@ -310,12 +300,7 @@ Result<RecoveryScan> ScanOnce(FileSystem* fs, const Manifest& manifest, Recovery
       const bool goes_on = std::any_of(pending.begin(), pending.end(), [&](ShardCursor* p) { return p->shard() == i; });
       if (goes_on) continue;
       idle += (idle.empty() ? "" : "; ") + std::to_string(i) + " (" + scan.layouts[i].dir + ")";
-      for (const Anomaly& found : passes[i].anomalies) {
-        if (found.kind != Anomaly::Kind::kIgnoredFile) {
-          idle += ", which has a " + found.ToString();
-          break;
-        }
-      }
+      if (passes[i].damage() != nullptr) idle += ", which has a " + passes[i].damage()->ToString();
     }
     Anomaly a;
     a.kind = Anomaly::Kind::kMissingRecords;
@@ -331,8 +316,7 @@ Result<RecoveryScan> ScanOnce(FileSystem* fs, const Manifest& manifest, Recovery
                 ". Restore the right device or copy; or open with recovery_mode=point-in-time to cut at the damage, "
                 "or salvage to keep every shard's records";
     rep.anomalies.push_back(a);
-    return Status::Corruption(a.ToString() + " (recovery mode " + std::string(RecoveryModeName(mode)) +
-                              " does not accept this; see docs/recovery.md)");
+    return RefusedBy(a, mode);
   }
   rep.cut_lsn = scan.cut;
 

@@ -112,11 +112,6 @@ Anomaly MakeAnomaly(Anomaly::Kind kind, std::uint32_t shard, std::string file, s
   return a;
 }
 
-Status Fatal(const Anomaly& a, RecoveryMode mode) {
-  return Status::Corruption(a.ToString() + " (recovery mode " + std::string(RecoveryModeName(mode)) +
-                            " does not accept this; see docs/recovery.md)");
-}
-
 // What the MANIFEST says a directory must hold, in words.
 std::string Expected(const ShardInventory& inv) {
   std::string s = "segments " + std::to_string(inv.first_segment) + ".." + std::to_string(inv.last_segment);
@@ -145,7 +140,7 @@ Status CheckDirectory(const ScanContext& ctx, std::uint32_t shard, const std::st
       *skip = true;  // salvage: read what is there (if anything), keep the other shards whole
       return Status::OK();
     }
-    return Fatal(a, ctx.mode);
+    return RefusedBy(a, ctx.mode);
   };
   auto exists = ctx.fs->FileExists(dir);
   if (!exists.ok()) return exists.status();
@@ -188,6 +183,18 @@ Status CheckDirectory(const ScanContext& ctx, std::uint32_t shard, const std::st
 }
 
 }  // namespace
+
+Status RefusedBy(const Anomaly& a, RecoveryMode mode) {
+  return Status::Corruption(a.ToString() + " (recovery mode " + std::string(RecoveryModeName(mode)) +
+                            " does not accept this; see docs/recovery.md)");
+}
+
+const Anomaly* FirstDamage(const std::vector<Anomaly>& anomalies) {
+  for (const Anomaly& a : anomalies) {
+    if (a.kind != Anomaly::Kind::kIgnoredFile) return &a;
+  }
+  return nullptr;
+}
 
 Result<ShardLayout> ListShardSegments(const ScanContext& ctx, std::uint32_t shard, const std::string& dir,
                                       std::vector<Anomaly>* anomalies) {
@@ -236,7 +243,7 @@ Result<ShardLayout> ListShardSegments(const ScanContext& ctx, std::uint32_t shar
                             "segments " + std::to_string(last_present + 1) + ".." + std::to_string(inv.last_segment) +
                                 " are missing; the MANIFEST records " + Expected(inv) + std::string(kShortHint));
     anomalies->push_back(a);
-    if (ctx.mode != RecoveryMode::kSalvage) return Fatal(a, ctx.mode);
+    if (ctx.mode != RecoveryMode::kSalvage) return RefusedBy(a, ctx.mode);
   }
   // A crash between creating (or recycling) a segment and the first sync of
   // its header leaves a file without a header or batches of its own; the one
@@ -269,7 +276,7 @@ Result<ShardLayout> ListShardSegments(const ScanContext& ctx, std::uint32_t shar
                               "segments " + std::to_string(prev_seq + 1) + ".." + std::to_string(seq - 1) +
                                   " are missing before this one" + std::string(kShortHint));
       anomalies->push_back(a);
-      if (ctx.mode != RecoveryMode::kSalvage) return Fatal(a, ctx.mode);
+      if (ctx.mode != RecoveryMode::kSalvage) return RefusedBy(a, ctx.mode);
     }
     prev_seq = seq;
 
@@ -330,7 +337,7 @@ Result<ShardLayout> ListShardSegments(const ScanContext& ctx, std::uint32_t shar
         layout.removable.push_back(path);
         continue;
       default:
-        return Fatal(a, ctx.mode);
+        return RefusedBy(a, ctx.mode);
     }
   }
   return layout;
@@ -407,7 +414,7 @@ bool ShardCursor::HandleAnomaly() {
                                                                         : Anomaly::Kind::kTornTail;
   Report(kind, offset, bytes, why);
   if (ctx_.mode == RecoveryMode::kAbsolute || (ctx_.mode == RecoveryMode::kTolerateTornTail && !tail)) {
-    status_ = Fatal(anomalies_->back(), ctx_.mode);
+    status_ = RefusedBy(anomalies_->back(), ctx_.mode);
     return false;
   }
   if (ctx_.mode == RecoveryMode::kSalvage && !tail) {
@@ -471,7 +478,7 @@ bool ShardCursor::EndOfSegment() {
     stopped_early_ = true;
     tail_cuts_.push_back(TailCut{segment_, reader_->valid_bytes()});
   } else {
-    status_ = Fatal(anomalies_->back(), ctx_.mode);
+    status_ = RefusedBy(anomalies_->back(), ctx_.mode);
   }
   return false;
 }
@@ -491,7 +498,7 @@ bool ShardCursor::Next() {
             stopped_early_ = true;
             tail_cuts_.push_back(TailCut{segment_, format::kSegmentHeaderBytes});
           } else {
-            status_ = Fatal(anomalies_->back(), ctx_.mode);
+            status_ = RefusedBy(anomalies_->back(), ctx_.mode);
           }
           break;
         }

@@ -58,6 +58,13 @@ struct ShardLayout {
   std::uint64_t bytes = 0;
 };
 
+// The error for an anomaly that `mode` does not accept: Corruption, with
+// the anomaly's shard, file, offset and LSN and the mode named.
+Status RefusedBy(const Anomaly& a, RecoveryMode mode);
+
+// The first anomaly that is damage (not an ignored file), or null.
+const Anomaly* FirstDamage(const std::vector<Anomaly>& anomalies);
+
 // Lists `dir`, reads every segment header and checks it against the
 // manifest. Anomalies go to *anomalies; a fatal one (per mode) is returned
 // as the error.
