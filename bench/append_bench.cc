@@ -20,7 +20,7 @@
 #include "bench/bench_util.h"
 #include "shardwal/options.h"
 #include "shardwal/wal.h"
-#include "src/routing.h"
+#include "src/foundation/routing.h"
 
 namespace {
 

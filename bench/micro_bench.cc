@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "bench/bench_util.h"
-#include "src/crc32c.h"
-#include "src/format.h"
-#include "src/routing.h"
+#include "src/foundation/crc32c.h"
+#include "src/foundation/format.h"
+#include "src/foundation/routing.h"
 
 namespace {
 

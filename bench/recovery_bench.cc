@@ -30,7 +30,7 @@
 #include "shardwal/file_system.h"
 #include "shardwal/options.h"
 #include "shardwal/wal.h"
-#include "src/manifest.h"
+#include "src/foundation/manifest.h"
 
 namespace {
 

@@ -19,7 +19,7 @@
 #include <atomic>
 #include <thread>
 
-#include "src/durable_watermark.h"
+#include "src/commit/durable_watermark.h"
 
 namespace {
 

@@ -5,7 +5,7 @@
 #include <map>
 
 #include "recovery/recovery.h"
-#include "src/format.h"
+#include "src/foundation/format.h"
 
 namespace shardwal {
 

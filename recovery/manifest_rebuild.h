@@ -10,7 +10,7 @@
 
 #include "shardwal/file_system.h"
 #include "shardwal/status.h"
-#include "src/manifest.h"
+#include "src/foundation/manifest.h"
 
 namespace shardwal {
 

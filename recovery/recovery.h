@@ -9,7 +9,7 @@
 
 #include "recovery/shard_scan.h"
 #include "shardwal/recovery.h"
-#include "src/manifest.h"
+#include "src/foundation/manifest.h"
 
 namespace shardwal {
 

@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "recovery/merge_cursor.h"
-#include "src/options_internal.h"
+#include "src/foundation/options_internal.h"
 
 namespace shardwal {
 

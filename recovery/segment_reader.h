@@ -18,7 +18,7 @@
 
 #include "shardwal/file_system.h"
 #include "shardwal/status.h"
-#include "src/format.h"
+#include "src/foundation/format.h"
 
 namespace shardwal {
 

@@ -11,8 +11,8 @@
 #include "recovery/segment_reader.h"
 #include "shardwal/file_system.h"
 #include "shardwal/recovery.h"
-#include "src/format.h"
-#include "src/manifest.h"
+#include "src/foundation/format.h"
+#include "src/foundation/manifest.h"
 
 namespace shardwal {
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "shardwal/types.h"
-#include "src/format.h"
+#include "src/foundation/format.h"
 
 namespace shardwal {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "src/format.h"
+#include "src/foundation/format.h"
 
 namespace shardwal {
 

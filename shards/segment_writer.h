@@ -17,7 +17,7 @@
 #include "shardwal/file_system.h"
 #include "shardwal/status.h"
 #include "shards/segment_set.h"
-#include "src/format.h"
+#include "src/foundation/format.h"
 
 namespace shardwal {
 

@@ -29,8 +29,8 @@
 #include "shardwal/wal.h"
 #include "shards/batch_buffer.h"
 #include "shards/segment_writer.h"
-#include "src/histogram.h"
-#include "src/wal_core.h"
+#include "src/observability/histogram.h"
+#include "src/commit/wal_core.h"
 
 namespace spdlog {
 class logger;

@@ -51,8 +51,8 @@
 #include "recovery/segment_reader.h"
 #include "shardwal/recovery.h"
 #include "shardwal/wal.h"
-#include "src/format.h"
-#include "src/manifest.h"
+#include "src/foundation/format.h"
+#include "src/foundation/manifest.h"
 #include "tests/test_util.h"
 
 namespace shardwal {

@@ -20,7 +20,7 @@
 #include <thread>
 #include <vector>
 
-#include "shardwal/fault_injection_file_system.h"
+#include "shardwal/testing/fault_injection_file_system.h"
 #include "shardwal/file_system.h"
 #include "shardwal/status.h"
 

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "recovery/segment_reader.h"
-#include "src/crc32c.h"
-#include "src/format.h"
+#include "src/foundation/crc32c.h"
+#include "src/foundation/format.h"
 #include "tests/test_util.h"
 
 namespace shardwal {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "shardwal/wal.h"
-#include "src/format.h"
+#include "src/foundation/format.h"
 #include "tests/test_util.h"
 
 namespace shardwal {

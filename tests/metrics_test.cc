@@ -18,10 +18,10 @@
 #include <sstream>
 #include <thread>
 
-#include "shardwal/fault_injection_file_system.h"
+#include "shardwal/testing/fault_injection_file_system.h"
 #include "shardwal/wal.h"
-#include "src/format.h"
-#include "src/histogram.h"
+#include "src/foundation/format.h"
+#include "src/observability/histogram.h"
 #include "tests/test_util.h"
 
 namespace shardwal {

@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "shardwal/wal.h"
-#include "src/options_internal.h"
+#include "src/foundation/options_internal.h"
 #include "tests/test_util.h"
 
 namespace shardwal {

@@ -55,10 +55,10 @@
 #include <vector>
 
 #include "recovery/segment_reader.h"
-#include "shardwal/fault_injection_file_system.h"
+#include "shardwal/testing/fault_injection_file_system.h"
 #include "shardwal/recovery.h"
 #include "shardwal/wal.h"
-#include "src/format.h"
+#include "src/foundation/format.h"
 #include "tests/test_util.h"
 
 namespace shardwal {

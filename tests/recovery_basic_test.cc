@@ -3,7 +3,7 @@
 
 #include <map>
 
-#include "shardwal/fault_injection_file_system.h"
+#include "shardwal/testing/fault_injection_file_system.h"
 #include "shardwal/recovery.h"
 #include "shardwal/wal.h"
 #include "tests/test_util.h"
@@ -244,7 +244,7 @@ TEST(PerShardConsistency, AppendsWaitForTheirOwnShardAndRecoveryKeepsEveryShard)
 }  // namespace
 }  // namespace shardwal
 
-#include "src/manifest.h"
+#include "src/foundation/manifest.h"
 
 namespace shardwal {
 namespace {

@@ -52,7 +52,7 @@
 #include <thread>
 #include <vector>
 
-#include "shardwal/fault_injection_file_system.h"
+#include "shardwal/testing/fault_injection_file_system.h"
 #include "shardwal/recovery.h"
 #include "shardwal/wal.h"
 #include "tests/test_util.h"

@@ -6,7 +6,7 @@
 #include <thread>
 #include <vector>
 
-#include "src/routing.h"
+#include "src/foundation/routing.h"
 
 namespace shardwal {
 namespace {

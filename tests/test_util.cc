@@ -12,10 +12,10 @@
 #include <thread>
 
 #include "recovery/segment_reader.h"
-#include "shardwal/fault_injection_file_system.h"
+#include "shardwal/testing/fault_injection_file_system.h"
 #include "shardwal/wal.h"
-#include "src/format.h"
-#include "src/options_internal.h"
+#include "src/foundation/format.h"
+#include "src/foundation/options_internal.h"
 
 namespace shardwal::testing {
 

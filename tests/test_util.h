@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "shardwal/fault_injection_file_system.h"
+#include "shardwal/testing/fault_injection_file_system.h"
 #include "shardwal/file_system.h"
 #include "shardwal/options.h"
 #include "shardwal/types.h"

@@ -29,8 +29,8 @@
 #include <vector>
 
 #include "shardwal/wal.h"
-#include "src/crc32c.h"
-#include "src/format.h"
+#include "src/foundation/crc32c.h"
+#include "src/foundation/format.h"
 #include "tests/cli_util.h"
 #include "tests/test_util.h"
 #include "tools/naive_wal.h"

@@ -6,9 +6,9 @@
 #include <set>
 #include <thread>
 
-#include "shardwal/fault_injection_file_system.h"
+#include "shardwal/testing/fault_injection_file_system.h"
 #include "shardwal/wal.h"
-#include "src/format.h"
+#include "src/foundation/format.h"
 #include "tests/test_util.h"
 
 namespace shardwal {

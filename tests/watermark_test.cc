@@ -10,11 +10,11 @@
 #include <thread>
 #include <vector>
 
-#include "shardwal/fault_injection_file_system.h"
+#include "shardwal/testing/fault_injection_file_system.h"
 #include "shardwal/wal.h"
-#include "src/cohort_tracker.h"
-#include "src/durable_watermark.h"
-#include "src/format.h"
+#include "src/commit/cohort_tracker.h"
+#include "src/commit/durable_watermark.h"
+#include "src/foundation/format.h"
 #include "tests/test_util.h"
 
 namespace shardwal {

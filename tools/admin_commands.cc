@@ -16,7 +16,7 @@
 #include "shardwal/wal.h"
 #include "recovery/manifest_rebuild.h"
 #include "shardwal/file_system.h"
-#include "src/manifest.h"
+#include "src/foundation/manifest.h"
 #include "tools/inspect_commands.h"
 
 namespace shardwal::tools {

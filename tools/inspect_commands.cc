@@ -25,8 +25,8 @@
 
 #include "shardwal/options.h"
 #include "shardwal/file_system.h"
-#include "src/crc32c.h"
-#include "src/manifest.h"
+#include "src/foundation/crc32c.h"
+#include "src/foundation/manifest.h"
 
 namespace shardwal::tools {
 

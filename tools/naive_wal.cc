@@ -9,7 +9,7 @@
 #include <fstream>
 #include <iterator>
 
-#include "src/crc32c.h"
+#include "src/foundation/crc32c.h"
 
 namespace shardwal::tools {
 

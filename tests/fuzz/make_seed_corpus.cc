@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "shardwal/wal.h"
-#include "src/format.h"
+#include "src/foundation/format.h"
 
 namespace {
 

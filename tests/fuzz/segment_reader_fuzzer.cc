@@ -42,9 +42,9 @@
 
 #include "recovery/segment_reader.h"
 #include "shardwal/file_system.h"
-#include "src/crc32c.h"
-#include "src/format.h"
-#include "src/manifest.h"
+#include "src/foundation/crc32c.h"
+#include "src/foundation/format.h"
+#include "src/foundation/manifest.h"
 
 namespace shardwal {
 namespace {

@@ -8,8 +8,8 @@
 
 #include "shardwal/status.h"
 #include "shardwal/types.h"
-#include "src/cohort_tracker.h"
-#include "src/durable_watermark.h"
+#include "src/commit/cohort_tracker.h"
+#include "src/commit/durable_watermark.h"
 
 namespace shardwal {
 

@@ -31,7 +31,7 @@
 
 #include "shardwal/status.h"
 #include "shardwal/types.h"
-#include "src/cohort_tracker.h"
+#include "src/commit/cohort_tracker.h"
 
 namespace shardwal {
 

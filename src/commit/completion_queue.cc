@@ -1,4 +1,4 @@
-#include "src/completion_queue.h"
+#include "src/commit/completion_queue.h"
 
 namespace shardwal {
 

@@ -1,11 +1,11 @@
-#include "src/durable_watermark.h"
+#include "src/commit/durable_watermark.h"
 
 #include <boost/intrusive/list.hpp>
 
 #include <algorithm>
 #include <vector>
 
-#include "src/futex.h"
+#include "src/foundation/futex.h"
 
 namespace shardwal {
 

@@ -1,4 +1,4 @@
-#include "src/histogram.h"
+#include "src/observability/histogram.h"
 
 #include <algorithm>
 #include <cmath>

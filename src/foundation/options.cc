@@ -3,9 +3,9 @@
 #include <thread>
 
 #include "shardwal/file_system.h"
-#include "src/format.h"
-#include "src/manifest.h"
-#include "src/options_internal.h"
+#include "src/foundation/format.h"
+#include "src/foundation/manifest.h"
+#include "src/foundation/options_internal.h"
 
 namespace shardwal {
 

@@ -23,7 +23,7 @@
 #include "shardwal/options.h"
 #include "shardwal/status.h"
 #include "shardwal/types.h"
-#include "src/format.h"
+#include "src/foundation/format.h"
 
 namespace shardwal {
 

@@ -1,10 +1,10 @@
-#include "src/format.h"
+#include "src/foundation/format.h"
 
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
 
-#include "src/crc32c.h"
+#include "src/foundation/crc32c.h"
 
 namespace shardwal::format {
 

@@ -14,7 +14,7 @@
 
 #include "shardwal/status.h"
 #include "shardwal/types.h"
-#include "src/wal_core.h"
+#include "src/commit/wal_core.h"
 
 namespace shardwal {
 

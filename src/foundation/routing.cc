@@ -1,4 +1,4 @@
-#include "src/routing.h"
+#include "src/foundation/routing.h"
 
 #include <xxhash.h>
 

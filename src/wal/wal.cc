@@ -15,13 +15,13 @@
 #include "shards/segment_preparer.h"
 #include "shards/segment_set.h"
 #include "shards/shard_log.h"
-#include "src/completion_queue.h"
-#include "src/manifest.h"
-#include "src/format.h"
-#include "src/histogram.h"
-#include "src/options_internal.h"
-#include "src/routing.h"
-#include "src/wal_core.h"
+#include "src/commit/completion_queue.h"
+#include "src/foundation/manifest.h"
+#include "src/foundation/format.h"
+#include "src/observability/histogram.h"
+#include "src/foundation/options_internal.h"
+#include "src/foundation/routing.h"
+#include "src/commit/wal_core.h"
 
 namespace shardwal {
 

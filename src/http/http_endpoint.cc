@@ -20,7 +20,7 @@
 
 #include "shardwal/metrics.h"
 #include "shardwal/wal.h"
-#include "src/dashboard_html.h"
+#include "src/http/dashboard_html.h"
 
 namespace shardwal {
 

@@ -1,4 +1,4 @@
-#include "src/manifest.h"
+#include "src/foundation/manifest.h"
 
 #include <nlohmann/json.hpp>
 
@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <limits>
 
-#include "src/crc32c.h"
+#include "src/foundation/crc32c.h"
 
 namespace shardwal {
 

@@ -1,4 +1,4 @@
-#include "src/crc32c.h"
+#include "src/foundation/crc32c.h"
 
 #include <isa-l/crc.h>
 

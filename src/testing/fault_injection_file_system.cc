@@ -1,4 +1,4 @@
-#include "shardwal/fault_injection_file_system.h"
+#include "shardwal/testing/fault_injection_file_system.h"
 
 #include <algorithm>
 #include <cerrno>
