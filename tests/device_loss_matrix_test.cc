@@ -268,20 +268,24 @@ TEST_P(DeviceLossMatrix, VerifyDumpAndRecover) {
     // dump: salvage reads past the loss (0); every other mode fails (1).
     const CliResult d = Cli("dump --mode " + m + " " + Quote(dir));
     EXPECT_EQ(d.code, ReaderSucceeds(GetParam(), mode) ? 0 : 1) << Describe(d);
-    if (d.code != 0) EXPECT_NE(d.err.find(culprit), std::string::npos) << Describe(d);
+    if (d.code != 0) {
+      EXPECT_NE(d.err.find(culprit), std::string::npos) << Describe(d);
+    }
     ExpectHealthyUntouched();
     // recover: only salvage, on purpose, and never over another WAL's files
     // or an older MANIFEST.
     const CliResult r = Cli("recover --mode " + m + " " + Quote(dir));
     EXPECT_EQ(r.code, WriterSucceeds(GetParam(), mode) ? 0 : 1) << Describe(r);
-    if (r.code != 0) EXPECT_NE(r.err.find(culprit), std::string::npos) << Describe(r);
+    if (r.code != 0) {
+      EXPECT_NE(r.err.find(culprit), std::string::npos) << Describe(r);
+    }
     ExpectHealthyUntouched();
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(Losses, DeviceLossMatrix, ::testing::ValuesIn(kLosses),
-                         [](const ::testing::TestParamInfo<Loss>& info) {
-                           std::string n = Name(info.param);
+                         [](const ::testing::TestParamInfo<Loss>& param_info) {
+                           std::string n = Name(param_info.param);
                            std::string out;
                            bool upper = true;
                            for (char c : n) {
