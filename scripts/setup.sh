@@ -11,7 +11,7 @@ PACKAGES=(
   librocksdb-dev                # the benchmark peer (bench-recovery --rocksdb, bench --compare)
   gnuplot-nox                   # the charts of `shardwal bench --sweep` (optional: skipped without it)
   clang libclang-rt-14-dev      # libFuzzer, for the fuzz stage of scripts/test.sh
-  libcpp-httplib-dev            # HttpEndpoint (src/http_endpoint.cc)
+  libcpp-httplib-dev            # HttpEndpoint (src/http/http_endpoint.cc)
   chromium fonts-dejavu-core    # tests/http_test.cc loads the dashboard in headless Chromium
 )
 

@@ -1,7 +1,12 @@
-// SegmentPreparer: one background thread per WAL that keeps the next segment
-// of every shard ready (SegmentSet::PrepareNext) and runs time-based chores
-// (retention by age) when they fall due. It sleeps on a condition variable
-// between requests and deadlines: no polling.
+// SegmentPreparer: a background thread that keeps the next segment of its
+// shards ready (SegmentSet::PrepareNext) and runs a time-based chore when it
+// falls due. The Wal runs one per shard (so a slow device delays only its own
+// shard's rotations) and one more with no shards for the lifecycle chore
+// (retention by age, WalLifecycle). It sleeps on a condition variable between
+// requests and deadlines: no polling.
+//
+// Threading: Start, Stop and Halt from the owner's thread; Poke from any
+// thread (a SegmentSet calls it when its prepared segment is taken).
 #pragma once
 
 #include <chrono>

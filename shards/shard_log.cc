@@ -8,6 +8,12 @@
 namespace shardwal {
 
 namespace {
+// Adds to a counter that only mu_'s holder writes (readers load it without
+// the lock): a load and a store, no locked read-modify-write.
+void BumpLocked(std::atomic<std::uint64_t>& counter, std::uint64_t n) {
+  counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
 std::uint64_t WallClockNanos() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                         std::chrono::system_clock::now().time_since_epoch())
@@ -73,7 +79,7 @@ Status ShardLog::WaitForRoomLocked(std::unique_lock<std::mutex>& lk, std::size_t
     if (!counted) {
       counted = true;
       ++room_waiters_;
-      backpressure_waits_.fetch_add(1, std::memory_order_relaxed);
+      BumpLocked(backpressure_waits_, 1);
     }
     // Waiting for room is reason enough to write what is buffered now.
     urgent_.store(true, std::memory_order_relaxed);
@@ -97,12 +103,10 @@ bool ShardLog::AddRecordLocked(Lsn lsn, const RecordSpec& rec, std::uint32_t bod
   const std::size_t bytes = format::RecordBytes(rec.tag.size(), rec.payload.size());
   char* out = active_.AddRecord(lsn, bytes);
   format::EncodeRecord(out, lsn, rec.type, rec.txn_id, rec.tag, rec.payload, body_crc);
-  records_.fetch_add(1, std::memory_order_relaxed);
+  BumpLocked(records_, 1);
   buffered_.store(active_.body_bytes(), std::memory_order_relaxed);
-  // Under mu_, the only writers: plain load + store.
-  append_bytes_.store(append_bytes_.load(std::memory_order_relaxed) + rec.tag.size() + rec.payload.size(),
-                      std::memory_order_relaxed);
-  buffered_records_.store(buffered_records_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  BumpLocked(append_bytes_, rec.tag.size() + rec.payload.size());
+  BumpLocked(buffered_records_, 1);
 
   bool wake = was_empty || active_.body_bytes() >= config_.max_batch_bytes;
   if (durability != Durability::kNone) batch_needs_sync_ = true;

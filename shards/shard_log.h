@@ -5,7 +5,8 @@
 // (taking their LSNs from the global counter under that same mutex, which
 // is what makes the shard's LSNs increase in buffer order). The flush thread
 // swaps the active buffer for its empty twin, writes the batch with one
-// pwrite and, when anyone needs it durable, one fdatasync; meanwhile the
+// pwritev (batch header + body) and, when anyone needs it durable, one
+// fdatasync; meanwhile the
 // next batch fills. It blocks on a condition variable when there is nothing
 // to do: no polling.
 //
@@ -140,13 +141,12 @@ class ShardLog {
   std::uint32_t room_waiters_ = 0;
   std::thread thread_;
 
-  // Stats (relaxed atomics: read while the shard runs).
-  std::atomic<std::uint64_t> records_{0}, bytes_{0}, batches_{0}, writes_{0}, fsyncs_{0}, fsync_nanos_{0},
-      buffered_{0}, backpressure_waits_{0};
-  // Metrics. Those bumped by appenders are only written under mu_ (a load
-  // and a store: no locked instruction); the histograms only by the flush
-  // thread. All are read without the lock.
-  std::atomic<std::uint64_t> append_bytes_{0}, buffered_records_{0};
+  // Stats and metrics: relaxed atomics, read without the lock while the
+  // shard runs. Those bumped by appenders are written only under mu_, so
+  // BumpLocked adds with a load and a store, not a locked fetch_add. The
+  // flush thread's counters are bumped once per batch (fetch_add).
+  std::atomic<std::uint64_t> records_{0}, append_bytes_{0}, buffered_records_{0}, backpressure_waits_{0};
+  std::atomic<std::uint64_t> bytes_{0}, batches_{0}, writes_{0}, fsyncs_{0}, fsync_nanos_{0}, buffered_{0};
   Histogram flush_ns_, fsync_ns_, batch_records_, batch_bytes_;
   std::atomic<std::int64_t> last_flush_ns_{-1};  // steady_clock, of the last successful flush; -1: none
   std::atomic<bool> flush_thread_alive_{false};

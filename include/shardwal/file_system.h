@@ -75,6 +75,13 @@ class FileLock {
   virtual const std::string& path() const = 0;
 };
 
+// The file-system seam: every byte shardwal reads or writes goes through one
+// (Options::file_system; FileSystem::Default() when unset), so tests can
+// inject errors, stalls and power losses (shardwal/testing/).
+//
+// Threading: an implementation must accept calls from many threads at once
+// (each shard's flush thread, the preparers, recovery's parallel scan); the
+// files it returns follow their own class's rule above.
 class FileSystem {
  public:
   virtual ~FileSystem() = default;

@@ -25,11 +25,15 @@ struct HttpEndpointOptions {
 
 class HttpEndpoint {
  public:
-  // Starts serving `wal` (which must outlive the endpoint) on its own thread.
+  // Starts serving `wal` (which must outlive the endpoint) on its own thread;
+  // requests only read the Wal (Metrics, health), so they never block an
+  // append.
   // Fails (naming the address and port) when it cannot bind.
   static Result<std::unique_ptr<HttpEndpoint>> Start(Wal* wal, const HttpEndpointOptions& options = {});
-  virtual ~HttpEndpoint() = default;  // stops the server and joins its thread
+  // Stops the server and joins its thread; destroy it before the Wal.
+  virtual ~HttpEndpoint() = default;
 
+  // Threading: any thread (fixed once Start returned).
   virtual std::uint16_t port() const = 0;
   virtual const std::string& address() const = 0;
 

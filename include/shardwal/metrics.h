@@ -6,6 +6,9 @@
 // Exposition: PrometheusText() renders a snapshot in the Prometheus text
 // format (names and units per Prometheus conventions, see
 // docs/observability.md); HealthJson() renders the health part as JSON.
+//
+// Threading: a snapshot is a plain value owned by the caller; the renderers
+// are pure functions, callable from any thread.
 #pragma once
 
 #include <cstdint>

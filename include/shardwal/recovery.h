@@ -103,6 +103,13 @@ struct TxnReplayReport {
 };
 
 // A read-only view of a WAL's recovered records.
+//
+// Threading: Open from any thread; after it, every method may be called
+// from any thread concurrently (the reader only reads: pread on files it
+// opened). It may run beside a live writer of the same WAL: Open's scans
+// tell a writer that is ahead from a shard that came back short
+// (docs/design.md, "What was acknowledged"), and the reader sees the records
+// up to the cut it computed at Open.
 class LogReader {
  public:
   // Scans and validates every shard (in parallel) and computes the cut,
@@ -111,9 +118,10 @@ class LogReader {
   static Result<std::unique_ptr<LogReader>> Open(const Options& options);
   virtual ~LogReader() = default;
 
-  virtual const RecoveryReport& report() const = 0;
+  virtual const RecoveryReport& report() const = 0;  // immutable after Open
 
   // Every recovered record with LSN >= from_lsn, in LSN order, up to the cut.
+  // The callback runs on the caller's thread (see ReplayCallback).
   virtual Status Replay(Lsn from_lsn, const ReplayCallback& callback) const = 0;
 
   // Data records of committed transactions (commit record <= cut) and data

@@ -2,7 +2,10 @@
 //
 // shardwal never throws across its API. A Status carries a code, the errno that
 // caused it (if any) and a message that names the file, shard, offset or LSN
-// involved, so an operator can act on it without reading code.
+// involved, so an operator can act on it without reading code. Both are
+// [[nodiscard]]: a status cannot be dropped without a cast saying so.
+//
+// Threading: plain values; copies may be used on any thread.
 #pragma once
 
 #include <cassert>

@@ -13,7 +13,11 @@
 // watermark W = min over shards of each shard's durable frontier: every
 // LSN <= W is on stable storage. See docs/design.md for why that holds.
 //
-// All methods are thread-safe. Errors come back as Status, never exceptions.
+// Threading: every method may be called from any thread, concurrently with
+// every other, except where a method says otherwise (Close and the
+// destructor must not run on shardwal's own threads: not inside an
+// OnDurable callback or an Options listener). Errors come back as Status,
+// never exceptions.
 #pragma once
 
 #include <cstdint>
@@ -73,9 +77,10 @@ class Wal {
   // shards stay readable. Fails with Busy if another WAL holds a directory,
   // and with Corruption naming shard, file, offset and LSN when the recovery
   // mode does not accept what it found.
+  // Threading: any thread; blocks for the whole recovery.
   static Result<std::unique_ptr<Wal>> Open(const Options& options);
 
-  // Closes (see Close()).
+  // Closes (see Close()). Threading: as Close.
   virtual ~Wal() = default;
   Wal(const Wal&) = delete;
   Wal& operator=(const Wal&) = delete;
@@ -87,6 +92,8 @@ class Wal {
   // 65535 bytes, bad record type), Backpressure (buffer full for
   // backpressure_timeout), Closed, or the IOError that put the WAL into
   // its failed state (every later append gets it too).
+  // Threading: any thread. Blocks while the shard's buffer is full (up to
+  // backpressure_timeout) and, with kGroup, until durable.
   virtual Result<Lsn> Append(std::string_view tag, std::string_view payload,
                              const AppendOptions& options = {}) = 0;
   // Untagged append: routed by the calling thread.
@@ -95,44 +102,60 @@ class Wal {
   // Never blocks: fails at once with Backpressure when the shard's buffer is
   // full, and does not wait for durability (a kGroup record is still
   // flushed at once; wait for it with WaitDurable or OnDurable).
+  // Threading: any thread, including an OnDurable callback.
   virtual Result<Lsn> TryAppend(std::string_view tag, std::string_view payload,
                                 const AppendOptions& options = {}) = 0;
 
   // Appends many records in one call, all or nothing, with consecutive LSNs.
   // Each record is routed by its own tag (or by the calling thread).
+  // Threading: as Append.
   virtual Result<LsnRange> AppendBatch(std::span<const RecordSpec> records,
                                        std::optional<Durability> durability = std::nullopt) = 0;
 
   // Blocks until every LSN <= lsn is durable. Returns the WAL's error if it
-  // failed first, Closed if it was closed before lsn was assigned, and
-  // InvalidArgument for an LSN that was never assigned.
+  // failed first, and InvalidArgument for an LSN that was never assigned.
+  // Never Closed: Close makes every assigned LSN durable (or fails the WAL),
+  // so a wait that outlives Close still ends with OK or the WAL's error.
+  // Threading: any thread. Inside an OnDurable callback it works but holds
+  // back every later callback while it waits.
   virtual Status WaitDurable(Lsn lsn) = 0;
 
   // Calls `done` once `lsn` is durable (or with the error that prevented it),
   // on shardwal's completion thread, in LSN order. Register one callback for
-  // a group of appends, not one per record.
+  // a group of appends, not one per record. Threading: registers from any
+  // thread; `done` runs on the completion thread, one at a time, so it must
+  // be short and must not Close the WAL. Registered after Close: `done`
+  // runs at once on the caller's thread.
   virtual void OnDurable(Lsn lsn, std::function<void(const Status&)> done) = 0;
+  // The same as a future (OnDurable sets it). Threading: as OnDurable.
   std::future<Status> DurableFuture(Lsn lsn);
 
   // The durable watermark W: every LSN <= W is on stable storage. Monotonic.
+  // Threading: any thread; one atomic load, never blocks.
   virtual Lsn DurableLsn() const = 0;
-  // The last LSN assigned (0 before the first append).
+  // The last LSN assigned (0 before the first append). Threading: as
+  // DurableLsn.
   virtual Lsn LastLsn() const = 0;
 
   // OK, or the first error that put the WAL into its failed state.
+  // Threading: any thread; never blocks on I/O.
   virtual Status health() const = 0;
 
   // Flushes and syncs everything buffered (whatever its durability), joins
   // the flush threads, releases the directory locks. Idempotent; appends
   // after Close fail with Closed. Returns the WAL's error if it failed.
+  // Threading: any thread but shardwal's own (an OnDurable callback would
+  // join its own thread); concurrent calls wait for the first one.
   virtual Status Close() = 0;
 
+  // Threading: any thread, also after Close; takes no lock the append path
+  // waits on (relaxed counters: the sums are not one instant's).
   virtual WalStats Stats() const = 0;
 
   // Everything the WAL counts - counters, gauges, latency and size
   // histograms, per shard and in total - and its health, in one snapshot
   // (shardwal/metrics.h). Lock-free on the hot path; cheap enough to call
-  // every second.
+  // every second. Threading: as Stats.
   virtual WalMetrics Metrics() const = 0;
 
   // Everything <= lsn is persisted elsewhere (a flushed memtable, a
@@ -144,18 +167,25 @@ class Wal {
   // changes nothing; after it, the next Open finishes the release.
   // InvalidArgument for an LSN never assigned; an LSN at or below the last
   // checkpoint only re-applies retention. The segment a shard is writing is
-  // never released.
+  // never released. Threading: any thread; concurrent Checkpoints are
+  // serialized (the lifecycle lock), appends continue meanwhile; Closed
+  // after Close.
   virtual Status Checkpoint(Lsn lsn) = 0;
 
-  // What Open's recovery found and did.
+  // What Open's recovery found and did. Threading: any thread (immutable
+  // after Open).
   virtual const RecoveryReport& recovery_report() const = 0;
 
   // The records recovered at Open (LSN >= from_lsn, up to the cut), in LSN
-  // order. Records appended since Open are not included.
+  // order. Records appended since Open are not included. Threading: any
+  // thread, concurrently with appends (it reads the recovered segments, which
+  // a Checkpoint keeps until the replay ends); the callback runs on the
+  // caller's thread.
   virtual Status Replay(Lsn from_lsn, const ReplayCallback& callback) const = 0;
   // Transaction-aware: see LogReader::ReplayCommitted.
   virtual Status ReplayCommitted(Lsn from_lsn, const ReplayCallback& callback,
                                  TxnReplayReport* report = nullptr) const = 0;
+  // Threading (these three): any thread; immutable after Open.
   virtual std::uint32_t num_shards() const = 0;
   // The shard a tag is routed to (Routing::kTag).
   virtual std::uint32_t ShardForTag(std::string_view tag) const = 0;
