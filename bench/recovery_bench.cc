@@ -26,6 +26,7 @@
 
 #include "bench/bench_util.h"
 #include "recovery/merge_cursor.h"
+#include "recovery/shard_cursor.h"
 #include "recovery/shard_scan.h"
 #include "shardwal/file_system.h"
 #include "shardwal/options.h"

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "recovery/shard_scan.h"
+#include "recovery/shard_cursor.h"
 
 namespace shardwal {
 

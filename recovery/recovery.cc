@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "recovery/merge_cursor.h"
+#include "recovery/shard_cursor.h"
 
 namespace shardwal {
 

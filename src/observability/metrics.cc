@@ -95,6 +95,13 @@ class Exposition {
     out_ += '\n';
   }
 
+  // A family with one sample and no labels.
+  template <typename T>
+  void Single(std::string_view name, std::string_view type, std::string_view help, T value) {
+    Family(name, type, help);
+    Sample(name, "", value);
+  }
+
   // One histogram's _bucket (at `bounds`, then +Inf), _sum and _count.
   void Histogram(std::string_view name, const std::string& labels, const HistogramSnapshot& h,
                  const std::vector<double>& bounds) {
@@ -142,26 +149,21 @@ std::string PrometheusText(const WalMetrics& m) {
   const std::string none;
 
   // ---- WAL-level gauges ----
-  e.Family("shardwal_up", "gauge", "1 while the WAL is healthy, 0 once it is in its failed state.");
-  e.Sample("shardwal_up", none, std::uint64_t{m.health.ok() ? 1u : 0u});
-  e.Family("shardwal_uptime_seconds", "gauge", "Seconds since the WAL was opened.");
-  e.Sample("shardwal_uptime_seconds", none, m.uptime_seconds);
-  e.Family("shardwal_shards", "gauge", "Number of shard logs.");
-  e.Sample("shardwal_shards", none, std::uint64_t{m.num_shards});
-  e.Family("shardwal_last_lsn", "gauge", "The last LSN assigned.");
-  e.Sample("shardwal_last_lsn", none, m.last_lsn);
-  e.Family("shardwal_durable_lsn", "gauge", "The durable watermark W: every LSN <= W is on stable storage.");
-  e.Sample("shardwal_durable_lsn", none, m.durable_lsn);
-  e.Family("shardwal_watermark_lag", "gauge", "LSNs assigned but not yet durable (last_lsn - durable_lsn).");
-  e.Sample("shardwal_watermark_lag", none, m.watermark_lag);
-  e.Family("shardwal_checkpoint_lsn", "gauge", "LSN of the last checkpoint (0: none).");
-  e.Sample("shardwal_checkpoint_lsn", none, m.checkpoint_lsn);
-  e.Family("shardwal_wal_bytes", "gauge", "Bytes of all segment files, recycled ones included (against max_wal_bytes).");
-  e.Sample("shardwal_wal_bytes", none, m.wal_bytes);
+  e.Single("shardwal_up", "gauge",
+           "1 while the WAL is healthy, 0 once it is in its failed state.", std::uint64_t{m.health.ok() ? 1u : 0u});
+  e.Single("shardwal_uptime_seconds", "gauge", "Seconds since the WAL was opened.", m.uptime_seconds);
+  e.Single("shardwal_shards", "gauge", "Number of shard logs.", std::uint64_t{m.num_shards});
+  e.Single("shardwal_last_lsn", "gauge", "The last LSN assigned.", m.last_lsn);
+  e.Single("shardwal_durable_lsn", "gauge",
+           "The durable watermark W: every LSN <= W is on stable storage.", m.durable_lsn);
+  e.Single("shardwal_watermark_lag", "gauge",
+           "LSNs assigned but not yet durable (last_lsn - durable_lsn).", m.watermark_lag);
+  e.Single("shardwal_checkpoint_lsn", "gauge", "LSN of the last checkpoint (0: none).", m.checkpoint_lsn);
+  e.Single("shardwal_wal_bytes", "gauge",
+           "Bytes of all segment files, recycled ones included (against max_wal_bytes).", m.wal_bytes);
 
   // ---- WAL-level counters ----
-  e.Family("shardwal_checkpoints_total", "counter", "Checkpoint calls that succeeded.");
-  e.Sample("shardwal_checkpoints_total", none, m.checkpoints);
+  e.Single("shardwal_checkpoints_total", "counter", "Checkpoint calls that succeeded.", m.checkpoints);
   e.Family("shardwal_errors_total", "counter",
            "Failed Append, TryAppend, AppendBatch, WaitDurable and Checkpoint calls, by error kind.");
   for (const auto& [kind, n] : m.errors) e.Sample("shardwal_errors_total", "kind=\"" + Escape(kind) + "\"", n);
