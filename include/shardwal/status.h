@@ -73,7 +73,16 @@ class [[nodiscard]] Status {
   std::string msg_;
 };
 
-// A value or the Status that explains why there is none.
+namespace internal {
+// Prints "shardwal: <what> of a failed Result: <status>" to stderr and
+// aborts: taking the value of a failed Result is a bug in the caller, and
+// the status says which failure it missed (absl::StatusOr does the same).
+[[noreturn]] void DieOnFailedResult(const char* what, const Status& status);
+}  // namespace internal
+
+// A value or the Status that explains why there is none. Check ok() (or
+// the status) before taking the value: value(), * and -> on a failed Result
+// abort the process, printing the status, in every build type.
 template <typename T>
 class [[nodiscard]] Result {
  public:
@@ -85,18 +94,22 @@ class [[nodiscard]] Result {
   bool ok() const { return std::holds_alternative<T>(v_); }
   explicit operator bool() const { return ok(); }
 
-  const T& value() const& { assert(ok()); return std::get<T>(v_); }
-  T& value() & { assert(ok()); return std::get<T>(v_); }
-  T&& value() && { assert(ok()); return std::get<T>(std::move(v_)); }
-  const T& operator*() const& { return value(); }
-  T& operator*() & { return value(); }
-  const T* operator->() const { return &value(); }
-  T* operator->() { return &value(); }
+  const T& value() const& { Checked("value()"); return *std::get_if<T>(&v_); }
+  T& value() & { Checked("value()"); return *std::get_if<T>(&v_); }
+  T&& value() && { Checked("value()"); return std::move(*std::get_if<T>(&v_)); }
+  const T& operator*() const& { Checked("operator*"); return *std::get_if<T>(&v_); }
+  T& operator*() & { Checked("operator*"); return *std::get_if<T>(&v_); }
+  const T* operator->() const { Checked("operator->"); return std::get_if<T>(&v_); }
+  T* operator->() { Checked("operator->"); return std::get_if<T>(&v_); }
 
   // OK when a value is present.
   Status status() const { return ok() ? Status::OK() : std::get<Status>(v_); }
 
  private:
+  void Checked(const char* what) const {
+    if (!ok()) internal::DieOnFailedResult(what, std::get<Status>(v_));
+  }
+
   std::variant<T, Status> v_;
 };
 

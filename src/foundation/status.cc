@@ -1,5 +1,7 @@
 #include "shardwal/status.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 
 namespace shardwal {
@@ -37,5 +39,13 @@ std::string_view Status::CodeName(Code c) {
   }
   return "Unknown";
 }
+
+namespace internal {
+void DieOnFailedResult(const char* what, const Status& status) {
+  std::fprintf(stderr, "shardwal: %s of a failed Result: %s\n", what, status.ToString().c_str());
+  std::fflush(stderr);
+  std::abort();
+}
+}  // namespace internal
 
 }  // namespace shardwal
