@@ -1,6 +1,7 @@
 // Exposition of a WalMetrics snapshot: the Prometheus text format (0.0.4)
 // and health as JSON. docs/observability.md describes every series.
 #include "shardwal/metrics.h"
+#include "shardwal/version.h"
 
 #include <charconv>
 #include <cmath>
@@ -149,6 +150,8 @@ std::string PrometheusText(const WalMetrics& m) {
   const std::string none;
 
   // ---- WAL-level gauges ----
+  e.Family("shardwal_build_info", "gauge", "Always 1; the version label is the linked library's (shardwal::Version()).");
+  e.Sample("shardwal_build_info", "version=\"" + Escape(Version()) + "\"", std::uint64_t{1});
   e.Single("shardwal_up", "gauge",
            "1 while the WAL is healthy, 0 once it is in its failed state.", std::uint64_t{m.health.ok() ? 1u : 0u});
   e.Single("shardwal_uptime_seconds", "gauge", "Seconds since the WAL was opened.", m.uptime_seconds);
