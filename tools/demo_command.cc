@@ -21,14 +21,14 @@
 #include <system_error>
 #include <vector>
 
+#include "bench/compare.h"
+#include "bench/interrupt_scope.h"
+#include "bench/scratch_dir.h"
+#include "bench/text_format.h"
 #include "shardwal/wal.h"
-#include "tools/compare.h"
 #include "tools/demo_crash.h"
 #include "tools/demo_ingest.h"
 #include "tools/demo_verify.h"
-#include "tools/interrupt_scope.h"
-#include "tools/scratch_dir.h"
-#include "tools/text_format.h"
 
 namespace shardwal::tools {
 

@@ -18,10 +18,10 @@
 #include <thread>
 #include <vector>
 
+#include "bench/ticker.h"
+#include "bench/writer_gate.h"
 #include "shardwal/wal.h"
 #include "tools/demo_verify.h"
-#include "tools/ticker.h"
-#include "tools/writer_gate.h"
 
 namespace shardwal::tools::demo {
 

@@ -8,10 +8,10 @@
 #include <exception>
 #include <iostream>
 
-#include "tools/bench_command.h"
+#include "bench/bench_engine.h"
+#include "bench/recovery_bench_engine.h"
+#include "tools/cli_common.h"
 #include "tools/demo_command.h"
-#include "tools/inspect_commands.h"
-#include "tools/recovery_bench_command.h"
 
 namespace {
 constexpr int kExitRuntimeError = 1;

@@ -30,7 +30,7 @@
 #include <system_error>
 
 #include "shardwal/options.h"
-#include "tools/inspect_commands.h"
+#include "tools/cli_common.h"
 
 namespace shardwal::tools {
 

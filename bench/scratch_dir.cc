@@ -1,4 +1,4 @@
-#include "tools/scratch_dir.h"
+#include "bench/scratch_dir.h"
 
 #include <stdlib.h>
 

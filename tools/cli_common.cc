@@ -1,7 +1,7 @@
 // `shardwal verify`, `dump` and `stats`: read-only looks at a WAL directory
 // through LogReader (no lock, nothing modified, safe while another process
 // appends), and the helpers every WAL-directory command shares.
-#include "tools/inspect_commands.h"
+#include "tools/cli_common.h"
 
 #include <CLI/CLI.hpp>
 #include <dirent.h>
@@ -23,8 +23,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "shardwal/options.h"
 #include "shardwal/file_system.h"
+#include "shardwal/options.h"
 #include "src/foundation/crc32c.h"
 #include "src/foundation/manifest.h"
 

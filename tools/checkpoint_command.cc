@@ -12,12 +12,12 @@
 #include <system_error>
 #include <nlohmann/json.hpp>
 
-#include "shardwal/options.h"
-#include "shardwal/wal.h"
 #include "recovery/manifest_rebuild.h"
 #include "shardwal/file_system.h"
+#include "shardwal/options.h"
+#include "shardwal/wal.h"
 #include "src/foundation/manifest.h"
-#include "tools/inspect_commands.h"
+#include "tools/cli_common.h"
 
 namespace shardwal::tools {
 

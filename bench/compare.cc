@@ -8,7 +8,7 @@
 // writer loop (a latch, one start signal, the same payloads and tag picks,
 // per-writer latency histograms, nothing allocated in the loop), so the
 // numbers of all four are taken the same way.
-#include "tools/compare.h"
+#include "bench/compare.h"
 
 #include <stdlib.h>
 
@@ -26,14 +26,14 @@
 #include <thread>
 #include <vector>
 
-#include "tools/bench_command.h"
-#include "tools/latency_histogram.h"
-#include "tools/naive_wal.h"
-#include "tools/payload.h"
-#include "tools/rocksdb_peer.h"
-#include "tools/scratch_dir.h"
-#include "tools/text_format.h"
-#include "tools/writer_gate.h"
+#include "bench/bench_engine.h"
+#include "bench/latency_histogram.h"
+#include "bench/naive_wal.h"
+#include "bench/payload.h"
+#include "bench/rocksdb_peer.h"
+#include "bench/scratch_dir.h"
+#include "bench/text_format.h"
+#include "bench/writer_gate.h"
 
 namespace shardwal::tools {
 

@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
+#include "bench/compare.h"
 #include "shardwal/status.h"
 #include "shardwal/types.h"
-#include "tools/compare.h"
 
 namespace shardwal::tools {
 

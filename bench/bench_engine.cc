@@ -1,7 +1,7 @@
 // `shardwal bench`: W writer threads append B-byte records to a WAL for S
 // seconds (or R records in total) and report throughput, fsync rate, batch
 // size and per-append latency percentiles.
-#include "tools/bench_command.h"
+#include "bench/bench_engine.h"
 
 #include <CLI/CLI.hpp>
 #include <poll.h>
@@ -27,17 +27,17 @@
 #include <thread>
 #include <vector>
 
+#include "bench/compare.h"
+#include "bench/interrupt_scope.h"
+#include "bench/latency_histogram.h"
+#include "bench/payload.h"
+#include "bench/scratch_dir.h"
+#include "bench/sweep.h"
+#include "bench/ticker.h"
+#include "bench/writer_gate.h"
 #include "shardwal/http_endpoint.h"
 #include "shardwal/options.h"
 #include "shardwal/wal.h"
-#include "tools/compare.h"
-#include "tools/interrupt_scope.h"
-#include "tools/latency_histogram.h"
-#include "tools/payload.h"
-#include "tools/scratch_dir.h"
-#include "tools/sweep.h"
-#include "tools/ticker.h"
-#include "tools/writer_gate.h"
 
 namespace shardwal::tools {
 

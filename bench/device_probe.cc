@@ -23,9 +23,9 @@
 #include <utility>
 #include <vector>
 
-#include "tools/compare.h"
-#include "tools/latency_histogram.h"
-#include "tools/payload.h"
+#include "bench/compare.h"
+#include "bench/latency_histogram.h"
+#include "bench/payload.h"
 
 namespace shardwal::tools {
 

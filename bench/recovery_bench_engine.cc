@@ -2,7 +2,7 @@
 // times reading it back from a warm page cache (LogReader::Open, a full
 // Replay, Wal::Open + Close), optionally against RocksDB replaying the same
 // records from its WAL. See tools/recovery_bench_command.h.
-#include "tools/recovery_bench_command.h"
+#include "bench/recovery_bench_engine.h"
 
 #include <CLI/CLI.hpp>
 #include <spdlog/logger.h>
@@ -24,12 +24,12 @@
 #include <utility>
 #include <vector>
 
+#include "bench/bench_engine.h"
+#include "bench/rocksdb_peer.h"
+#include "bench/scratch_dir.h"
 #include "shardwal/options.h"
 #include "shardwal/recovery.h"
 #include "shardwal/wal.h"
-#include "tools/bench_command.h"
-#include "tools/rocksdb_peer.h"
-#include "tools/scratch_dir.h"
 
 namespace shardwal::tools {
 
