@@ -1,4 +1,4 @@
-// ProbeDevice (tools/compare.h): what the device under a directory can do
+// ProbeDevice (bench/compare.h): what the device under a directory can do
 // for a log, measured the way a log uses it. Two halves on one scratch file:
 //
 //   (a) 4 KiB pwrite at increasing offsets + fdatasync, back to back: the

@@ -1,4 +1,4 @@
-// RunSweep (tools/sweep.h): the grid, the files and the charts.
+// RunSweep (bench/sweep.h): the grid, the files and the charts.
 #include "bench/sweep.h"
 
 #include <stdio.h>

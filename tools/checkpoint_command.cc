@@ -3,8 +3,6 @@
 // recovers it: applies the cut durably and starts a new epoch), using the
 // shard directories of the MANIFEST's current epoch, and close it again.
 #include <CLI/CLI.hpp>
-#include <spdlog/logger.h>
-#include <spdlog/sinks/stdout_sinks.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -12,6 +10,7 @@
 #include <system_error>
 #include <nlohmann/json.hpp>
 
+#include "bench/stderr_logger.h"
 #include "recovery/manifest_rebuild.h"
 #include "shardwal/file_system.h"
 #include "shardwal/options.h"
@@ -23,14 +22,6 @@ namespace shardwal::tools {
 
 namespace {
 
-// The WAL's lifecycle log goes to stderr, warnings and errors only: stdout
-// carries the command's own output.
-std::shared_ptr<spdlog::logger> StderrLogger() {
-  auto logger = std::make_shared<spdlog::logger>("shardwal-tool", std::make_shared<spdlog::sinks::stderr_sink_mt>());
-  logger->set_level(spdlog::level::warn);
-  return logger;
-}
-
 // Options to re-open the existing WAL in `dir` as it is: left unset, the
 // shard layout and the settings (segment size, preallocation, recycling,
 // retention, size cap) are the WAL's own, from its MANIFEST.
@@ -40,7 +31,7 @@ Options ExistingWalOptions(std::string_view command, const std::string& dir, Rec
   Options o;
   o.dir = dir;
   o.recovery_mode = mode;
-  o.logger = StderrLogger();
+  o.logger = StderrWarningsLogger("shardwal-tool");
   return o;
 }
 

@@ -21,7 +21,9 @@
 #include <system_error>
 #include <vector>
 
+#include "bench/bench_limits.h"
 #include "bench/compare.h"
+#include "bench/flag_checks.h"
 #include "bench/interrupt_scope.h"
 #include "bench/scratch_dir.h"
 #include "bench/text_format.h"
@@ -38,8 +40,6 @@ using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-constexpr std::uint32_t kMaxWriters = 4096;
-constexpr std::uint32_t kMaxTags = 1'000'000;
 constexpr int kExitInterrupted = 130;  // 128 + SIGINT, as a shell reports it
 
 double Secs(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
@@ -466,16 +466,8 @@ void RunDemo(const DemoFlags& f) {
   if (interrupted) throw CLI::RuntimeError(kExitInterrupted);
 }
 
-// "> 0" (CLI::PositiveNumber prints DBL_MAX in its error).
-CLI::Validator Positive() {
-  return CLI::Validator(
-      [](std::string& v) -> std::string {
-        double d = 0;
-        if (!CLI::detail::lexical_cast(v, d)) return "'" + v + "' is not a number";
-        return d > 0 && d < 1e6 ? std::string() : "must be > 0 (and < 1e6), got " + v;
-      },
-      "> 0");
-}
+// The seconds flags: > 0 and < 1e6 (bench/flag_checks.h).
+CLI::Validator PositiveSeconds() { return PositiveBelow(1e6, "1e6"); }
 
 struct ChildFlags {
   std::string dir;
@@ -507,16 +499,16 @@ void AddDemoCommand(CLI::App& app) {
   cmd->add_option("--tags", f.tags, "Distinct tags (time series), at least --writers; writer i owns tags i, i+W, ...")
       ->capture_default_str()
       ->check(CLI::Range(1u, kMaxTags));
-  cmd->add_option("--seconds", f.seconds, "Step 1: ingestion time")->capture_default_str()->check(Positive());
+  cmd->add_option("--seconds", f.seconds, "Step 1: ingestion time")->capture_default_str()->check(PositiveSeconds());
   cmd->add_option("--crash-after", f.crash_after,
                   "Step 2: seconds of ingestion (from the child's first acknowledged point) before SIGKILL")
       ->type_name("SECONDS")
       ->capture_default_str()
-      ->check(Positive());
+      ->check(PositiveSeconds());
   cmd->add_option("--compare-seconds", f.compare_seconds, "Step 3: run time per peer")
       ->type_name("SECONDS")
       ->capture_default_str()
-      ->check(Positive());
+      ->check(PositiveSeconds());
   cmd->add_option("--probe-seconds", f.probe_seconds, "Step 3: device probe time (0: no probe)")
       ->type_name("SECONDS")
       ->capture_default_str()
@@ -546,7 +538,7 @@ void AddDemoCommand(CLI::App& app) {
   ccmd->add_option("--writers", child->writers)->check(CLI::Range(1u, kMaxWriters));
   ccmd->add_option("--tags", child->tags)->check(CLI::Range(1u, kMaxTags));
   ccmd->add_option("--ack-fd", child->ack_fd)->required()->check(CLI::NonNegativeNumber);
-  ccmd->add_option("--max-seconds", child->max_seconds)->check(Positive());
+  ccmd->add_option("--max-seconds", child->max_seconds)->check(PositiveSeconds());
   ccmd->add_option("--parent-pid", child->parent_pid)->required()->check(CLI::PositiveNumber);
   ccmd->callback([child] {
     if (child->tags < child->writers) throw CLI::ValidationError("--tags", "must be at least --writers");

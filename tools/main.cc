@@ -8,8 +8,7 @@
 #include <exception>
 #include <iostream>
 
-#include "bench/bench_engine.h"
-#include "bench/recovery_bench_engine.h"
+#include "bench/bench_commands.h"
 #include "tools/cli_common.h"
 #include "tools/demo_command.h"
 
