@@ -31,6 +31,8 @@
 
 #include "shardwal/options.h"
 #include "tools/cli_common.h"
+#include "tools/wal_commands.h"
+#include "tools/wal_text.h"
 
 namespace shardwal::tools {
 
