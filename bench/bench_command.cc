@@ -72,17 +72,6 @@ constexpr const char* kSweepAxes[][2] = {{"--writers", "--sweep-writers"},
                                          {"--wait-every", "--sweep-wait-every"},
                                          {"--peers", "--sweep-peers"}};
 
-std::vector<Peer> ParsePeers(const std::vector<std::string>& names, const char* flag) {
-  std::vector<Peer> peers;
-  for (const std::string& n : names) {
-    const std::optional<Peer> p = ParsePeer(n);
-    if (!p) throw CLI::ValidationError(std::string(flag) + ": unknown peer '" + n + "' (shardwal, single-log, naive, rocksdb)");
-    peers.push_back(*p);
-  }
-  if (peers.empty()) throw CLI::ValidationError(std::string(flag) + ": no peers given");
-  return peers;
-}
-
 void RunCompareCommand(const BenchFlags& f) {
   const BenchConfig& b = f.config;
   CompareConfig c;

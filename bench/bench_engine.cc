@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string_view>
@@ -36,7 +35,6 @@ namespace shardwal::tools {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-namespace fs = std::filesystem;
 
 double Secs(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 double Div(double a, double b) { return b > 0 ? a / b : 0.0; }
@@ -178,17 +176,8 @@ Status ValidateBenchConfig(const BenchConfig& c) {
     return Status::InvalidArgument("recycle: " + std::to_string(*c.recycle_segments) + " (max " +
                                    std::to_string(kMaxRecycle) + ")");
   }
-  if (!c.dir.empty()) {
-    std::error_code ec;
-    const fs::file_status st = fs::status(c.dir, ec);
-    if (fs::exists(st)) {
-      if (!fs::is_directory(st)) return Status::InvalidArgument("dir: " + c.dir + " exists and is not a directory");
-      if (!fs::is_empty(c.dir, ec) || ec) {
-        return Status::InvalidArgument("dir: " + c.dir +
-                                       (ec ? " cannot be read: " + ec.message()
-                                           : " is not empty (give an empty or new directory, or omit --dir)"));
-      }
-    }
+  if (const std::string why = ScratchDir::Unusable(c.dir, ""); !why.empty()) {
+    return Status::InvalidArgument("dir: " + why);
   }
   return Status::OK();
 }

@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <optional>
+
 namespace shardwal::tools {
 
 namespace {
@@ -43,6 +45,17 @@ CLI::Validator ByteSize(std::uint64_t min, const std::string& min_text) {
         return std::string();
       },
       "BYTES (8MiB = 8*1024^2, 8MB = 8*1000^2)");
+}
+
+std::vector<Peer> ParsePeers(const std::vector<std::string>& names, const std::string& flag, bool allow_empty) {
+  std::vector<Peer> peers;
+  for (const std::string& n : names) {
+    const std::optional<Peer> p = ParsePeer(n);
+    if (!p) throw CLI::ValidationError(flag + ": unknown peer '" + n + "' (shardwal, single-log, naive, rocksdb)");
+    peers.push_back(*p);
+  }
+  if (peers.empty() && !allow_empty) throw CLI::ValidationError(flag + ": no peers given");
+  return peers;
 }
 
 }  // namespace shardwal::tools

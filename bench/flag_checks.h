@@ -1,8 +1,12 @@
-// CLI11 validators the measuring commands share (`bench`, `demo`).
+// CLI11 validators and flag parsing the measuring commands share (`bench`,
+// `demo`).
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include "bench/compare.h"
 
 namespace CLI {
 class Validator;
@@ -21,5 +25,10 @@ CLI::Validator PositiveBelow(double below, const std::string& below_text);
 // plain number, and at least `min`. Negative values are refused (CLI11's
 // unsigned conversion would wrap them).
 CLI::Validator ByteSize(std::uint64_t min, const std::string& min_text);
+
+// The peers a --peers list names (bench/compare.h), in order; throws
+// CLI::ValidationError("<flag>: unknown peer 'x' (...)"), or "<flag>: no
+// peers given" for an empty list unless `allow_empty`.
+std::vector<Peer> ParsePeers(const std::vector<std::string>& names, const std::string& flag, bool allow_empty = false);
 
 }  // namespace shardwal::tools

@@ -43,6 +43,19 @@ ScratchDir::~ScratchDir() {
   if (remove_) RemoveTree(path_);
 }
 
+std::string ScratchDir::Unusable(const std::string& given, const std::string& omit_hint) {
+  if (given.empty()) return "";
+  std::error_code ec;
+  const fs::file_status st = fs::status(given, ec);
+  if (!fs::exists(st)) return "";
+  if (!fs::is_directory(st)) return given + " exists and is not a directory";
+  if (!fs::is_empty(given, ec) || ec) {
+    return given + (ec ? " cannot be read: " + ec.message()
+                       : " is not empty (give an empty or new directory, or omit --dir" + omit_hint + ")");
+  }
+  return "";
+}
+
 void ScratchDir::RemoveTree(const std::string& path) {
   std::error_code ec;
   fs::remove_all(path, ec);

@@ -14,6 +14,7 @@
 #include <system_error>
 #include <vector>
 
+#include "bench/bench_limits.h"
 #include "shardwal/options.h"
 #include "shardwal/wal.h"
 #include "tools/cli_common.h"
@@ -123,7 +124,7 @@ void AddCheckpointCommand(CLI::App& app) {
                                    "Released segments kept per shard for reuse (0: delete them all). Default: the "
                                    "WAL's own (as its MANIFEST records it); given, it becomes the WAL's setting")
                        ->type_name("N")
-                       ->check(CLI::Range(0u, 1024u));
+                       ->check(CLI::Range(0u, kMaxRecycle));
   cmd->add_flag("--json", f->json, "Print one JSON object instead of text");
   cmd->footer(
       "Needs the WAL closed (it takes the WAL's lock). Recovery runs in tolerate-torn-tail mode; use `recover` "

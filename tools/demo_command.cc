@@ -10,13 +10,10 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include "bench/bench_limits.h"
@@ -35,7 +32,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
-namespace fs = std::filesystem;
 using demo::DemoFlags;
 using demo::Line;
 
@@ -58,23 +54,9 @@ void Validate(const DemoFlags& f, std::vector<Peer>* peers) {
                                              std::to_string(f.writers) +
                                              "): each tag has one writer, which keeps its points in order");
   }
-  for (const std::string& name : f.peers) {
-    std::optional<Peer> p = ParsePeer(name);
-    if (!p) throw CLI::ValidationError("--peers", "unknown peer '" + name + "' (shardwal, single-log, naive, rocksdb)");
-    peers->push_back(*p);
-  }
-  if (!f.skip_compare && peers->empty()) throw CLI::ValidationError("--peers", "no peers given");
-  if (!f.dir.empty()) {
-    std::error_code ec;
-    const fs::file_status st = fs::status(f.dir, ec);
-    if (fs::exists(st)) {
-      if (!fs::is_directory(st)) throw CLI::ValidationError("--dir", f.dir + " exists and is not a directory");
-      if (!fs::is_empty(f.dir, ec) || ec) {
-        throw CLI::ValidationError("--dir", f.dir + (ec ? " cannot be read: " + ec.message()
-                                                        : " is not empty (give an empty or new directory, or omit "
-                                                          "--dir for a temporary one)"));
-      }
-    }
+  *peers = ParsePeers(f.peers, "--peers", /*allow_empty=*/f.skip_compare);
+  if (const std::string why = ScratchDir::Unusable(f.dir, " for a temporary one"); !why.empty()) {
+    throw CLI::ValidationError("--dir", why);
   }
 }
 
