@@ -28,12 +28,12 @@
 #include <tuple>
 #include <vector>
 
+#include "bench/naive_wal.h"
 #include "shardwal/wal.h"
 #include "src/foundation/crc32c.h"
 #include "src/foundation/format.h"
 #include "tests/cli_util.h"
 #include "tests/test_util.h"
-#include "tools/naive_wal.h"
 
 #ifndef SHARDWAL_CLI_PATH
 #error "SHARDWAL_CLI_PATH must name the shardwal binary (tests/CMakeLists.txt)"

@@ -9,7 +9,7 @@
 //                              SIGKILLed mid-run; recovery, and a check that
 //                              every acknowledged point is back byte for
 //                              byte (tools/demo_crash.h, tools/demo_verify.h)
-//   3/3 side by side           RunCompare (tools/compare.h): shardwal,
+//   3/3 side by side           RunCompare (bench/compare.h): shardwal,
 //                              single-log, naive and RocksDB on the same
 //                              workload, against a device probe
 //

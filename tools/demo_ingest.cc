@@ -1,8 +1,6 @@
 #include "tools/demo_ingest.h"
 
 #include <limits.h>
-#include <spdlog/logger.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,10 +16,11 @@
 #include <thread>
 #include <vector>
 
+#include "bench/stderr_logger.h"
+#include "bench/ticker.h"
+#include "bench/writer_gate.h"
 #include "shardwal/wal.h"
 #include "tools/demo_verify.h"
-#include "tools/ticker.h"
-#include "tools/writer_gate.h"
 
 namespace shardwal::tools::demo {
 
@@ -198,11 +197,7 @@ Options DemoWalOptions(const std::string& dir) {
   o.dir = dir;
   o.durability = Durability::kGroup;
   o.routing = Routing::kTag;
-  static const std::shared_ptr<spdlog::logger> logger = [] {
-    auto l = std::make_shared<spdlog::logger>("shardwal-demo", std::make_shared<spdlog::sinks::stderr_sink_mt>());
-    l->set_level(spdlog::level::warn);
-    return l;
-  }();
+  static const std::shared_ptr<spdlog::logger> logger = StderrWarningsLogger("shardwal-demo");
   o.logger = logger;
   return o;
 }

@@ -1,22 +1,18 @@
 // The `shardwal` command-line tool. Each subcommand lives in its own file and
 // registers itself on the App (AddXxxCommand); its callback does the work.
 //
-// Exit status: 0 success, 1 runtime failure (the WAL reported an error),
-// 2 usage error (unknown flag, bad value, missing subcommand).
+// Exit status (tools/cli_common.h): 0 success, 1 runtime failure (the WAL
+// reported an error), 2 usage error (unknown flag, bad value, missing
+// subcommand).
 #include <CLI/CLI.hpp>
 
 #include <exception>
 #include <iostream>
 
-#include "tools/bench_command.h"
+#include "bench/bench_commands.h"
+#include "tools/cli_common.h"
 #include "tools/demo_command.h"
-#include "tools/inspect_commands.h"
-#include "tools/recovery_bench_command.h"
-
-namespace {
-constexpr int kExitRuntimeError = 1;
-constexpr int kExitUsage = 2;
-}  // namespace
+#include "tools/wal_commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -30,7 +26,13 @@ int main(int argc, char** argv) {
   shardwal::tools::AddBenchCommand(app);
   shardwal::tools::AddRecoveryBenchCommand(app);
   shardwal::tools::AddDemoCommand(app);      // demo (+ hidden demo-child)
-  shardwal::tools::AddInspectCommands(app);  // verify, dump, stats, replay, checkpoint, recover
+  // The commands that operate a WAL (tools/wal_commands.h), one file each.
+  shardwal::tools::AddVerifyCommand(app);
+  shardwal::tools::AddDumpCommand(app);
+  shardwal::tools::AddStatsCommand(app);
+  shardwal::tools::AddReplayCommand(app);
+  shardwal::tools::AddCheckpointCommand(app);
+  shardwal::tools::AddRecoverCommand(app);
 
   try {
     app.parse(argc, argv);
@@ -39,10 +41,10 @@ int main(int argc, char** argv) {
     return e.get_exit_code();
   } catch (const CLI::ParseError& e) {
     // --help (exit code 0) or a usage error: CLI11 prints the message.
-    return app.exit(e) == 0 ? 0 : kExitUsage;
+    return app.exit(e) == 0 ? 0 : shardwal::tools::kExitUsageOrDir;
   } catch (const std::exception& e) {
     std::cerr << "shardwal: " << e.what() << std::endl;
-    return kExitRuntimeError;
+    return shardwal::tools::kExitFailure;
   }
   return 0;
 }

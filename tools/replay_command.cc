@@ -30,7 +30,9 @@
 #include <system_error>
 
 #include "shardwal/options.h"
-#include "tools/inspect_commands.h"
+#include "tools/cli_common.h"
+#include "tools/wal_commands.h"
+#include "tools/wal_text.h"
 
 namespace shardwal::tools {
 

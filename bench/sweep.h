@@ -1,4 +1,4 @@
-// `shardwal bench --sweep`: RunPeer (tools/compare.h) over a grid of
+// `shardwal bench --sweep`: RunPeer (bench/compare.h) over a grid of
 // workloads - writers x shards x record bytes x durability x wait_every -
 // for each peer, with results.csv, results.json and gnuplot charts in an
 // output directory.
@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
+#include "bench/compare.h"
 #include "shardwal/status.h"
 #include "shardwal/types.h"
-#include "tools/compare.h"
 
 namespace shardwal::tools {
 

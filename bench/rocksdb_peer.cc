@@ -1,6 +1,6 @@
 // RocksPeer: see rocksdb_peer.h. Everything that names RocksDB is inside
 // SHARDWAL_HAVE_ROCKSDB; without it the peer reports NotSupported.
-#include "tools/rocksdb_peer.h"
+#include "bench/rocksdb_peer.h"
 
 #include <cstdio>
 #include <cstring>

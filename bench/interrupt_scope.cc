@@ -1,4 +1,4 @@
-#include "tools/interrupt_scope.h"
+#include "bench/interrupt_scope.h"
 
 #include <signal.h>
 #include <sys/eventfd.h>

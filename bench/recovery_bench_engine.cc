@@ -1,48 +1,35 @@
-// `shardwal bench-recovery`: writes a WAL of R records per shard count and
-// times reading it back from a warm page cache (LogReader::Open, a full
-// Replay, Wal::Open + Close), optionally against RocksDB replaying the same
-// records from its WAL. See tools/recovery_bench_command.h.
-#include "tools/recovery_bench_command.h"
+// `shardwal bench-recovery`'s engine: writes a WAL of R records per shard
+// count and times reading it back from a warm page cache (LogReader::Open, a
+// full Replay, Wal::Open + Close), optionally against RocksDB replaying the
+// same records from its WAL. See bench/recovery_bench_engine.h; the table
+// and JSON are in bench/recovery_bench_report.cc.
+#include "bench/recovery_bench_engine.h"
 
-#include <CLI/CLI.hpp>
-#include <spdlog/logger.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <filesystem>
-#include <iostream>
 #include <mutex>
-#include <nlohmann/json.hpp>
-#include <system_error>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "bench/bench_engine.h"
+#include "bench/bench_limits.h"
+#include "bench/payload.h"
+#include "bench/rocksdb_peer.h"
+#include "bench/scratch_dir.h"
+#include "bench/stderr_logger.h"
 #include "shardwal/options.h"
 #include "shardwal/recovery.h"
 #include "shardwal/wal.h"
-#include "tools/bench_command.h"
-#include "tools/rocksdb_peer.h"
-#include "tools/scratch_dir.h"
 
 namespace shardwal::tools {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-namespace fs = std::filesystem;
-
-constexpr std::uint32_t kMaxShards = 256;
-constexpr std::uint32_t kMaxWriters = 4096;
-constexpr std::uint32_t kMaxTags = 1'000'000;
-constexpr std::uint32_t kMaxRepeat = 1000;
-constexpr std::size_t kMaxRecordBytes = 64u << 20;
 
 double Secs(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 double Div(double a, double b) { return b > 0 ? a / b : 0.0; }
@@ -59,13 +46,6 @@ double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const std::size_t n = v.size();
   return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-std::shared_ptr<spdlog::logger> QuietLogger() {
-  auto logger =
-      std::make_shared<spdlog::logger>("shardwal-bench-recovery", std::make_shared<spdlog::sinks::stderr_sink_mt>());
-  logger->set_level(spdlog::level::warn);
-  return logger;
 }
 
 // Collects a phase's runs into one row.
@@ -221,29 +201,21 @@ Status MeasureShardwal(const RecoveryBenchConfig& c, const std::string& parent, 
 
 // ---- RocksDB ---------------------------------------------------------------------
 
-inline std::uint64_t XorShift(std::uint64_t& x) {
-  x ^= x << 13;
-  x ^= x >> 7;
-  x ^= x << 17;
-  return x;
-}
-
 // The same load as RunBench's writers: W threads, B-byte random payloads
-// whose first bytes carry the sequence number, a tag per record.
+// whose first bytes carry the sequence number, a tag per record
+// (bench/payload.h).
 Status LoadRocks(const RecoveryBenchConfig& c, RocksPeer& db) {
   std::mutex mu;
   Status first_error;
   std::vector<std::thread> threads;
   for (std::uint32_t w = 0; w < c.writers; ++w) {
     threads.emplace_back([&, w] {
-      std::uint64_t rng = 0x9E3779B97F4A7C15ull * (w + 1);
-      std::string payload(c.record_bytes, '\0');
-      for (char& ch : payload) ch = static_cast<char>(XorShift(rng) >> 24);
-      const std::size_t seq_bytes = std::min<std::size_t>(8, payload.size());
+      std::uint64_t rng = WriterSeed(w);
+      std::string payload = MakePayload(c.record_bytes, rng);
       char key[kRocksKeyBytes];
       for (std::uint64_t seq = w; seq < c.records; seq += c.writers) {
-        std::memcpy(payload.data(), &seq, seq_bytes);
-        const auto tag = static_cast<std::uint32_t>(((XorShift(rng) >> 32) * c.tags) >> 32);
+        StampSequence(payload, seq);
+        const auto tag = static_cast<std::uint32_t>(PickBelow(rng, c.tags));
         MakeRocksKey(key, tag, seq);
         if (Status s = db.Put(std::string_view(key, sizeof key), payload); !s.ok()) {
           std::lock_guard lk(mu);
@@ -320,15 +292,6 @@ Status MeasureRocks(const RecoveryBenchConfig& c, const std::string& parent, Rec
   return Status::OK();
 }
 
-const char* PhaseLabel(const std::string& phase) {
-  if (phase == "reader_open") return "LogReader::Open";
-  if (phase == "replay") return "Replay(0), all payloads";
-  if (phase == "open_replay") return "Open + Replay";
-  if (phase == "wal_open_close") return "Wal::Open + Close";
-  if (phase == "db_open") return "DB::Open (WAL->memtable)";
-  return phase.c_str();
-}
-
 }  // namespace
 
 // ---- the engine ---------------------------------------------------------------------
@@ -354,7 +317,7 @@ Result<RecoveryBenchResult> RunRecoveryBench(const RecoveryBenchConfig& c) {
   if (Status s = ValidateRecoveryBenchConfig(c); !s.ok()) return s;
   auto dir = ScratchDir::Make(c.dir, c.keep, "shardwal-rbench");
   if (!dir.ok()) return dir.status();
-  const std::shared_ptr<spdlog::logger> logger = c.logger ? c.logger : QuietLogger();
+  const std::shared_ptr<spdlog::logger> logger = c.logger ? c.logger : StderrWarningsLogger("shardwal-bench-recovery");
 
   RecoveryBenchResult r;
   r.records = c.records;
@@ -371,170 +334,6 @@ Result<RecoveryBenchResult> RunRecoveryBench(const RecoveryBenchConfig& c) {
   }
   r.dir_kept = !dir->removed();
   return r;
-}
-
-void PrintRecoveryBench(std::ostream& out, const RecoveryBenchResult& r) {
-  char buf[512];
-  std::snprintf(buf, sizeof buf,
-                "recovery from a warm page cache: %llu records, %zu-byte payloads, %u tags, "
-                "median of %u runs (%u hardware threads)\n",
-                static_cast<unsigned long long>(r.records), r.record_bytes, r.tags, r.repeat,
-                std::thread::hardware_concurrency());
-  out << buf;
-  std::snprintf(buf, sizeof buf, "%-9s %6s  %-26s %9s %9s %12s %9s %9s %9s\n", "system", "shards", "phase",
-                "seconds", "best s", "records/s", "MB/s", "cpu s", "scan s");
-  out << buf;
-  for (const RecoveryPhaseResult& p : r.results) {
-    const std::string shards = p.system == "rocksdb" ? "-" : std::to_string(p.shards);
-    const bool has_scan = p.phase == "reader_open" || p.phase == "wal_open_close";
-    char scan[32] = "-";
-    if (has_scan) std::snprintf(scan, sizeof scan, "%.3f", p.report_seconds);
-    std::snprintf(buf, sizeof buf, "%-9s %6s  %-26s %9.3f %9.3f %12.0f %9.1f %9.3f %9s\n", p.system.c_str(),
-                  shards.c_str(), PhaseLabel(p.phase), p.seconds, p.best_seconds, p.records_per_s, p.mb_per_s,
-                  p.cpu_seconds, scan);
-    out << buf;
-  }
-  out << "\n";
-  for (const RecoveryBuildInfo& b : r.builds) {
-    if (b.system == "shardwal") {
-      std::snprintf(buf, sizeof buf,
-                    "built  shardwal %3u shards: %.2f s, %.1f MB in %llu segments, %llu batches (%.0f records/batch)\n",
-                    b.shards, b.seconds, static_cast<double>(b.bytes) / 1e6,
-                    static_cast<unsigned long long>(b.segments), static_cast<unsigned long long>(b.batches),
-                    Div(static_cast<double>(b.records), static_cast<double>(b.batches)));
-    } else {
-      std::snprintf(buf, sizeof buf,
-                    "built  rocksdb %s: %.2f s, %.1f MB of WAL, no SST file (Put, sync=false, WAL on)\n",
-                    r.rocksdb_version.c_str(), b.seconds, static_cast<double>(b.bytes) / 1e6);
-    }
-    out << buf;
-  }
-  out << "MB = 10^6 bytes of segment files scanned (RecoveryReport::bytes_scanned, framing included); "
-         "rocksdb: bytes of its WAL files.\n"
-         "scan s = RecoveryReport::seconds (scan + validate + merge + cut); cpu s = process user+sys time.\n"
-         "Replay re-reads and re-verifies every record; Open + Replay adds the two per run.\n";
-  if (!r.rocksdb_version.empty()) {
-    out << "RocksDB's DB::Open replays its WAL AND rebuilds a memtable (a skiplist insert per record); "
-           "shardwal's open scans, validates and merges without building an index.\n";
-  }
-  out << "dir: " << r.dir << (r.dir_kept ? "" : " (removed)") << "\n" << std::flush;
-}
-
-nlohmann::json RecoveryBenchResultToJson(const RecoveryBenchResult& r) {
-  nlohmann::json j;
-  j["command"] = "bench-recovery";
-  j["records"] = r.records;
-  j["record_bytes"] = r.record_bytes;
-  j["tags"] = r.tags;
-  j["writers"] = r.writers;
-  j["repeat"] = r.repeat;
-  j["hardware_threads"] = std::thread::hardware_concurrency();
-  j["rocksdb_version"] = r.rocksdb_version;
-  j["replay_checksum"] = r.replay_checksum;
-  j["dir"] = r.dir;
-  j["dir_kept"] = r.dir_kept;
-  nlohmann::json results = nlohmann::json::array();
-  for (const RecoveryPhaseResult& p : r.results) {
-    nlohmann::json e;
-    e["system"] = p.system;
-    e["shards"] = p.shards;
-    e["phase"] = p.phase;
-    e["records"] = p.records;
-    e["bytes"] = p.bytes;
-    e["seconds"] = p.seconds;
-    e["best_seconds"] = p.best_seconds;
-    e["records_per_s"] = p.records_per_s;
-    e["mb_per_s"] = p.mb_per_s;
-    e["cpu_seconds"] = p.cpu_seconds;
-    e["report_seconds"] = p.report_seconds;
-    e["runs"] = p.runs;
-    results.push_back(std::move(e));
-  }
-  j["results"] = std::move(results);
-  nlohmann::json builds = nlohmann::json::array();
-  for (const RecoveryBuildInfo& b : r.builds) {
-    builds.push_back({{"system", b.system},
-                      {"shards", b.shards},
-                      {"records", b.records},
-                      {"seconds", b.seconds},
-                      {"bytes", b.bytes},
-                      {"batches", b.batches},
-                      {"segments", b.segments}});
-  }
-  j["builds"] = std::move(builds);
-  return j;
-}
-
-// ---- the CLI ------------------------------------------------------------------------------
-
-namespace {
-
-struct RecoveryBenchFlags {
-  RecoveryBenchConfig config;
-  bool json = false;
-};
-
-void RunRecoveryBenchCommand(const RecoveryBenchFlags& f) {
-  RecoveryBenchConfig c = f.config;
-  if (c.rocksdb && !HaveRocksDb()) {
-    std::cerr << "shardwal bench-recovery: --rocksdb: " << kNoRocksDbMessage << std::endl;
-    throw CLI::RuntimeError(2);
-  }
-  if (Status s = ValidateRecoveryBenchConfig(c); !s.ok()) throw CLI::ValidationError(s.message());
-  c.progress = &std::cerr;
-  Result<RecoveryBenchResult> r = RunRecoveryBench(c);
-  if (!r.ok()) {
-    std::cerr << "shardwal bench-recovery: " << r.status().ToString() << std::endl;
-    throw CLI::RuntimeError(1);
-  }
-  PrintRecoveryBench(std::cout, *r);
-  if (f.json) std::cout << RecoveryBenchResultToJson(*r).dump() << std::endl;
-}
-
-}  // namespace
-
-void AddRecoveryBenchCommand(CLI::App& app) {
-  auto flags = std::make_shared<RecoveryBenchFlags>();
-  RecoveryBenchConfig& c = flags->config;
-  CLI::App* cmd = app.add_subcommand(
-      "bench-recovery",
-      "Recovery benchmark: writes a WAL of R records per shard count, then times reading it back from a warm page "
-      "cache (LogReader::Open, a full Replay, Wal::Open + Close) in records/s and MB/s; --rocksdb also times "
-      "RocksDB replaying the same records from its WAL.");
-  cmd->add_option("--dir", c.dir,
-                  "Parent directory for the WALs; must be empty or not exist, and is kept (the WALs made in it are "
-                  "removed unless --keep). Default: a new temporary directory ($TMPDIR or /tmp)/shardwal-rbench-XXXXXX, "
-                  "removed afterwards unless --keep")
-      ->type_name("DIR");
-  cmd->add_option("--shards", c.shards, "Shard counts to measure, comma-separated; one WAL each")
-      ->delimiter(',')
-      ->capture_default_str()
-      ->check(CLI::Range(1u, kMaxShards));
-  cmd->add_option("--records", c.records, "Records in each WAL")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--record-bytes", c.record_bytes, "Payload bytes per record (tags add 13 bytes)")
-      ->capture_default_str()
-      ->check(CLI::Range(std::size_t{0}, kMaxRecordBytes));
-  cmd->add_option("--tags", c.tags, "Distinct tags (records are routed to shards by tag)")
-      ->capture_default_str()
-      ->check(CLI::Range(1u, kMaxTags));
-  cmd->add_option("--writers", c.writers, "Writer threads that build each WAL (not timed)")
-      ->capture_default_str()
-      ->check(CLI::Range(1u, kMaxWriters));
-  cmd->add_option("--repeat", c.repeat, "Timed runs of each phase; the table shows the median")
-      ->capture_default_str()
-      ->check(CLI::Range(1u, kMaxRepeat));
-  cmd->add_flag("--rocksdb", c.rocksdb,
-                "Also write the records into RocksDB (Put, sync=false, WAL on, nothing flushed to SST) and time "
-                "DB::Open replaying its WAL");
-  cmd->add_flag("--keep", c.keep, "Keep the WALs (and the temporary directory)");
-  cmd->add_flag("--json", flags->json, "Also print the results as one JSON object on the last line of stdout");
-  cmd->footer(
-      "The page cache is left warm: nothing is dropped between writing a WAL and reading it back. Progress goes to "
-      "stderr, the table to stdout.\n"
-      "Exit status: 0 ok, 1 a WAL or RocksDB failed or read back wrong, 2 bad usage (or --rocksdb in a build "
-      "without RocksDB).\n"
-      "Example: shardwal bench-recovery --shards 1,2,4,8 --records 2000000 --rocksdb --json");
-  cmd->callback([flags] { RunRecoveryBenchCommand(*flags); });
 }
 
 }  // namespace shardwal::tools

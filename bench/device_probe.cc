@@ -1,4 +1,4 @@
-// ProbeDevice (tools/compare.h): what the device under a directory can do
+// ProbeDevice (bench/compare.h): what the device under a directory can do
 // for a log, measured the way a log uses it. Two halves on one scratch file:
 //
 //   (a) 4 KiB pwrite at increasing offsets + fdatasync, back to back: the
@@ -23,9 +23,9 @@
 #include <utility>
 #include <vector>
 
-#include "tools/compare.h"
-#include "tools/latency_histogram.h"
-#include "tools/payload.h"
+#include "bench/compare.h"
+#include "bench/latency_histogram.h"
+#include "bench/payload.h"
 
 namespace shardwal::tools {
 

@@ -1,5 +1,5 @@
-// RunSweep (tools/sweep.h): the grid, the files and the charts.
-#include "tools/sweep.h"
+// RunSweep (bench/sweep.h): the grid, the files and the charts.
+#include "bench/sweep.h"
 
 #include <stdio.h>
 #include <sys/wait.h>
@@ -16,8 +16,8 @@
 #include <sstream>
 #include <tuple>
 
-#include "tools/scratch_dir.h"
-#include "tools/text_format.h"
+#include "bench/scratch_dir.h"
+#include "bench/text_format.h"
 
 namespace shardwal::tools {
 

@@ -1,4 +1,4 @@
-#include "tools/text_format.h"
+#include "bench/text_format.h"
 
 #include <cmath>
 #include <cstdio>

@@ -1,4 +1,4 @@
-#include "tools/naive_wal.h"
+#include "bench/naive_wal.h"
 
 #include <fcntl.h>
 #include <sys/uio.h>

@@ -24,6 +24,13 @@ class ScratchDir {
   // True when the directory will be removed (made here and not kept).
   bool removed() const { return remove_; }
 
+  // Why `given` (a --dir) cannot be a run's directory, or "" when it can
+  // (empty: a temporary one will be made; a new or empty directory). The
+  // reason starts with `given`: "<given> exists and is not a directory",
+  // "<given> cannot be read: ...", "<given> is not empty (give an empty or
+  // new directory, or omit --dir<omit_hint>)".
+  static std::string Unusable(const std::string& given, const std::string& omit_hint);
+
   // Removes `path` and everything below it; says so on stderr if it cannot.
   static void RemoveTree(const std::string& path);
 

@@ -1,4 +1,4 @@
-#include "tools/scratch_dir.h"
+#include "bench/scratch_dir.h"
 
 #include <stdlib.h>
 
@@ -41,6 +41,19 @@ ScratchDir::ScratchDir(ScratchDir&& o) noexcept : path_(std::move(o.path_)), rem
 
 ScratchDir::~ScratchDir() {
   if (remove_) RemoveTree(path_);
+}
+
+std::string ScratchDir::Unusable(const std::string& given, const std::string& omit_hint) {
+  if (given.empty()) return "";
+  std::error_code ec;
+  const fs::file_status st = fs::status(given, ec);
+  if (!fs::exists(st)) return "";
+  if (!fs::is_directory(st)) return given + " exists and is not a directory";
+  if (!fs::is_empty(given, ec) || ec) {
+    return given + (ec ? " cannot be read: " + ec.message()
+                       : " is not empty (give an empty or new directory, or omit --dir" + omit_hint + ")");
+  }
+  return "";
 }
 
 void ScratchDir::RemoveTree(const std::string& path) {

@@ -1,7 +1,8 @@
 // `shardwal bench`: a multi-threaded append throughput / latency benchmark.
 //
 // RunBench() is the engine (config in, result out, no flag parsing) so other
-// commands (e.g. `demo`) can reuse it; AddBenchCommand() wires it to the CLI.
+// commands (e.g. `demo`) can reuse it; bench/bench_command.cc wires it to the
+// CLI, bench/bench_report.cc prints its result.
 #pragma once
 
 #include <cstdint>
@@ -16,9 +17,6 @@
 #include "shardwal/status.h"
 #include "shardwal/types.h"
 
-namespace CLI {
-class App;
-}
 namespace spdlog {
 class logger;
 }
@@ -137,12 +135,7 @@ Result<BenchResult> RunBench(const BenchConfig& config);
 
 // Human-readable summary, one "name: value" line each.
 void PrintBenchSummary(std::ostream& out, const BenchResult& r);
-// The machine-readable form (keys documented in tools/bench_command.cc).
+// The machine-readable form (bench/bench_report.cc: keys other tools parse).
 nlohmann::json BenchResultToJson(const BenchResult& r);
-
-// Registers the `bench` subcommand on `app`. Its callback throws
-// CLI::RuntimeError(1) when the run fails and CLI::ValidationError for bad
-// flag combinations (exit code 2 in main).
-void AddBenchCommand(CLI::App& app);
 
 }  // namespace shardwal::tools

@@ -16,7 +16,8 @@
 // (MB/s of WAL bytes).
 //
 // RunRecoveryBench() is the engine (config in, result out);
-// AddRecoveryBenchCommand() wires it to the CLI.
+// bench/recovery_bench_command.cc wires it to the CLI, and
+// bench/recovery_bench_report.cc prints its result.
 #pragma once
 
 #include <cstdint>
@@ -29,9 +30,6 @@
 
 #include "shardwal/status.h"
 
-namespace CLI {
-class App;
-}
 namespace spdlog {
 class logger;
 }
@@ -111,8 +109,5 @@ Result<RecoveryBenchResult> RunRecoveryBench(const RecoveryBenchConfig& config);
 // The table and its notes.
 void PrintRecoveryBench(std::ostream& out, const RecoveryBenchResult& r);
 nlohmann::json RecoveryBenchResultToJson(const RecoveryBenchResult& r);
-
-// Registers `bench-recovery` on `app` (exit codes as for `bench`).
-void AddRecoveryBenchCommand(CLI::App& app);
 
 }  // namespace shardwal::tools
