@@ -20,12 +20,8 @@ struct CliResult {
   std::string out, err;
 };
 
-inline std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+// The whole file (ReadFileBytes, under the name the CLI tests know).
+inline std::string ReadFile(const std::string& path) { return ReadFileBytes(path); }
 
 // Single-quoted for /bin/sh.
 inline std::string Quote(const std::string& s) {
