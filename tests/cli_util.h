@@ -1,4 +1,5 @@
-// Helpers for tests that run the `shardwal` binary (tools_test, demo_test):
+// Helpers for tests that run the `shardwal` binary (the cli_*_test files,
+// bench_compare_test, device_loss_matrix_test, demo_test):
 // its exit code and output, and shell quoting for its arguments.
 #pragma once
 
@@ -20,12 +21,8 @@ struct CliResult {
   std::string out, err;
 };
 
-inline std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+// The whole file (ReadFileBytes, under the name the CLI tests know).
+inline std::string ReadFile(const std::string& path) { return ReadFileBytes(path); }
 
 // Single-quoted for /bin/sh.
 inline std::string Quote(const std::string& s) {

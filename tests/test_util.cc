@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 #include <chrono>
@@ -128,6 +130,97 @@ void CrashAfterUnsyncedTail(Options options, int acked, int unacked) {
   ASSERT_EQ((*wal)->DurableLsn(), static_cast<Lsn>(acked)) << "the tail must not have been synced";
   fs->Deactivate();  // the process is gone: nothing more reaches the files
   (void)(*wal)->Close();  // fails (nothing can be written): as if it never ran
+}
+
+std::uint64_t EnvOr(const char* name, std::uint64_t fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? std::strtoull(v, nullptr, 10) : fallback;
+}
+
+std::unique_ptr<Wal> OpenOrDie(const Options& o) {
+  auto w = Wal::Open(o);
+  EXPECT_TRUE(w.ok()) << w.status().ToString();
+  return w.ok() ? std::move(*w) : nullptr;
+}
+
+std::string ShardDir(const std::string& wal_dir, std::uint32_t shard) {
+  return wal_dir + "/shard-" + std::to_string(shard);
+}
+
+std::vector<std::string> SegmentFiles(const std::string& shard_dir) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(shard_dir)) {
+    std::uint32_t shard;
+    std::uint64_t seq;
+    if (format::ParseSegmentFileName(e.path().filename().string(), &shard, &seq)) out.push_back(e.path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::map<Lsn, std::string> ReplayedPayloads(const Wal& wal) {
+  std::map<Lsn, std::string> out;
+  EXPECT_TRUE(wal.Replay(0, [&](const ReplayRecord& r) {
+                   out[r.lsn] = std::string(r.payload);
+                   return true;
+                 }).ok());
+  return out;
+}
+
+std::string ReadFileBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void WriteFileBytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  ASSERT_TRUE(out.good()) << path;
+}
+
+void AppendFileBytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::app);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  ASSERT_TRUE(out.good()) << path;
+}
+
+void SetByte(const std::string& path, std::uint64_t offset, char value) {
+  std::string bytes = ReadFileBytes(path);
+  ASSERT_LT(offset, bytes.size()) << path;
+  bytes[offset] = value;
+  WriteFileBytes(path, bytes);
+}
+
+void XorByte(const std::string& path, std::uint64_t offset, std::uint8_t mask) {
+  std::string bytes = ReadFileBytes(path);
+  ASSERT_LT(offset, bytes.size()) << path;
+  bytes[offset] = static_cast<char>(bytes[offset] ^ mask);
+  WriteFileBytes(path, bytes);
+}
+
+void ZeroBytes(const std::string& path, std::uint64_t offset, std::uint64_t n) {
+  std::string bytes = ReadFileBytes(path);
+  ASSERT_LE(offset, bytes.size()) << path;
+  n = std::min<std::uint64_t>(n, bytes.size() - offset);
+  std::memset(bytes.data() + offset, 0, n);
+  WriteFileBytes(path, bytes);
+}
+
+void ShrinkFile(const std::string& path, std::uint64_t new_size) {
+  std::error_code ec;
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  ASSERT_FALSE(ec) << path << ": " << ec.message();
+  ASSERT_LE(new_size, size) << path;
+  std::filesystem::resize_file(path, new_size, ec);
+  ASSERT_FALSE(ec) << path << ": " << ec.message();
+}
+
+void ShrinkFileBy(const std::string& path, std::uint64_t bytes) {
+  std::error_code ec;
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  ASSERT_FALSE(ec) << path << ": " << ec.message();
+  ASSERT_LE(bytes, size) << path;
+  ShrinkFile(path, size - bytes);
 }
 
 std::chrono::milliseconds StressBudget(double seconds) {

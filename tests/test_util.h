@@ -1,17 +1,25 @@
 // Helpers shared by the tests: temporary directories, reading back what a
-// WAL left on disk, and the time budget of the stress tests.
+// WAL left on disk, byte surgery on its files, and the time budget of the
+// stress tests.
 #pragma once
 
 #include <chrono>
 #include <array>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "shardwal/testing/fault_injection_file_system.h"
 #include "shardwal/file_system.h"
 #include "shardwal/options.h"
+#include "shardwal/status.h"
 #include "shardwal/types.h"
+
+namespace shardwal {
+class Wal;
+}
 
 namespace shardwal::testing {
 
@@ -64,6 +72,65 @@ std::string CrashPayload(int i);
 // MANIFEST update, the unsynced tail in the files as written. Fails the
 // test if that cannot be arranged.
 void CrashAfterUnsyncedTail(Options options, int acked, int unacked);
+
+// ---- small helpers ------------------------------------------------------------------
+
+// splitmix64: a cheap, well-mixed hash for deterministic test data.
+inline std::uint64_t Mix(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+// Environment variable `name` as an unsigned number; `fallback` when unset or
+// empty.
+std::uint64_t EnvOr(const char* name, std::uint64_t fallback);
+
+// Whether `s` (or a status's message) contains `what`.
+inline bool Contains(const std::string& s, const std::string& what) { return s.find(what) != std::string::npos; }
+inline bool Contains(const Status& s, const std::string& what) { return Contains(s.message(), what); }
+
+// Wal::Open(o), or nullptr after an EXPECT failure naming the error.
+std::unique_ptr<Wal> OpenOrDie(const Options& o);
+
+// A shard directory of the default layout: <wal dir>/shard-<shard>.
+std::string ShardDir(const std::string& wal_dir, std::uint32_t shard);
+inline std::string ShardDir(const Options& o, std::uint32_t shard) { return ShardDir(o.dir, shard); }
+
+// The segment files in a shard directory (paths), in sequence order.
+std::vector<std::string> SegmentFiles(const std::string& shard_dir);
+
+// Every record wal.Replay(0, ...) yields, LSN -> payload (EXPECTs that the
+// replay succeeds).
+std::map<Lsn, std::string> ReplayedPayloads(const Wal& wal);
+
+// ---- byte surgery on files (LevelDB-style) ----------------------------------------
+//
+// Damage for the corruption and recovery tests, done on the real file behind
+// the WAL's back. Each fails the calling test (ADD_FAILURE or ASSERT) when
+// the file cannot be read or written or the range lies outside it.
+
+// The whole file ("" if it cannot be read).
+std::string ReadFileBytes(const std::string& path);
+// Replaces the file's content with `bytes` (creates it if missing).
+void WriteFileBytes(const std::string& path, const std::string& bytes);
+// Appends `bytes` to the end of the file.
+void AppendFileBytes(const std::string& path, const std::string& bytes);
+// Sets the byte at `offset` to `value`.
+void SetByte(const std::string& path, std::uint64_t offset, char value);
+// XORs the byte at `offset` with `mask` (FlipBit: one bit of it).
+void XorByte(const std::string& path, std::uint64_t offset, std::uint8_t mask);
+inline void FlipBit(const std::string& path, std::uint64_t offset, int bit) {
+  XorByte(path, offset, static_cast<std::uint8_t>(1u << bit));
+}
+// Zeroes `n` bytes from `offset`, or up to the end of the file if that comes
+// first (a page that never reached the disk, a zeroed tail).
+void ZeroBytes(const std::string& path, std::uint64_t offset, std::uint64_t n);
+// Cuts the file to `new_size` bytes (a torn or truncated file).
+void ShrinkFile(const std::string& path, std::uint64_t new_size);
+// Cuts the last `bytes` bytes off the file.
+void ShrinkFileBy(const std::string& path, std::uint64_t bytes);
 
 // ---- how much work a stress test does -------------------------------------------
 //
