@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Append hot path: Wal::Append(tag, payload) by payload size, durability
 // none / async, from 1 or 2 threads.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `shardwal bench --checkpoint-every`: the thread that checkpoints the WAL
 // while the writers run, so segments are released and, with recycling,
 // reused.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `shardwal bench`: its flags, and the three runs they choose between - one
 // benchmark (RunBench, bench/bench_engine.h), --compare (RunCompare,
 // bench/compare.h) and --sweep (RunSweep, bench/sweep.h).

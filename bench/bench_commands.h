@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The CLI commands that measure, registered by tools/main.cc:
 //   bench           bench/bench_command.cc (the engine: bench/bench_engine.h;
 //                   --compare: bench/compare.h; --sweep: bench/sweep.h)

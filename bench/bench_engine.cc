@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `shardwal bench`'s engine: W writer threads append B-byte records to a
 // WAL for S seconds (or R records in total); the result has throughput,
 // fsync rate, batch size and per-append latency percentiles. Around the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `shardwal bench`: a multi-threaded append throughput / latency benchmark.
 //
 // RunBench() is the engine (config in, result out, no flag parsing) so other

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `shardwal bench --http` / `--http-linger`: the endpoint's URL, and the
 // wait after the run while it keeps serving.
 #pragma once

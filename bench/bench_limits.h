@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The bounds the measuring commands accept (`bench`, its --compare and
 // --sweep, `bench-recovery`, `demo`): one place, so a flag's range check
 // and the engine's config check say the same thing.

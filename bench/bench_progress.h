@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The per-second progress line of `shardwal bench` (on stderr by the CLI).
 #pragma once
 

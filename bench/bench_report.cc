@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `shardwal bench`'s report: the summary a person reads and the JSON object
 // scripts parse (bench/bench_engine.h).
 #include "bench/bench_engine.h"

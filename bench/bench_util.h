@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Helpers shared by the micro-benchmark files (one binary,
 // shardwal_micro_bench).
 #pragma once

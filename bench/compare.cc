@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The comparison engine behind `shardwal bench --compare` and `--sweep`
 // (bench/compare.h): each peer runs the same workload in a fresh directory
 // under one parent, one after the other, so they share the device and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Side-by-side comparisons: shardwal against the systems a user would pick
 // instead, run in the same process, on the same directory's device, with the
 // same writers, record size and durability.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The peers of `shardwal bench --compare` (bench/compare_peers.h): the
 // writer loop for the peers that are not shardwal, and each peer's run.
 #include "bench/compare_peers.h"

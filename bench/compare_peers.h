@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The peers of bench/compare.h, one run each, inside bench/compare*.cc:
 // shardwal and single-log through RunBench (bench/bench_engine.h); naive
 // and rocksdb through a writer loop that copies RunBench's (a latch, one

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The results of `shardwal bench --compare` (bench/compare.h): the
 // side-by-side table, the JSON object and the CSV rows.
 #include "bench/compare.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ProbeDevice (bench/compare.h): what the device under a directory can do
 // for a log, measured the way a log uses it. Two halves on one scratch file:
 //

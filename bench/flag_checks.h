@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CLI11 validators and flag parsing the measuring commands share (`bench`,
 // `demo`).
 #pragma once

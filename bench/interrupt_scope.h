@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // InterruptScope: SIGINT / SIGTERM for the duration of a tool's run.
 //
 // The handler sets a flag and writes an eventfd (both async-signal-safe),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // LatencyHistogram: a fixed-size, log-linear (HDR-style) histogram of
 // latencies in nanoseconds, for the bench command's per-writer latencies.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Micro-benchmarks of shardwal's hot paths, all in one binary:
 //   micro_bench.cc      CRC32C, record encode/decode, tag routing
 //   append_bench.cc     Wal::Append by payload size, durability, threads

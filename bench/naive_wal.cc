@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "bench/naive_wal.h"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // NaiveWal: the write-ahead log a first implementation would be, and the
 // `naive` peer of `shardwal bench --compare`: one file, one std::mutex, and
 // per append one writev() of an 8-byte header + the payload; a synchronous

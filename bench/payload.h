@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The records every benchmark writer appends, generated the same way by
 // `shardwal bench` and by each peer of `bench --compare` / `--sweep`, so
 // that no system gets easier (more compressible, shorter) data than another:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Recovery's k-way merge: MergeCursor (recovery/merge_cursor.h) over k
 // ShardCursors, k = 1, 2, 4, 8, 16.
 //

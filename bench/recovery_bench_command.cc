@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `shardwal bench-recovery`: its flags, wired to RunRecoveryBench
 // (bench/recovery_bench_engine.h).
 #include "bench/bench_commands.h"

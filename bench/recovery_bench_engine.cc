@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `shardwal bench-recovery`'s engine: writes a WAL of R records per shard
 // count and times reading it back from a warm page cache (LogReader::Open, a
 // full Replay, Wal::Open + Close), optionally against RocksDB replaying the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `shardwal bench-recovery`: how fast a restart reads a WAL back.
 //
 // For each shard count it writes a WAL of R records (Durability::kNone,

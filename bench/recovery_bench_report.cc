@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `shardwal bench-recovery`'s report: the table and its notes, and the JSON
 // object (bench/recovery_bench_engine.h).
 #include "bench/recovery_bench_engine.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // RocksPeer: see rocksdb_peer.h. Everything that names RocksDB is inside
 // SHARDWAL_HAVE_ROCKSDB; without it the peer reports NotSupported.
 #include "bench/rocksdb_peer.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // RocksDB as a comparison peer for the benchmarks of the `shardwal` tool.
 //
 // RocksPeer wraps a rocksdb::DB opened for WAL comparisons: Put() with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ScratchDir: the directory a benchmark or demo runs in. With no directory
 // given it makes a fresh one under $TMPDIR (or /tmp) and removes it on
 // destruction unless kept; a given directory is never removed (it must be

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The logger the commands give the WALs they open: the WAL's lifecycle log,
 // warnings and errors only, to stderr (stdout carries the command's output).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // RunSweep (bench/sweep.h): the grid, the files and the charts.
 #include "bench/sweep.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `shardwal bench --sweep`: RunPeer (bench/compare.h) over a grid of
 // workloads - writers x shards x record bytes x durability x wait_every -
 // for each peer, with results.csv, results.json and gnuplot charts in an

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Number and field formatting shared by the tool's reports (bench
 // --compare, --sweep, demo): one place, so every table prints a number the
 // same way.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Ticker: a thread that calls tick(now) once per period - the first at
 // start + period; ticks missed while one ran late are skipped - until Stop()
 // or until tick returns false. It waits on a condition variable with the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The durable watermark (src/durable_watermark.h). Its Compute() is private;
 // what is public is Advance() (Compute + publish + wake), Frontier() and
 // Wait(), so those are what is measured.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // WriterGate: what the writer threads of a benchmark run share to start
 // together and to stop on the first error (bench, compare, demo).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Example: an in-memory time-series table kept durable by shardwal.
 //
 //   timeseries_table DIR [--points N] [--tags T] [--writers W] [--fresh]

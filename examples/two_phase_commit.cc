@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Example: transactions that span shards, logged with two-phase commit.
 //
 //   two_phase_commit DIR [--fresh]

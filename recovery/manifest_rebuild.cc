@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "recovery/manifest_rebuild.h"
 
 #include <algorithm>

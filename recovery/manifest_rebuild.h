@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Rebuilding a lost MANIFEST from what the shard directories hold: their
 // identity files (WAL id, shard index) and their segment headers (WAL id,
 // epoch, the epoch's first LSN, shard id and count, the checkpoint when the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "recovery/merge_cursor.h"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MergeCursor: a k-way merge of per-shard cursors into global LSN order.
 // A binary heap of the shards' head records; memory is one head per shard
 // (plus each shard's read-ahead), whatever the size of the log.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Recovery: scan every shard of a WAL (in parallel), validate, k-way merge by
 // LSN, and decide the consistent cut; then, for a read-write open, remove
 // what lies above the cut. docs/recovery.md explains the modes and the cut.

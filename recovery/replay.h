@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // RecoveredLog: the records recovery kept, ready to be replayed in LSN order
 // (plain or transaction-aware). Backs both LogReader (read-only) and
 // Wal::Replay.

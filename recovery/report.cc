@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Human-readable recovery reports.
 #include <cstdio>
 #include <sstream>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SegmentReader: streams the records of one segment file, validating as it
 // goes (segment header, batch framing, record CRC32C, LSN order), in the
 // manner of LevelDB's log::Reader. It reads ahead in large chunks and holds

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ShardCursor: one shard's valid records in LSN order, over the segments
 // ListShardSegments found (shard_scan.h), applying the recovery mode to every
 // anomaly its SegmentReader meets: torn tail, zeroed tail, damage to synced

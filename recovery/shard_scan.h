@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Scanning one shard directory: which segments it holds and whether they
 // belong (ListShardSegments, checked against the MANIFEST). The cursor over
 // its valid records is ShardCursor (shard_cursor.h).

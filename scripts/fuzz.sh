@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Fuzzes the segment and record reader (tests/fuzz/segment_reader_fuzzer.cc):
 # configures build/fuzz with clang (libFuzzer + ASan + UBSan), builds the
 # fuzzer, and runs it for SHARDWAL_FUZZ_SECONDS (default 60) on a fresh copy

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # README command 1: install what is missing, build the release binary, and run
 # the main job - `shardwal demo` (about a minute): time-series ingestion with
 # group commit, a writer process killed mid-run and recovered with every

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs the Debian packages shardwal needs to build and test, if any are
 # missing. Idempotent: with everything present it only checks and exits.
 set -euo pipefail

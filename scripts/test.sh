@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # README command 2 (and what CI runs): build and run the whole test suite
 #   1. release build: every test, plus install + find_package from outside;
 #   2. ASan+UBSan build: the unit tests (label "unit");

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // BatchBuffer: the records a shard has buffered, already encoded, cut into
 // batches of at most max_batch_bytes (a single larger record gets a batch of
 // its own). The flush thread writes all of them with one pwritev - each

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SegmentPreparer: a background thread that keeps the next segment of its
 // shards ready (SegmentSet::PrepareNext) and runs a time-based chore when it
 // falls due. The Wal runs one per shard (so a slow device delays only its own

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SegmentSet: the segment files of one shard directory, as the segment
 // lifecycle sees them - which segments exist (and what LSNs they hold), the
 // one prepared ahead for the next rotation, and the released ones waiting to

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SegmentWriter: the segment files of one shard, from the flush thread's
 // side. Gathers the batches of one flush into one pwritev - a new segment's
 // header rides along - and rotates once a segment reaches segment_bytes:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ShardLog: one shard of the WAL - its batch buffer, its flush thread and its
 // segment files, in its own directory.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `shardwal bench --compare`, `--sweep` and `--wait-every`, run as the real
 // binary (bench/compare.h, bench/sweep.h): a result row per peer with
 // consistent figures, the device probe, the RocksDB peer (or its skip), the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Checkpoints: what a checkpoint releases (deleted, or pooled under the old
 // names for recycling) and what it keeps, a Checkpoint after Close, and
 // recovery and replay starting after the checkpoint with LSNs continuing

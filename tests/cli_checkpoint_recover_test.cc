@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `shardwal checkpoint` and `shardwal recover` on copies of the ToolsTest
 // WAL (tests/tools_fixture.h): a checkpoint releases segments and replay
 // starts after it; recover in point-in-time mode after damage leaves a clean

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `shardwal dump` and `shardwal stats` against the ToolsTest WAL
 // (tests/tools_fixture.h): JSON lines in LSN order with every field, the
 // filters (LSN range, tags, shard), text output, and stats whose numbers

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The `shardwal` CLI's errors (tests/tools_fixture.h): a missing,
 // unreadable, empty or foreign directory exits 2 for every WAL command and
 // creates nothing; usage errors exit 2 and change nothing.

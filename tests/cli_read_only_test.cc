@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The read-only guarantees of the `shardwal` CLI (tests/tools_fixture.h):
 // verify, dump, stats and replay change no byte and no mtime of a clean or
 // torn WAL, and read a WAL that another process appends to (in its first,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `shardwal replay`: the export round-trips every record (read back with
 // the independent ParseExport of tests/tools_fixture.h), --until-lsn and
 // --until-time cut where they say, and a bound before the first record

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Helpers for tests that run the `shardwal` binary (the cli_*_test files,
 // bench_compare_test, device_loss_matrix_test, demo_test):
 // its exit code and output, and shell quoting for its arguments.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `shardwal verify`, run as the real binary against copies of the ToolsTest
 // WAL (tests/tools_fixture.h): a clean WAL in every mode, a torn tail after
 // a crash (tolerated) and one of acknowledged records (damage), a flipped

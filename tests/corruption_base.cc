@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The corruption tests' intact WAL: built once, parsed with the tests' own
 // reader (independent of SegmentReader, so that the two check each other),
 // and copied for each damage (tests/corruption_harness.h).

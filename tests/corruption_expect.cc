@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What each recovery mode must make of a damaged copy of the intact WAL:
 // RunCase checks it, read-only and read-write; Analyze derives it from the
 // damaged bytes (tests/corruption_harness.h).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The corruption tests' harness (corruption_random_test, corruption_tail_test,
 // corruption_segments_test, manifest_corruption_test,
 // corruption_regression_test): a WAL built once (3 shards, 4600 records with

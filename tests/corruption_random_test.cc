@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Random byte damage to copies of an intact WAL, many seeds each: bit flips
 // in every structure (one shard or several), truncations and zeroed ranges.
 // The expected outcome in every recovery mode is derived from the damaged

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Damage recovery once got wrong (all fixed), one minimal case each, on
 // copies of the corruption tests' intact WAL (tests/corruption_harness.h):
 // a middle segment cut at a batch boundary, a missing first segment,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Whole segments gone wrong: a middle segment truncated or missing, a
 // damaged segment header, a segment duplicated (as is, or with rewritten
 // headers), the same LSNs in two shards, garbage files (some named like

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Damage at the end of a shard's log: torn and zeroed tails of the last
 // segment (which a cleanly closed WAL does not excuse: its records were
 // acknowledged), preallocated zeros and garbage after the last batch, bytes

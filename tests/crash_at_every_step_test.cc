@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Crash at every step of rotation, checkpoint and recycling: each test
 // counts a scenario's mutating file-system operations N, then reruns it
 // from the same starting state with FaultInjectionFileSystem::CrashAfter(k)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The crash test's child process and what parent and child share
 // (crash_test.cc): deterministic records that name their writer, the
 // fixed-size messages the child sends after every append, and the scenario

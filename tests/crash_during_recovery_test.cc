@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A crash (or an I/O error) during recovery itself, then a power loss: the
 // Nth write, sync, truncate, delete, rename or directory sync of the Open
 // that recovers a crashed WAL fails (sticky EIO); Open must fail cleanly, and

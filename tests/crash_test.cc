@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Process crashes, many generations in the same directory.
 //
 // Each generation forks a child that opens the WAL and appends from several

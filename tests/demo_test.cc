@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `shardwal demo` (tools/demo_command.h): the real binary (SHARDWAL_CLI_PATH)
 // on short runs - every acknowledged point recovered after the SIGKILL, the
 // JSON shape, --keep / --dir, the side-by-side step, usage errors - and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The device-loss matrix: every way a shard directory (or the MANIFEST) can
 // come back wrong after a reboot or a restore, against every way a WAL is
 // opened or read (Wal::Open, LogReader::Open, `shardwal verify`, `dump`,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A shard that comes back short is never mistaken for a crash: one test per
 // way a shard's device comes back missing, empty, stale or short (defect 1
 // of the issue "Nothing acknowledged is lost when a shard's device comes

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What FaultInjectionFileSystem's power loss does to directory entries:
 // unsynced creations, renames and deletions are lost, kept, or either at
 // random (DirEntryLoss); a lost rename reverts (as a chain or a swap), a

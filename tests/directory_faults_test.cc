@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // FaultInjectionFileSystem's whole-directory faults, the devices of the
 // device-loss tests: a directory lost, emptied (a mount point without its
 // device), snapshotted and restored to an older copy.

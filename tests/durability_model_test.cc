@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What FaultInjectionFileSystem's power loss keeps of a file's bytes: the
 // unsynced bytes dropped, a random prefix of them, or the last write torn;
 // overwrites of synced bytes undone, allocations kept only once synced, and

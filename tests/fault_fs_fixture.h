@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the file-system tests share (posix_file_system_test,
 // fault_schedule_test, durability_model_test, random_pages_test,
 // dir_entries_test, directory_faults_test): a fresh directory per test, and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // FaultInjectionFileSystem's schedule of faults: the Nth write, sync,
 // creation or allocation fails (once or sticky, by path), Deactivate fails
 // every mutation, syncs stall until resumed, the sync observer, and

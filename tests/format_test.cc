@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The on-disk format: checksums, headers, records, file names, and the
 // segment reader's validation.
 #include <gtest/gtest.h>

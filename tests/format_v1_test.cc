@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Format 1 WALs (tests/data/v1, written by shardwal before format 2;
 // tests/data/v1/README.md): a clean and a crashed one are read by LogReader
 // and Wal::Open, and upgraded on open to a format 2 MANIFEST with shard

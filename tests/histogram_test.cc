@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The lock-free latency histogram (src/observability/histogram.h): bucket
 // edges, exact small values, percentiles of known distributions within the
 // bucket error, snapshots in units and cumulative buckets, merged snapshots,

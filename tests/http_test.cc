@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // HttpEndpoint: the HTTP paths (with httplib::Client) and the dashboard in a
 // real headless browser (Debian's `chromium`; the test fails, not skips,
 // without it: scripts/setup.sh installs it).

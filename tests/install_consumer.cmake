@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # ctest script: install shardwal to a scratch prefix, build tests/consumer
 # against it with find_package(shardwal), run it.
 # -DSOURCE_DIR=<repo> -DBINARY_DIR=<build dir> -DWORK_DIR=<scratch>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A FileSystem for the recovery property tests (recovery_property_test,
 // property_findings_test) whose fdatasync is a busy wait of random length.
 #pragma once

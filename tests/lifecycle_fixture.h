@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the segment-lifecycle tests share (checkpoint_test, recycling_test,
 // retention_test, size_cap_test, shard_directories_test,
 // crash_at_every_step_test; docs/design.md, sections 11-14).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The log events (spdlog): the slow fdatasync warning naming the shard (and
 // none when off or below the threshold), checkpoints at info and rotations
 // at debug; and the threshold's validation.

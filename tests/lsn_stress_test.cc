@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // 16 threads x up to 100k appends: every LSN unique and gap-free, per-tag
 // order is LSN order, and what is on disk matches what each append was told.
 // Each thread does a minimum of appends, then goes on to the full count while

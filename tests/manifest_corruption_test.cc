@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A broken (truncated, bit-flipped, garbage) or missing MANIFEST: without
 // it nothing can be trusted, so every recovery mode fails, read-only and
 // read-write, and a failed Wal::Open neither replaces it nor changes a byte

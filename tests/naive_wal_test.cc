@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // NaiveWal (bench/naive_wal.h), the naive peer of `bench --compare`,
 // unit-tested in-process: records from several threads read back with their
 // checksums, and damage named by file and offset.

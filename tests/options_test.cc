@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Option defaults and validation: every bad option is named in the error.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Unsynced pages persisted out of order (defect 2 of the device-loss issue;
 // see device_loss_test.cc): lost unsynced bytes before valid batches are a
 // torn tail, lost bytes that a later batch says were synced are corruption.

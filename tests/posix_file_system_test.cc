@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The file-system seam's POSIX implementation: vectored writes (beyond
 // IOV_MAX), exclusive creation, reopen and truncate, listing, locks,
 // directories, rename and delete, and errors that name the operation, the

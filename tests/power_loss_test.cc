@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Power loss with FaultInjectionFileSystem, many seeds, every loss mode,
 // several generations per directory; plus bugs these tests found in the
 // fault model and in recovery after a process crash.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "tests/power_loss_util.h"
 
 #include <atomic>

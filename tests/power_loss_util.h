@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The power-loss tests' model (power_loss_test, crash_during_recovery_test;
 // torn_write_test uses only the oneTBB setting below): deterministic
 // records that name their writer, the Model of what each recovery must

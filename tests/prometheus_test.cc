@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Prometheus text format (PrometheusText), parsed line by line: well
 // formed and named by convention, histogram buckets that match the snapshot,
 // and label values escaped.

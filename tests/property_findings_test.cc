@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Minimal reproductions of library bugs the recovery property test
 // (recovery_property_test.cc) ran into: a group append sleeping through the
 // watermark that covers it (a lost wake-up), Replay after recovery deleted

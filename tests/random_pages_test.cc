@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // FaultInjectionFileSystem's page- and sector-level power losses:
 // kRandomPages keeps any subset of a write's unsynced pages (a later page
 // without an earlier one), never touches synced bytes, restores old bytes

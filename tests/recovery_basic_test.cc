@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Recovery end to end: reopen, power loss, resharding, replay.
 #include <gtest/gtest.h>
 

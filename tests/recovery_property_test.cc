@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Over 500 lines: PropertyRun is one state machine (its steps and the model they check); split, its invariants would scatter.
 // Recovery, property-based: seeded random interleavings of appends (tags,
 // sizes, durabilities, batches, several threads), WaitDurable, Checkpoint,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Segment preparation end to end: the short zero-filled first segment and
 // full-size ones after it, a recycled first segment, and recycled segments
 // (released by a checkpoint, renamed, written over from the front) that

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What a reopen with other options keeps (defects 3, 5 and 6 of the
 // device-loss issue; see device_loss_test.cc): per-shard acknowledgements
 // survive a reopen with global consistency, and an open with default

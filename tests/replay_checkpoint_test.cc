@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A checkpoint taken while Replay reads a segment must not let a rotation
 // recycle (overwrite) that segment under it (defect 7 of the device-loss
 // issue; see device_loss_test.cc).

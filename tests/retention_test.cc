@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Retention: retain_segments, retain_bytes and retain_age keep the newest
 // checkpointed segments (read past, not replayed, by recovery); aged
 // segments are released without a further checkpoint, and a rotation

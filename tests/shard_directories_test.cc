@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The MANIFEST and the shard directories: a shard directory of another WAL,
 // swapped directories and segments without a MANIFEST are refused; the
 // MANIFEST records the checkpoint and each shard's first segment

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Disk space: max_wal_bytes (Open's minimum, appends refused at the cap
 // until a checkpoint frees room, Close and reopen while capped) and a full
 // disk (ENOSPC preparing the first or the next segment loses nothing

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Helpers shared by the tests: temporary directories, reading back what a
 // WAL left on disk, byte surgery on its files, and the time budget of the
 // stress tests.

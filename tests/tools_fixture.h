@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the tests of the `shardwal` CLI's WAL commands share (cli_verify_test,
 // cli_errors_test, cli_dump_stats_test, cli_replay_test,
 // cli_checkpoint_recover_test, cli_read_only_test, bench_compare_test): the

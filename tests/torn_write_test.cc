@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Unsynced pages that reached the disk out of order are a torn tail, not
 // corruption: one unsynced write (or two) of several batches, a power loss
 // in kRandomPages until a later page persisted without an earlier one, then

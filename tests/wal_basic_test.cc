@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The write path end to end: appends land on disk intact, in LSN order, with
 // the durability each asked for; the lifecycle behaves.
 #include <gtest/gtest.h>

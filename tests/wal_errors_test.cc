@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Error paths: I/O failures put the WAL into its failed state (never retried
 // into a success), backpressure fails cleanly, bad input and bad directories
 // get errors that say what and where.

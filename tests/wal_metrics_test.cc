@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Wal::Metrics() and health after real appends: group appends counted and
 // timed (only the blocking ones), errors counted by kind, the failed state
 // in health, and HealthJson.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The durable watermark: never ahead of stable storage, monotonic, not held
 // back by idle shards, held back by a stalled one; and its waiters.
 #include <gtest/gtest.h>

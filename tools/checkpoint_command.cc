@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `shardwal checkpoint DIR LSN`: one of the two commands that modify a WAL
 // (with recover). It opens the WAL read-write with Wal::Open (which
 // recovers it: applies the cut durably and starts a new epoch), using the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the WAL-directory commands share (tools/cli_common.h).
 #include "tools/cli_common.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the CLI's commands share: the exit codes; and, for the WAL-directory
 // commands (tools/wal_commands.h), Fail, the WAL-directory check, opening
 // the WAL (LogReader or Wal::Open) or failing with the tool's message, and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `shardwal demo`: see tools/demo_command.h and docs/demo.md. Its flags,
 // and the run of the three steps (tools/demo_steps.h) and the summary.
 //

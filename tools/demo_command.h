@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `shardwal demo`: what README command 1 ends by running. In under a minute:
 //
 //   1/3 time-series ingestion  64 writer threads append points of 10,000

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `shardwal demo` step 2: crash and recover.
 //
 // The demo re-executes its own binary (/proc/self/exe) as the hidden

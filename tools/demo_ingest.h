@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `shardwal demo`'s ingestion engine: W writer threads append time-series
 // points (tools/demo_verify.h) to an open WAL, one Append per point with the
 // WAL's default durability (the demo opens it with kGroup, so each Append

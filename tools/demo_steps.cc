@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The three steps of `shardwal demo` (tools/demo_steps.h).
 #include "tools/demo_steps.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The three steps of `shardwal demo` (tools/demo_command.h): each prints its
 // section of the report to stdout, its progress to stderr, and returns its
 // part of the --json object and a one-line summary; a step that fails

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `shardwal demo`'s data model and its verifier, kept free of any WAL or I/O
 // so that tests can feed the verifier hand-made (and deliberately damaged)
 // input.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `shardwal dump DIR`: prints the records of a WAL in LSN order (merged
 // across shards, up to the consistent cut) through LogReader, as text or one
 // JSON object per line.

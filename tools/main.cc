@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The `shardwal` command-line tool. Each subcommand lives in its own file and
 // registers itself on the App (AddXxxCommand); its callback does the work.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `shardwal recover DIR [--mode M]`: one of the two commands that modify a
 // WAL (with checkpoint). It opens the WAL read-write with Wal::Open in a
 // recovery mode, which makes recovery's cut durable, prints the recovery

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `shardwal replay DIR (--until-lsn L | --until-time T) --out FILE`: exports
 // the prefix of the log up to a moment, in LSN order, to a file an engine
 // can restore from. The format (docs/tools.md, "Replay export format"):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // How `verify` and `stats` print a RecoveryReport (tools/report_format.h).
 #include "tools/report_format.h"
 

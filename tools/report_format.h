@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // How `verify` and `stats` print a RecoveryReport: LSN ranges, the
 // WAL-wide totals in JSON, and the fixed-width tables.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `shardwal stats DIR`: per shard, segments, bytes, records, first and last
 // LSN and durable frontier; the checkpoint and the consistent cut; with
 // --tags, records per tag. Read through LogReader (no lock), the MANIFEST

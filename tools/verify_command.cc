@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `shardwal verify DIR`: checks every shard and segment of a WAL through
 // LogReader (no lock, nothing modified, safe while another process appends)
 // and lists every anomaly; a mode that stops at one is re-scanned in salvage

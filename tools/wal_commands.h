@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The commands that look at a WAL directory: `verify`, `dump`, `stats` and
 // `replay` (read-only: LogReader, no lock, safe while another process
 // appends), and `checkpoint` and `recover` (read-write: Wal::Open, the only

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // How the WAL-directory commands write records and times (tools/wal_text.h).
 #include "tools/wal_text.h"
 

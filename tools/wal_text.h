@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // How the WAL-directory commands write records and times: timestamps,
 // escaped tags and payloads, JSON text, and the CRC32C of the replay export.
 #pragma once

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Written by `shardwal bench --sweep`; re-render with: gnuplot p99-64B-group-wait1000.gp
 # (in this directory). One data block per line of the chart: writers, value.
 $d0 << EOD

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The file-system seam. Every byte shardwal reads or writes, every directory
 // it creates, syncs or lists, and every lock it takes goes through a
 // FileSystem, so tests (and embedders) can inject write/sync errors, a full

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // HttpEndpoint: an optional embedded HTTP server (cpp-httplib) that shows a
 // running WAL from the outside. Off unless an application starts one; binds
 // to loopback unless told otherwise.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Metrics and health: one consistent-enough snapshot of everything a WAL
 // counts, taken by Wal::Metrics() without stopping or locking the hot path
 // (counters and histogram buckets are relaxed atomics the appenders and flush

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Options for opening a WAL and for individual appends. Every field has a
 // default that works; Wal::Open validates them and names the bad one.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What recovery found and did, and how to read a WAL back (replay).
 //
 // Wal::Open recovers an existing WAL before it accepts appends;

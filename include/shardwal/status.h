@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Status and Result<T>: how every shardwal API reports failure.
 //
 // shardwal never throws across its API. A Status carries a code, the errno that

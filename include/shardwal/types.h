@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The vocabulary shared by the whole API: LSNs, record types, durability and
 // routing policies.
 #pragma once

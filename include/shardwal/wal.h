@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // shardwal::Wal: a multi-writer, partitioned write-ahead log.
 //
 //   Options opt;

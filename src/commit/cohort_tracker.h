@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CohortTracker: how many of the writers a watermark advance just woke have
 // not appended again yet.
 //

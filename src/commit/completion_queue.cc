@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "src/commit/completion_queue.h"
 
 namespace shardwal {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CompletionQueue: runs OnDurable callbacks, in LSN order, on one thread of
 // its own once the durable watermark covers them (or with the WAL's error).
 // The thread starts with the first callback and sleeps on a condition

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "src/commit/durable_watermark.h"
 
 #include <boost/intrusive/list.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // DurableWatermark: publishes W = min over shards of each shard's durable
 // frontier, and wakes the threads waiting for it.
 //

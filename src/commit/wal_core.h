@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // WalCore: the state every shard shares - the global LSN counter, the durable
 // watermark and the failed state.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CRC32C (Castagnoli), the checksum of every on-disk structure, computed by
 // ISA-L's crc32_iscsi (SSE4.2/PCLMUL code paths picked at run time).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The on-disk format: every constant and layout in one place.
 // docs/format.md documents the same thing byte by byte; keep them in step.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A one-shot wake-up flag for one sleeping thread, on a Linux futex.
 //
 // Why not std::atomic::wait/notify_one? The waker must be able to set the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Manifest: the small self-describing file at <dir>/MANIFEST that says what a
 // WAL is - its id, and for every epoch (every Open) the LSN it started at
 // and the shard directories it wrote to. Replaced atomically (write a temp

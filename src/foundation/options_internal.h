@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Option defaults and validation (Wal::Open uses them; so do the tools).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // FileSystem::Default(): the POSIX implementation of the file-system seam.
 
 #include <dirent.h>

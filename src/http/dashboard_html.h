@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The live dashboard HttpEndpoint serves at "/": one self-contained page
 // (inline CSS, vanilla JS, SVG charts drawn by the script; no external
 // scripts, styles or fonts), so it works on a machine with no internet.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // HttpEndpoint: cpp-httplib's Server on a thread of its own, serving one
 // WAL's metrics, health and the live dashboard (src/dashboard_html.h).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Histogram: a lock-free log-linear histogram of non-negative integers
 // (nanoseconds, records, bytes), for the metrics the hot path records.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Exposition of a WalMetrics snapshot: the Prometheus text format (0.0.4)
 // and health as JSON. docs/observability.md describes every series.
 #include "shardwal/metrics.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "shardwal/testing/durability_model.h"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "shardwal/testing/fault_injection_file_system.h"
 
 #include <algorithm>

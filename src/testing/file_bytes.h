@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Helpers the fault-injection pieces share: file bytes through a base
 // FileSystem, and path forms. Internal to shardwal::testing.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // DurabilityModel's power loss: which unsynced mutations and directory
 // entries survive, and rewriting the base file system to match.
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The append path: validate, route, take an LSN under the shard's lock,
 // hand the record to the shard's batch buffer, and wait on the watermark.
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "src/wal/lifecycle.h"
 
 #include <spdlog/spdlog.h>

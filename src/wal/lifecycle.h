@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // WalLifecycle: an open WAL's MANIFEST and everything that rewrites it after
 // Open - checkpoints, retention, and the inventory of what each shard
 // directory holds durably. It owns the lifecycle lock and the MANIFEST, and

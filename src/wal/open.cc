@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Wal::Open: resolve the options against the MANIFEST, lock and check the
 // shard directories (shard_dirs.h), recover (scan, begin the new epoch
 // durably, apply the cut), and start the WalImpl on what recovery kept.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The shard directories' checks at Open: each is locked, one the MANIFEST
 // lists is never created (an unmounted device must not become an empty
 // shard), one this open adds must be nobody else's, and each carries its

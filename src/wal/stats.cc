@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Stats and Metrics: the shards' counters summed, the WAL's own counters
 // and histograms, and each shard device's free space.
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // WalImpl: the Wal on top of the stack. It routes records to shard logs,
 // hands out LSNs, waits on the durable watermark, and composes the pieces
 // below it:

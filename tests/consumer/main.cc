@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Appends three records through an installed shardwal and checks the LSNs.
 #include <shardwal/wal.h>
 

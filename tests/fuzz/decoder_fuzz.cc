@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzz properties of the format decoders and the MANIFEST parser, called by
 // segment_reader_fuzzer.cc's LLVMFuzzerTestOneInput on every input: what a
 // decoder accepts round-trips, in both format versions, and what the

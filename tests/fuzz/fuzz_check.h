@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the fuzz harness shares: FUZZ_CHECK (abort on a failed property,
 // naming it), and the entry points of the parts in other files.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Writes the seed corpus of segment_reader_fuzzer (tests/fuzz/corpus/):
 // small segments written by a real Wal (two shards, two epochs, every record
 // type, empty and non-empty tags and payloads, one- and multi-record

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target for everything that parses bytes read back from disk:
 // SegmentReader (all records, then the salvage paths Resync/FindValidBatch
 // and AnomalyIsZeroTail), the format decoders (segment header, batch

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // DurabilityModel: what a power loss can leave of a file system, for
 // FaultInjectionFileSystem (fault_injection_file_system.h), which tells it
 // every mutation after the base file system did it, and asks it to apply a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A FileSystem that wraps another one and misbehaves on request, in the
 // spirit of RocksDB's FaultInjectionTestFS. It composes two parts, each in
 // its own header:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // FaultSchedule: which file-system operations fail, stall or "crash", for
 // FaultInjectionFileSystem (fault_injection_file_system.h), which asks it
 // before every operation it forwards:
