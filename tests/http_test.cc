@@ -163,6 +163,10 @@ TEST(HttpEndpoint, MetricsJsonParsesAndItsAppendsGrow) {
   EXPECT_TRUE(shard["gauges"].contains("buffered_bytes")) << shard.dump();
   EXPECT_TRUE(shard["gauges"].contains("durable_frontier")) << shard.dump();
   EXPECT_TRUE(shard["histograms"]["fsync_seconds"].contains("p999")) << shard.dump();
+  // The dashboard's clock: a Unix start time, and per shard the last flush's.
+  EXPECT_GT(before["start_time_seconds"].get<double>(), 1.7e9) << before.dump();
+  EXPECT_TRUE(shard["health"].contains("last_flush_timestamp_seconds")) << shard.dump();
+  EXPECT_TRUE(shard["health"].contains("device_free_bytes")) << shard.dump();
 
   for (int i = 0; i < 25; ++i) ASSERT_TRUE(w.wal->Append("tag" + std::to_string(i), "payload").ok());
   json after = w.GetJson("/metrics.json");
