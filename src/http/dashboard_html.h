@@ -59,6 +59,7 @@ main { padding: 14px 20px 20px; }
 .chart h2 { font-size: 13px; margin: 0 0 4px; font-weight: 600; display: flex; gap: 12px; align-items: baseline; }
 .chart h2 .note { color: var(--muted); font-weight: 400; font-size: 11px; }
 .legend { display: flex; gap: 12px; font-size: 11px; color: var(--muted); margin-left: auto; }
+.legend span { white-space: nowrap; }
 .legend i { display: inline-block; width: 10px; height: 3px; vertical-align: middle; margin-right: 4px; }
 svg.plot { width: 100%; height: 170px; display: block; }
 svg.plot text { fill: var(--muted); font-size: 10px; font-family: inherit; }
@@ -121,7 +122,7 @@ footer a { color: var(--c1); }
     <div class="chart"><h2>Append&rarr;durable latency <span class="note" id="latency-note">per interval, log scale</span>
       <span class="legend"><span><i style="background:var(--c4)"></i>p50</span><span><i style="background:var(--c1)"></i>p99</span><span><i style="background:var(--c2)"></i>p999</span></span></h2>
       <svg class="plot" id="chart-latency" data-testid="chart-latency"></svg></div>
-    <div class="chart"><h2>Free space per shard device <span class="note">available, by shard</span>
+    <div class="chart"><h2>Free space per shard device
       <span class="legend" id="free-legend"></span></h2>
       <svg class="plot" id="chart-free" data-testid="chart-free"></svg></div>
     <div class="chart"><h2>Errors and waits <span class="note">per second</span>
