@@ -14,6 +14,9 @@ PACKAGES=(
   clang libclang-rt-14-dev      # libFuzzer, for the fuzz stage of scripts/test.sh
   libcpp-httplib-dev            # HttpEndpoint (src/http/http_endpoint.cc)
   chromium fonts-dejavu-core    # tests/http_test.cc loads the dashboard in headless Chromium
+  prometheus                    # promtool, for the CI checks of contrib/prometheus/shardwal-alerts.yml
+                                # (check rules, test rules); pulls in the server binary too, unused
+  python3-jsonschema            # the CI schema check of contrib/grafana/shardwal.json (run with /usr/bin/python3)
 )
 
 missing=()

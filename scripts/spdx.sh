@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # SPDX license headers on every source file the project wrote.
 #   scripts/spdx.sh --check   lists files without the header, exits 1 if any
 #   scripts/spdx.sh --add     prepends the header where it is missing
@@ -8,9 +9,10 @@ cd "$(dirname "$0")/.."
 mode=${1:---check}
 ID="SPDX-License-Identifier: Apache-2.0"
 
-# C++ sources and headers, CMake files, shell scripts, gnuplot scripts.
+# C++ sources and headers, CMake files, shell scripts, gnuplot scripts,
+# YAML (contrib/prometheus) and Python. (JSON cannot carry a comment.)
 files() {
-  git ls-files -- '*.h' '*.cc' '*.h.in' '*.cmake' '*CMakeLists.txt' '*.sh' '*.gp' '.ci/run' \
+  git ls-files -- '*.h' '*.cc' '*.h.in' '*.cmake' '*CMakeLists.txt' '*.sh' '*.gp' '.ci/run' '*.yml' '*.yaml' '*.py' \
     | grep -v '^tests/data/'   # planted test inputs (e.g. the layering violation) stay as they are
 }
 

@@ -193,6 +193,10 @@ void ShardLog::FillMetrics(ShardMetrics& m) const {
   if (last >= 0) {
     const std::int64_t now = std::chrono::steady_clock::now().time_since_epoch() / std::chrono::nanoseconds(1);
     m.health.seconds_since_last_flush = static_cast<double>(std::max<std::int64_t>(0, now - last)) / 1e9;
+    // The same instant on the system clock: now (wall) minus the age.
+    const double wall_now =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    m.health.last_flush_timestamp_seconds = wall_now - m.health.seconds_since_last_flush;
   }
   m.health.buffer_utilization =
       config_.max_buffered_bytes == 0

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <fstream>
 #include <cmath>
 #include <cstdint>
 #include <map>
@@ -14,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "shardwal/version.h"
 #include "shardwal/wal.h"
 #include "src/observability/histogram.h"
 #include "tests/test_util.h"
@@ -164,6 +167,11 @@ TEST(Prometheus, TextFormatIsWellFormedAndNamedByConvention) {
     EXPECT_EQ(type == "counter", family.ends_with("_total")) << family;
     EXPECT_TRUE(e.help.count(family)) << family;
   }
+  // The names issue 12 retired (renamed to the conventional ones) are gone.
+  for (const char* old_name : {"shardwal_uptime_seconds", "shardwal_seconds_since_last_flush",
+                               "shardwal_buffer_utilization"}) {
+    EXPECT_FALSE(e.type.count(old_name)) << old_name << " was renamed";
+  }
 
   const std::map<std::string, std::string> expected = {
       {"shardwal_appends_total", "counter"},       {"shardwal_append_bytes_total", "counter"},
@@ -178,9 +186,9 @@ TEST(Prometheus, TextFormatIsWellFormedAndNamedByConvention) {
       {"shardwal_buffered_bytes", "gauge"},        {"shardwal_buffered_records", "gauge"},
       {"shardwal_durable_frontier", "gauge"},      {"shardwal_up", "gauge"},
       {"shardwal_device_free_bytes", "gauge"},     {"shardwal_device_total_bytes", "gauge"},
-      {"shardwal_flush_thread_alive", "gauge"},    {"shardwal_seconds_since_last_flush", "gauge"},
-      {"shardwal_buffer_utilization", "gauge"},    {"shardwal_uptime_seconds", "gauge"},
-      {"shardwal_shard_info", "gauge"},
+      {"shardwal_flush_thread_alive", "gauge"},    {"shardwal_last_flush_timestamp_seconds", "gauge"},
+      {"shardwal_buffer_utilization_ratio", "gauge"},    {"shardwal_start_time_seconds", "gauge"},
+      {"shardwal_shard_info", "gauge"},            {"shardwal_build_info", "gauge"},
   };
   for (const auto& [name, type] : expected) {
     ASSERT_TRUE(e.type.count(name)) << name << " missing";
@@ -266,6 +274,98 @@ TEST(Prometheus, LabelValuesAreEscaped) {
   EXPECT_NE(text.find(R"(dir="/data/we\"ird\\dir\nname")"), std::string::npos) << text;
   Parse(text);
 }
+
+TEST(Prometheus, BuildInfoCarriesTheLibraryVersion) {
+  WalMetrics m;
+  const std::string text = PrometheusText(m);
+  const std::string line = "shardwal_build_info{version=\"" + std::string(Version()) + "\"} 1\n";
+  EXPECT_NE(text.find(line), std::string::npos) << "no '" << line << "' in:\n" << text.substr(0, 600);
+  const Exposition e = Parse(text);
+  ASSERT_EQ(Find(e, "shardwal_build_info").size(), 1u);
+  EXPECT_EQ(e.type.at("shardwal_build_info"), "gauge");
+}
+
+double UnixNow() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// The names renamed by issue 12: Unix timestamps instead of ages, and a
+// _ratio suffix on the 0..1 gauge.
+TEST(Prometheus, StartTimeLastFlushTimestampAndUtilizationRatio) {
+  TempDir dir;
+  const double before_open = UnixNow();
+  auto wal = OpenOrDie(TestOptions(dir.path(), 2));
+  ASSERT_NE(wal, nullptr);
+  const double after_open = UnixNow();
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(wal->Append("tag" + std::to_string(i), "payload").ok());
+  const WalMetrics m = wal->Metrics();
+  const double after_snapshot = UnixNow();
+  const Exposition e = Parse(PrometheusText(m));
+
+  const auto start = Find(e, "shardwal_start_time_seconds");
+  ASSERT_EQ(start.size(), 1u);
+  EXPECT_GE(start[0].value, before_open - 0.001);
+  EXPECT_LE(start[0].value, after_open + 0.001);
+  EXPECT_EQ(start[0].value, m.start_time_seconds);
+
+  const auto flushed = Find(e, "shardwal_last_flush_timestamp_seconds");
+  ASSERT_EQ(flushed.size(), 2u) << "both shards flushed (group appends of 20 tags)";
+  for (const auto& s : flushed) {
+    EXPECT_GE(s.value, start[0].value - 0.01) << s.label_text;
+    EXPECT_LE(s.value, after_snapshot + 0.01) << s.label_text;
+  }
+  const auto ratio = Find(e, "shardwal_buffer_utilization_ratio");
+  ASSERT_EQ(ratio.size(), 2u);
+  for (const auto& s : ratio) {
+    EXPECT_GE(s.value, 0) << s.label_text;
+    EXPECT_LE(s.value, 1) << s.label_text;
+  }
+}
+
+TEST(Prometheus, LastFlushTimestampIsAbsentBeforeTheFirstFlush) {
+  WalMetrics m;
+  ShardMetrics s;
+  s.shard = 0;
+  m.shards.push_back(s);  // last_flush_timestamp_seconds = -1: never flushed
+  const Exposition e = Parse(PrometheusText(m));
+  EXPECT_TRUE(e.type.count("shardwal_last_flush_timestamp_seconds"));
+  EXPECT_TRUE(Find(e, "shardwal_last_flush_timestamp_seconds").empty());
+}
+
+#ifdef SHARDWAL_SOURCE_DIR
+// Every metric name the shipped Grafana dashboard and alert rules use
+// (contrib/) is one a real WAL exposes: a renamed metric cannot leave them
+// silently empty.
+TEST(Prometheus, ContribDashboardAndAlertsUseOnlyExposedMetrics) {
+  TempDir dir;
+  auto wal = OpenOrDie(TestOptions(dir.path(), 2));
+  ASSERT_NE(wal, nullptr);
+  ASSERT_TRUE(wal->Append("tag", "payload").ok());
+  const Exposition e = Parse(PrometheusText(wal->Metrics()));
+  std::set<std::string> exposed;  // families, and the series names of histograms
+  for (const auto& [family, type] : e.type) {
+    exposed.insert(family);
+    if (type == "histogram") {
+      for (const char* suffix : {"_bucket", "_sum", "_count"}) exposed.insert(family + suffix);
+    }
+  }
+  const std::string root = SHARDWAL_SOURCE_DIR;
+  for (const std::string rel : {"contrib/grafana/shardwal.json", "contrib/prometheus/shardwal-alerts.yml",
+                                "contrib/prometheus/shardwal-alerts_test.yml"}) {
+    SCOPED_TRACE(rel);
+    std::ifstream in(root + "/" + rel);
+    ASSERT_TRUE(in.good()) << root + "/" + rel << " missing";
+    const std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    static const std::regex name_re(R"(\bshardwal_[a-z0-9_]*[a-z0-9])");
+    std::set<std::string> used;
+    for (auto it = std::sregex_iterator(body.begin(), body.end(), name_re); it != std::sregex_iterator(); ++it) {
+      used.insert(it->str());
+    }
+    EXPECT_GE(used.size(), 5u) << "found too few metric names: is the regex right?";
+    for (const std::string& name : used) EXPECT_TRUE(exposed.count(name)) << name << " is not in /metrics";
+  }
+}
+#endif
 
 }  // namespace
 }  // namespace shardwal

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cstdint>
 #include <memory>
@@ -73,6 +74,9 @@ TEST(WalMetrics, CountsGroupAppends) {
   EXPECT_EQ(m.buffered_records, 0u);
   EXPECT_TRUE(m.health.ok());
   EXPECT_GT(m.uptime_seconds, 0);
+  const double unix_now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  EXPECT_GT(m.start_time_seconds, unix_now - 600) << "a Unix time, of the Open a moment ago";
+  EXPECT_LE(m.start_time_seconds, unix_now);
 
   // Per-shard values add up to the totals.
   std::uint64_t appends = 0, append_bytes = 0, fsyncs = 0, batches = 0, batch_records_count = 0, flushes = 0;
@@ -98,6 +102,9 @@ TEST(WalMetrics, CountsGroupAppends) {
     EXPECT_TRUE(s.health.flush_thread_alive);
     EXPECT_GE(s.health.seconds_since_last_flush, 0);
     EXPECT_LT(s.health.seconds_since_last_flush, 30);
+    // The same instant as a Unix time: after the Open, not in the future.
+    EXPECT_GE(s.health.last_flush_timestamp_seconds, m.start_time_seconds - 0.01);
+    EXPECT_LE(s.health.last_flush_timestamp_seconds, unix_now + 0.01);
     EXPECT_GE(s.health.buffer_utilization, 0);
     EXPECT_LE(s.health.buffer_utilization, 1);
     EXPECT_GT(s.health.device_free_bytes, 0);
@@ -251,6 +258,7 @@ TEST(WalMetrics, HealthJsonWhenHealthy) {
   EXPECT_TRUE(j["error"].is_null());
   EXPECT_EQ(j["num_shards"], 2);
   EXPECT_EQ(j["last_lsn"], 1);
+  EXPECT_GT(j["start_time_seconds"].get<double>(), 1.7e9) << "a Unix time";
   ASSERT_EQ(j["shards"].size(), 2u);
   for (const auto& s : j["shards"]) {
     EXPECT_EQ(s["flush_thread_alive"], true);
@@ -258,6 +266,8 @@ TEST(WalMetrics, HealthJsonWhenHealthy) {
     EXPECT_GE(s["buffer_utilization"].get<double>(), 0);
     EXPECT_LE(s["buffer_utilization"].get<double>(), 1);
     EXPECT_TRUE(s.contains("seconds_since_last_flush"));
+    EXPECT_TRUE(s.contains("last_flush_timestamp_seconds"));
+    EXPECT_EQ(s["seconds_since_last_flush"].is_null(), s["last_flush_timestamp_seconds"].is_null());
     EXPECT_TRUE(s.contains("durable_frontier"));
     EXPECT_TRUE(s["dir"].is_string());
   }

@@ -39,6 +39,10 @@ struct HistogramSnapshot {
 struct ShardHealth {
   bool flush_thread_alive = false;
   double seconds_since_last_flush = -1;   // -1: never flushed since Open
+  // Unix time (system clock, seconds) of the last successful flush; -1:
+  // none since Open. Derived at snapshot time from the same steady-clock
+  // stamp as seconds_since_last_flush (the flush path reads no extra clock).
+  double last_flush_timestamp_seconds = -1;
   double buffer_utilization = 0;          // buffered bytes / max_buffered_bytes
   std::int64_t device_free_bytes = -1;    // free space on the shard directory's file system (-1: unknown)
   std::int64_t device_total_bytes = -1;
@@ -102,6 +106,9 @@ struct WalMetrics {
   // Health: OK, or the first error of the failed state.
   Status health;
   double uptime_seconds = 0;
+  // Unix time (system clock, seconds) at which the WAL was opened, as
+  // Prometheus' process_start_time_seconds: constant for the WAL's life.
+  double start_time_seconds = 0;
   std::uint32_t num_shards = 0;
 };
 

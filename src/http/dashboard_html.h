@@ -11,9 +11,15 @@
 // absent), and per shard the buffered bytes and durable frontier. Rates use
 // the snapshot's uptime_seconds as their clock (the browser's when absent).
 //
+// The charts' time axes are absolute clock times (HH:MM:SS, the browser's
+// time zone) of the server's wall clock: start_time_seconds + uptime_seconds.
+//
 // Elements the tests (tests/http_test.cc) read, by data-testid: "updates"
 // (snapshots received), "last-lsn", "durable-lsn", "status", "commits-rate",
-// "fsyncs-rate", "avg-batch", "p99", "shard-row" (one per shard).
+// "fsyncs-rate", "avg-batch", "p99", "fsync-p99", "write-rate",
+// "checkpoint-lsn", "min-free", "errors-total", "js-errors" (script errors
+// caught on the page; 0 when healthy), "shard-row" (one per shard), and the
+// charts "chart-<name>", each with data-points (points drawn).
 #pragma once
 
 namespace shardwal {
@@ -53,6 +59,7 @@ main { padding: 14px 20px 20px; }
 .chart h2 { font-size: 13px; margin: 0 0 4px; font-weight: 600; display: flex; gap: 12px; align-items: baseline; }
 .chart h2 .note { color: var(--muted); font-weight: 400; font-size: 11px; }
 .legend { display: flex; gap: 12px; font-size: 11px; color: var(--muted); margin-left: auto; }
+.legend span { white-space: nowrap; }
 .legend i { display: inline-block; width: 10px; height: 3px; vertical-align: middle; margin-right: 4px; }
 svg.plot { width: 100%; height: 170px; display: block; }
 svg.plot text { fill: var(--muted); font-size: 10px; font-family: inherit; }
@@ -95,35 +102,62 @@ footer a { color: var(--c1); }
     <div class="tile"><div class="label">durable LSN</div><div class="value"><span id="durable-lsn" data-testid="durable-lsn">&mdash;</span></div></div>
     <div class="tile"><div class="label">watermark lag</div><div class="value"><span id="lag" data-testid="lag">&mdash;</span><span class="unit">LSNs</span></div></div>
     <div class="tile"><div class="label">buffered</div><div class="value"><span id="buffered" data-testid="buffered">&mdash;</span></div></div>
-    <div class="tile"><div class="label">WAL size</div><div class="value"><span id="wal-bytes" data-testid="wal-bytes">&mdash;</span></div></div>
+    <div class="tile" title="WAL bytes on disk: every segment file, prepared and recycled ones included"><div class="label">WAL size (retained)</div><div class="value"><span id="wal-bytes" data-testid="wal-bytes">&mdash;</span></div></div>
+    <div class="tile" title="fdatasync p99 over the last interval, all shards"><div class="label">fdatasync p99</div><div class="value"><span id="fsync-p99" data-testid="fsync-p99">&mdash;</span></div></div>
+    <div class="tile"><div class="label">write rate</div><div class="value"><span id="write-rate" data-testid="write-rate">&mdash;</span><span class="unit">MB/s</span></div></div>
+    <div class="tile"><div class="label">checkpoint LSN</div><div class="value"><span id="checkpoint-lsn" data-testid="checkpoint-lsn">&mdash;</span></div></div>
+    <div class="tile" title="the least free space of any shard's device"><div class="label">min free space</div><div class="value"><span id="min-free" data-testid="min-free">&mdash;</span></div></div>
+    <div class="tile" title="failed calls since open, all kinds"><div class="label">errors</div><div class="value"><span id="errors-total" data-testid="errors-total">&mdash;</span></div></div>
   </div>
   <div class="charts">
+    <div class="chart"><h2>fdatasync latency <span class="note">per interval, all shards, log scale</span>
+      <span class="legend"><span><i style="background:var(--c4)"></i>p50</span><span><i style="background:var(--c1)"></i>p99</span></span></h2>
+      <svg class="plot" id="chart-fsync-latency" data-testid="chart-fsync-latency"></svg></div>
+    <div class="chart"><h2>Write throughput <span class="note">MB/s written to segment files, framing included</span>
+      <span class="legend"><span><i style="background:var(--c2)"></i>MB/s</span></span></h2>
+      <svg class="plot" id="chart-write" data-testid="chart-write"></svg></div>
     <div class="chart"><h2>Commits/s <span class="note">appends per second</span>
       <span class="legend"><span><i style="background:var(--c1)"></i>appends/s</span></span></h2>
       <svg class="plot" id="chart-commits" data-testid="chart-commits"></svg></div>
+    <div class="chart"><h2>Append&rarr;durable latency <span class="note" id="latency-note">per interval, log scale</span>
+      <span class="legend"><span><i style="background:var(--c4)"></i>p50</span><span><i style="background:var(--c1)"></i>p99</span><span><i style="background:var(--c2)"></i>p999</span></span></h2>
+      <svg class="plot" id="chart-latency" data-testid="chart-latency"></svg></div>
+    <div class="chart"><h2>Free space per shard device
+      <span class="legend" id="free-legend"></span></h2>
+      <svg class="plot" id="chart-free" data-testid="chart-free"></svg></div>
+    <div class="chart"><h2>Errors and waits <span class="note">per second</span>
+      <span class="legend"><span><i style="background:var(--bad)"></i>failed calls</span><span><i style="background:var(--warn)"></i>backpressure waits</span><span><i style="background:var(--c3)"></i>rotation waits</span></span></h2>
+      <svg class="plot" id="chart-errors" data-testid="chart-errors"></svg></div>
+    <div class="chart"><h2>Checkpoint <span class="note">checkpoint and durable LSN</span>
+      <span class="legend"><span><i style="background:var(--c3)"></i>checkpoint LSN</span><span><i style="background:var(--c4)"></i>durable LSN</span></span></h2>
+      <svg class="plot" id="chart-checkpoint" data-testid="chart-checkpoint"></svg></div>
+    <div class="chart"><h2>Retained WAL bytes <span class="note">segment files on disk (what max_wal_bytes caps)</span>
+      <span class="legend"><span><i style="background:var(--c1)"></i>bytes</span></span></h2>
+      <svg class="plot" id="chart-retained" data-testid="chart-retained"></svg></div>
+    <div class="chart"><h2>Segments <span class="note">files held and recycled, all shards</span>
+      <span class="legend"><span><i style="background:var(--c1)"></i>segment files</span><span><i style="background:var(--c2)"></i>recycled</span></span></h2>
+      <svg class="plot" id="chart-segments" data-testid="chart-segments"></svg></div>
     <div class="chart"><h2>Fsyncs/s <span class="note">fdatasync calls per second, all shards</span>
       <span class="legend"><span><i style="background:var(--c2)"></i>fsyncs/s</span></span></h2>
       <svg class="plot" id="chart-fsyncs" data-testid="chart-fsyncs"></svg></div>
     <div class="chart"><h2>Average batch <span class="note">records per flushed batch, per interval</span>
       <span class="legend"><span><i style="background:var(--c3)"></i>records/batch</span></span></h2>
       <svg class="plot" id="chart-batch" data-testid="chart-batch"></svg></div>
-    <div class="chart"><h2>Append&rarr;durable latency <span class="note" id="latency-note">per interval, log scale</span>
-      <span class="legend"><span><i style="background:var(--c4)"></i>p50</span><span><i style="background:var(--c1)"></i>p99</span><span><i style="background:var(--c2)"></i>p999</span></span></h2>
-      <svg class="plot" id="chart-latency" data-testid="chart-latency"></svg></div>
   </div>
   <section class="panel">
     <h2>Shards</h2>
     <table>
       <thead><tr><th>shard</th><th>buffered bytes</th><th>buffered records</th><th>durable frontier</th>
-        <th>appends/s</th><th>fsyncs/s</th><th>last flush</th><th>flush thread</th></tr></thead>
-      <tbody id="shards" data-testid="shards"><tr><td colspan="8" class="dim">no data yet</td></tr></tbody>
+        <th>appends/s</th><th>fsyncs/s</th><th>fdatasync p99</th><th>segments</th><th>device free</th><th>last flush</th><th>flush thread</th></tr></thead>
+      <tbody id="shards" data-testid="shards"><tr><td colspan="11" class="dim">no data yet</td></tr></tbody>
     </table>
   </section>
 </main>
 <footer>
   Polls <a href="metrics.json">/metrics.json</a> every <span id="interval">1</span> s.
   Also: <a href="metrics">/metrics</a> (Prometheus) &middot; <a href="health">/health</a>.
-  Rates and latency percentiles are over the last interval.
+  Rates and latency percentiles are over the last interval; times are this browser's clock zone.
+  Script errors: <span id="js-errors" data-testid="js-errors" data-value="0">0</span>
 </footer>
 <script>
 (function () {
@@ -135,8 +169,19 @@ footer a { color: var(--c1); }
 
   var updates = 0;
   var prev = null;            // {m, clock}
-  var series = { t: [], commits: [], fsyncs: [], batch: [], p50: [], p99: [], p999: [] };
+  var series = { t: [], commits: [], fsyncs: [], batch: [], p50: [], p99: [], p999: [],
+                 fsync50: [], fsync99: [], write: [], errors: [], bpwaits: [], rotwaits: [],
+                 checkpoint: [], durable: [], retained: [], segments: [], recycled: [] };
+  var freeSeries = {};        // shard id -> free bytes, aligned with series.t
+  var SHARD_COLORS = ['var(--c1)', 'var(--c2)', 'var(--c3)', 'var(--c4)', '#ff7b72', '#79c0ff', '#e3b341', '#56d364'];
   var shardPrev = {};
+  var jsErrors = 0;
+  function reportError(msg) {
+    jsErrors++;
+    var el = $('js-errors');
+    if (el) { el.textContent = jsErrors + ' (' + msg + ')'; el.setAttribute('data-value', String(jsErrors)); }
+  }
+  window.addEventListener('error', function (e) { reportError(String(e.message || e)); });
 
   function num(x) { return typeof x === 'number' && isFinite(x) ? x : 0; }
   function obj(x) { return x && typeof x === 'object' ? x : {}; }
@@ -170,7 +215,12 @@ footer a { color: var(--c1); }
     while (b >= 1024 && i < u.length - 1) { b /= 1024; i++; }
     return (i === 0 ? b.toFixed(0) : b.toFixed(1)) + ' ' + u[i];
   }
-  function fmtAgo(s) { return s >= 120 ? (s / 60).toFixed(s >= 600 ? 0 : 1) + 'm' : Math.round(s) + 's'; }
+  function pad2(n) { return (n < 10 ? '0' : '') + n; }
+  // Unix seconds -> HH:MM:SS in the browser's time zone.
+  function fmtClock(unix) {
+    var d = new Date(unix * 1000);
+    return pad2(d.getHours()) + ':' + pad2(d.getMinutes()) + ':' + pad2(d.getSeconds());
+  }
   function fmtDuration(s) {
     if (!isFinite(s) || s <= 0) return '\u2014';
     var h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60), sec = Math.floor(s % 60);
@@ -249,11 +299,14 @@ footer a { color: var(--c1); }
       out.push('<line class="gridline" x1="' + L + '" x2="' + (W - R) + '" y1="' + yy + '" y2="' + yy + '"/>');
       out.push('<text x="' + (L - 6) + '" y="' + yy + '" dy="3" text-anchor="end">' + esc(opts.fmt(v)) + '</text>');
     });
-    [0, 0.25, 0.5, 0.75, 1].forEach(function (f) {
-      var tt = t0 + f * span;
-      var label = f === 1 ? 'now' : '-' + fmtAgo(t1 - tt);
-      out.push('<text x="' + x(tt).toFixed(1) + '" y="' + (H - 4) + '" text-anchor="' + (f === 1 ? 'end' : 'middle') + '">' + label + '</text>');
-    });
+    if (n) {
+      [0, 0.25, 0.5, 0.75, 1].forEach(function (f) {
+        var tt = t0 + f * span;
+        out.push('<text class="xtick" x="' + x(tt).toFixed(1) + '" y="' + (H - 4) + '" text-anchor="' +
+                 (f === 1 ? 'end' : f === 0 ? 'start' : 'middle') + '">' + fmtClock(tt) + '</text>');
+      });
+    }
+    var drawn = 0;
     lines.forEach(function (l) {
       var pts = [];
       var flush = function () {
@@ -265,11 +318,13 @@ footer a { color: var(--c1); }
         var v = l.values[i];
         if (v === null || !isFinite(v) || (opts.log && v <= 0)) { flush(); continue; }
         pts.push(x(t[i]).toFixed(1) + ',' + Math.max(T, Math.min(T + ph, y(v))).toFixed(1));
+        drawn++;
       }
       flush();
     });
     if (!n) out.push('<text x="' + (L + pw / 2) + '" y="' + (T + ph / 2) + '" text-anchor="middle">waiting for two snapshots</text>');
     svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
+    svg.setAttribute('data-points', String(drawn));
     svg.innerHTML = out.join('');
   }
   function drawAll() {
@@ -280,6 +335,34 @@ footer a { color: var(--c1); }
       { color: 'var(--c4)', values: series.p50 },
       { color: 'var(--c1)', values: series.p99 },
       { color: 'var(--c2)', values: series.p999 }], { fmt: fmtSec, log: true });
+    drawChart($('chart-fsync-latency'), [
+      { color: 'var(--c4)', values: series.fsync50 },
+      { color: 'var(--c1)', values: series.fsync99 }], { fmt: fmtSec, log: true });
+    drawChart($('chart-write'), [{ color: 'var(--c2)', values: series.write }], { fmt: fmtNum });
+    drawChart($('chart-free'), Object.keys(freeSeries).sort(function (a, b) { return a - b; }).map(function (id, i) {
+      return { color: SHARD_COLORS[i % SHARD_COLORS.length], values: freeSeries[id] };
+    }), { fmt: fmtBytes });
+    drawChart($('chart-errors'), [
+      { color: 'var(--bad)', values: series.errors },
+      { color: 'var(--warn)', values: series.bpwaits },
+      { color: 'var(--c3)', values: series.rotwaits }], { fmt: fmtNum });
+    drawChart($('chart-checkpoint'), [
+      { color: 'var(--c3)', values: series.checkpoint },
+      { color: 'var(--c4)', values: series.durable }], { fmt: fmtNum });
+    drawChart($('chart-retained'), [{ color: 'var(--c1)', values: series.retained }], { fmt: fmtBytes });
+    drawChart($('chart-segments'), [
+      { color: 'var(--c1)', values: series.segments },
+      { color: 'var(--c2)', values: series.recycled }], { fmt: fmtNum });
+  }
+  function sumErrors(c) {
+    var e = obj(c.errors), n = 0;
+    Object.keys(e).forEach(function (k) { n += num(e[k]); });
+    return n;
+  }
+  function sumShards(shards, group, key) {
+    var n = 0;
+    shards.forEach(function (s) { n += num(obj(s[group])[key]); });
+    return n;
   }
 
   // ---- one snapshot ----
@@ -297,10 +380,21 @@ footer a { color: var(--c1); }
     setText('lag', String(num(g.watermark_lag)), num(g.watermark_lag));
     setText('buffered', fmtBytes(num(g.buffered_bytes)), num(g.buffered_bytes));
     setText('wal-bytes', fmtBytes(num(g.wal_bytes)), num(g.wal_bytes));
+    setText('checkpoint-lsn', String(num(g.checkpoint_lsn)), num(g.checkpoint_lsn));
+    setText('errors-total', fmtNum(sumErrors(c)), sumErrors(c));
     setText('uptime', fmtDuration(num(m.uptime_seconds)));
-    setText('updated', 'last snapshot ' + new Date().toLocaleTimeString());
+    // The server's wall clock at the snapshot (the browser's when absent).
+    var wall = num(m.start_time_seconds) > 0 ? num(m.start_time_seconds) + num(m.uptime_seconds) : Date.now() / 1000;
+    setText('updated', 'last snapshot ' + fmtClock(wall) +
+            (num(m.start_time_seconds) > 0 ? ' \u00b7 opened ' + fmtClock(num(m.start_time_seconds)) : ''));
 
     var shards = Array.isArray(m.shards) ? m.shards : [];
+    var minFree = null;
+    shards.forEach(function (s) {
+      var f = obj(s.health).device_free_bytes;
+      if (typeof f === 'number' && (minFree === null || f < minFree)) minFree = f;
+    });
+    setText('min-free', minFree === null ? '\u2014' : fmtBytes(minFree), minFree === null ? -1 : minFree);
     var dt = 0;
     if (prev) {
       var pu = num(prev.m.uptime_seconds), cu = num(m.uptime_seconds);
@@ -324,23 +418,67 @@ footer a { color: var(--c1); }
       setText('fsyncs-rate', fmtNum(fsyncs), fsyncs);
       setText('avg-batch', batch === null ? '\u2014' : fmtNum(batch), batch === null ? 0 : batch);
       setText('p99', fmtSec(lat[1]), lat[1] === null ? 0 : lat[1]);
-      series.t.push(clock / 1000);
+      var fl = intervalPercentiles(phs.fsync_seconds, hs.fsync_seconds, [0.5, 0.99]);
+      if (fl === null) {
+        var fh = obj(hs.fsync_seconds);
+        fl = num(fh.count) > 0 ? [num(fh.p50), num(fh.p99)] : [null, null];
+      }
+      var write = Math.max(0, num(c.write_bytes) - num(pc.write_bytes)) / dt / 1e6;
+      var perSec = function (now, before) { return Math.max(0, now - before) / dt; };
+      setText('fsync-p99', fmtSec(fl[1]), fl[1] === null ? 0 : fl[1]);
+      setText('write-rate', fmtNum(write), write);
+      var pshards = Array.isArray(prev.m.shards) ? prev.m.shards : [];
+      series.t.push(wall);
+      series.fsync50.push(fl[0]);
+      series.fsync99.push(fl[1]);
+      series.write.push(write);
+      series.errors.push(perSec(sumErrors(c), sumErrors(pc)));
+      series.bpwaits.push(perSec(num(c.backpressure_waits), num(pc.backpressure_waits)));
+      series.rotwaits.push(perSec(sumShards(shards, 'counters', 'rotation_waits'), sumShards(pshards, 'counters', 'rotation_waits')));
+      series.checkpoint.push(num(g.checkpoint_lsn));
+      series.durable.push(num(g.durable_lsn));
+      series.retained.push(num(g.wal_bytes));
+      series.segments.push(sumShards(shards, 'gauges', 'segment_files'));
+      series.recycled.push(sumShards(shards, 'gauges', 'recycled_pool'));
+      var n0 = series.t.length - 1;
+      shards.forEach(function (s) {
+        var id = String(s.shard), f = obj(s.health).device_free_bytes;
+        if (!freeSeries[id]) freeSeries[id] = [];
+        while (freeSeries[id].length < n0) freeSeries[id].push(null);
+        freeSeries[id].push(typeof f === 'number' ? f : null);
+      });
+      Object.keys(freeSeries).forEach(function (id) {
+        while (freeSeries[id].length < series.t.length) freeSeries[id].push(null);
+      });
       series.commits.push(commits);
       series.fsyncs.push(fsyncs);
       series.batch.push(batch);
       series.p50.push(lat[0]);
       series.p99.push(lat[1]);
       series.p999.push(lat[2]);
-      if (series.t.length > HISTORY) Object.keys(series).forEach(function (k) { series[k].shift(); });
+      if (series.t.length > HISTORY) {
+        Object.keys(series).forEach(function (k) { series[k].shift(); });
+        Object.keys(freeSeries).forEach(function (k) { freeSeries[k].shift(); });
+      }
     }
-    renderShards(shards, dt, num(g.last_lsn));
+    renderShards(shards, dt, num(g.last_lsn), prev ? (Array.isArray(prev.m.shards) ? prev.m.shards : []) : []);
+    renderFreeLegend(shards);
     drawAll();
     prev = { m: m, clock: clock };
   }
 
-  function renderShards(shards, dt, lastLsn) {
+  function renderFreeLegend(shards) {
+    var ids = shards.map(function (s) { return String(s.shard); }).sort(function (a, b) { return a - b; });
+    $('free-legend').innerHTML = ids.map(function (id, i) {
+      return '<span><i style="background:' + SHARD_COLORS[i % SHARD_COLORS.length] + '"></i>shard ' + esc(id) + '</span>';
+    }).join('');
+  }
+
+  function renderShards(shards, dt, lastLsn, prevShards) {
     var body = $('shards');
-    if (!shards.length) { body.innerHTML = '<tr><td colspan="8" class="dim">no shards reported</td></tr>'; return; }
+    if (!shards.length) { body.innerHTML = '<tr><td colspan="11" class="dim">no shards reported</td></tr>'; return; }
+    var prevById = {};
+    prevShards.forEach(function (s) { prevById[String(s.shard)] = s; });
     var maxBuf = 1;
     shards.forEach(function (s) { maxBuf = Math.max(maxBuf, num(obj(s.gauges).buffered_bytes)); });
     var rows = shards.map(function (s) {
@@ -358,6 +496,15 @@ footer a { color: var(--c1); }
       var ffill = lastLsn > 0 ? Math.min(1, frontier / lastLsn) : 0;
       var since = sh.seconds_since_last_flush;
       var alive = sh.flush_thread_alive;
+      var ps = prevById[id], fsp99 = null;
+      if (ps) {
+        var q = intervalPercentiles(obj(obj(ps.histograms).fsync_seconds), obj(obj(s.histograms).fsync_seconds), [0.99]);
+        fsp99 = q === null ? null : q[0];
+      }
+      var free = sh.device_free_bytes, total = sh.device_total_bytes;
+      var freeText = typeof free === 'number'
+          ? esc(fmtBytes(free)) + (typeof total === 'number' && total > 0 ? ' <span class="dim">(' + (100 * free / total).toFixed(0) + '%)</span>' : '')
+          : '<span class="dim">\u2014</span>';
       return '<tr data-testid="shard-row" title="' + esc(s.dir || '') + '"><td>' + esc(id) + '</td>' +
         '<td class="bar"><div class="barwrap"><div class="bartrack"><div class="barfill" style="width:' + (fill * 100).toFixed(1) + '%"></div></div>' +
         '<span data-testid="shard-buffered">' + esc(fmtBytes(buf)) + '</span></div></td>' +
@@ -365,6 +512,9 @@ footer a { color: var(--c1); }
         '<td><div class="barwrap"><div class="bartrack"><div class="barfill frontier" style="width:' + (ffill * 100).toFixed(1) + '%"></div></div>' +
         '<span data-testid="shard-frontier">' + esc(String(frontier)) + '</span></div></td>' +
         '<td>' + apps + '</td><td>' + fs + '</td>' +
+        '<td>' + esc(fmtSec(fsp99)) + '</td>' +
+        '<td>' + esc(String(num(sg.segment_files))) + (num(sg.recycled_pool) ? ' <span class="dim">+' + esc(String(num(sg.recycled_pool))) + ' recycled</span>' : '') + '</td>' +
+        '<td data-testid="shard-free" data-value="' + (typeof free === 'number' ? free : -1) + '">' + freeText + '</td>' +
         '<td>' + (typeof since === 'number' && since >= 0 ? esc(fmtSec(since)) + ' ago' : '<span class="dim">\u2014</span>') + '</td>' +
         '<td>' + (alive === true ? 'alive' : alive === false ? '<span class="dim">stopped</span>' : '\u2014') + '</td></tr>';
     });
@@ -374,7 +524,14 @@ footer a { color: var(--c1); }
   function poll() {
     fetch('metrics.json', { cache: 'no-store' })
       .then(function (r) { if (!r.ok) throw new Error('HTTP ' + r.status); return r.json(); })
-      .then(function (m) { render(m, performance.now()); })
+      .then(function (m) {
+        try {
+          render(m, performance.now());
+        } catch (e) {
+          reportError('render: ' + (e && e.message ? e.message : String(e)));
+          throw e;
+        }
+      })
       .catch(function (e) {
         var badge = $('status');
         badge.textContent = 'unreachable';

@@ -100,6 +100,8 @@ json ShardJson(const ShardMetrics& s) {
       {"flush_thread_alive", s.health.flush_thread_alive},
       {"seconds_since_last_flush",
        s.health.seconds_since_last_flush < 0 ? json(nullptr) : Num(s.health.seconds_since_last_flush)},
+      {"last_flush_timestamp_seconds",
+       s.health.last_flush_timestamp_seconds < 0 ? json(nullptr) : Num(s.health.last_flush_timestamp_seconds)},
       {"buffer_utilization", Num(s.health.buffer_utilization)},
       {"device_free_bytes", s.health.device_free_bytes < 0 ? json(nullptr) : json(s.health.device_free_bytes)},
       {"device_total_bytes", s.health.device_total_bytes < 0 ? json(nullptr) : json(s.health.device_total_bytes)},
@@ -108,13 +110,14 @@ json ShardJson(const ShardMetrics& s) {
 }
 
 // The snapshot as JSON (GET /metrics.json; see docs/observability.md):
-//   {"schema": 1, "uptime_seconds", "num_shards", "health": {...},
+//   {"schema": 1, "uptime_seconds", "start_time_seconds", "num_shards", "health": {...},
 //    "counters": {...}, "gauges": {...}, "histograms": {name: {count, sum,
 //    max, mean, p50, p90, p99, p999, buckets}}, "shards": [{...}]}
 std::string MetricsJsonText(const WalMetrics& m) {
   json j;
   j["schema"] = 1;
   j["uptime_seconds"] = Num(m.uptime_seconds);
+  j["start_time_seconds"] = Num(m.start_time_seconds);
   j["num_shards"] = m.num_shards;
   j["health"] = HealthStatusJson(m.health);
   json errors = json::object();

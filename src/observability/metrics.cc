@@ -155,7 +155,8 @@ std::string PrometheusText(const WalMetrics& m) {
   e.Sample("shardwal_build_info", "version=\"" + Escape(Version()) + "\"", std::uint64_t{1});
   e.Single("shardwal_up", "gauge",
            "1 while the WAL is healthy, 0 once it is in its failed state.", std::uint64_t{m.health.ok() ? 1u : 0u});
-  e.Single("shardwal_uptime_seconds", "gauge", "Seconds since the WAL was opened.", m.uptime_seconds);
+  e.Single("shardwal_start_time_seconds", "gauge",
+           "Unix time (seconds) at which the WAL was opened; time() - this is the uptime.", m.start_time_seconds);
   e.Single("shardwal_shards", "gauge", "Number of shard logs.", std::uint64_t{m.num_shards});
   e.Single("shardwal_last_lsn", "gauge", "The last LSN assigned.", m.last_lsn);
   e.Single("shardwal_durable_lsn", "gauge",
@@ -199,7 +200,8 @@ std::string PrometheusText(const WalMetrics& m) {
            [](const ShardMetrics& s) { return s.buffered_bytes; });
   PerShard(e, m, "shardwal_buffered_records", "gauge", "Records buffered, not yet written.",
            [](const ShardMetrics& s) { return s.buffered_records; });
-  PerShard(e, m, "shardwal_buffer_utilization", "gauge", "Buffered bytes / max_buffered_bytes (1: appends wait).",
+  PerShard(e, m, "shardwal_buffer_utilization_ratio", "gauge",
+           "Buffered bytes / max_buffered_bytes, 0..1 (1: appends wait).",
            [](const ShardMetrics& s) { return s.health.buffer_utilization; });
   PerShard(e, m, "shardwal_durable_frontier", "gauge",
            "The shard's durable frontier F(s): every LSN <= F(s) of this shard is durable; the watermark is their minimum.",
@@ -210,11 +212,11 @@ std::string PrometheusText(const WalMetrics& m) {
            [](const ShardMetrics& s) { return s.recycled_pool; });
   PerShard(e, m, "shardwal_flush_thread_alive", "gauge", "1 while the shard's flush thread runs.",
            [](const ShardMetrics& s) { return std::uint64_t{s.health.flush_thread_alive ? 1u : 0u}; });
-  e.Family("shardwal_seconds_since_last_flush", "gauge",
-           "Seconds since the shard's last successful flush (absent before the first).");
+  e.Family("shardwal_last_flush_timestamp_seconds", "gauge",
+           "Unix time (seconds) of the shard's last successful flush (absent before the first).");
   for (const ShardMetrics& s : m.shards) {
-    if (s.health.seconds_since_last_flush >= 0) {
-      e.Sample("shardwal_seconds_since_last_flush", ShardLabel(s.shard), s.health.seconds_since_last_flush);
+    if (s.health.last_flush_timestamp_seconds >= 0) {
+      e.Sample("shardwal_last_flush_timestamp_seconds", ShardLabel(s.shard), s.health.last_flush_timestamp_seconds);
     }
   }
   e.Family("shardwal_device_free_bytes", "gauge",
@@ -250,6 +252,7 @@ std::string HealthJson(const WalMetrics& m) {
   j["status"] = m.health.ok() ? "ok" : "failed";
   j["error"] = m.health.ok() ? json(nullptr) : json(m.health.ToString());
   j["uptime_seconds"] = m.uptime_seconds;
+  j["start_time_seconds"] = m.start_time_seconds;
   j["num_shards"] = m.num_shards;
   j["last_lsn"] = m.last_lsn;
   j["durable_lsn"] = m.durable_lsn;
@@ -263,6 +266,8 @@ std::string HealthJson(const WalMetrics& m) {
     o["flush_thread_alive"] = s.health.flush_thread_alive;
     o["seconds_since_last_flush"] =
         s.health.seconds_since_last_flush < 0 ? json(nullptr) : json(s.health.seconds_since_last_flush);
+    o["last_flush_timestamp_seconds"] =
+        s.health.last_flush_timestamp_seconds < 0 ? json(nullptr) : json(s.health.last_flush_timestamp_seconds);
     o["buffer_utilization"] = s.health.buffer_utilization;
     o["durable_frontier"] = s.durable_frontier;
     o["device_free_bytes"] = s.health.device_free_bytes < 0 ? json(nullptr) : json(s.health.device_free_bytes);

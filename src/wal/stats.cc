@@ -65,6 +65,7 @@ WalMetrics WalImpl::Metrics() const {
   m.wal_bytes = st.wal_bytes;
   m.health = health();
   m.uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - opened_).count();
+  m.start_time_seconds = std::chrono::duration<double>(opened_wall_.time_since_epoch()).count();
   m.checkpoints = checkpoints_.load(std::memory_order_relaxed);
   for (std::size_t c = 1; c < kStatusCodes; ++c) {
     m.errors[std::string(ErrorKind(static_cast<Status::Code>(c)))] = errors_[c].load(std::memory_order_relaxed);

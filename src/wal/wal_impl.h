@@ -173,6 +173,7 @@ class WalImpl final : public Wal {
 
   // Metrics kept at the WAL level (relaxed atomics).
   const std::chrono::steady_clock::time_point opened_ = std::chrono::steady_clock::now();
+  const std::chrono::system_clock::time_point opened_wall_ = std::chrono::system_clock::now();
   Histogram append_to_durable_ns_;  // blocking group appends: call -> durable
   std::array<std::atomic<std::uint64_t>, kStatusCodes> errors_{};
   std::atomic<std::uint64_t> checkpoints_{0};
