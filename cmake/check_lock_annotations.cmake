@@ -321,6 +321,6 @@ message("lock annotations: ${n_checked} classes own a shardwal::Mutex:\n  ${chec
 if(violations)
   list(LENGTH violations n)
   string(REPLACE ";" "\n  " text "${violations}")
-  message(FATAL_ERROR "lock annotations: ${n} member(s) state no guard (docs/design.md, \"Lock annotations\"):\n  ${text}")
+  message(FATAL_ERROR "lock annotations: ${n} problem(s) (docs/design.md, \"Lock annotations\"):\n  ${text}")
 endif()
 message("lock annotations: every member of those classes states its guard")
