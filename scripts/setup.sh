@@ -11,7 +11,7 @@ PACKAGES=(
   libisal-dev libcli11-dev libxxhash-dev nlohmann-json3-dev
   librocksdb-dev                # the benchmark peer (bench-recovery --rocksdb, bench --compare)
   gnuplot-nox                   # the charts of `shardwal bench --sweep` (optional: skipped without it)
-  clang libclang-rt-14-dev      # libFuzzer, for the fuzz stage of scripts/test.sh
+  clang libclang-rt-14-dev      # libFuzzer (fuzz stage of scripts/test.sh); thread-safety analysis (clang stage)
   libcpp-httplib-dev            # HttpEndpoint (src/http/http_endpoint.cc)
   chromium fonts-dejavu-core    # tests/http_test.cc loads the dashboard in headless Chromium
   prometheus                    # promtool, for the CI checks of contrib/prometheus/shardwal-alerts.yml

@@ -5,14 +5,18 @@
 #   2. ASan+UBSan build: the unit tests (label "unit");
 #   3. ThreadSanitizer build: the concurrency tests (label "concurrency");
 #   4. libFuzzer (clang) on the segment and record reader, for
-#      SHARDWAL_FUZZ_SECONDS (default 30).
-# SHARDWAL_TEST_STAGES="release asan tsan fuzz" picks stages.
+#      SHARDWAL_FUZZ_SECONDS (default 30);
+#   5. clang with its thread-safety analysis as errors (-DSHARDWAL_THREAD_SAFETY=ON):
+#      builds the libraries and the CLI (a lock annotation broken anywhere in
+#      them fails here), then runs the checks that the analysis is on and that
+#      every member states its guard (ctest -R 'ThreadSafety|LockAnnotation').
+# SHARDWAL_TEST_STAGES="release asan tsan fuzz clang" picks stages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 
 JOBS=${JOBS:-$(nproc)}
-STAGES=${SHARDWAL_TEST_STAGES:-"release asan tsan fuzz"}
+STAGES=${SHARDWAL_TEST_STAGES:-"release asan tsan fuzz clang"}
 CTEST_ARGS=(--output-on-failure -j "$JOBS" --timeout 300)
 
 TOTAL=0
@@ -73,6 +77,14 @@ for stage in $STAGES; do
       ;;
     fuzz)
       SHARDWAL_FUZZ_SECONDS=${SHARDWAL_FUZZ_SECONDS:-30} scripts/fuzz.sh
+      ;;
+    clang)
+      # Libraries and tools only: the tests add little the analysis would
+      # check (docs/design.md, "Lock annotations") and most of the build time.
+      CC=clang CXX=clang++ cmake -S . -B build/clang -G Ninja -DCMAKE_BUILD_TYPE=Release \
+        -DSHARDWAL_BUILD_BENCH=OFF -DSHARDWAL_THREAD_SAFETY=ON >/dev/null
+      cmake --build build/clang -j "$JOBS" --target shardwal shardwal_http shardwal_testing shardwal_cli
+      run_ctest --test-dir build/clang -R 'ThreadSafety|LockAnnotation' "${CTEST_ARGS[@]}"
       ;;
     *) echo "unknown stage $stage" >&2; exit 2 ;;
   esac

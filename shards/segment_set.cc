@@ -84,7 +84,7 @@ std::string SegmentSet::Describe(std::uint64_t seq) const {
 // ---- flush thread --------------------------------------------------------------------
 
 Result<PreparedSegment> SegmentSet::TakeNext() {
-  std::unique_lock lk(mu_);
+  MutexLock lk(&mu_);
   if (!prepared_) rotation_waits_.fetch_add(1, std::memory_order_relaxed);
   bool retried = false;
   for (;;) {
@@ -92,7 +92,7 @@ Result<PreparedSegment> SegmentSet::TakeNext() {
     if (prepared_) {
       PreparedSegment p = std::move(*prepared_);
       prepared_.reset();
-      lk.unlock();
+      lk.Unlock();
       if (wake_preparer_) wake_preparer_();
       return p;
     }
@@ -100,18 +100,18 @@ Result<PreparedSegment> SegmentSet::TakeNext() {
       if (retried) return prepare_error_;
       retried = true;
       prepare_error_ = Status::OK();
-      lk.unlock();
+      lk.Unlock();
       (void)PrepareNext();
-      lk.lock();
+      lk.Lock();
       continue;
     }
-    ready_cv_.wait(lk);
+    ready_cv_.Wait(lk);
   }
 }
 
 void SegmentSet::Started(std::uint64_t seq, std::uint32_t epoch, Lsn first_lsn, std::string path,
                          std::uint64_t bytes) {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   SegmentInfo info;
   info.seq = seq;
   info.path = std::move(path);
@@ -122,7 +122,7 @@ void SegmentSet::Started(std::uint64_t seq, std::uint32_t epoch, Lsn first_lsn, 
 }
 
 void SegmentSet::Finished(std::uint64_t seq, Lsn last_lsn, std::uint64_t last_commit_ns, std::uint64_t bytes) {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   if (segments_.empty() || segments_.back().seq != seq) return;
   SegmentInfo& s = segments_.back();
   s.last_lsn = last_lsn;
@@ -133,23 +133,23 @@ void SegmentSet::Finished(std::uint64_t seq, Lsn last_lsn, std::uint64_t last_co
 }
 
 void SegmentSet::Synced(std::uint64_t seq, Lsn last_lsn) {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   durable_.last_segment = std::max(durable_.last_segment, seq);
   durable_.last_lsn = std::max(durable_.last_lsn, last_lsn);
 }
 
 SegmentSet::Durable SegmentSet::durable() const {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   return durable_;
 }
 
 void SegmentSet::SetDurable(Durable d) {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   durable_ = d;
 }
 
 std::string SegmentSet::BlockedReason() const {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   if (!cap_blocked_) return {};
   return "the WAL's segment files reached max_wal_bytes=" + std::to_string(space_->cap()) + " (" +
          std::to_string(space_->used()) + " bytes in use), so shard " + std::to_string(config_.shard_id) +
@@ -159,14 +159,14 @@ std::string SegmentSet::BlockedReason() const {
 // ---- preparer ------------------------------------------------------------------------
 
 bool SegmentSet::WantsPreparation() const {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   return config_.writable && !prepared_ && !preparing_ && prepare_error_.ok() && !cap_blocked_;
 }
 
 Status SegmentSet::DiscardPrepared() {
   std::optional<PreparedSegment> p;
   {
-    std::lock_guard lk(mu_);
+    MutexLock lk(&mu_);
     p.swap(prepared_);
   }
   if (!p) return Status::OK();
@@ -178,7 +178,7 @@ Status SegmentSet::DiscardPrepared() {
     // leaves a header-less file at the shard's end, which recovery removes.)
     if (config_.fs->RenameFile(path, p->recycled_from).ok()) {
       {
-        std::lock_guard lk(mu_);
+        MutexLock lk(&mu_);
         pool_.push_back(p->recycled_from);
       }
       // Durable, so a power loss cannot bring the header-less file back
@@ -199,20 +199,20 @@ Status SegmentSet::DiscardPrepared() {
 }
 
 void SegmentSet::Fail(const Status& error) {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   wal_error_ = error;
-  ready_cv_.notify_all();
+  ready_cv_.NotifyAll();
 }
 
 void SegmentSet::LiftCap() {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   cap_lifted_ = true;
   cap_blocked_ = false;
-  ready_cv_.notify_all();
+  ready_cv_.NotifyAll();
 }
 
 void SegmentSet::RetryAfterCap() {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   cap_blocked_ = false;
 }
 
@@ -221,7 +221,7 @@ Status SegmentSet::PrepareNext(bool first) {
   std::uint64_t seq;
   bool cap_lifted;
   {
-    std::lock_guard lk(mu_);
+    MutexLock lk(&mu_);
     if (prepared_ || preparing_) return Status::OK();
     preparing_ = true;
     seq = next_seq_;
@@ -258,7 +258,7 @@ Status SegmentSet::PrepareNext(bool first) {
       if (!s.ok()) space_->Release(p.capacity);
     }
   }
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   preparing_ = false;
   if (s.ok()) {
     prepared_ = std::move(p);
@@ -268,7 +268,7 @@ Status SegmentSet::PrepareNext(bool first) {
   } else {
     prepare_error_ = s.WithContext(Describe(seq));
   }
-  ready_cv_.notify_all();
+  ready_cv_.NotifyAll();
   return s.ok() ? s : cap ? s : prepare_error_;
 }
 
@@ -348,7 +348,7 @@ Status SegmentSet::PrepareRecycled(const std::string& from, const std::string& p
 
 std::vector<SegmentInfo> SegmentSet::PlanRelease(Lsn checkpoint, const RetentionRules& rules,
                                                  std::chrono::system_clock::time_point now) const {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   std::size_t n = 0;
   while (n < segments_.size() && segments_[n].finished && segments_[n].last_lsn <= checkpoint) ++n;
   // Retention keeps the newest checkpointed segments; what it does not keep
@@ -374,7 +374,7 @@ std::vector<SegmentInfo> SegmentSet::PlanRelease(Lsn checkpoint, const Retention
 Status SegmentSet::Release(const std::vector<SegmentInfo>& released) {
   std::vector<SegmentInfo> doomed;
   {
-    std::lock_guard lk(mu_);
+    MutexLock lk(&mu_);
     for (const SegmentInfo& r : released) {
       if (segments_.empty() || segments_.front().seq != r.seq) continue;
       if (config_.writable && pool_.size() < config_.recycle_limit) {
@@ -401,13 +401,13 @@ Status SegmentSet::Release(const std::vector<SegmentInfo>& released) {
 }
 
 void SegmentSet::CollectEpochs(std::set<std::uint32_t>* epochs) const {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   for (const auto& s : segments_) epochs->insert(s.epoch);
 }
 
 std::optional<std::chrono::system_clock::time_point> SegmentSet::NextAgeExpiry(Lsn checkpoint,
                                                                                 std::chrono::seconds age) const {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   for (const auto& s : segments_) {
     if (!s.finished || s.last_lsn > checkpoint) break;
     if (s.last_commit_ns == 0) continue;
@@ -419,12 +419,12 @@ std::optional<std::chrono::system_clock::time_point> SegmentSet::NextAgeExpiry(L
 }
 
 std::uint64_t SegmentSet::segment_count() const {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   return segments_.size();
 }
 
 std::uint64_t SegmentSet::pooled_count() const {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   return pool_.size();
 }
 

@@ -20,12 +20,10 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -35,6 +33,7 @@
 #include "shardwal/options.h"
 #include "shardwal/status.h"
 #include "shardwal/types.h"
+#include "src/foundation/mutex.h"
 
 namespace shardwal {
 
@@ -115,54 +114,56 @@ class SegmentSet {
   // Close lifts the cap). A preparation that failed is tried once more here,
   // inline - the disk may have room again - and its error returned if it
   // fails again.
-  Result<PreparedSegment> TakeNext();
+  Result<PreparedSegment> TakeNext() EXCLUDES(mu_);
   // `bytes`: the segment's capacity (PreparedSegment::capacity).
-  void Started(std::uint64_t seq, std::uint32_t epoch, Lsn first_lsn, std::string path, std::uint64_t bytes);
-  void Finished(std::uint64_t seq, Lsn last_lsn, std::uint64_t last_commit_ns, std::uint64_t bytes);
+  void Started(std::uint64_t seq, std::uint32_t epoch, Lsn first_lsn, std::string path, std::uint64_t bytes)
+      EXCLUDES(mu_);
+  void Finished(std::uint64_t seq, Lsn last_lsn, std::uint64_t last_commit_ns, std::uint64_t bytes) EXCLUDES(mu_);
   // After a successful fdatasync of segment `seq`: it exists durably, with
   // every record up to `last_lsn` (0: none yet) in it.
-  void Synced(std::uint64_t seq, Lsn last_lsn);
+  void Synced(std::uint64_t seq, Lsn last_lsn) EXCLUDES(mu_);
   // Why TakeNext is blocked, for backpressure messages; empty if it is not.
-  std::string BlockedReason() const;
+  std::string BlockedReason() const EXCLUDES(mu_);
   std::uint64_t rotation_waits() const { return rotation_waits_.load(std::memory_order_relaxed); }
   // Called when TakeNext consumed the prepared segment (wakes the preparer).
   void SetPreparerWake(std::function<void()> wake) { wake_preparer_ = std::move(wake); }
 
   // ---- the preparer ---------------------------------------------------------
   // Whether a segment should be prepared now.
-  bool WantsPreparation() const;
+  bool WantsPreparation() const EXCLUDES(mu_);
   // Prepares the next segment. `first`: the one Open prepares, which skips
   // the zero fill (it would delay the first append) and may exceed the size
   // cap, so that a WAL closed at its cap opens again (to be checkpointed).
-  Status PrepareNext(bool first = false);
+  Status PrepareNext(bool first = false) EXCLUDES(mu_);
   // Close: the prepared segment nobody will write goes back to the recycle
   // pool under its old name if it was recycled, and is deleted otherwise,
   // so a closed WAL's directories hold only real segments.
-  Status DiscardPrepared();
+  Status DiscardPrepared() EXCLUDES(mu_);
   // The WAL failed: TakeNext returns `error` instead of waiting.
-  void Fail(const Status& error);
+  void Fail(const Status& error) EXCLUDES(mu_);
   // Lifts the size cap (Close) and wakes a TakeNext waiting on it.
-  void LiftCap();
+  void LiftCap() EXCLUDES(mu_);
   // After space was freed: wakes a TakeNext waiting on the cap, so the
   // preparer can try again.
-  void RetryAfterCap();
+  void RetryAfterCap() EXCLUDES(mu_);
 
   // ---- checkpoint and retention ----------------------------------------------
   // The segments a checkpoint at `checkpoint` releases: the longest prefix of
   // finished segments whose records are all <= checkpoint, less the newest of
   // them that `rules` still keep.
   std::vector<SegmentInfo> PlanRelease(Lsn checkpoint, const RetentionRules& rules,
-                                       std::chrono::system_clock::time_point now) const;
+                                       std::chrono::system_clock::time_point now) const EXCLUDES(mu_);
   // The MANIFEST no longer lists them: recycle (up to the limit) or delete.
   // Deletions are followed by a sync of the directory.
-  Status Release(const std::vector<SegmentInfo>& released);
+  Status Release(const std::vector<SegmentInfo>& released) EXCLUDES(mu_);
   // Epochs of the segments still held.
-  void CollectEpochs(std::set<std::uint32_t>* epochs) const;
+  void CollectEpochs(std::set<std::uint32_t>* epochs) const EXCLUDES(mu_);
   // When the oldest checkpointed segment leaves the age window, if one will.
-  std::optional<std::chrono::system_clock::time_point> NextAgeExpiry(Lsn checkpoint, std::chrono::seconds age) const;
+  std::optional<std::chrono::system_clock::time_point> NextAgeExpiry(Lsn checkpoint, std::chrono::seconds age) const
+      EXCLUDES(mu_);
 
-  std::uint64_t segment_count() const;
-  std::uint64_t pooled_count() const;
+  std::uint64_t segment_count() const EXCLUDES(mu_);
+  std::uint64_t pooled_count() const EXCLUDES(mu_);
 
   // ---- what the MANIFEST records ----------------------------------------------
   // What this directory is known to hold durably: the highest segment with
@@ -173,9 +174,9 @@ class SegmentSet {
     Lsn last_lsn = kNoLsn;
     bool operator==(const Durable&) const = default;
   };
-  Durable durable() const;
+  Durable durable() const EXCLUDES(mu_);
   // What recovery kept (made durable before appends resume).
-  void SetDurable(Durable d);
+  void SetDurable(Durable d) EXCLUDES(mu_);
 
  private:
   std::string SegmentPath(std::uint64_t seq) const;
@@ -183,23 +184,24 @@ class SegmentSet {
   Status PrepareRecycled(const std::string& from, const std::string& path, PreparedSegment* out);
   std::string Describe(std::uint64_t seq) const;
 
+  // Lock annotations (docs/design.md): every member says what guards it.
   const Config config_;
-  WalSpace* const space_;
+  WalSpace* const space_;  // unguarded: WalSpace is atomic
 
-  mutable std::mutex mu_;
-  std::condition_variable ready_cv_;  // TakeNext waits here
-  std::deque<SegmentInfo> segments_;
-  std::vector<std::string> pool_;     // released files to recycle
-  std::uint64_t next_seq_;            // the sequence the next prepared segment gets
-  std::optional<PreparedSegment> prepared_;
-  Status prepare_error_;              // the last preparation's failure
-  Status wal_error_;                  // the WAL's failure (Fail)
-  bool preparing_ = false;            // PrepareNext running
-  bool cap_blocked_ = false;          // the last preparation hit max_wal_bytes
-  bool cap_lifted_ = false;
+  mutable Mutex mu_;
+  CondVar ready_cv_;  // TakeNext waits here
+  std::deque<SegmentInfo> segments_ GUARDED_BY(mu_);
+  std::vector<std::string> pool_ GUARDED_BY(mu_);  // released files to recycle
+  std::uint64_t next_seq_ GUARDED_BY(mu_);         // the sequence the next prepared segment gets
+  std::optional<PreparedSegment> prepared_ GUARDED_BY(mu_);
+  Status prepare_error_ GUARDED_BY(mu_);       // the last preparation's failure
+  Status wal_error_ GUARDED_BY(mu_);           // the WAL's failure (Fail)
+  bool preparing_ GUARDED_BY(mu_) = false;     // PrepareNext running
+  bool cap_blocked_ GUARDED_BY(mu_) = false;   // the last preparation hit max_wal_bytes
+  bool cap_lifted_ GUARDED_BY(mu_) = false;
   std::atomic<std::uint64_t> rotation_waits_{0};
-  Durable durable_;  // under mu_
-  std::function<void()> wake_preparer_;
+  Durable durable_ GUARDED_BY(mu_);
+  std::function<void()> wake_preparer_;  // unguarded: set once, before the flush thread starts
 };
 
 }  // namespace shardwal

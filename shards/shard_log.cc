@@ -56,8 +56,7 @@ std::string ShardLog::Describe() const {
 
 // ---- append path --------------------------------------------------------------
 
-Status ShardLog::WaitForRoomLocked(std::unique_lock<std::mutex>& lk, std::size_t bytes, bool block,
-                                   std::chrono::milliseconds timeout) {
+Status ShardLog::WaitForRoomLocked(MutexLock& lk, std::size_t bytes, bool block, std::chrono::milliseconds timeout) {
   bool counted = false;
   std::chrono::steady_clock::time_point deadline{};
   for (;;) {
@@ -84,8 +83,8 @@ Status ShardLog::WaitForRoomLocked(std::unique_lock<std::mutex>& lk, std::size_t
     }
     // Waiting for room is reason enough to write what is buffered now.
     urgent_.store(true, std::memory_order_relaxed);
-    if (flusher_idle_) flush_cv_.notify_one();
-    room_cv_.wait_until(lk, deadline);
+    if (flusher_idle_) flush_cv_.NotifyOne();
+    room_cv_.WaitUntil(lk, deadline);
   }
   if (counted) --room_waiters_;
   return Status::OK();
@@ -122,7 +121,7 @@ void ShardLog::RequestSync(Lsn lsn) {
   // Cheap filters first: nothing of ours at or below lsn is pending, or a
   // sync is already on its way.
   if (floor_.load(std::memory_order_seq_cst) > lsn || urgent_.load(std::memory_order_seq_cst)) return;
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   if (floor_.load(std::memory_order_relaxed) > lsn || urgent_.load(std::memory_order_relaxed)) return;
   // A sync already in flight covers everything written before it and then
   // sets the floor to the active buffer's first LSN exactly: only records
@@ -137,16 +136,16 @@ void ShardLog::RequestSync(Lsn lsn) {
     return;
   }
   urgent_.store(true, std::memory_order_seq_cst);
-  if (flusher_idle_) flush_cv_.notify_one();
+  if (flusher_idle_) flush_cv_.NotifyOne();
 }
 
 // ---- lifecycle ------------------------------------------------------------------
 
 void ShardLog::BeginStop() {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   stop_ = true;
-  flush_cv_.notify_one();
-  room_cv_.notify_all();
+  flush_cv_.NotifyOne();
+  room_cv_.NotifyAll();
 }
 
 void ShardLog::Join() {
@@ -158,9 +157,9 @@ void ShardLog::Join() {
 }
 
 void ShardLog::WakeAll() {
-  std::lock_guard lk(mu_);
-  flush_cv_.notify_one();
-  room_cv_.notify_all();
+  MutexLock lk(&mu_);
+  flush_cv_.NotifyOne();
+  room_cv_.NotifyAll();
 }
 
 ShardStats ShardLog::Stats() const {
@@ -208,8 +207,8 @@ void ShardLog::FillMetrics(ShardMetrics& m) const {
 // ---- flush thread ---------------------------------------------------------------
 
 void ShardLog::CohortReturned() {
-  std::lock_guard lk(mu_);
-  if (cohort_wait_) flush_cv_.notify_one();
+  MutexLock lk(&mu_);
+  if (cohort_wait_) flush_cv_.NotifyOne();
 }
 
 bool ShardLog::AwaitingCohortLocked() const {
@@ -217,7 +216,7 @@ bool ShardLog::AwaitingCohortLocked() const {
          core_->cohort.ExpectedReturn() < fsync_ewma_ && std::chrono::steady_clock::now() < cohort_deadline_;
 }
 
-void ShardLog::WaitForWorkLocked(std::unique_lock<std::mutex>& lk) {
+void ShardLog::WaitForWorkLocked(MutexLock& lk) {
   for (;;) {
     if (core_->failed() || stop_) return;
     if (urgent_.load(std::memory_order_relaxed) || active_.body_bytes() >= config_.max_batch_bytes) {
@@ -227,20 +226,20 @@ void ShardLog::WaitForWorkLocked(std::unique_lock<std::mutex>& lk) {
       // of them wakes us (CohortReturned).
       if (!AwaitingCohortLocked()) return;
       flusher_idle_ = cohort_wait_ = true;
-      flush_cv_.wait_until(lk, cohort_deadline_);
+      flush_cv_.WaitUntil(lk, cohort_deadline_);
       flusher_idle_ = cohort_wait_ = false;
       continue;
     }
     flusher_idle_ = true;
     if (active_.empty()) {
-      flush_cv_.wait(lk);
+      flush_cv_.Wait(lk);
     } else {
       const auto due = active_.first_record_time() + config_.max_batch_delay;
       if (std::chrono::steady_clock::now() >= due) {
         flusher_idle_ = false;
         return;
       }
-      flush_cv_.wait_until(lk, due);
+      flush_cv_.WaitUntil(lk, due);
     }
     flusher_idle_ = false;
   }
@@ -248,7 +247,7 @@ void ShardLog::WaitForWorkLocked(std::unique_lock<std::mutex>& lk) {
 
 void ShardLog::FlushLoop() {
   flush_thread_alive_.store(true, std::memory_order_release);  // (already, since Start)
-  std::unique_lock lk(mu_);
+  MutexLock lk(&mu_);
   for (;;) {
     WaitForWorkLocked(lk);
     if (core_->failed()) break;
@@ -265,18 +264,18 @@ void ShardLog::FlushLoop() {
     sync_in_flight_ = sync;
     buffered_.store(0, std::memory_order_relaxed);
     buffered_records_.store(0, std::memory_order_relaxed);
-    if (room_waiters_ > 0) room_cv_.notify_all();
-    lk.unlock();
+    if (room_waiters_ > 0) room_cv_.NotifyAll();
+    lk.Unlock();
 
     const Status s = WriteBatch(sync);
 
-    lk.lock();
+    lk.Lock();
     flushing_.Clear();
     flush_in_flight_ = sync_in_flight_ = false;
     if (!s.ok()) {
-      lk.unlock();
+      lk.Unlock();
       core_->Fail(s);
-      lk.lock();
+      lk.Lock();
       break;
     }
     last_flush_ns_.store(std::chrono::steady_clock::now().time_since_epoch() / std::chrono::nanoseconds(1),
@@ -289,19 +288,19 @@ void ShardLog::FlushLoop() {
     // Everything of this shard below the active buffer is durable now.
     floor_.store(active_.empty() ? DurableWatermark::kNoPending : active_.first_lsn(),
                  std::memory_order_seq_cst);
-    lk.unlock();
+    lk.Unlock();
     core_->watermark.Advance();
     if (config_.per_shard_consistency) core_->watermark.AdvanceShard(config_.id);
     // Waiting longer than about one fdatasync for stragglers would cost more
     // than syncing them in the next batch; max_batch_delay caps it too.
     const auto wait = std::min<std::chrono::nanoseconds>(fsync_ewma_, config_.max_batch_delay);
-    lk.lock();
+    lk.Lock();
     after_sync_ = true;
     cohort_deadline_ = std::chrono::steady_clock::now() + wait;
   }
   // Failed or stopped: nothing more will be written. Wake anyone waiting for
   // room so they see why.
-  room_cv_.notify_all();
+  room_cv_.NotifyAll();
   flush_thread_alive_.store(false, std::memory_order_release);
 }
 

@@ -20,9 +20,7 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <thread>
 
@@ -33,6 +31,7 @@
 #include "shards/segment_writer.h"
 #include "src/observability/histogram.h"
 #include "src/commit/wal_core.h"
+#include "src/foundation/mutex.h"
 
 namespace spdlog {
 class logger;
@@ -69,38 +68,40 @@ class ShardLog {
   const std::string& dir() const { return config_.dir; }
 
   // ---- append path: the caller holds mu() ---------------------------------
-  std::mutex& mu() { return mu_; }
+  Mutex& mu() RETURN_CAPABILITY(mu_) { return mu_; }
 
   // OK when `bytes` more fit in the buffer; Closed / the WAL's error /
-  // Backpressure otherwise. When `block`, waits up to `timeout` for room.
-  Status WaitForRoomLocked(std::unique_lock<std::mutex>& lk, std::size_t bytes, bool block,
-                           std::chrono::milliseconds timeout);
+  // Backpressure otherwise. When `block`, waits up to `timeout` for room
+  // (letting go of mu() meanwhile; `lk` holds it).
+  Status WaitForRoomLocked(MutexLock& lk, std::size_t bytes, bool block, std::chrono::milliseconds timeout)
+      REQUIRES(mu_);
 
   // Must be called before taking LSNs from the counter for this shard: if the
   // shard holds nothing pending, its floor becomes the counter's value.
-  void ReserveFloorLocked();
+  void ReserveFloorLocked() REQUIRES(mu_);
 
   // Encodes one record into the buffer. Returns true when the flush thread
   // must be woken (call WakeFlusher() after releasing the mutex).
-  bool AddRecordLocked(Lsn lsn, const RecordSpec& rec, std::uint32_t body_crc, Durability durability);
+  bool AddRecordLocked(Lsn lsn, const RecordSpec& rec, std::uint32_t body_crc, Durability durability)
+      REQUIRES(mu_);
 
-  void WakeFlusher() { flush_cv_.notify_one(); }
+  void WakeFlusher() { flush_cv_.NotifyOne(); }
 
   // The cohort of writers the last watermark advance woke has appended
   // again: a flush thread waiting for it cuts its batch now.
-  void CohortReturned();
+  void CohortReturned() EXCLUDES(mu_);
 
   // Makes sure every record of this shard with an LSN <= lsn gets synced
   // soon, whatever its durability (someone waits for it).
-  void RequestSync(Lsn lsn);
+  void RequestSync(Lsn lsn) EXCLUDES(mu_);
 
   // ---- lifecycle -------------------------------------------------------------
   // Stops accepting appends; the flush thread writes and syncs everything
   // buffered, then exits. Join() waits for that.
-  void BeginStop();
+  void BeginStop() EXCLUDES(mu_);
   void Join();
   // Wakes writers blocked on backpressure and the flush thread (failed state).
-  void WakeAll();
+  void WakeAll() EXCLUDES(mu_);
 
   ShardStats Stats() const;
   // What Stats() does not have: append bytes, buffered records, the
@@ -108,39 +109,40 @@ class ShardLog {
   void FillMetrics(ShardMetrics& m) const;
 
  private:
-  void FlushLoop();
-  void WaitForWorkLocked(std::unique_lock<std::mutex>& lk);
+  void FlushLoop() EXCLUDES(mu_);
+  void WaitForWorkLocked(MutexLock& lk) REQUIRES(mu_);
   // True while cutting should wait for the cohort of writers woken by the
   // last sync (see CohortTracker): bounded by cohort_deadline_.
-  bool AwaitingCohortLocked() const;
+  bool AwaitingCohortLocked() const REQUIRES(mu_);
   Status WriteBatch(bool sync);
   std::string Describe() const;  // "shard 3 (/dir/shard-3)"
   // Logs a slow fdatasync, at most once a second (flush thread only).
   void WarnSlowFsync(std::chrono::nanoseconds took);
 
+  // Lock annotations (docs/design.md): every member says what guards it.
   const ShardConfig config_;
-  WalCore* const core_;
-  std::atomic<Lsn>& floor_;  // this shard's pending floor in the watermark
-  SegmentWriter segments_;
+  WalCore* const core_;      // unguarded: WalCore synchronises itself
+  std::atomic<Lsn>& floor_;  // this shard's pending floor in the watermark (an atomic; stored under mu_)
+  SegmentWriter segments_;   // unguarded: flush thread only (Stats reads its atomic counter)
 
-  std::mutex mu_;
-  std::condition_variable flush_cv_;  // the flush thread waits here
-  std::condition_variable room_cv_;   // writers waiting for buffer room
-  BatchBuffer active_;                // filled by writers (under mu_)
-  BatchBuffer flushing_;              // owned by the flush thread
-  std::atomic<bool> urgent_{false};   // cut the batch now and sync it
-  bool batch_needs_sync_ = false;     // holds an async/group record
-  bool unsynced_written_ = false;     // kNone records written, not synced
-  bool flush_in_flight_ = false;      // a batch is being written (and maybe synced)
-  bool sync_in_flight_ = false;       // ... and it ends with an fdatasync
-  bool flusher_idle_ = false;         // the flush thread waits on flush_cv_
-  bool cohort_wait_ = false;          // ... for the woken cohort to re-append
-  bool after_sync_ = false;           // no batch cut since the last sync
-  std::chrono::steady_clock::time_point cohort_deadline_{};
-  std::chrono::nanoseconds fsync_ewma_{0};  // recent fdatasync time (flush thread only)
-  bool stop_ = false;
-  std::uint32_t room_waiters_ = 0;
-  std::thread thread_;
+  Mutex mu_;
+  CondVar flush_cv_;                              // the flush thread waits here
+  CondVar room_cv_;                               // writers waiting for buffer room
+  BatchBuffer active_ GUARDED_BY(mu_);            // filled by writers
+  BatchBuffer flushing_;                          // unguarded: flush thread only (swapped with active_ under mu_)
+  std::atomic<bool> urgent_{false};               // cut the batch now and sync it
+  bool batch_needs_sync_ GUARDED_BY(mu_) = false;  // holds an async/group record
+  bool unsynced_written_ GUARDED_BY(mu_) = false;  // kNone records written, not synced
+  bool flush_in_flight_ GUARDED_BY(mu_) = false;   // a batch is being written (and maybe synced)
+  bool sync_in_flight_ GUARDED_BY(mu_) = false;    // ... and it ends with an fdatasync
+  bool flusher_idle_ GUARDED_BY(mu_) = false;      // the flush thread waits on flush_cv_
+  bool cohort_wait_ GUARDED_BY(mu_) = false;       // ... for the woken cohort to re-append
+  bool after_sync_ GUARDED_BY(mu_) = false;        // no batch cut since the last sync
+  std::chrono::steady_clock::time_point cohort_deadline_ GUARDED_BY(mu_){};
+  std::chrono::nanoseconds fsync_ewma_{0};  // unguarded: flush thread only (recent fdatasync time)
+  bool stop_ GUARDED_BY(mu_) = false;
+  std::uint32_t room_waiters_ GUARDED_BY(mu_) = 0;
+  std::thread thread_;  // unguarded: Start and Join only, on the owner's thread
 
   // Stats and metrics: relaxed atomics, read without the lock while the
   // shard runs. Those bumped by appenders are written only under mu_, so
@@ -148,12 +150,12 @@ class ShardLog {
   // flush thread's counters are bumped once per batch (fetch_add).
   std::atomic<std::uint64_t> records_{0}, append_bytes_{0}, buffered_records_{0}, backpressure_waits_{0};
   std::atomic<std::uint64_t> bytes_{0}, batches_{0}, writes_{0}, fsyncs_{0}, fsync_nanos_{0}, buffered_{0};
-  Histogram flush_ns_, fsync_ns_, batch_records_, batch_bytes_;
+  Histogram flush_ns_, fsync_ns_, batch_records_, batch_bytes_;  // unguarded: relaxed atomics inside
   std::atomic<std::int64_t> last_flush_ns_{-1};  // steady_clock, of the last successful flush; -1: none
   std::atomic<bool> flush_thread_alive_{false};
-  // Slow-fsync warnings (flush thread only).
-  std::chrono::steady_clock::time_point last_slow_warning_{};
-  std::uint64_t slow_fsyncs_unreported_ = 0;
+  // Slow-fsync warnings.
+  std::chrono::steady_clock::time_point last_slow_warning_{};  // unguarded: flush thread only
+  std::uint64_t slow_fsyncs_unreported_ = 0;                   // unguarded: flush thread only
 };
 
 }  // namespace shardwal

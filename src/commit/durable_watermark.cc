@@ -28,8 +28,8 @@ struct DurableWatermark::Waiter : bi::list_base_hook<bi::link_mode<bi::normal_li
 };
 
 struct alignas(64) DurableWatermark::Lane {
-  std::mutex mu;
-  bi::list<Waiter, bi::constant_time_size<false>> waiters;  // sorted by LSN
+  Mutex mu;
+  bi::list<Waiter, bi::constant_time_size<false>> waiters GUARDED_BY(mu);  // sorted by LSN
   // LSN of the first waiter, kNoPending if none: lets a publisher skip a
   // lane without taking its lock.
   std::atomic<Lsn> min_lsn{kNoPending};
@@ -107,7 +107,7 @@ void DurableWatermark::WakeCovered(Lane* lanes, std::uint32_t count, Lsn w, Coho
   for (std::uint32_t i = 0; i < count; ++i) {
     Lane& lane = lanes[i];
     if (lane.min_lsn.load(std::memory_order_seq_cst) > w) continue;
-    std::lock_guard lk(lane.mu);
+    MutexLock lk(&lane.mu);
     auto& list = lane.waiters;
     while (!list.empty() && list.front().lsn <= w) {
       ready.push_back(&list.front());
@@ -135,9 +135,9 @@ Status DurableWatermark::WaitOn(Lane& lane, const std::atomic<Lsn>& published, L
   Waiter self;
   self.lsn = lsn;
   {
-    std::lock_guard lk(lane.mu);
+    MutexLock lk(&lane.mu);
     if (failed_.load(std::memory_order_acquire)) {
-      std::lock_guard elk(error_mu_);
+      MutexLock elk(&error_mu_);
       return error_;
     }
     auto& list = lane.waiters;
@@ -165,13 +165,13 @@ Status DurableWatermark::WaitOn(Lane& lane, const std::atomic<Lsn>& published, L
     }
     return Status::OK();
   }
-  std::lock_guard elk(error_mu_);
+  MutexLock elk(&error_mu_);
   return error_;
 }
 
 void DurableWatermark::Fail(const Status& error) {
   {
-    std::lock_guard elk(error_mu_);
+    MutexLock elk(&error_mu_);
     if (failed_.load(std::memory_order_relaxed)) return;
     error_ = error;
     failed_.store(true, std::memory_order_release);
@@ -180,7 +180,7 @@ void DurableWatermark::Fail(const Status& error) {
     Lane& lane = i < lane_count_ ? lanes_[i] : shard_lanes_[i - lane_count_];
     std::vector<Waiter*> doomed;
     {
-      std::lock_guard lk(lane.mu);
+      MutexLock lk(&lane.mu);
       while (!lane.waiters.empty()) {
         doomed.push_back(&lane.waiters.front());
         lane.waiters.pop_front();

@@ -28,11 +28,11 @@
 #include <functional>
 #include <limits>
 #include <memory>
-#include <mutex>
 
 #include "shardwal/status.h"
 #include "shardwal/types.h"
 #include "src/commit/cohort_tracker.h"
+#include "src/foundation/mutex.h"
 
 namespace shardwal {
 
@@ -67,18 +67,18 @@ class DurableWatermark {
 
   // Blocks until W >= lsn; returns OK, or the error given to Fail().
   // `lane` spreads waiters over lists to cut lock contention (any value).
-  Status Wait(Lsn lsn, std::uint32_t lane);
+  Status Wait(Lsn lsn, std::uint32_t lane) EXCLUDES(error_mu_);
 
   // Per-shard consistency: publishes the shard's own frontier F(shard) and
   // wakes the WaitShard waiters it covers. Called by the shard's flush
   // thread after each sync.
   void AdvanceShard(std::uint32_t shard);
   // Blocks until F(shard) >= lsn (lsn must belong to that shard).
-  Status WaitShard(Lsn lsn, std::uint32_t shard);
+  Status WaitShard(Lsn lsn, std::uint32_t shard) EXCLUDES(error_mu_);
 
   // W can no longer be trusted to advance: wakes every waiter with `error`
   // and makes every later Wait above W return it.
-  void Fail(const Status& error);
+  void Fail(const Status& error) EXCLUDES(error_mu_);
 
  private:
   struct Waiter;
@@ -86,24 +86,26 @@ class DurableWatermark {
 
   Lsn Compute() const;
   static void WakeCovered(Lane* lanes, std::uint32_t count, Lsn w, CohortTracker* cohort);
-  Status WaitOn(Lane& lane, const std::atomic<Lsn>& published, Lsn lsn);
+  Status WaitOn(Lane& lane, const std::atomic<Lsn>& published, Lsn lsn) EXCLUDES(error_mu_);
 
-  const std::atomic<Lsn>* next_lsn_;
-  std::uint32_t shards_;
-  std::unique_ptr<Lane[]> lanes_;        // waiters for W
-  std::uint32_t lane_count_;
-  std::unique_ptr<Lane[]> shard_lanes_;  // waiters for F(shard), per-shard consistency
+  // Lock annotations (docs/design.md): every member says what guards it.
+  // The lanes' waiter lists are guarded by each Lane's own mutex (in the .cc).
+  const std::atomic<Lsn>* const next_lsn_;
+  const std::uint32_t shards_;
+  const std::unique_ptr<Lane[]> lanes_;        // waiters for W
+  const std::uint32_t lane_count_;
+  const std::unique_ptr<Lane[]> shard_lanes_;  // waiters for F(shard), per-shard consistency
   struct alignas(64) PaddedFloor {
     std::atomic<Lsn> value{kNoPending};
   };
-  std::unique_ptr<PaddedFloor[]> floors_;
-  std::unique_ptr<PaddedFloor[]> shard_published_;  // F(shard) as last published
+  const std::unique_ptr<PaddedFloor[]> floors_;
+  const std::unique_ptr<PaddedFloor[]> shard_published_;  // F(shard) as last published
   alignas(64) std::atomic<Lsn> published_{kNoLsn};
   std::atomic<bool> failed_{false};
-  std::mutex error_mu_;
-  Status error_;
-  std::function<void(Lsn)> publish_hook_;
-  CohortTracker* cohort_ = nullptr;
+  Mutex error_mu_;
+  Status error_ GUARDED_BY(error_mu_);
+  std::function<void(Lsn)> publish_hook_;  // unguarded: set before the first Advance
+  CohortTracker* cohort_ = nullptr;        // unguarded: set before the first Wait
 };
 
 }  // namespace shardwal

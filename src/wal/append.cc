@@ -38,7 +38,7 @@ Result<Lsn> WalImpl::AppendOne(std::uint32_t shard_id, const RecordSpec& rec, Du
   Lsn lsn;
   bool wake;
   {
-    std::unique_lock lk(shard.mu());
+    MutexLock lk(&shard.mu());
     if (Status s = shard.WaitForRoomLocked(lk, bytes, block, options_.backpressure_timeout); !s.ok()) return s;
     shard.ReserveFloorLocked();
     lsn = core_.next_lsn.fetch_add(1, std::memory_order_seq_cst);
@@ -86,10 +86,14 @@ Result<LsnRange> WalImpl::AppendBatchUncounted(std::span<const RecordSpec> recor
     // All involved shards are locked at once, in ascending order (the only
     // place that holds two shard locks), so the batch is all or nothing and
     // its LSNs are consecutive.
-    std::vector<std::unique_lock<std::mutex>> held;
+    // (The analysis cannot follow locks kept in a vector: AssertHeld says
+    // which are held, where they are used.)
+    std::vector<MutexLock> held;
+    held.reserve(involved.size());
     std::uint32_t full = num_shards_;
     for (std::uint32_t s : involved) {
-      held.emplace_back(shards_[s]->mu());
+      held.emplace_back(&shards_[s]->mu());
+      shards_[s]->mu().AssertHeld();
       if (Status st = shards_[s]->WaitForRoomLocked(held.back(), need[s], /*block=*/false, {}); !st.ok()) {
         if (!st.IsBackpressure()) return st;
         full = s;
@@ -97,16 +101,20 @@ Result<LsnRange> WalImpl::AppendBatchUncounted(std::span<const RecordSpec> recor
       }
     }
     if (full == num_shards_) {
-      for (std::uint32_t s : involved) shards_[s]->ReserveFloorLocked();
+      for (std::uint32_t s : involved) {
+        shards_[s]->mu().AssertHeld();
+        shards_[s]->ReserveFloorLocked();
+      }
       range.first = core_.next_lsn.fetch_add(records.size(), std::memory_order_seq_cst);
       range.last = range.first + records.size() - 1;
       for (std::size_t i = 0; i < records.size(); ++i) {
+        shards_[shard_of[i]]->mu().AssertHeld();
         if (shards_[shard_of[i]]->AddRecordLocked(range.first + i, records[i], crc[i], d)) wake[shard_of[i]] = true;
       }
       break;
     }
     held.clear();
-    std::unique_lock lk(shards_[full]->mu());
+    MutexLock lk(&shards_[full]->mu());
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (Status st = shards_[full]->WaitForRoomLocked(lk, need[full], /*block=*/true, std::max(left, std::chrono::milliseconds(0))); !st.ok()) {
       return st;

@@ -20,7 +20,7 @@ WalLifecycle::WalLifecycle(Config config, Manifest manifest)
 Status WalLifecycle::Checkpoint(Lsn lsn) {
   Status s;
   {
-    std::lock_guard lk(mu_);
+    MutexLock lk(&mu_);
     s = ReleaseLocked(std::max(lsn, manifest_.checkpoint_lsn()));
   }
   // Retention by age needs its next deadline from the chore.
@@ -29,7 +29,7 @@ Status WalLifecycle::Checkpoint(Lsn lsn) {
 }
 
 Status WalLifecycle::SaveInventory() {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   return SaveInventoryLocked();
 }
 
@@ -130,7 +130,7 @@ Status WalLifecycle::SaveInventoryLocked() {
 }
 
 std::optional<std::chrono::system_clock::time_point> WalLifecycle::Chore() {
-  std::lock_guard lk(mu_);
+  MutexLock lk(&mu_);
   if (config_.core->failed()) return std::nullopt;
   // After a rotation: the sealed segment is durable, and the MANIFEST says
   // so (a background save, off the flush path).

@@ -10,7 +10,6 @@
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +21,7 @@
 #include "shardwal/status.h"
 #include "src/commit/wal_core.h"
 #include "src/foundation/manifest.h"
+#include "src/foundation/mutex.h"
 
 namespace spdlog {
 class logger;
@@ -61,10 +61,10 @@ class WalLifecycle {
   // and the retention rules let go: the MANIFEST is saved first, then the
   // files are removed. The caller checked that `lsn` was assigned and that
   // the WAL is open. Any thread; serialised by the lifecycle lock.
-  Status Checkpoint(Lsn lsn);
+  Status Checkpoint(Lsn lsn) EXCLUDES(mu_);
   // Saves the MANIFEST if what the shards hold durably grew since it was
   // last saved. Called by Close once nothing writes any more.
-  Status SaveInventory();
+  Status SaveInventory() EXCLUDES(mu_);
 
   // The checkpoint LSN. Lock-free: flush threads read it for new segments'
   // headers (checkpoint_cell()), Stats for its report.
@@ -72,23 +72,25 @@ class WalLifecycle {
   const std::atomic<Lsn>* checkpoint_cell() const { return &checkpoint_lsn_; }
 
  private:
-  Status ReleaseLocked(Lsn checkpoint);
+  Status ReleaseLocked(Lsn checkpoint) REQUIRES(mu_);
   // `m` with what each shard directory now holds durably; true if that
   // changed what `m` recorded.
   bool UpdateInventory(Manifest* m) const;
-  Status SaveInventoryLocked();
-  std::optional<std::chrono::system_clock::time_point> Chore();
+  Status SaveInventoryLocked() REQUIRES(mu_);
+  std::optional<std::chrono::system_clock::time_point> Chore() EXCLUDES(mu_);
   // The log line for one release: what it freed, and where.
   void LogRelease(Lsn checkpoint, Lsn previous, std::size_t released, std::uint64_t bytes,
                   const std::string& where) const;
 
+  // Lock annotations (docs/design.md): every member says what guards it.
   const Config config_;
-  mutable std::mutex mu_;  // manifest_ and releases
-  Manifest manifest_;
+  // The lifecycle lock: the MANIFEST, and releases (held while one runs).
+  mutable Mutex mu_;
+  Manifest manifest_ GUARDED_BY(mu_);
   // Written under mu_ whenever manifest_'s checkpoint changes.
   std::atomic<Lsn> checkpoint_lsn_{kNoLsn};
   // A preparer of no segments: it runs Chore() on its thread.
-  std::unique_ptr<SegmentPreparer> chore_;
+  std::unique_ptr<SegmentPreparer> chore_;  // unguarded: set in the constructor; SegmentPreparer locks itself
 };
 
 }  // namespace shardwal

@@ -112,13 +112,13 @@ Status WalImpl::CheckpointUncounted(Lsn lsn) {
   if (core_.failed()) return core_.error();
   // Not after Close: the directories are no longer ours (another process
   // may have opened them), and Close must not race a release.
-  std::lock_guard closing(close_mu_);
+  MutexLock closing(&close_mu_);
   if (closed_) return Status::Closed("Checkpoint(" + std::to_string(lsn) + ") after Close");
   return lifecycle_->Checkpoint(lsn);
 }
 
 Status WalImpl::Close() {
-  std::lock_guard lk(close_mu_);
+  MutexLock lk(&close_mu_);
   if (closed_) return close_status_;
   // What was accepted gets written even past max_wal_bytes.
   for (auto& set : sets_) set->LiftCap();

@@ -17,7 +17,6 @@
 #include <chrono>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -29,6 +28,7 @@
 #include "src/commit/completion_queue.h"
 #include "src/commit/wal_core.h"
 #include "src/foundation/manifest.h"
+#include "src/foundation/mutex.h"
 #include "src/foundation/routing.h"
 #include "src/observability/histogram.h"
 #include "src/wal/lifecycle.h"
@@ -88,7 +88,7 @@ class WalImpl final : public Wal {
   Lsn DurableLsn() const override { return core_.watermark.published(); }
   Lsn LastLsn() const override { return core_.next_lsn.load(std::memory_order_acquire) - 1; }
   Status health() const override { return core_.error(); }
-  Status Close() override;
+  Status Close() override EXCLUDES(close_mu_);
   WalStats Stats() const override;
   WalMetrics Metrics() const override;
   Status Checkpoint(Lsn lsn) override {
@@ -145,36 +145,40 @@ class WalImpl final : public Wal {
     return WaitCovered(lsn, shard);
   }
   // wal_impl.cc
-  Status CheckpointUncounted(Lsn lsn);
+  Status CheckpointUncounted(Lsn lsn) EXCLUDES(close_mu_);
   WalLifecycle::Config LifecycleConfig();
   ShardConfig ShardConfigFor(std::uint32_t shard, const Manifest& manifest);
   void OnFirstFailure(const Status& error);
 
+  // Lock annotations (docs/design.md): every member says what guards it.
+  // Most are built by the constructor and Start and then only used: each of
+  // those objects synchronises itself.
   const Options options_;
   const std::uint32_t num_shards_;
   const std::uint32_t epoch_;  // this open's
   const RecoveryReport report_;
-  std::unique_ptr<RecoveredLog> recovered_;
-  std::shared_ptr<spdlog::logger> log_;
-  WalCore core_;
-  CompletionQueue completions_;
-  std::unique_ptr<WalSpace> space_;
-  std::vector<std::unique_ptr<SegmentSet>> sets_;  // shard i's is sets_[i]
+  std::unique_ptr<RecoveredLog> recovered_;  // unguarded: set by the constructor; locks itself
+  std::shared_ptr<spdlog::logger> log_;      // unguarded: set by the constructor; spdlog's _mt sinks lock
+  WalCore core_;                             // unguarded: atomics and its own lock
+  CompletionQueue completions_;              // unguarded: locks itself
+  std::unique_ptr<WalSpace> space_;          // unguarded: set by the constructor; atomic
+  std::vector<std::unique_ptr<SegmentSet>> sets_;  // unguarded: set by the constructor; shard i's is sets_[i]
   // One per shard, so a slow or stalled device delays only its own shard's
   // next segment.
-  std::vector<std::unique_ptr<SegmentPreparer>> preparers_;
-  std::unique_ptr<WalLifecycle> lifecycle_;
-  std::vector<std::unique_ptr<ShardLog>> shards_;
-  std::vector<std::unique_ptr<FileLock>> locks_;
+  std::vector<std::unique_ptr<SegmentPreparer>> preparers_;  // unguarded: set by the constructor
+  std::unique_ptr<WalLifecycle> lifecycle_;                  // unguarded: set by the constructor
+  std::vector<std::unique_ptr<ShardLog>> shards_;            // unguarded: set by the constructor
+  std::vector<std::unique_ptr<FileLock>> locks_ GUARDED_BY(close_mu_);
 
-  std::mutex close_mu_;
-  bool closed_ = false;
-  Status close_status_;
+  // Serialises Close with itself and with Checkpoint.
+  Mutex close_mu_;
+  bool closed_ GUARDED_BY(close_mu_) = false;
+  Status close_status_ GUARDED_BY(close_mu_);
 
   // Metrics kept at the WAL level (relaxed atomics).
   const std::chrono::steady_clock::time_point opened_ = std::chrono::steady_clock::now();
   const std::chrono::system_clock::time_point opened_wall_ = std::chrono::system_clock::now();
-  Histogram append_to_durable_ns_;  // blocking group appends: call -> durable
+  Histogram append_to_durable_ns_;  // unguarded: relaxed atomics inside (blocking group appends: call -> durable)
   std::array<std::atomic<std::uint64_t>, kStatusCodes> errors_{};
   std::atomic<std::uint64_t> checkpoints_{0};
 };
