@@ -92,6 +92,8 @@ for p in "shared $runtime_pkg" "shared libshardwal-dev" "static libshardwal-dev"
   expect_field "$b" "$n" Version "^$deb_version\$"
   expect_field "$b" "$n" Maintainer "."
   expect_field "$b" "$n" Description "."
+  dpkg-deb --fsys-tarfile "$(deb "$b" "$n")" | tar -xO "./usr/share/doc/$n/copyright" | grep -q "Apache License" ||
+    fail "$b $n: no Apache-2.0 /usr/share/doc/$n/copyright"
 done
 expect_field shared "$runtime_pkg" Depends "libisal2.*libstdc\+\+6.*libxxhash0"
 expect_field shared libshardwal-dev Depends "^$runtime_pkg \(= $deb_version\)\$"
