@@ -51,14 +51,17 @@ for want in "internal class: shardwal::ShardLog::f()" "shardwal::internal: shard
 done
 
 step "shared build (BUILD_SHARED_LIBS=ON, library only)"
-quiet cmake -S "$src" -B "$work/shared" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON \
+# PACKAGE_TEST_SHARED_BUILD=<dir>: build there instead (kept: a rerun only
+# rebuilds what changed).
+shared=${PACKAGE_TEST_SHARED_BUILD:-$work/shared}
+quiet cmake -S "$src" -B "$shared" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON \
   -DCMAKE_INSTALL_PREFIX=/usr -DSHARDWAL_BUILD_TESTS=OFF -DSHARDWAL_BUILD_BENCH=OFF \
   -DSHARDWAL_BUILD_EXAMPLES=OFF -DSHARDWAL_BUILD_TOOLS=OFF
-quiet cmake --build "$work/shared" -j "$JOBS"
+quiet cmake --build "$shared" -j "$JOBS"
 
 step "SONAME and exported symbols"
 for lib in shardwal shardwal_http shardwal_testing; do
-  f=$work/shared/lib$lib.so.$version
+  f=$shared/lib$lib.so.$version
   [ -f "$f" ] || fail "no $f"
   readelf -d "$f" | grep -qF "Library soname: [lib$lib.so.$so]" ||
     fail "lib$lib: SONAME is not lib$lib.so.$so: $(readelf -d "$f" | grep SONAME)"
@@ -66,7 +69,7 @@ for lib in shardwal shardwal_http shardwal_testing; do
 done
 
 step "cpack -G DEB (shared, and the static build $static_build)"
-(cd "$work/shared" && quiet cpack -G DEB -B "$work/debs-shared")
+(cd "$shared" && quiet cpack -G DEB -B "$work/debs-shared")
 [ -f "$static_build/CPackConfig.cmake" ] || fail "no CPackConfig.cmake in $static_build"
 grep -q 'BUILD_SHARED_LIBS:BOOL=ON' "$static_build/CMakeCache.txt" && fail "$static_build is a shared build"
 (cd "$static_build" && quiet cpack -G DEB -B "$work/debs-static")
@@ -92,19 +95,20 @@ for p in "shared $runtime_pkg" "shared libshardwal-dev" "static libshardwal-dev"
   expect_field "$b" "$n" Version "^$deb_version\$"
   expect_field "$b" "$n" Maintainer "."
   expect_field "$b" "$n" Description "."
-  dpkg-deb --fsys-tarfile "$(deb "$b" "$n")" | tar -xO "./usr/share/doc/$n/copyright" | grep -q "Apache License" ||
-    fail "$b $n: no Apache-2.0 /usr/share/doc/$n/copyright"
+  copyright=$(dpkg-deb --fsys-tarfile "$(deb "$b" "$n")" | tar -xO "./usr/share/doc/$n/copyright") || true
+  grep -q "Apache License" <<<"$copyright" || fail "$b $n: no Apache-2.0 /usr/share/doc/$n/copyright"
 done
 expect_field shared "$runtime_pkg" Depends "libisal2.*libstdc\+\+6.*libxxhash0"
 expect_field shared libshardwal-dev Depends "^$runtime_pkg \(= $deb_version\)\$"
 expect_field static libshardwal-dev Depends "libisal-dev.*libxxhash-dev"
 expect_field static shardwal-tools Depends "libisal2.*libstdc\+\+6.*libxxhash0"
 expect_no_field static shardwal-tools Depends "libshardwal"  # the CLI links it statically
-dpkg-deb -c "$(deb shared "$runtime_pkg")" | grep -q "libshardwal.so.$so -> libshardwal.so.$version" ||
+# (listings in variables: grep -q would close the pipe early, and pipefail fail it)
+runtime_files=$(dpkg-deb -c "$(deb shared "$runtime_pkg")")
+grep -q "libshardwal.so.$so -> libshardwal.so.$version" <<<"$runtime_files" ||
   fail "$runtime_pkg has no libshardwal.so.$so link"
-dpkg-deb -c "$(deb shared "$runtime_pkg")" | grep -qE '\.h$|\.pc$|\.cmake$|libshardwal\.so$' &&
-  fail "$runtime_pkg holds development files"
-dpkg-deb -c "$(deb static libshardwal-dev)" | grep -q 'libshardwal\.a$' || fail "static libshardwal-dev has no libshardwal.a"
+grep -qE '\.h$|\.pc$|\.cmake$|libshardwal\.so -> ' <<<"$runtime_files" && fail "$runtime_pkg holds development files"
+grep -q 'libshardwal\.a$' <<<"$(dpkg-deb -c "$(deb static libshardwal-dev)")" || fail "static libshardwal-dev has no libshardwal.a"
 
 step "unpack (dpkg-deb -x)"
 for b in shared static; do
