@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # README command 2 (and what CI runs): build and run the whole test suite
-#   1. release build: every test, plus install + find_package from outside;
+#   1. release build: every test but the packaging one;
 #   2. ASan+UBSan build: the unit tests (label "unit");
 #   3. ThreadSanitizer build: the concurrency tests (label "concurrency");
 #   4. libFuzzer (clang) on the segment and record reader, for
@@ -10,13 +10,16 @@
 #      builds the libraries and the CLI (a lock annotation broken anywhere in
 #      them fails here), then runs the checks that the analysis is on and that
 #      every member states its guard (ctest -R 'ThreadSafety|LockAnnotation').
-# SHARDWAL_TEST_STAGES="release asan tsan fuzz clang" picks stages.
+#   6. packaging (label "package"): the .deb packages of the release build and
+#      of a shared build, unpacked, and an outside project built against them
+#      with find_package and pkg-config (tests/packaging/package_test.sh).
+# SHARDWAL_TEST_STAGES="release asan tsan fuzz clang package" picks stages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 
 JOBS=${JOBS:-$(nproc)}
-STAGES=${SHARDWAL_TEST_STAGES:-"release asan tsan fuzz clang"}
+STAGES=${SHARDWAL_TEST_STAGES:-"release asan tsan fuzz clang package"}
 CTEST_ARGS=(--output-on-failure -j "$JOBS" --timeout 300)
 
 TOTAL=0
@@ -62,7 +65,7 @@ for stage in $STAGES; do
   case $stage in
     release)
       build build/release -DCMAKE_BUILD_TYPE=Release -DSHARDWAL_BUILD_BENCH=ON
-      run_ctest --test-dir build/release "${CTEST_ARGS[@]}"
+      run_ctest --test-dir build/release -LE package "${CTEST_ARGS[@]}"
       crash_model_summary build/release
       ;;
     asan)
@@ -85,6 +88,13 @@ for stage in $STAGES; do
         -DSHARDWAL_BUILD_BENCH=OFF -DSHARDWAL_THREAD_SAFETY=ON >/dev/null
       cmake --build build/clang -j "$JOBS" --target shardwal shardwal_http shardwal_testing shardwal_cli
       run_ctest --test-dir build/clang -R 'ThreadSafety|LockAnnotation' "${CTEST_ARGS[@]}"
+      ;;
+    package)
+      # The release build's libraries and CLI (already built after the
+      # release stage); the test builds the shared libraries itself.
+      cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHARDWAL_BUILD_BENCH=ON >/dev/null
+      cmake --build build/release -j "$JOBS" --target shardwal shardwal_http shardwal_testing shardwal_cli
+      JOBS=$JOBS run_ctest --test-dir build/release -L package "${CTEST_ARGS[@]}"
       ;;
     *) echo "unknown stage $stage" >&2; exit 2 ;;
   esac

@@ -9,8 +9,10 @@
 
 #include <exception>
 #include <iostream>
+#include <string>
 
 #include "bench/bench_commands.h"
+#include "shardwal/version.h"
 #include "tools/cli_common.h"
 #include "tools/demo_command.h"
 #include "tools/wal_commands.h"
@@ -22,6 +24,9 @@ int main(int argc, char** argv) {
       "shardwal"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Print help for every command and exit");
+  // `shardwal --version`: the linked library's version (shardwal::Version()).
+  app.set_version_flag("--version", "shardwal " + std::string(shardwal::Version()),
+                       "Print the version (shardwal MAJOR.MINOR.PATCH) and exit");
   app.footer("Exit status: 0 ok, 1 runtime failure (e.g. a WAL error), 2 usage error.");
 
   shardwal::tools::AddBenchCommand(app);
@@ -41,7 +46,7 @@ int main(int argc, char** argv) {
     // Thrown by a command that failed at run time; it printed why.
     return e.get_exit_code();
   } catch (const CLI::ParseError& e) {
-    // --help (exit code 0) or a usage error: CLI11 prints the message.
+    // --help or --version (exit code 0) or a usage error: CLI11 prints the message.
     return app.exit(e) == 0 ? 0 : shardwal::tools::kExitUsageOrDir;
   } catch (const std::exception& e) {
     std::cerr << "shardwal: " << e.what() << std::endl;

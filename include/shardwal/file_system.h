@@ -17,12 +17,13 @@
 #include <string>
 #include <vector>
 
+#include "shardwal/export.h"
 #include "shardwal/status.h"
 
 namespace shardwal {
 
 // A file open for writing. Not thread-safe: one shard flush thread owns it.
-class WritableFile {
+class SHARDWAL_EXPORT WritableFile {
  public:
   virtual ~WritableFile() = default;
 
@@ -49,7 +50,7 @@ class WritableFile {
 };
 
 // A file open for reading at arbitrary offsets. Thread-safe.
-class ReadableFile {
+class SHARDWAL_EXPORT ReadableFile {
  public:
   virtual ~ReadableFile() = default;
 
@@ -70,7 +71,7 @@ struct SpaceInfo {
 };
 
 // An exclusive advisory lock (flock) held until this object is destroyed.
-class FileLock {
+class SHARDWAL_EXPORT FileLock {
  public:
   virtual ~FileLock() = default;
   virtual const std::string& path() const = 0;
@@ -83,7 +84,7 @@ class FileLock {
 // Threading: an implementation must accept calls from many threads at once
 // (each shard's flush thread, the preparers, recovery's parallel scan); the
 // files it returns follow their own class's rule above.
-class FileSystem {
+class SHARDWAL_EXPORT FileSystem {
  public:
   virtual ~FileSystem() = default;
 

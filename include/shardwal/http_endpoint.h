@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "shardwal/http_export.h"
 #include "shardwal/status.h"
 
 namespace shardwal {
@@ -24,7 +25,7 @@ struct HttpEndpointOptions {
   std::uint16_t port = 0;             // 0: pick a free port (see port())
 };
 
-class HttpEndpoint {
+class SHARDWAL_HTTP_EXPORT HttpEndpoint {
  public:
   // Starts serving `wal` (which must outlive the endpoint) on its own thread;
   // requests only read the Wal (Metrics, health), so they never block an

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "shardwal/export.h"
 #include "shardwal/status.h"
 #include "shardwal/types.h"
 
@@ -115,9 +116,9 @@ struct WalMetrics {
 // The Prometheus text exposition format (version 0.0.4) of a snapshot:
 // shardwal_appends_total, shardwal_fsync_duration_seconds (histogram), ...
 // with a shard="<i>" label for per-shard series.
-std::string PrometheusText(const WalMetrics& m);
+SHARDWAL_EXPORT std::string PrometheusText(const WalMetrics& m);
 
 // {"status": "ok"|"failed", "error": ..., "shards": [{...health...}], ...}
-std::string HealthJson(const WalMetrics& m);
+SHARDWAL_EXPORT std::string HealthJson(const WalMetrics& m);
 
 }  // namespace shardwal

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "shardwal/export.h"
 #include "shardwal/types.h"
 
 namespace spdlog {
@@ -28,7 +29,7 @@ namespace shardwal {
 
 class FileSystem;
 
-struct Options {
+struct SHARDWAL_EXPORT Options {
   // The WAL's home: holds the LOCK file and, unless shard_dirs is given, the
   // shard directories <dir>/shard-<i>. Required.
   std::string dir;

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "shardwal/export.h"
 #include "shardwal/options.h"
 #include "shardwal/status.h"
 #include "shardwal/types.h"
@@ -21,7 +22,7 @@
 namespace shardwal {
 
 // One thing recovery found wrong, with where it is.
-struct Anomaly {
+struct SHARDWAL_EXPORT Anomaly {
   enum class Kind : std::uint8_t {
     kTornTail,           // a partial last write at the end of a shard's last segment
     kZeroedTail,         // zeros (preallocated or never written) at the end of the last segment
@@ -46,7 +47,7 @@ struct Anomaly {
   //  4096 (512 bytes) after LSN 1234: batch header cut short"
   std::string ToString() const;
 };
-std::string_view AnomalyKindName(Anomaly::Kind k);
+SHARDWAL_EXPORT std::string_view AnomalyKindName(Anomaly::Kind k);
 
 struct ShardRecovery {
   std::uint32_t shard = 0;
@@ -60,7 +61,7 @@ struct ShardRecovery {
   std::uint64_t segments_removed = 0;  // whole segments removed
 };
 
-struct RecoveryReport {
+struct SHARDWAL_EXPORT RecoveryReport {
   RecoveryMode mode = RecoveryMode::kTolerateTornTail;
   Consistency consistency = Consistency::kGlobal;
   bool existing = false;            // false: a new WAL, nothing to recover
@@ -111,7 +112,7 @@ struct TxnReplayReport {
 // tell a writer that is ahead from a shard that came back short
 // (docs/design.md, "What was acknowledged"), and the reader sees the records
 // up to the cut it computed at Open.
-class LogReader {
+class SHARDWAL_EXPORT LogReader {
  public:
   // Scans and validates every shard (in parallel) and computes the cut,
   // modifying nothing and taking no lock. Uses options.dir (the MANIFEST

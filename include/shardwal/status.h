@@ -15,8 +15,12 @@
 #include <utility>
 #include <variant>
 
+#include "shardwal/export.h"
+
 namespace shardwal {
 
+// Not polymorphic: its out-of-line members carry SHARDWAL_EXPORT one by one
+// (GCC takes no __attribute__ after [[nodiscard]] on a class).
 class [[nodiscard]] Status {
  public:
   enum class Code : unsigned char {
@@ -59,12 +63,12 @@ class [[nodiscard]] Status {
   bool IsNotFound() const { return code_ == Code::kNotFound; }
 
   // "IOError: fdatasync shard 2 /data/shard-2/...: Input/output error (errno 5)"
-  std::string ToString() const;
+  SHARDWAL_EXPORT std::string ToString() const;
 
   // The same status with `context` put in front of its message.
-  Status WithContext(std::string_view context) const;
+  SHARDWAL_EXPORT Status WithContext(std::string_view context) const;
 
-  static std::string_view CodeName(Code c);
+  SHARDWAL_EXPORT static std::string_view CodeName(Code c);
 
  private:
   Status(Code c, std::string msg, int err = 0) : code_(c), errno_(err), msg_(std::move(msg)) {}
@@ -78,7 +82,7 @@ namespace internal {
 // Prints "shardwal: <what> of a failed Result: <status>" to stderr and
 // aborts: taking the value of a failed Result is a bug in the caller, and
 // the status says which failure it missed (absl::StatusOr does the same).
-[[noreturn]] void DieOnFailedResult(const char* what, const Status& status);
+[[noreturn]] SHARDWAL_EXPORT void DieOnFailedResult(const char* what, const Status& status);
 }  // namespace internal
 
 // A value or the Status that explains why there is none. Check ok() (or

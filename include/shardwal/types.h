@@ -7,6 +7,8 @@
 #include <optional>
 #include <string_view>
 
+#include "shardwal/export.h"
+
 namespace shardwal {
 
 // A log sequence number. The first record of a WAL gets LSN 1; every
@@ -28,8 +30,8 @@ enum class RecordType : std::uint8_t {
   // 128..255 for applications (shardwal stores and replays them untouched).
 };
 inline constexpr std::uint8_t kFirstUserRecordType = 128;
-bool IsValidRecordType(std::uint8_t t);
-std::string_view RecordTypeName(RecordType t);
+SHARDWAL_EXPORT bool IsValidRecordType(std::uint8_t t);
+SHARDWAL_EXPORT std::string_view RecordTypeName(RecordType t);
 
 // How long an append waits and whether its record is ever fdatasync'd.
 enum class Durability : std::uint8_t {
@@ -39,13 +41,13 @@ enum class Durability : std::uint8_t {
            // caller does not wait (use WaitDurable / OnDurable to wait later)
   kGroup,  // the call returns once the global durable watermark covers it
 };
-std::string_view DurabilityName(Durability d);
-std::optional<Durability> ParseDurability(std::string_view s);
+SHARDWAL_EXPORT std::string_view DurabilityName(Durability d);
+SHARDWAL_EXPORT std::optional<Durability> ParseDurability(std::string_view s);
 
 // How a new segment file is prepared (Options::preallocation).
 enum class Preallocation : std::uint8_t { kNone, kAllocate, kZeroFill };
-std::string_view PreallocationName(Preallocation p);  // "none", "allocate", "zero-fill"
-std::optional<Preallocation> ParsePreallocation(std::string_view s);
+SHARDWAL_EXPORT std::string_view PreallocationName(Preallocation p);  // "none", "allocate", "zero-fill"
+SHARDWAL_EXPORT std::optional<Preallocation> ParsePreallocation(std::string_view s);
 
 // Which shard an append goes to.
 enum class Routing : std::uint8_t {
@@ -54,8 +56,8 @@ enum class Routing : std::uint8_t {
   kThread,  // every append goes to the calling thread's shard (each thread
             // sticks to one shard; threads are spread round-robin)
 };
-std::string_view RoutingName(Routing r);
-std::optional<Routing> ParseRouting(std::string_view s);
+SHARDWAL_EXPORT std::string_view RoutingName(Routing r);
+SHARDWAL_EXPORT std::optional<Routing> ParseRouting(std::string_view s);
 
 // What Open does with damaged or incomplete shard logs (docs/recovery.md).
 enum class RecoveryMode : std::uint8_t {
@@ -67,8 +69,8 @@ enum class RecoveryMode : std::uint8_t {
   kSalvage,           // skip what is corrupt, keep every valid record,
                       // report everything skipped
 };
-std::string_view RecoveryModeName(RecoveryMode m);
-std::optional<RecoveryMode> ParseRecoveryMode(std::string_view s);
+SHARDWAL_EXPORT std::string_view RecoveryModeName(RecoveryMode m);
+SHARDWAL_EXPORT std::optional<RecoveryMode> ParseRecoveryMode(std::string_view s);
 
 // What recovery keeps and what a group append waits for.
 enum class Consistency : std::uint8_t {
@@ -78,7 +80,7 @@ enum class Consistency : std::uint8_t {
               // possible after a crash); a group append waits only for its
               // own shard. For many independent tags.
 };
-std::string_view ConsistencyName(Consistency c);
-std::optional<Consistency> ParseConsistency(std::string_view s);
+SHARDWAL_EXPORT std::string_view ConsistencyName(Consistency c);
+SHARDWAL_EXPORT std::optional<Consistency> ParseConsistency(std::string_view s);
 
 }  // namespace shardwal

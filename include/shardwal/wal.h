@@ -29,6 +29,7 @@
 #include <string_view>
 #include <vector>
 
+#include "shardwal/export.h"
 #include "shardwal/metrics.h"
 #include "shardwal/options.h"
 #include "shardwal/recovery.h"
@@ -68,7 +69,7 @@ struct WalStats {
   std::uint64_t wal_bytes = 0;      // bytes of all segment files, against max_wal_bytes
 };
 
-class Wal {
+class SHARDWAL_EXPORT Wal {
  public:
   // Creates the WAL in options.dir (and the shard directories), or opens an
   // existing one: every shard is scanned and validated, the shards are

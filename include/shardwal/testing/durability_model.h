@@ -89,13 +89,14 @@
 #include <vector>
 
 #include "shardwal/file_system.h"
+#include "shardwal/testing/export.h"
 
 namespace shardwal {
 
 // Threading: every method may be called from any thread (one mutex);
 // SimulatePowerLoss and ForgetUnder only while the code under test is
 // stopped.
-class DurabilityModel {
+class SHARDWAL_TESTING_EXPORT DurabilityModel {
  public:
   explicit DurabilityModel(std::shared_ptr<FileSystem> base) : base_(std::move(base)) {}
 

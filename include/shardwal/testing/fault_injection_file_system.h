@@ -30,6 +30,7 @@
 
 #include "shardwal/file_system.h"
 #include "shardwal/testing/durability_model.h"
+#include "shardwal/testing/export.h"
 #include "shardwal/testing/fault_schedule.h"
 
 namespace shardwal {
@@ -37,7 +38,7 @@ namespace shardwal {
 // Threading: every method may be called from any thread; SimulatePowerLoss
 // and the whole-directory faults only while the code under test is stopped
 // (its files closed).
-class FaultInjectionFileSystem : public FileSystem {
+class SHARDWAL_TESTING_EXPORT FaultInjectionFileSystem : public FileSystem {
  public:
   using Op = FaultOp;
   using LossMode = DurabilityModel::LossMode;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "shardwal/status.h"
+#include "shardwal/testing/export.h"
 
 namespace shardwal {
 
@@ -28,7 +29,7 @@ namespace shardwal {
 // "<from> -> <to>".
 enum class FaultOp { kWrite, kSync, kCreate, kSyncDir, kRename, kDelete, kCreateDir, kLock, kTruncate, kAllocate };
 
-class FaultSchedule {
+class SHARDWAL_TESTING_EXPORT FaultSchedule {
  public:
   using Op = FaultOp;
 
