@@ -25,7 +25,6 @@
 #include "bench/latency_histogram.h"
 #include "bench/payload.h"
 #include "bench/scratch_dir.h"
-#include "bench/stderr_logger.h"
 #include "bench/writer_gate.h"
 #include "shardwal/http_endpoint.h"
 #include "shardwal/options.h"
@@ -193,7 +192,7 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
   opt.num_shards = c.shards;
   opt.durability = c.durability;
   opt.routing = c.routing;
-  opt.logger = c.logger ? c.logger : StderrWarningsLogger("shardwal-bench");
+  opt.log = c.log;
   if (c.preallocation) opt.preallocation = *c.preallocation;
   if (c.recycle_segments) opt.recycle_segments = *c.recycle_segments;
   if (c.segment_bytes != 0) opt.segment_bytes = c.segment_bytes;
