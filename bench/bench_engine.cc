@@ -193,6 +193,7 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
   opt.durability = c.durability;
   opt.routing = c.routing;
   opt.log = c.log;
+  opt.allow_group_access = c.allow_group_access;
   if (c.preallocation) opt.preallocation = *c.preallocation;
   if (c.recycle_segments) opt.recycle_segments = *c.recycle_segments;
   if (c.segment_bytes != 0) opt.segment_bytes = c.segment_bytes;

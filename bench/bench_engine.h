@@ -58,6 +58,8 @@ struct BenchConfig {
   // Where the WAL's lifecycle events go (Options::log); null: warnings and
   // errors to stderr.
   LogCallback log;
+  // Options::allow_group_access: the WAL's files 0640, directories 0750.
+  bool allow_group_access = false;
   // Serve the WAL's dashboard, /metrics, /metrics.json and /health
   // (HttpEndpoint) on http_address:http_port while the benchmark runs;
   // 0: any free port. Unset: no HTTP endpoint. The URL is printed on

@@ -83,6 +83,7 @@ Options WalOptions(const RecoveryBenchConfig& c, const std::string& dir, std::ui
   opt.routing = Routing::kTag;
   opt.durability = Durability::kNone;
   opt.log = log;
+  opt.allow_group_access = c.allow_group_access;
   const std::size_t record_max = c.record_bytes + 64;  // as RunBench sizes them
   if (record_max > opt.max_record_bytes) {
     opt.max_record_bytes = static_cast<std::uint32_t>(record_max);
@@ -120,6 +121,7 @@ Status MeasureShardwal(const RecoveryBenchConfig& c, const std::string& parent, 
   bc.routing = Routing::kTag;
   bc.tags = c.tags;
   bc.log = log;
+  bc.allow_group_access = c.allow_group_access;
   Result<BenchResult> built = RunBench(bc);
   if (!built.ok()) return built.status().WithContext("building the " + std::to_string(shards) + "-shard WAL");
   if (built->interrupted || built->records != c.records) return Status::Closed("interrupted while building the WAL");

@@ -54,6 +54,8 @@ struct RecoveryBenchConfig {
   // Where the WALs' lifecycle events go (Options::log); null: warnings and
   // errors to stderr.
   LogCallback log;
+  // Options::allow_group_access: the WALs' files 0640, directories 0750.
+  bool allow_group_access = false;
 };
 
 Status ValidateRecoveryBenchConfig(const RecoveryBenchConfig& config);
