@@ -85,7 +85,9 @@ class MemFileSystem final : public FileSystem {
     if (path != kPath) return Status::NotFound(path);
     return std::unique_ptr<ReadableFile>(new MemFile(bytes_, fail_at_));
   }
-  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string&, FileAccess = FileAccess::kOwner) override { return No(); }
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string&, FileAccess = FileAccess::kOwner) override {
+    return No();
+  }
   Result<std::unique_ptr<WritableFile>> ReopenWritableFile(const std::string&) override { return No(); }
   Status CreateDirs(const std::string&, FileAccess = FileAccess::kOwner) override { return No(); }
   Result<std::vector<std::string>> ListDir(const std::string&) override { return No(); }
@@ -94,7 +96,9 @@ class MemFileSystem final : public FileSystem {
   Status DeleteFile(const std::string&) override { return No(); }
   Status RenameFile(const std::string&, const std::string&) override { return No(); }
   Status SyncDir(const std::string&) override { return No(); }
-  Result<std::unique_ptr<FileLock>> LockFile(const std::string&, FileAccess = FileAccess::kOwner) override { return No(); }
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string&, FileAccess = FileAccess::kOwner) override {
+    return No();
+  }
 
  private:
   static Status No() { return Status::NotSupported("read-only in-memory file system"); }
