@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # SPDX license headers on every source file the project wrote.
 #   scripts/spdx.sh --check   lists files without the header, exits 1 if any
 #   scripts/spdx.sh --add     prepends the header where it is missing
