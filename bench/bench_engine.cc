@@ -184,7 +184,8 @@ Status ValidateBenchConfig(const BenchConfig& c) {
 
 Result<BenchResult> RunBench(const BenchConfig& c) {
   if (Status s = ValidateBenchConfig(c); !s.ok()) return s;
-  auto dir = ScratchDir::Make(c.dir, c.keep, "shardwal-bench");
+  auto dir = ScratchDir::Make(c.dir, c.keep, "shardwal-bench",
+                              c.allow_group_access ? FileAccess::kGroup : FileAccess::kOwner);
   if (!dir.ok()) return dir.status();
 
   Options opt;

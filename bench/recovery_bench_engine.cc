@@ -317,7 +317,8 @@ Status ValidateRecoveryBenchConfig(const RecoveryBenchConfig& c) {
 
 Result<RecoveryBenchResult> RunRecoveryBench(const RecoveryBenchConfig& c) {
   if (Status s = ValidateRecoveryBenchConfig(c); !s.ok()) return s;
-  auto dir = ScratchDir::Make(c.dir, c.keep, "shardwal-rbench");
+  auto dir = ScratchDir::Make(c.dir, c.keep, "shardwal-rbench",
+                              c.allow_group_access ? FileAccess::kGroup : FileAccess::kOwner);
   if (!dir.ok()) return dir.status();
 
   RecoveryBenchResult r;
