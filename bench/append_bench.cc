@@ -51,7 +51,7 @@ struct AppendWal {
     // with the writers for the CPU (the rest are defaults: 1 MiB batches,
     // 16 MiB of buffer per shard, 64 MiB segments).
     opt.preallocation = shardwal::Preallocation::kNone;
-    opt.logger = shardwal::bench::SilentLogger();
+    opt.log = shardwal::bench::SilentLog();
     auto r = shardwal::Wal::Open(opt);
     if (!r.ok()) {
       error = r.status().ToString();

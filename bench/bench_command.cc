@@ -63,7 +63,8 @@ struct BenchFlags {
 // peer runs in its own fresh directory with the library's segment settings.
 constexpr const char* kSingleRunOnly[] = {"--records",    "--routing",          "--keep",   "--preallocation",
                                           "--recycle",    "--segment-bytes",    "--checkpoint-every",
-                                          "--http",       "--http-address",     "--http-linger"};
+                                          "--http",       "--http-address",     "--http-linger",
+                                          "--allow-group-access"};
 // Flags --sweep takes from its own axes instead.
 constexpr const char* kSweepAxes[][2] = {{"--writers", "--sweep-writers"},
                                          {"--shards", "--sweep-shards"},
@@ -323,6 +324,8 @@ void AddBenchCommand(CLI::App& app) {
       ->check(CLI::NonNegativeNumber)
       ->needs(flags->http_opt);
   cmd->add_flag("--keep", c.keep, "Keep the temporary WAL directory");
+  cmd->add_flag("--allow-group-access", c.allow_group_access,
+                "Create the WAL's files 0640 and directories 0750 (default 0600 and 0700; the umask still applies)");
 
   // --compare and --sweep.
   CLI::Option* compare = cmd->add_flag(

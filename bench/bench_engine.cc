@@ -25,7 +25,6 @@
 #include "bench/latency_histogram.h"
 #include "bench/payload.h"
 #include "bench/scratch_dir.h"
-#include "bench/stderr_logger.h"
 #include "bench/writer_gate.h"
 #include "shardwal/http_endpoint.h"
 #include "shardwal/options.h"
@@ -185,7 +184,8 @@ Status ValidateBenchConfig(const BenchConfig& c) {
 
 Result<BenchResult> RunBench(const BenchConfig& c) {
   if (Status s = ValidateBenchConfig(c); !s.ok()) return s;
-  auto dir = ScratchDir::Make(c.dir, c.keep, "shardwal-bench");
+  auto dir = ScratchDir::Make(c.dir, c.keep, "shardwal-bench",
+                              c.allow_group_access ? FileAccess::kGroup : FileAccess::kOwner);
   if (!dir.ok()) return dir.status();
 
   Options opt;
@@ -193,7 +193,8 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
   opt.num_shards = c.shards;
   opt.durability = c.durability;
   opt.routing = c.routing;
-  opt.logger = c.logger ? c.logger : StderrWarningsLogger("shardwal-bench");
+  opt.log = c.log;
+  opt.allow_group_access = c.allow_group_access;
   if (c.preallocation) opt.preallocation = *c.preallocation;
   if (c.recycle_segments) opt.recycle_segments = *c.recycle_segments;
   if (c.segment_bytes != 0) opt.segment_bytes = c.segment_bytes;

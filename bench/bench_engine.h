@@ -15,12 +15,9 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "shardwal/logging.h"
 #include "shardwal/status.h"
 #include "shardwal/types.h"
-
-namespace spdlog {
-class logger;
-}
 
 namespace shardwal::tools {
 
@@ -58,8 +55,11 @@ struct BenchConfig {
   std::uint64_t checkpoint_every = 0;
   // One progress line per second here (stderr by the CLI); null: none.
   std::ostream* progress = nullptr;
-  // Where the WAL's lifecycle events go; null: warnings and errors to stderr.
-  std::shared_ptr<spdlog::logger> logger;
+  // Where the WAL's lifecycle events go (Options::log); null: warnings and
+  // errors to stderr.
+  LogCallback log;
+  // Options::allow_group_access: the WAL's files 0640, directories 0750.
+  bool allow_group_access = false;
   // Serve the WAL's dashboard, /metrics, /metrics.json and /health
   // (HttpEndpoint) on http_address:http_port while the benchmark runs;
   // 0: any free port. Unset: no HTTP endpoint. The URL is printed on

@@ -3,7 +3,6 @@
 // shardwal_micro_bench).
 #pragma once
 
-#include <spdlog/logger.h>
 #include <stdlib.h>
 
 #include <cstdint>
@@ -12,8 +11,11 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
+
+#include "shardwal/logging.h"
 
 namespace shardwal::bench {
 
@@ -83,10 +85,9 @@ class TempDir {
   std::string error_;
 };
 
-// A logger without sinks: the WAL's open/close lines would drown the table.
-inline std::shared_ptr<spdlog::logger> SilentLogger() {
-  static const auto logger = std::make_shared<spdlog::logger>("micro_bench");
-  return logger;
+// A log that drops everything: the WAL's open/close lines would drown the table.
+inline shardwal::LogCallback SilentLog() {
+  return [](shardwal::LogLevel, std::string_view) {};
 }
 
 }  // namespace shardwal::bench

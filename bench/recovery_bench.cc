@@ -64,7 +64,7 @@ std::string Build(MergeInput& in, std::uint32_t shards) {
     opt.durability = shardwal::Durability::kNone;
     opt.preallocation = shardwal::Preallocation::kNone;
     opt.segment_bytes = 4u << 20;  // several segments per shard at k = 1
-    opt.logger = shardwal::bench::SilentLogger();
+    opt.log = shardwal::bench::SilentLog();
     auto wal = shardwal::Wal::Open(opt);
     if (!wal.ok()) return wal.status().ToString();
     const std::vector<std::string> tags = shardwal::bench::Tags(1024);

@@ -76,6 +76,8 @@ void AddRecoveryBenchCommand(CLI::App& app) {
                 "Also write the records into RocksDB (Put, sync=false, WAL on, nothing flushed to SST) and time "
                 "DB::Open replaying its WAL");
   cmd->add_flag("--keep", c.keep, "Keep the WALs (and the temporary directory)");
+  cmd->add_flag("--allow-group-access", c.allow_group_access,
+                "Create the WALs' files 0640 and directories 0750 (default 0600 and 0700; the umask still applies)");
   cmd->add_flag("--json", flags->json, "Also print the results as one JSON object on the last line of stdout");
   cmd->footer(
       "The page cache is left warm: nothing is dropped between writing a WAL and reading it back. Progress goes to "

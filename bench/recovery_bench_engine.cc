@@ -21,7 +21,6 @@
 #include "bench/payload.h"
 #include "bench/rocksdb_peer.h"
 #include "bench/scratch_dir.h"
-#include "bench/stderr_logger.h"
 #include "shardwal/options.h"
 #include "shardwal/recovery.h"
 #include "shardwal/wal.h"
@@ -77,13 +76,14 @@ void Progress(const RecoveryBenchConfig& c, const std::string& line) {
 }
 
 Options WalOptions(const RecoveryBenchConfig& c, const std::string& dir, std::uint32_t shards,
-                   const std::shared_ptr<spdlog::logger>& logger) {
+                   const LogCallback& log) {
   Options opt;
   opt.dir = dir;
   opt.num_shards = shards;
   opt.routing = Routing::kTag;
   opt.durability = Durability::kNone;
-  opt.logger = logger;
+  opt.log = log;
+  opt.allow_group_access = c.allow_group_access;
   const std::size_t record_max = c.record_bytes + 64;  // as RunBench sizes them
   if (record_max > opt.max_record_bytes) {
     opt.max_record_bytes = static_cast<std::uint32_t>(record_max);
@@ -105,7 +105,7 @@ Status CheckReport(const RecoveryReport& rep, std::uint64_t records, const char*
 // ---- shardwal, one shard count -------------------------------------------------
 
 Status MeasureShardwal(const RecoveryBenchConfig& c, const std::string& parent, std::uint32_t shards,
-                       const std::shared_ptr<spdlog::logger>& logger, RecoveryBenchResult* out) {
+                       const LogCallback& log, RecoveryBenchResult* out) {
   const std::string dir = parent + "/wal-" + std::to_string(shards);
   Progress(c, "building a " + std::to_string(shards) + "-shard WAL of " + std::to_string(c.records) + " records in " +
                   dir);
@@ -120,7 +120,8 @@ Status MeasureShardwal(const RecoveryBenchConfig& c, const std::string& parent, 
   bc.durability = Durability::kNone;  // Close() syncs it all once
   bc.routing = Routing::kTag;
   bc.tags = c.tags;
-  bc.logger = logger;
+  bc.log = log;
+  bc.allow_group_access = c.allow_group_access;
   Result<BenchResult> built = RunBench(bc);
   if (!built.ok()) return built.status().WithContext("building the " + std::to_string(shards) + "-shard WAL");
   if (built->interrupted || built->records != c.records) return Status::Closed("interrupted while building the WAL");
@@ -133,7 +134,7 @@ Status MeasureShardwal(const RecoveryBenchConfig& c, const std::string& parent, 
   info.bytes = built->bytes_written;
   info.batches = built->batches;
 
-  const Options opt = WalOptions(c, dir, shards, logger);
+  const Options opt = WalOptions(c, dir, shards, log);
   PhaseRuns open_runs, replay_runs, both_runs, wal_runs;
   std::uint64_t bytes = 0;
   for (std::uint32_t i = 0; i < c.repeat; ++i) {
@@ -316,9 +317,9 @@ Status ValidateRecoveryBenchConfig(const RecoveryBenchConfig& c) {
 
 Result<RecoveryBenchResult> RunRecoveryBench(const RecoveryBenchConfig& c) {
   if (Status s = ValidateRecoveryBenchConfig(c); !s.ok()) return s;
-  auto dir = ScratchDir::Make(c.dir, c.keep, "shardwal-rbench");
+  auto dir = ScratchDir::Make(c.dir, c.keep, "shardwal-rbench",
+                              c.allow_group_access ? FileAccess::kGroup : FileAccess::kOwner);
   if (!dir.ok()) return dir.status();
-  const std::shared_ptr<spdlog::logger> logger = c.logger ? c.logger : StderrWarningsLogger("shardwal-bench-recovery");
 
   RecoveryBenchResult r;
   r.records = c.records;
@@ -328,7 +329,7 @@ Result<RecoveryBenchResult> RunRecoveryBench(const RecoveryBenchConfig& c) {
   r.repeat = c.repeat;
   r.dir = dir->path();
   for (std::uint32_t shards : c.shards) {
-    if (Status s = MeasureShardwal(c, dir->path(), shards, logger, &r); !s.ok()) return s;
+    if (Status s = MeasureShardwal(c, dir->path(), shards, c.log, &r); !s.ok()) return s;
   }
   if (c.rocksdb) {
     if (Status s = MeasureRocks(c, dir->path(), &r); !s.ok()) return s;

@@ -29,11 +29,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "shardwal/logging.h"
 #include "shardwal/status.h"
-
-namespace spdlog {
-class logger;
-}
 
 namespace shardwal::tools {
 
@@ -54,8 +51,11 @@ struct RecoveryBenchConfig {
   bool rocksdb = false;            // also time RocksDB's WAL replay
   // Progress lines (stderr by the CLI); null: none.
   std::ostream* progress = nullptr;
-  // Where the WALs' lifecycle events go; null: warnings and errors to stderr.
-  std::shared_ptr<spdlog::logger> logger;
+  // Where the WALs' lifecycle events go (Options::log); null: warnings and
+  // errors to stderr.
+  LogCallback log;
+  // Options::allow_group_access: the WALs' files 0640, directories 0750.
+  bool allow_group_access = false;
 };
 
 Status ValidateRecoveryBenchConfig(const RecoveryBenchConfig& config);

@@ -2,6 +2,7 @@
 #include "bench/scratch_dir.h"
 
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
@@ -13,15 +14,16 @@ namespace shardwal::tools {
 
 namespace fs = std::filesystem;
 
-Result<ScratchDir> ScratchDir::Make(const std::string& given, bool keep, std::string_view prefix) {
+Result<ScratchDir> ScratchDir::Make(const std::string& given, bool keep, std::string_view prefix, FileAccess access) {
   ScratchDir d;
   std::error_code ec;
   if (!given.empty()) {
     if (fs::exists(given, ec) && !fs::is_empty(given, ec)) {
       return Status::InvalidArgument("dir: " + given + " is not empty");
     }
-    fs::create_directories(given, ec);
-    if (ec) return Status::IOError("cannot create " + given + ": " + ec.message(), ec.value());
+    if (Status s = FileSystem::Default()->CreateDirs(given, access); !s.ok()) {
+      return s.WithContext("cannot create " + given);
+    }
     d.path_ = given;
     return d;
   }
@@ -33,6 +35,8 @@ Result<ScratchDir> ScratchDir::Make(const std::string& given, bool keep, std::st
     const int err = errno;
     return Status::IOError("cannot create a temporary directory " + tmpl + ": " + std::strerror(err), err);
   }
+  // mkdtemp made it 0700; it is ours, just made.
+  if (access == FileAccess::kGroup) ::chmod(tmpl.c_str(), DirModeFor(access));
   d.path_ = tmpl;
   d.remove_ = !keep;
   return d;

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "shardwal/file_system.h"
 #include "shardwal/status.h"
 
 namespace shardwal::tools {
@@ -15,7 +16,10 @@ namespace shardwal::tools {
 class ScratchDir {
  public:
   // `prefix` names the temporary directory: <tmp>/<prefix>-XXXXXX.
-  static Result<ScratchDir> Make(const std::string& given, bool keep, std::string_view prefix);
+  // `access`: of the directories it creates (0700, or 0750 for kGroup; the
+  // umask applies); an existing `given` keeps its mode.
+  static Result<ScratchDir> Make(const std::string& given, bool keep, std::string_view prefix,
+                                 FileAccess access = FileAccess::kOwner);
 
   ScratchDir(ScratchDir&& o) noexcept;
   ScratchDir& operator=(ScratchDir&&) = delete;

@@ -22,7 +22,6 @@
 // --fresh removes DIR first.
 #include <shardwal/recovery.h>
 #include <shardwal/wal.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <bit>
@@ -249,7 +248,6 @@ int main(int argc, char** argv) {
     }
   }
   if (dir.empty() || tags == 0 || writers == 0) return Usage();
-  spdlog::set_level(spdlog::level::warn);  // shardwal logs open/close at info level
 
   if (fresh) std::filesystem::remove_all(dir);
   if (!Ingest(dir, points, tags, writers)) return 2;

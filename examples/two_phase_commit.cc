@@ -32,7 +32,6 @@
 // DIR must not hold a WAL yet; --fresh removes it first.
 #include <shardwal/recovery.h>
 #include <shardwal/wal.h>
-#include <spdlog/spdlog.h>
 
 #include <cinttypes>
 #include <cstdint>
@@ -98,7 +97,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: two_phase_commit DIR [--fresh]\n");
     return 2;
   }
-  spdlog::set_level(spdlog::level::warn);  // shardwal logs open/close at info level
   if (fresh) std::filesystem::remove_all(dir);
 
   shardwal::Options options;

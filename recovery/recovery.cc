@@ -1,17 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "recovery/recovery.h"
 
-#include <tbb/parallel_for.h>
-
 #include <algorithm>
 #include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
-#include <thread>
 
 #include "recovery/merge_cursor.h"
+#include "recovery/parallel_for.h"
 #include "recovery/shard_cursor.h"
 
 namespace shardwal {
@@ -146,16 +144,7 @@ Result<RecoveryScan> ScanOnce(FileSystem* fs, const Manifest& manifest, Recovery
   // Pass 1: validate every shard in parallel.
   std::vector<ShardPass> passes(dirs.size());
   auto validate = [&](std::size_t i) { passes[i] = ValidateShard(ctx, static_cast<std::uint32_t>(i), dirs[i]); };
-#if defined(__SANITIZE_THREAD__)
-  // Debian's oneTBB is not built with ThreadSanitizer, so TSan cannot see
-  // its internal synchronisation and reports false races on `passes`. Under
-  // TSan the same fan-out runs on plain threads, which it understands.
-  std::vector<std::thread> threads;
-  for (std::size_t i = 0; i < dirs.size(); ++i) threads.emplace_back(validate, i);
-  for (auto& t : threads) t.join();
-#else
-  tbb::parallel_for(std::size_t{0}, dirs.size(), validate);
-#endif
+  ParallelFor(dirs.size(), validate);
   for (auto& p : passes) {
     rep.anomalies.insert(rep.anomalies.end(), p.anomalies.begin(), p.anomalies.end());
   }

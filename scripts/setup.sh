@@ -6,7 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
   cmake ninja-build g++ pkg-config
-  libtbb-dev libboost-dev libspdlog-dev
+  libboost-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libisal-dev libcli11-dev libxxhash-dev nlohmann-json3-dev
   librocksdb-dev                # the benchmark peer (bench-recovery --rocksdb, bench --compare)

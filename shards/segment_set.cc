@@ -278,7 +278,7 @@ Status SegmentSet::PrepareFresh(const std::string& path, bool zero_fill, std::ui
   if (auto exists = fs.FileExists(path); exists.ok() && *exists) {
     if (Status s = fs.DeleteFile(path); !s.ok()) return s;
   }
-  auto file = fs.NewWritableFile(path);
+  auto file = fs.NewWritableFile(path, config_.access);
   if (!file.ok()) return file.status();
   auto fail = [&](Status s) {
     // Best effort: `s` is the error that matters, and a leftover file is

@@ -97,6 +97,7 @@ class SegmentSet {
     std::uint64_t segment_bytes = 0;
     Preallocation preallocation = Preallocation::kZeroFill;
     std::uint32_t recycle_limit = 0;
+    FileAccess access = FileAccess::kOwner;  // of new segment files
   };
 
   // `segments`: what recovery kept, in sequence order; `released`: files a

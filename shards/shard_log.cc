@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "shards/shard_log.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <cassert>
 
@@ -324,7 +322,7 @@ Status ShardLog::WriteBatch(bool sync) {
     batch_bytes_.Record(format::kBatchHeaderBytes + body.size());
   }
   if (config_.log != nullptr && segments_.segments_created() != segments_before) {
-    config_.log->debug("shardwal: {} started segment {} ({} since Open)", Describe(), segments_.current_path(),
+    config_.log->Debug("{} started segment {} ({} since Open)", Describe(), segments_.current_path(),
                        segments_.segments_created());
   }
   if (!flushing_.empty()) {
@@ -359,12 +357,13 @@ void ShardLog::WarnSlowFsync(std::chrono::nanoseconds took) {
   const double ms = static_cast<double>(took.count()) / 1e6;
   const double threshold_ms = static_cast<double>(config_.slow_fsync_threshold.count()) / 1e3;
   if (slow_fsyncs_unreported_ > 1) {
-    config_.log->warn("shardwal: slow fdatasync on {}: {} took {:.3f} ms (slow_fsync_threshold {:.3f} ms; {} slow "
+    config_.log->Warn("slow fdatasync on {}: {} took {} ms (slow_fsync_threshold {} ms; {} slow "
                       "fdatasyncs on this shard since the last warning)",
-                      Describe(), segments_.current_path(), ms, threshold_ms, slow_fsyncs_unreported_);
+                      Describe(), segments_.current_path(), Logger::Fixed(ms), Logger::Fixed(threshold_ms),
+                      slow_fsyncs_unreported_);
   } else {
-    config_.log->warn("shardwal: slow fdatasync on {}: {} took {:.3f} ms (slow_fsync_threshold {:.3f} ms)",
-                      Describe(), segments_.current_path(), ms, threshold_ms);
+    config_.log->Warn("slow fdatasync on {}: {} took {} ms (slow_fsync_threshold {} ms)", Describe(),
+                      segments_.current_path(), Logger::Fixed(ms), Logger::Fixed(threshold_ms));
   }
   last_slow_warning_ = now;
   slow_fsyncs_unreported_ = 0;

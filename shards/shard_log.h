@@ -31,11 +31,8 @@
 #include "shards/segment_writer.h"
 #include "src/observability/histogram.h"
 #include "src/commit/wal_core.h"
+#include "src/foundation/logger.h"
 #include "src/foundation/mutex.h"
-
-namespace spdlog {
-class logger;
-}
 
 namespace shardwal {
 
@@ -54,7 +51,7 @@ struct ShardConfig {
   std::size_t max_buffered_bytes = 0;
   bool per_shard_consistency = false;  // publish F(shard) for WaitShard
   FileSystem* fs = nullptr;
-  spdlog::logger* log = nullptr;  // rotations (debug), slow fdatasyncs (warn); never per append
+  const Logger* log = nullptr;  // rotations (debug), slow fdatasyncs (warning); never per append
   std::chrono::microseconds slow_fsync_threshold{0};  // 0: never warn
 };
 

@@ -43,7 +43,6 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
-#include <tbb/global_control.h>
 
 #include <algorithm>
 #include <atomic>
@@ -70,13 +69,6 @@ namespace {
 
 using namespace crash;
 using testing::TempDir;
-
-// Wal::Open's recovery scans the shards with oneTBB, whose worker threads
-// outlive the WAL. A process must not fork while other threads run (the
-// child would inherit locks held mid-flight; ThreadSanitizer refuses to run
-// such a child), so this process keeps oneTBB on the calling thread. The
-// children inherit that: their recovery runs serially too.
-const tbb::global_control kNoTbbWorkers(tbb::global_control::max_allowed_parallelism, 1);
 
 std::size_t ThreadsInThisProcess() {
   std::size_t n = 0;

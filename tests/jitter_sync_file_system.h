@@ -25,8 +25,9 @@ class JitterSyncFileSystem final : public FileSystem {
  public:
   explicit JitterSyncFileSystem(std::int64_t max_spin_ns) : max_spin_ns_(max_spin_ns) {}
 
-  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
-    auto f = base_->NewWritableFile(path);
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path,
+                                                        FileAccess access = FileAccess::kOwner) override {
+    auto f = base_->NewWritableFile(path, access);
     if (!f.ok()) return f.status();
     return std::unique_ptr<WritableFile>(std::make_unique<File>(this, std::move(*f)));
   }
@@ -38,14 +39,19 @@ class JitterSyncFileSystem final : public FileSystem {
   Result<std::unique_ptr<ReadableFile>> NewReadableFile(const std::string& path) override {
     return base_->NewReadableFile(path);
   }
-  Status CreateDirs(const std::string& path) override { return base_->CreateDirs(path); }
+  Status CreateDirs(const std::string& path, FileAccess access = FileAccess::kOwner) override {
+    return base_->CreateDirs(path, access);
+  }
   Result<std::vector<std::string>> ListDir(const std::string& path) override { return base_->ListDir(path); }
   Result<bool> FileExists(const std::string& path) override { return base_->FileExists(path); }
   Result<std::uint64_t> FileSize(const std::string& path) override { return base_->FileSize(path); }
   Status DeleteFile(const std::string& path) override { return base_->DeleteFile(path); }
   Status RenameFile(const std::string& from, const std::string& to) override { return base_->RenameFile(from, to); }
   Status SyncDir(const std::string&) override { return Status::OK(); }
-  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override { return base_->LockFile(path); }
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path,
+                                             FileAccess access = FileAccess::kOwner) override {
+    return base_->LockFile(path, access);
+  }
   Result<SpaceInfo> GetSpace(const std::string& path) override { return base_->GetSpace(path); }
 
  private:

@@ -2,7 +2,6 @@
 #include "tests/lifecycle_fixture.h"
 
 #include <gtest/gtest.h>
-#include <spdlog/sinks/null_sink.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -35,10 +34,8 @@ TempDir::~TempDir() {
   stdfs::remove_all(path_, ec);
 }
 
-std::shared_ptr<spdlog::logger> QuietLogger() {
-  static const auto logger =
-      std::make_shared<spdlog::logger>("lifecycle-test", std::make_shared<spdlog::sinks::null_sink_mt>());
-  return logger;
+LogCallback QuietLog() {
+  return [](LogLevel, std::string_view) {};
 }
 
 // ---- self-describing records ------------------------------------------------------
@@ -222,7 +219,7 @@ Options LifeOptions(const std::string& dir, std::uint32_t shards, std::shared_pt
   o.max_buffered_bytes = 256u << 10;
   o.preallocation = Preallocation::kZeroFill;
   o.recycle_segments = 0;
-  o.logger = QuietLogger();
+  o.log = QuietLog();
   if (fs) o.file_system = std::move(fs);
   return o;
 }

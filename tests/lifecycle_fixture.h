@@ -19,8 +19,6 @@
 //  * the cut covers every acknowledged LSN.
 #pragma once
 
-#include <spdlog/logger.h>
-
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -67,7 +65,8 @@ class TempDir {
 
 inline constexpr std::uint64_t kSeg = 64u << 10;  // the smallest segment_bytes Open accepts
 
-std::shared_ptr<spdlog::logger> QuietLogger();
+// A log that drops everything (the many reopens would fill the output).
+LogCallback QuietLog();
 
 // ---- self-describing records ------------------------------------------------------
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The power-loss tests' model (power_loss_test, crash_during_recovery_test;
-// torn_write_test uses only the oneTBB setting below): deterministic
+// torn_write_test uses only its helpers): deterministic
 // records that name their writer, the Model of what each recovery must
 // return, and writers that append until the power fails.
 //
@@ -24,7 +24,6 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <tbb/global_control.h>
 
 #include <algorithm>
 #include <chrono>
@@ -54,16 +53,6 @@ using testing::PowerLossTally;
 using testing::TempDir;
 using testing::TestOptions;
 using Fi = FaultInjectionFileSystem;
-
-#if defined(__SANITIZE_THREAD__)
-// Recovery scans shards in a oneTBB parallel_for. The Debian oneTBB is not
-// built with ThreadSanitizer, which therefore misses the synchronization
-// between its workers and the waiting thread and reports the scan results
-// handed back through it as data races. Under TSan, keep oneTBB on the
-// calling thread; the WAL's own threads are still checked. (One per
-// translation unit that includes this header: they all say the same.)
-static const tbb::global_control kNoTbbWorkers(tbb::global_control::max_allowed_parallelism, 1);
-#endif
 
 inline constexpr std::uint16_t kProbeThread = 99;  // the main thread's first append after each recovery
 inline constexpr std::uint16_t kLateThread = 98;   // the main thread's appends after the power failed

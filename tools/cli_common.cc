@@ -14,7 +14,6 @@
 #include <cstring>
 #include <iostream>
 
-#include "bench/stderr_logger.h"
 #include "shardwal/file_system.h"
 #include "shardwal/wal.h"
 #include "src/foundation/manifest.h"
@@ -159,7 +158,7 @@ Options ExistingWalOptions(std::string_view command, const std::string& dir, Rec
   Options o;
   o.dir = dir;
   o.recovery_mode = mode;
-  o.logger = StderrWarningsLogger("shardwal-tool");
+  // o.log unset: the WAL's warnings and errors go to stderr (stdout is the command's).
   return o;
 }
 

@@ -17,7 +17,6 @@
 #include <thread>
 #include <vector>
 
-#include "bench/stderr_logger.h"
 #include "bench/ticker.h"
 #include "bench/writer_gate.h"
 #include "shardwal/wal.h"
@@ -198,8 +197,7 @@ Options DemoWalOptions(const std::string& dir) {
   o.dir = dir;
   o.durability = Durability::kGroup;
   o.routing = Routing::kTag;
-  static const std::shared_ptr<spdlog::logger> logger = StderrWarningsLogger("shardwal-demo");
-  o.logger = logger;
+  // o.log unset: the WAL's warnings and errors go to stderr.
   return o;
 }
 

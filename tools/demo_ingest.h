@@ -22,10 +22,6 @@
 #include "shardwal/status.h"
 #include "shardwal/types.h"
 
-namespace spdlog {
-class logger;
-}
-
 namespace shardwal {
 class Wal;
 }

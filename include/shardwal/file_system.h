@@ -70,6 +70,16 @@ struct SpaceInfo {
   std::uint64_t available = 0;  // free bytes an unprivileged process may still use
 };
 
+// Who may access a file or directory the WAL creates (Options::
+// allow_group_access): the owner alone - files 0600, directories 0700 - or
+// the owner's group too - 0640 and 0750. The process umask still applies on
+// top. Only creation uses it: an existing file or directory keeps its mode.
+enum class FileAccess { kOwner, kGroup };
+
+// The mode bits for a new file, or directory, with `access`.
+constexpr unsigned FileModeFor(FileAccess access) { return access == FileAccess::kGroup ? 0640u : 0600u; }
+constexpr unsigned DirModeFor(FileAccess access) { return access == FileAccess::kGroup ? 0750u : 0700u; }
+
 // An exclusive advisory lock (flock) held until this object is destroyed.
 class SHARDWAL_EXPORT FileLock {
  public:
@@ -91,9 +101,14 @@ class SHARDWAL_EXPORT FileSystem {
   // The real thing: POSIX calls on the local file system.
   static std::shared_ptr<FileSystem> Default();
 
-  // Creates `path` for writing; fails if it already exists (segments are
-  // never silently overwritten).
-  virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) = 0;
+  // The calls that create something take a FileAccess. Its default argument
+  // is kOwner here and must be kOwner in every override too (a default
+  // argument is chosen by the static type of the call).
+
+  // Creates `path` for writing with FileModeFor(access); fails if it already
+  // exists (segments are never silently overwritten).
+  virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path,
+                                                                FileAccess access = FileAccess::kOwner) = 0;
 
   // Opens an existing file for writing without truncating it (recovery uses
   // this to cut a torn tail).
@@ -101,9 +116,10 @@ class SHARDWAL_EXPORT FileSystem {
 
   virtual Result<std::unique_ptr<ReadableFile>> NewReadableFile(const std::string& path) = 0;
 
-  // mkdir -p. Every directory it creates is made durable (its parent is
-  // fsync'd), so a power loss cannot lose a shard directory.
-  virtual Status CreateDirs(const std::string& path) = 0;
+  // mkdir -p, each directory it creates with DirModeFor(access). Every
+  // directory it creates is made durable (its parent is fsync'd), so a power
+  // loss cannot lose a shard directory.
+  virtual Status CreateDirs(const std::string& path, FileAccess access = FileAccess::kOwner) = 0;
 
   // Names (not paths) of the entries of a directory, without "." and "..".
   virtual Result<std::vector<std::string>> ListDir(const std::string& path) = 0;
@@ -117,9 +133,11 @@ class SHARDWAL_EXPORT FileSystem {
   // entries durable.
   virtual Status SyncDir(const std::string& path) = 0;
 
-  // Takes an exclusive lock on `path` (created if missing) without waiting.
-  // Busy when another process, or another open WAL in this process, holds it.
-  virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;
+  // Takes an exclusive lock on `path` (created if missing, with
+  // FileModeFor(access)) without waiting. Busy when another process, or
+  // another open WAL in this process, holds it.
+  virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path,
+                                                     FileAccess access = FileAccess::kOwner) = 0;
 
   // Total and free space of the file system holding `path` (for metrics and
   // health; the WAL never needs it to work). The default says NotSupported,

@@ -19,11 +19,8 @@
 #include <vector>
 
 #include "shardwal/export.h"
+#include "shardwal/logging.h"
 #include "shardwal/types.h"
-
-namespace spdlog {
-class logger;
-}
 
 namespace shardwal {
 
@@ -114,14 +111,31 @@ struct SHARDWAL_EXPORT Options {
   // The file-system seam; null means FileSystem::Default().
   std::shared_ptr<FileSystem> file_system;
 
-  // Where the WAL's log goes: an spdlog logger, whose sinks (console, file,
-  // syslog, a ring buffer, ...) and level the application picks; shardwal
-  // only calls it. Null: spdlog's default logger. Logged: open, close and
-  // the recovery summary (info), checkpoints and what they released (info),
-  // segment rotations (debug), slow fdatasyncs and retried background work
-  // (warn), the error that fails the WAL (error). Never anything per append.
+  // Where the WAL's log goes: a plain callback taking the level and a
+  // one-line message (shardwal/logging.h says how it is called: from several
+  // threads, must not throw). shardwal depends on no logging library;
+  // shardwal/spdlog_adapter.h has LogToSpdlog(logger), a callback for an
+  // spdlog logger. Unset: warnings and errors go to stderr, one line each
+  // ("shardwal: warning: ..."), and info and debug are dropped. The library
+  // never writes to stdout. Logged: open, close and the recovery summary
+  // (info), checkpoints and what they released (info), segment rotations
+  // (debug), slow fdatasyncs and retried background work (warning), the
+  // error that fails the WAL (error). Never anything per append.
   // docs/observability.md lists the events.
-  std::shared_ptr<spdlog::logger> logger;
+  LogCallback log;
+  // Events below this level are neither formatted nor delivered. Unset:
+  // kInfo when `log` is set, kWarning when it is not (stderr).
+  std::optional<LogLevel> log_level;
+
+  // Who may read the files and directories the WAL creates (the WAL's
+  // directory, shard directories, segments, MANIFEST and its temporary
+  // file, LOCK and shard identity files). false: the owner alone (files
+  // 0600, directories 0700). true: its group too (0640 and 0750), like
+  // PostgreSQL's --allow-group-access, e.g. for a backup or shipping user
+  // in the group. The process umask still applies on top (a umask of 027
+  // or 077 takes the group's access away again). Files and directories that
+  // already exist keep their mode: shardwal never chmods. Default false.
+  bool allow_group_access = false;
 
   // An fdatasync that takes longer than this logs a warning naming the
   // shard, the segment file and the duration - at most one per shard per

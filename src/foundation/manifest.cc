@@ -74,13 +74,14 @@ bool IsUnsigned(const nlohmann::json& j, const char* key) { return j.contains(ke
 
 }  // namespace
 
-Status ReplaceFileDurably(FileSystem& fs, const std::string& dir, std::string_view name, const std::string& text) {
+Status ReplaceFileDurably(FileSystem& fs, const std::string& dir, std::string_view name, const std::string& text,
+                          FileAccess access) {
   const std::string path = dir + "/" + std::string(name);
   const std::string tmp = path + ".tmp";
   if (auto e = fs.FileExists(tmp); e.ok() && *e) {
     if (Status s = fs.DeleteFile(tmp); !s.ok()) return s;
   }
-  auto file = fs.NewWritableFile(tmp);
+  auto file = fs.NewWritableFile(tmp, access);
   if (!file.ok()) return file.status().WithContext("writing " + path);
   iovec iov{const_cast<char*>(text.data()), text.size()};
   if (Status s = (*file)->PWritev(&iov, 1, 0); !s.ok()) return s.WithContext("writing " + path);
@@ -149,8 +150,8 @@ Result<ShardIdentity> ShardIdentity::Load(FileSystem& fs, const std::string& dir
   return Parse(*text, path);
 }
 
-Status ShardIdentity::Save(FileSystem& fs, const std::string& dir) const {
-  return ReplaceFileDurably(fs, dir, format::kShardIdentityFileName, Serialize());
+Status ShardIdentity::Save(FileSystem& fs, const std::string& dir, FileAccess access) const {
+  return ReplaceFileDurably(fs, dir, format::kShardIdentityFileName, Serialize(), access);
 }
 
 std::string WalIdHex(const format::WalId& id) {
@@ -426,8 +427,8 @@ Result<Manifest> Manifest::Load(FileSystem& fs, const std::string& dir) {
   return Parse(*text, path, dir);
 }
 
-Status Manifest::Save(FileSystem& fs, const std::string& dir) const {
-  return ReplaceFileDurably(fs, dir, kFileName, Serialize(dir));
+Status Manifest::Save(FileSystem& fs, const std::string& dir, FileAccess access) const {
+  return ReplaceFileDurably(fs, dir, kFileName, Serialize(dir), access);
 }
 
 }  // namespace shardwal

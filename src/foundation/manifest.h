@@ -81,12 +81,14 @@ struct ShardIdentity {
   // NotFound when there is none.
   static Result<ShardIdentity> Load(FileSystem& fs, const std::string& dir);
   // Durably writes <dir>/SHARD (temp file, sync, rename, sync dir).
-  Status Save(FileSystem& fs, const std::string& dir) const;
+  // `access`: of the file (and its temporary) if created (Options::allow_group_access).
+  Status Save(FileSystem& fs, const std::string& dir, FileAccess access = FileAccess::kOwner) const;
 };
 
 // Writes `text` to <dir>/<name> atomically and durably: a temp file,
 // fdatasync, rename over the old one, fsync of the directory.
-Status ReplaceFileDurably(FileSystem& fs, const std::string& dir, std::string_view name, const std::string& text);
+Status ReplaceFileDurably(FileSystem& fs, const std::string& dir, std::string_view name, const std::string& text,
+                          FileAccess access = FileAccess::kOwner);
 
 class Manifest {
  public:
@@ -108,7 +110,8 @@ class Manifest {
                          Consistency consistency = Consistency::kGlobal);
 
   // Durably replaces <dir>/MANIFEST.
-  Status Save(FileSystem& fs, const std::string& dir) const;
+  // `access`: of the file (and its temporary) if created (Options::allow_group_access).
+  Status Save(FileSystem& fs, const std::string& dir, FileAccess access = FileAccess::kOwner) const;
 
   const format::WalId& wal_id() const { return wal_id_; }
   const std::vector<ManifestEpoch>& epochs() const { return epochs_; }

@@ -58,8 +58,9 @@ class UniqueFd {
   int fd_;
 };
 
-Result<UniqueFd> Open(const std::string& path, int flags) {
-  int fd = RetryOnEintr([&] { return ::open(path.c_str(), flags, 0644); });
+// `mode`: for a file O_CREAT creates (the umask applies).
+Result<UniqueFd> Open(const std::string& path, int flags, mode_t mode = 0600) {
+  int fd = RetryOnEintr([&] { return ::open(path.c_str(), flags, mode); });
   if (fd < 0) return PosixError("open", path);
   return UniqueFd(fd);
 }
@@ -184,8 +185,8 @@ class PosixFileLock final : public FileLock {
 
 // mkdir(2) of one directory; true when it created it, false when it was
 // already there.
-Result<bool> MakeDir(const std::string& dir) {
-  if (::mkdir(dir.c_str(), 0755) == 0) return true;
+Result<bool> MakeDir(const std::string& dir, mode_t mode) {
+  if (::mkdir(dir.c_str(), mode) == 0) return true;
   if (errno != EEXIST) return PosixError("mkdir", dir);
   auto st = Stat(dir);
   if (!st.ok()) return st.status();
@@ -195,8 +196,9 @@ Result<bool> MakeDir(const std::string& dir) {
 
 class PosixFileSystem final : public FileSystem {
  public:
-  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
-    return OpenWritable(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC);
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path,
+                                                        FileAccess access = FileAccess::kOwner) override {
+    return OpenWritable(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, FileModeFor(access));
   }
 
   Result<std::unique_ptr<WritableFile>> ReopenWritableFile(const std::string& path) override {
@@ -209,12 +211,12 @@ class PosixFileSystem final : public FileSystem {
     return std::unique_ptr<ReadableFile>(std::make_unique<PosixReadableFile>(path, std::move(fd).value()));
   }
 
-  Status CreateDirs(const std::string& path) override {
+  Status CreateDirs(const std::string& path, FileAccess access = FileAccess::kOwner) override {
     std::filesystem::path prefix;
     for (const auto& component : std::filesystem::path(path)) {
       if (component.empty()) continue;  // from a trailing '/'
       prefix /= component;
-      auto created = MakeDir(prefix.string());
+      auto created = MakeDir(prefix.string(), DirModeFor(access));
       if (!created.ok()) return created.status();
       // The new entry lives in the parent; only its fsync makes it durable.
       if (*created) {
@@ -271,8 +273,9 @@ class PosixFileSystem final : public FileSystem {
     return Status::OK();
   }
 
-  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
-    auto fd = Open(path, O_RDWR | O_CREAT | O_CLOEXEC);
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path,
+                                             FileAccess access = FileAccess::kOwner) override {
+    auto fd = Open(path, O_RDWR | O_CREAT | O_CLOEXEC, FileModeFor(access));
     if (!fd.ok()) return fd.status();
     // flock locks belong to the open file description, so a second open of
     // the same path in this process conflicts too.
@@ -295,8 +298,9 @@ class PosixFileSystem final : public FileSystem {
   }
 
  private:
-  static Result<std::unique_ptr<WritableFile>> OpenWritable(const std::string& path, int flags) {
-    auto fd = Open(path, flags);
+  static Result<std::unique_ptr<WritableFile>> OpenWritable(const std::string& path, int flags,
+                                                             mode_t mode = 0600) {
+    auto fd = Open(path, flags, mode);
     if (!fd.ok()) return fd.status();
     return std::unique_ptr<WritableFile>(std::make_unique<PosixWritableFile>(path, std::move(fd).value()));
   }

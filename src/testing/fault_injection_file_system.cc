@@ -188,9 +188,10 @@ Status FaultInjectionFileSystem::RestoreDirectory(const DirectorySnapshot& snaps
 
 // ---- FileSystem ----
 
-Result<std::unique_ptr<WritableFile>> FaultInjectionFileSystem::NewWritableFile(const std::string& path) {
+Result<std::unique_ptr<WritableFile>> FaultInjectionFileSystem::NewWritableFile(const std::string& path,
+                                                                              FileAccess access) {
   if (Status s = schedule_.MaybeFail(Op::kCreate, path); !s.ok()) return s;
-  auto file = base_->NewWritableFile(path);
+  auto file = base_->NewWritableFile(path, access);
   if (!file.ok()) return file.status();
   model_.CreationHappened(path);
   schedule_.MutationSucceeded();
@@ -210,9 +211,9 @@ Result<std::unique_ptr<ReadableFile>> FaultInjectionFileSystem::NewReadableFile(
   return base_->NewReadableFile(path);
 }
 
-Status FaultInjectionFileSystem::CreateDirs(const std::string& path) {
+Status FaultInjectionFileSystem::CreateDirs(const std::string& path, FileAccess access) {
   if (Status s = schedule_.MaybeFail(Op::kCreateDir, path); !s.ok()) return s;
-  Status s = base_->CreateDirs(path);
+  Status s = base_->CreateDirs(path, access);
   if (s.ok()) schedule_.MutationSucceeded();
   return s;
 }
@@ -264,9 +265,9 @@ Status FaultInjectionFileSystem::SyncDir(const std::string& path) {
   return s;
 }
 
-Result<std::unique_ptr<FileLock>> FaultInjectionFileSystem::LockFile(const std::string& path) {
+Result<std::unique_ptr<FileLock>> FaultInjectionFileSystem::LockFile(const std::string& path, FileAccess access) {
   if (Status s = schedule_.MaybeFail(Op::kLock, path); !s.ok()) return s;
-  return base_->LockFile(path);
+  return base_->LockFile(path, access);
 }
 
 Result<SpaceInfo> FaultInjectionFileSystem::GetSpace(const std::string& path) { return base_->GetSpace(path); }

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "src/wal/lifecycle.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <map>
 #include <set>
@@ -56,7 +54,7 @@ Status WalLifecycle::ReleaseLocked(Lsn checkpoint) {
   Manifest next = manifest_;
   next.SetCheckpoint(checkpoint, first_segment, in_use);
   UpdateInventory(&next);
-  if (Status s = next.Save(*config_.fs, config_.dir); !s.ok()) {
+  if (Status s = next.Save(*config_.fs, config_.dir, config_.access); !s.ok()) {
     return s.WithContext("checkpoint at LSN " + std::to_string(checkpoint));
   }
   const Lsn previous = manifest_.checkpoint_lsn();
@@ -82,7 +80,7 @@ Status WalLifecycle::ReleaseLocked(Lsn checkpoint) {
   }
   if (!first_error.ok()) {
     // The MANIFEST no longer lists them: the next Open removes leftovers.
-    config_.log->warn("shardwal: checkpoint at LSN {}: {}", checkpoint, first_error.ToString());
+    config_.log->Warn("checkpoint at LSN {}: {}", checkpoint, first_error.ToString());
   }
   return first_error;
 }
@@ -92,13 +90,13 @@ void WalLifecycle::LogRelease(Lsn checkpoint, Lsn previous, std::size_t released
   // Info: checkpoints are rare next to appends (one per memtable flush or
   // snapshot), and what they free is what an operator asks about.
   if (checkpoint == previous) {
-    config_.log->info("shardwal: retention (checkpoint at LSN {}): released {} segments, {} bytes ({})", checkpoint,
+    config_.log->Info("retention (checkpoint at LSN {}): released {} segments, {} bytes ({})", checkpoint,
                       released, bytes, where);
   } else if (released == 0) {
-    config_.log->info("shardwal: checkpoint at LSN {} (was {}): no segment released yet (each shard's writing "
+    config_.log->Info("checkpoint at LSN {} (was {}): no segment released yet (each shard's writing "
                       "segment, and those retention keeps, stay)", checkpoint, previous);
   } else {
-    config_.log->info("shardwal: checkpoint at LSN {} (was {}): released {} segments, {} bytes ({})", checkpoint,
+    config_.log->Info("checkpoint at LSN {} (was {}): released {} segments, {} bytes ({})", checkpoint,
                       previous, released, bytes, where);
   }
 }
@@ -122,7 +120,7 @@ bool WalLifecycle::UpdateInventory(Manifest* m) const {
 Status WalLifecycle::SaveInventoryLocked() {
   Manifest next = manifest_;
   if (!UpdateInventory(&next)) return Status::OK();
-  if (Status s = next.Save(*config_.fs, config_.dir); !s.ok()) {
+  if (Status s = next.Save(*config_.fs, config_.dir, config_.access); !s.ok()) {
     return s.WithContext("recording the shards' segments in the MANIFEST");
   }
   manifest_ = std::move(next);
@@ -135,12 +133,12 @@ std::optional<std::chrono::system_clock::time_point> WalLifecycle::Chore() {
   // After a rotation: the sealed segment is durable, and the MANIFEST says
   // so (a background save, off the flush path).
   if (Status s = SaveInventoryLocked(); !s.ok()) {
-    config_.log->warn("shardwal: {} (retried at the next rotation)", s.ToString());
+    config_.log->Warn("{} (retried at the next rotation)", s.ToString());
   }
   const Lsn checkpoint = manifest_.checkpoint_lsn();
   const bool held_back = config_.recovered && config_.recovered->ReleaseHeldBack();
   if ((!config_.retention.any() && !held_back) || checkpoint == kNoLsn) return std::nullopt;
-  if (Status s = ReleaseLocked(checkpoint); !s.ok()) config_.log->warn("shardwal: retention: {}", s.ToString());
+  if (Status s = ReleaseLocked(checkpoint); !s.ok()) config_.log->Warn("retention: {}", s.ToString());
   std::optional<std::chrono::system_clock::time_point> next;
   if (config_.retention.age.count() != 0) {
     for (const SegmentSet* set : config_.sets) {

@@ -20,12 +20,9 @@
 #include "shardwal/file_system.h"
 #include "shardwal/status.h"
 #include "src/commit/wal_core.h"
+#include "src/foundation/logger.h"
 #include "src/foundation/manifest.h"
 #include "src/foundation/mutex.h"
-
-namespace spdlog {
-class logger;
-}
 
 namespace shardwal {
 
@@ -35,7 +32,8 @@ class WalLifecycle {
     FileSystem* fs = nullptr;
     std::string dir;  // the WAL directory (its MANIFEST)
     RetentionRules retention;
-    spdlog::logger* log = nullptr;
+    FileAccess access = FileAccess::kOwner;  // of the MANIFEST when rewritten
+    const Logger* log = nullptr;
     // Every shard directory's segments, the current epoch's first.
     std::vector<SegmentSet*> sets;
     RecoveredLog* recovered = nullptr;  // null for a new WAL

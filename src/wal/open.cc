@@ -54,6 +54,7 @@ Status BuildSegmentSets(FileSystem& fs, const Options& options, const Manifest& 
     p.config.segment_bytes = *options.segment_bytes;
     p.config.preallocation = *options.preallocation;
     p.config.recycle_limit = *options.recycle_segments;
+    p.config.access = AccessFor(options);
     const auto old = std::find(old_dirs.begin(), old_dirs.end(), dir);
     if (old != old_dirs.end()) {
       const ShardLayout& layout = layouts[static_cast<std::size_t>(old - old_dirs.begin())];
@@ -143,7 +144,7 @@ Result<std::unique_ptr<Wal>> Wal::Open(const Options& in) {
   // MANIFEST read is the one that counts.
   if (auto pre = ResolveAndValidate(in, fs, &manifest); !pre.ok()) return pre.status();
   std::vector<std::unique_ptr<FileLock>> locks;
-  auto main_lock = PrepareDir(fs, in.dir);
+  auto main_lock = PrepareDir(fs, in.dir, AccessFor(in));
   if (!main_lock.ok()) return main_lock.status();
   locks.push_back(std::move(*main_lock));
   auto resolved = ResolveAndValidate(in, fs, &manifest);
@@ -187,7 +188,9 @@ Result<std::unique_ptr<Wal>> Wal::Open(const Options& in) {
   }
   state.manifest.SetSettings(WalSettings::From(options));
   state.manifest.UpgradeFormat();
-  if (Status s = state.manifest.Save(fs, options.dir); !s.ok()) return s.WithContext("opening " + options.dir);
+  if (Status s = state.manifest.Save(fs, options.dir, AccessFor(options)); !s.ok()) {
+    return s.WithContext("opening " + options.dir);
+  }
   if (!existing) {
     // The WAL directory may have been made by the caller (mkdtemp, mkdir)
     // without making its entry durable: a power loss must not take the

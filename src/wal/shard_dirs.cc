@@ -53,9 +53,9 @@ Status CheckUnclaimedDir(FileSystem& fs, const Options& options, const std::stri
 
 }  // namespace
 
-Result<std::unique_ptr<FileLock>> PrepareDir(FileSystem& fs, const std::string& dir) {
-  if (Status s = fs.CreateDirs(dir); !s.ok()) return s.WithContext("cannot create WAL directory " + dir);
-  auto lock = fs.LockFile(dir + "/" + std::string(format::kLockFileName));
+Result<std::unique_ptr<FileLock>> PrepareDir(FileSystem& fs, const std::string& dir, FileAccess access) {
+  if (Status s = fs.CreateDirs(dir, access); !s.ok()) return s.WithContext("cannot create WAL directory " + dir);
+  auto lock = fs.LockFile(dir + "/" + std::string(format::kLockFileName), access);
   if (!lock.ok()) return lock.status().WithContext("cannot lock WAL directory " + dir);
   return std::move(*lock);
 }
@@ -120,14 +120,16 @@ Status LockShardDirs(FileSystem& fs, const Options& options, const std::optional
       if (!exists.ok()) return exists.status();
       if (!*exists) {
         if (!(current && options.recovery_mode == RecoveryMode::kSalvage)) continue;  // recovery reports it
-        if (Status s = fs.CreateDirs(dir); !s.ok()) return s.WithContext("cannot recreate shard directory " + dir);
+        if (Status s = fs.CreateDirs(dir, AccessFor(options)); !s.ok()) {
+          return s.WithContext("cannot recreate shard directory " + dir);
+        }
       }
-      auto lock = fs.LockFile(dir + "/" + std::string(format::kLockFileName));
+      auto lock = fs.LockFile(dir + "/" + std::string(format::kLockFileName), AccessFor(options));
       if (!lock.ok()) return lock.status().WithContext("cannot lock shard directory " + dir);
       locks->push_back(std::move(*lock));
       continue;
     }
-    auto lock = PrepareDir(fs, dir);
+    auto lock = PrepareDir(fs, dir, AccessFor(options));
     if (!lock.ok()) return lock.status();
     locks->push_back(std::move(*lock));
     if (Status s = CheckUnclaimedDir(fs, options, dir, manifest ? &manifest->wal_id() : nullptr); !s.ok()) return s;
@@ -149,7 +151,7 @@ Status EnsureIdentities(FileSystem& fs, const Options& options, const format::Wa
                                      ", not to this WAL (" + WalIdHex(id) + "): another WAL's directory is mounted "
                                      "there; refusing to write into it");
     }
-    if (Status s = ShardIdentity{id, static_cast<std::uint32_t>(i)}.Save(fs, dir); !s.ok()) return s;
+    if (Status s = ShardIdentity{id, static_cast<std::uint32_t>(i)}.Save(fs, dir, AccessFor(options)); !s.ok()) return s;
     if (Status s = fs.SyncDir(ParentOf(dir)); !s.ok()) return s.WithContext("syncing the parent of " + dir);
   }
   return Status::OK();

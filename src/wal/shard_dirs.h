@@ -20,7 +20,12 @@
 namespace shardwal {
 
 // Creates `dir` and takes its LOCK; names the directory in every error.
-Result<std::unique_ptr<FileLock>> PrepareDir(FileSystem& fs, const std::string& dir);
+Result<std::unique_ptr<FileLock>> PrepareDir(FileSystem& fs, const std::string& dir, FileAccess access);
+
+// How what the WAL creates may be accessed (Options::allow_group_access).
+inline FileAccess AccessFor(const Options& options) {
+  return options.allow_group_access ? FileAccess::kGroup : FileAccess::kOwner;
+}
 
 // The directory whose entry names `path` ("." for a relative name).
 std::string ParentOf(std::string path);

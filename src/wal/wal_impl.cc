@@ -9,7 +9,7 @@ WalImpl::WalImpl(Options options, OpenState state, std::vector<std::unique_ptr<F
       epoch_(state.manifest.current().epoch),
       report_(std::move(state.report)),
       recovered_(std::move(state.recovered)),
-      log_(options_.logger ? options_.logger : spdlog::default_logger()),
+      log_(options_.log, options_.log_level),
       core_(num_shards_, state.next_lsn),
       completions_(&core_),
       space_(std::move(state.space)),
@@ -18,7 +18,7 @@ WalImpl::WalImpl(Options options, OpenState state, std::vector<std::unique_ptr<F
   for (std::uint32_t i = 0; i < num_shards_; ++i) {
     preparers_.push_back(std::make_unique<SegmentPreparer>(
         std::vector<SegmentSet*>{sets_[i].get()}, SegmentPreparer::Chore{},
-        [this](const Status& s) { log_->warn("shardwal: {} (retried when the segment is needed)", s.ToString()); }));
+        [this](const Status& s) { log_.Warn("{} (retried when the segment is needed)", s.ToString()); }));
   }
   lifecycle_ = std::make_unique<WalLifecycle>(LifecycleConfig(), state.manifest);
   for (std::uint32_t i = 0; i < num_shards_; ++i) {
@@ -45,7 +45,8 @@ WalLifecycle::Config WalImpl::LifecycleConfig() {
   c.fs = options_.file_system.get();
   c.dir = options_.dir;
   c.retention = RetentionRules{*options_.retain_segments, *options_.retain_bytes, *options_.retain_age};
-  c.log = log_.get();
+  c.access = options_.allow_group_access ? FileAccess::kGroup : FileAccess::kOwner;
+  c.log = &log_;
   for (auto& set : sets_) c.sets.push_back(set.get());
   c.recovered = recovered_.get();
   c.core = &core_;
@@ -71,13 +72,13 @@ ShardConfig WalImpl::ShardConfigFor(std::uint32_t shard, const Manifest& manifes
   c.max_buffered_bytes = options_.max_buffered_bytes;
   c.per_shard_consistency = options_.consistency == Consistency::kPerShard;
   c.fs = options_.file_system.get();
-  c.log = log_.get();
+  c.log = &log_;
   c.slow_fsync_threshold = options_.slow_fsync_threshold;
   return c;
 }
 
 void WalImpl::OnFirstFailure(const Status& error) {
-  log_->error("shardwal: {}", error.ToString());
+  log_.Error("{}", error.ToString());
   completions_.OnFailed();
   for (auto& p : preparers_) p->Halt();
   lifecycle_->Halt();
@@ -95,11 +96,11 @@ Status WalImpl::Start() {
   for (auto& p : preparers_) p->Start();
   lifecycle_->Start();
   for (auto& shard : shards_) shard->Start();
-  log_->info("shardwal: opened {} (epoch {}) with {} shards (routing={}, durability={}), appends continue at LSN {}",
-             options_.dir, epoch_, num_shards_, RoutingName(options_.routing), DurabilityName(options_.durability),
-             LastLsn() + 1);
+  log_.Info("opened {} (epoch {}) with {} shards (routing={}, durability={}), appends continue at LSN {}",
+           options_.dir, epoch_, num_shards_, RoutingName(options_.routing), DurabilityName(options_.durability),
+           LastLsn() + 1);
   if (report_.existing) {
-    log_->info("shardwal: recovery of {}: {}", options_.dir, report_.Summary());
+    log_.Info("recovery of {}: {}", options_.dir, report_.Summary());
   }
   return Status::OK();
 }
@@ -129,13 +130,13 @@ Status WalImpl::Close() {
   lifecycle_->Stop();
   for (auto& set : sets_) {
     // Best effort: a leftover is an empty trailing segment recovery removes.
-    if (Status s = set->DiscardPrepared(); !s.ok()) log_->warn("shardwal: {}", s.ToString());
+    if (Status s = set->DiscardPrepared(); !s.ok()) log_.Warn("{}", s.ToString());
   }
   // The MANIFEST records what each shard now holds (every segment sealed),
   // so a shard that comes back without its last segment is not mistaken for
   // a crash. A failed WAL records what was synced before it failed.
   if (Status s = lifecycle_->SaveInventory(); !s.ok()) {
-    log_->error("shardwal: closing {}: {}", options_.dir, s.ToString());
+    log_.Error("closing {}: {}", options_.dir, s.ToString());
     core_.Fail(s);
   }
   core_.watermark.Advance();
@@ -144,9 +145,9 @@ Status WalImpl::Close() {
   closed_ = true;
   close_status_ = core_.error();
   if (close_status_.ok()) {
-    log_->info("shardwal: closed {} at LSN {} (durable {})", options_.dir, LastLsn(), DurableLsn());
+    log_.Info("closed {} at LSN {} (durable {})", options_.dir, LastLsn(), DurableLsn());
   } else {
-    log_->error("shardwal: closed {} in failed state: {}", options_.dir, close_status_.ToString());
+    log_.Error("closed {} in failed state: {}", options_.dir, close_status_.ToString());
   }
   return close_status_;
 }

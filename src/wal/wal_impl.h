@@ -10,8 +10,6 @@
 //                in shard_dirs.h)
 #pragma once
 
-#include <spdlog/spdlog.h>
-
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -27,6 +25,7 @@
 #include "shardwal/wal.h"
 #include "src/commit/completion_queue.h"
 #include "src/commit/wal_core.h"
+#include "src/foundation/logger.h"
 #include "src/foundation/manifest.h"
 #include "src/foundation/mutex.h"
 #include "src/foundation/routing.h"
@@ -60,7 +59,7 @@ class WalImpl final : public Wal {
   // A Wal destroyed without Close() still shuts down cleanly; an error is
   // logged, since nobody is left to return it to.
   ~WalImpl() override {
-    if (Status s = Close(); !s.ok()) log_->error("shardwal: closing {} on destruction: {}", options_.dir, s.ToString());
+    if (Status s = Close(); !s.ok()) log_.Error("closing {} on destruction: {}", options_.dir, s.ToString());
   }
 
   // Prepares each shard's first segment (a full disk fails Open here), then
@@ -158,7 +157,7 @@ class WalImpl final : public Wal {
   const std::uint32_t epoch_;  // this open's
   const RecoveryReport report_;
   std::unique_ptr<RecoveredLog> recovered_;  // unguarded: set by the constructor; locks itself
-  std::shared_ptr<spdlog::logger> log_;      // unguarded: set by the constructor; spdlog's _mt sinks lock
+  const Logger log_;
   WalCore core_;                             // unguarded: atomics and its own lock
   CompletionQueue completions_;              // unguarded: locks itself
   std::unique_ptr<WalSpace> space_;          // unguarded: set by the constructor; atomic

@@ -85,16 +85,20 @@ class MemFileSystem final : public FileSystem {
     if (path != kPath) return Status::NotFound(path);
     return std::unique_ptr<ReadableFile>(new MemFile(bytes_, fail_at_));
   }
-  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string&) override { return No(); }
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string&, FileAccess = FileAccess::kOwner) override {
+    return No();
+  }
   Result<std::unique_ptr<WritableFile>> ReopenWritableFile(const std::string&) override { return No(); }
-  Status CreateDirs(const std::string&) override { return No(); }
+  Status CreateDirs(const std::string&, FileAccess = FileAccess::kOwner) override { return No(); }
   Result<std::vector<std::string>> ListDir(const std::string&) override { return No(); }
   Result<bool> FileExists(const std::string& path) override { return path == kPath; }
   Result<std::uint64_t> FileSize(const std::string&) override { return static_cast<std::uint64_t>(bytes_->size()); }
   Status DeleteFile(const std::string&) override { return No(); }
   Status RenameFile(const std::string&, const std::string&) override { return No(); }
   Status SyncDir(const std::string&) override { return No(); }
-  Result<std::unique_ptr<FileLock>> LockFile(const std::string&) override { return No(); }
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string&, FileAccess = FileAccess::kOwner) override {
+    return No();
+  }
 
  private:
   static Status No() { return Status::NotSupported("read-only in-memory file system"); }

@@ -113,17 +113,20 @@ class SHARDWAL_TESTING_EXPORT FaultInjectionFileSystem : public FileSystem {
   Status RestoreDirectory(const DirectorySnapshot& snapshot);
 
   // FileSystem
-  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override;
+  // The FileAccess of a creation is forwarded to the base file system.
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path,
+                                                        FileAccess access = FileAccess::kOwner) override;
   Result<std::unique_ptr<WritableFile>> ReopenWritableFile(const std::string& path) override;
   Result<std::unique_ptr<ReadableFile>> NewReadableFile(const std::string& path) override;
-  Status CreateDirs(const std::string& path) override;
+  Status CreateDirs(const std::string& path, FileAccess access = FileAccess::kOwner) override;
   Result<std::vector<std::string>> ListDir(const std::string& path) override;
   Result<bool> FileExists(const std::string& path) override;
   Result<std::uint64_t> FileSize(const std::string& path) override;
   Status DeleteFile(const std::string& path) override;
   Status RenameFile(const std::string& from, const std::string& to) override;
   Status SyncDir(const std::string& path) override;
-  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override;
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path,
+                                             FileAccess access = FileAccess::kOwner) override;
   // Forwarded to the base file system (never injected).
   Result<SpaceInfo> GetSpace(const std::string& path) override;
 
