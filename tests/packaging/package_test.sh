@@ -68,6 +68,13 @@ for lib in shardwal shardwal_http shardwal_testing; do
   "$src/tests/packaging/exported_symbols.sh" "$f" "$src"
 done
 
+step "a lean core: libshardwal needs no HTTP, TLS or compression library (shardwal::http does)"
+core_needed=$(readelf -d "$shared/libshardwal.so.$version" | grep NEEDED || true)
+if grep -Eq 'httplib|libssl|libcrypto|brotli|libz\.' <<<"$core_needed"; then
+  fail "libshardwal.so needs what only shardwal::http should: $core_needed"
+fi
+echo "    libshardwal.so needs:$(sed -n 's/.*\[\(.*\)\]/ \1/p' <<<"$core_needed" | tr -d '\n')"
+
 step "cpack -G DEB (shared, and the static build $static_build)"
 (cd "$shared" && quiet cpack -G DEB -B "$work/debs-shared")
 [ -f "$static_build/CPackConfig.cmake" ] || fail "no CPackConfig.cmake in $static_build"
@@ -141,6 +148,11 @@ for b in static shared; do
   # shellcheck disable=SC2046  # pkg-config's flags are words
   quiet c++ -std=c++20 -O1 "$src/tests/packaging/consumer/main.cc" -o "$work/consumer-$b-pc" \
     $(pkg-config --cflags shardwal shardwal-http) $(pkg-config "${static_flag[@]}" --libs shardwal shardwal-http)
+  # The core alone (no shardwal-http) names no HTTP, TLS or compression library.
+  core_libs=$(pkg-config "${static_flag[@]}" --libs shardwal)
+  if grep -Eq 'httplib|ssl|crypto|brotli|-lz( |$)' <<<"$core_libs"; then
+    fail "$b: pkg-config --libs shardwal pulls in the HTTP stack: $core_libs"
+  fi
   unset PKG_CONFIG_PATH
   "${run_env[@]}" "$work/consumer-$b-pc" "$work/wal-$b-pc"
 
