@@ -33,7 +33,8 @@ std::string NatsError(const std::string& what, natsStatus s, jsErrCode js_err) {
   return out;
 }
 
-Result<NatsConnectionPtr> NatsConnect(const std::string& urls, std::chrono::milliseconds timeout) {
+Result<NatsConnectionPtr> NatsConnect(const std::string& urls, std::chrono::milliseconds timeout,
+                                      bool no_responders) {
   natsOptions* raw_opts = nullptr;
   natsStatus s = natsOptions_Create(&raw_opts);
   if (s != NATS_OK) return Status::IOError(NatsError("natsOptions_Create", s));
@@ -52,6 +53,7 @@ Result<NatsConnectionPtr> NatsConnect(const std::string& urls, std::chrono::mill
   if (s == NATS_OK) s = natsOptions_SetServers(opts.get(), servers.data(), static_cast<int>(servers.size()));
   if (s == NATS_OK) s = natsOptions_SetTimeout(opts.get(), timeout.count());
   if (s == NATS_OK) s = natsOptions_SetAllowReconnect(opts.get(), true);
+  if (s == NATS_OK && !no_responders) s = natsOptions_DisableNoResponders(opts.get(), true);
   if (s != NATS_OK) return Status::InvalidArgument(NatsError("natsOptions for " + urls, s));
   natsConnection* raw_conn = nullptr;
   s = natsConnection_Connect(&raw_conn, opts.get());
@@ -67,6 +69,51 @@ Result<JsCtxPtr> JetStream(natsConnection* conn, std::chrono::milliseconds wait)
   natsStatus s = natsConnection_JetStream(&raw, conn, &o);
   if (s != NATS_OK) return Status::IOError(NatsError("natsConnection_JetStream", s));
   return JsCtxPtr(raw);
+}
+
+Status AddStream(jsCtx* js, const std::string& stream, const std::string& subject, int replicas) {
+  jsStreamConfig cfg;
+  jsStreamConfig_Init(&cfg);
+  cfg.Name = stream.c_str();
+  const char* subjects[] = {subject.c_str()};
+  cfg.Subjects = subjects;
+  cfg.SubjectsLen = 1;
+  cfg.Storage = js_FileStorage;
+  cfg.Replicas = replicas;
+  jsStreamInfo* raw = nullptr;
+  jsErrCode err = static_cast<jsErrCode>(0);
+  natsStatus s = js_AddStream(&raw, js, &cfg, nullptr, &err);
+  JsStreamInfoPtr info(raw);
+  if (s != NATS_OK) {
+    return Status::IOError(NatsError("js_AddStream " + stream + " (subject " + subject + ", replicas " +
+                                         std::to_string(replicas) + ")",
+                                     s, err));
+  }
+  return Status::OK();
+}
+
+PublishResult Publish(jsCtx* js, const std::string& subject, const std::string& data, const jsPubOptions* options) {
+  jsPubOptions o;
+  if (options != nullptr) {
+    o = *options;
+  } else {
+    jsPubOptions_Init(&o);
+  }
+  PublishResult r;
+  jsPubAck* raw = nullptr;
+  r.status = js_Publish(&raw, js, subject.c_str(), data.data(), static_cast<int>(data.size()), &o, &r.err);
+  r.ack.reset(raw);
+  return r;
+}
+
+PublishResult PublishUntilAcked(jsCtx* js, const std::string& subject, const std::string& data,
+                                const jsPubOptions& options, std::chrono::steady_clock::time_point deadline) {
+  for (int attempt = 1;; ++attempt) {
+    PublishResult r = Publish(js, subject, data, &options);
+    r.attempts = attempt;
+    if (r.status == NATS_OK || std::chrono::steady_clock::now() >= deadline) return r;
+    if (r.status != NATS_TIMEOUT && r.status != NATS_NO_RESPONDERS) return r;  // a real error
+  }
 }
 
 int PickFreeLoopbackPort(std::string* error) {

@@ -66,13 +66,41 @@ std::string NatsError(const std::string& what, natsStatus s, jsErrCode js_err = 
 // A client connection to `urls` (comma-separated), with a connect timeout of
 // `timeout` (libnats' own), no connect retry, and reconnection enabled with
 // libnats' defaults (a cluster test's client fails over to the remaining
-// nodes).
+// nodes). `no_responders` false: a request nobody listens to is not answered
+// at once with "no responders" but times out (see PublishUntilAcked).
 Result<NatsConnectionPtr> NatsConnect(const std::string& urls,
-                                      std::chrono::milliseconds timeout = std::chrono::seconds(5));
+                                      std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                                      bool no_responders = true);
 
 // The JetStream context of `conn`, with publish/API requests waiting up to
 // `wait` for their answer.
 Result<JsCtxPtr> JetStream(natsConnection* conn, std::chrono::milliseconds wait = std::chrono::seconds(5));
+
+// Creates the file-stored stream `stream` holding `subject`, with `replicas`
+// copies; the error names the stream and the jsErrCode.
+Status AddStream(jsCtx* js, const std::string& stream, const std::string& subject, int replicas = 1);
+
+// js_Publish's outcome: its status, jsErrCode and (on success) the ack.
+struct PublishResult {
+  natsStatus status = NATS_OK;
+  jsErrCode err = static_cast<jsErrCode>(0);
+  JsPubAckPtr ack;
+  int attempts = 1;  // PublishUntilAcked: how many publishes it took
+};
+// js_Publish of `data` to `subject` with `options` (null: the defaults).
+PublishResult Publish(jsCtx* js, const std::string& subject, const std::string& data,
+                      const jsPubOptions* options = nullptr);
+
+// Publishes with `options` (its MsgId set: a retry is deduplicated) until
+// acknowledged or `deadline`: each attempt waits for its ack up to
+// options->MaxWait (event-driven, no sleeping between attempts). For a
+// stream whose leader is being elected: the new leader logs its election
+// before it subscribes to the stream's subjects, so a publish right after
+// the log line can find nobody listening. Use a connection made with
+// no_responders = false, or an attempt in that window returns at once and the
+// loop spins. Returns the last attempt's result.
+PublishResult PublishUntilAcked(jsCtx* js, const std::string& subject, const std::string& data,
+                                const jsPubOptions& options, std::chrono::steady_clock::time_point deadline);
 
 // ---- one server ----------------------------------------------------------------------------
 
