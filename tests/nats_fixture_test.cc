@@ -3,16 +3,24 @@
 // processes, and the JetStream features the shipper of issue 14 relies on:
 // MsgId deduplication, ExpectLastSubjectSeq / ExpectNoMessage, js_GetLastMsg.
 // The 3-node cluster is nats_cluster_test.cc (label cluster, its own stage).
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <string>
 
 #include <gtest/gtest.h>
 
 #include "tests/nats_server.h"
+#include "tests/test_util.h"
 
 namespace shardwal::testing {
 namespace {
@@ -89,6 +97,55 @@ TEST(NatsServerTest, DestructorLeavesNoProcess) {
   }
   EXPECT_FALSE(ProcessExists(pid)) << "nats-server pid " << pid << " still exists after ~NatsServer";
   EXPECT_FALSE(std::filesystem::exists(store)) << store;
+}
+
+// A test process that dies without running any destructor (SIGKILL) leaves
+// no server behind: the server was started with PR_SET_PDEATHSIG.
+TEST(NatsServerTest, CrashedOwnerLeavesNoProcess) {
+  TempDir dir;  // the store, removed by this process (the owner's destructors never run)
+  // The orphaned server is re-parented to this process, which reaps it (no
+  // zombie left to an init that may not reap).
+  ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  int to_parent[2];
+  int to_owner[2];
+  ASSERT_EQ(::pipe2(to_parent, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(to_owner, O_CLOEXEC), 0);
+  const pid_t owner = ::fork();
+  ASSERT_GE(owner, 0);
+  if (owner == 0) {
+    // The owner: starts a server, reports its pid, waits for the go, dies.
+    NatsServerOptions o;
+    o.name = "orphan";
+    o.store_dir = dir.Sub("store");
+    auto* server = new NatsServer(o);  // never destroyed
+    pid_t pid = server->Start().ok() ? server->pid() : 0;
+    (void)!::write(to_parent[1], &pid, sizeof(pid));
+    char go;
+    (void)!::read(to_owner[0], &go, 1);
+    ::kill(::getpid(), SIGKILL);
+    ::_exit(1);
+  }
+  ::close(to_parent[1]);
+  ::close(to_owner[0]);
+  pid_t server_pid = 0;
+  ASSERT_EQ(::read(to_parent[0], &server_pid, sizeof(server_pid)), static_cast<ssize_t>(sizeof(server_pid)));
+  ::close(to_parent[0]);
+  ASSERT_GT(server_pid, 0) << "the owner could not start its server";
+  // A pidfd becomes readable when the process exits: wait for that event.
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, server_pid, 0));
+  ASSERT_GE(pidfd, 0) << "pidfd_open(" << server_pid << "): " << std::strerror(errno);
+  ASSERT_EQ(::write(to_owner[1], "g", 1), 1);
+  ::close(to_owner[1]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(owner, &status, 0), owner);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  pollfd p{pidfd, POLLIN, 0};
+  const int ready = ::poll(&p, 1, 10'000);
+  EXPECT_EQ(ready, 1) << "nats-server pid " << server_pid << " still running 10 s after its owner was SIGKILLed";
+  ::close(pidfd);
+  if (ready != 1) ::kill(server_pid, SIGKILL);  // not left running by a failed test either
+  EXPECT_EQ(::waitpid(server_pid, &status, 0), server_pid);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
 }
 
 TEST(NatsServerTest, KillAndRestartKeepPortAndStore) {
