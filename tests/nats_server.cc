@@ -116,27 +116,34 @@ PublishResult PublishUntilAcked(jsCtx* js, const std::string& subject, const std
   }
 }
 
-int PickFreeLoopbackPort(std::string* error) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    *error = std::string("socket: ") + std::strerror(errno);
-    return 0;
+std::vector<int> PickFreeLoopbackPorts(int n, std::string* error) {
+  std::vector<int> fds;
+  std::vector<int> ports;
+  for (int i = 0; i < n; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      *error = std::string("socket: ") + std::strerror(errno);
+      break;
+    }
+    fds.push_back(fd);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    socklen_t len = sizeof(addr);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      *error = std::string("bind 127.0.0.1:0: ") + std::strerror(errno);
+      break;
+    }
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      *error = std::string("getsockname: ") + std::strerror(errno);
+      break;
+    }
+    ports.push_back(ntohs(addr.sin_port));
   }
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    *error = std::string("bind 127.0.0.1:0: ") + std::strerror(errno);
-  } else if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    *error = std::string("getsockname: ") + std::strerror(errno);
-  } else {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
+  for (int fd : fds) ::close(fd);  // all bound until here: n distinct ports
+  if (static_cast<int>(ports.size()) != n) ports.clear();
+  return ports;
 }
 
 namespace {
@@ -155,10 +162,14 @@ std::string MakeScratchDir(const std::string& name) {
 
 NatsServer::NatsServer(NatsServerOptions options) : options_(std::move(options)) {
   if (options_.log_signal == nullptr) options_.log_signal = std::make_shared<LogSignal>();
+  const bool need_client_port = options_.client_port == 0;
+  const bool need_cluster_port = !options_.cluster_name.empty() && options_.cluster_port == 0;
+  const int needed = (need_client_port ? 1 : 0) + (need_cluster_port ? 1 : 0);
   std::string error;
-  if (options_.client_port == 0) options_.client_port = PickFreeLoopbackPort(&error);
-  if (!options_.cluster_name.empty() && options_.cluster_port == 0) {
-    options_.cluster_port = PickFreeLoopbackPort(&error);
+  std::vector<int> ports = needed > 0 ? PickFreeLoopbackPorts(needed, &error) : std::vector<int>{};
+  if (!ports.empty()) {
+    if (need_client_port) options_.client_port = ports[0];
+    if (need_cluster_port) options_.cluster_port = ports.back();
   }
   if (options_.store_dir.empty()) {
     options_.store_dir = MakeScratchDir(options_.name);
@@ -381,18 +392,20 @@ std::string NatsServer::LogTail(std::size_t lines) const {
 // ---- NatsCluster ---------------------------------------------------------------------------
 
 NatsCluster::NatsCluster(int nodes, const std::string& cluster_name) {
-  // Every node's cluster port first: each node routes to all the others.
-  std::vector<int> cluster_ports;
+  // Every node's client and cluster port at once (all distinct): each node
+  // routes to all the others. A failed pick leaves 0s: Start() reports it.
   std::string error;
-  for (int i = 0; i < nodes; ++i) cluster_ports.push_back(PickFreeLoopbackPort(&error));
+  std::vector<int> ports = PickFreeLoopbackPorts(2 * nodes, &error);
+  if (ports.empty()) ports.assign(2 * nodes, 0);
   for (int i = 0; i < nodes; ++i) {
     NatsServerOptions o;
     o.name = "nats-" + std::to_string(i);
     o.log_signal = log_signal_;
     o.cluster_name = cluster_name;
-    o.cluster_port = cluster_ports[i];
+    o.client_port = ports[2 * i];
+    o.cluster_port = ports[2 * i + 1];
     for (int j = 0; j < nodes; ++j) {
-      if (j != i) o.route_ports.push_back(cluster_ports[j]);
+      if (j != i) o.route_ports.push_back(ports[2 * j + 1]);
     }
     nodes_.push_back(std::make_unique<NatsServer>(std::move(o)));
   }

@@ -104,9 +104,10 @@ PublishResult PublishUntilAcked(jsCtx* js, const std::string& subject, const std
 
 // ---- one server ----------------------------------------------------------------------------
 
-// A free TCP port on 127.0.0.1 (bind port 0, read it back, close: see the
-// race above), or 0 with `error` set.
-int PickFreeLoopbackPort(std::string* error);
+// `n` distinct free TCP ports on 127.0.0.1 (bind port 0 n times, read the
+// ports back, close the sockets only after the last bind, so no port comes
+// back twice; see the race above), or an empty vector with `error` set.
+std::vector<int> PickFreeLoopbackPorts(int n, std::string* error);
 
 // Signalled on every log line (and end of log) of the servers sharing it: a
 // NatsCluster's nodes share one, so a test can wait for a line on any node.
