@@ -69,7 +69,8 @@ TEST(NatsServerTest, StartsOnAFreePortAndJetStreamDedupsAndChecksSequences) {
   jsPubOptions_Init(&o);
   o.ExpectNoMessage = true;
   PublishResult not_empty = Publish(js->get(), "wal.shard.0", "x", &o);
-  EXPECT_EQ(not_empty.err, JSStreamWrongLastSequenceErr) << NatsError("ExpectNoMessage", not_empty.status, not_empty.err);
+  EXPECT_EQ(not_empty.err, JSStreamWrongLastSequenceErr)
+      << NatsError("ExpectNoMessage", not_empty.status, not_empty.err);
   ASSERT_NO_FATAL_FAILURE(ExpectOk(AddStream(js->get(), "WAL2", "wal2.shard.0")));
   PublishResult empty = Publish(js->get(), "wal2.shard.0", "first", &o);
   EXPECT_EQ(empty.status, NATS_OK) << NatsError("ExpectNoMessage on an empty subject", empty.status, empty.err);

@@ -4,9 +4,8 @@
 //
 // A NatsServer is one `nats-server -js` on 127.0.0.1, on a free port, with a
 // scratch store directory; nothing assumes a server already running. It
-// starts in its constructor's Start() and is gone after its destructor
-// (SIGTERM, then SIGKILL after a bound, then reaped), even when the test
-// failed. In between, tests may Stop() it, Kill() it (SIGKILL, as a crashed
+// runs from Start() and is gone after its destructor (SIGTERM, then SIGKILL
+// after a bound, then reaped), even when the test failed. In between, tests may Stop() it, Kill() it (SIGKILL, as a crashed
 // machine) and Restart() it on the same ports and store.
 //
 // Readiness is event-driven: a reader thread per server drains the server's
