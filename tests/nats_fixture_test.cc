@@ -102,25 +102,6 @@ TEST(NatsServerTest, DestructorLeavesNoProcess) {
   EXPECT_FALSE(std::filesystem::exists(store)) << store;
 }
 
-// The owner process of CrashedOwnerLeavesNoProcess: this binary run again
-// (exec: no fork of a process whose libnats threads run, which TSan refuses),
-// with the store in SHARDWAL_NATS_OWNER_STORE. It starts a server, writes its
-// pid to fd 3, waits for a byte on fd 4 and dies by SIGKILL: no destructor
-// runs. ctest does not run DISABLED_ tests; run by hand, it skips.
-TEST(NatsServerTest, DISABLED_OwnerThatCrashes) {
-  const char* store = std::getenv("SHARDWAL_NATS_OWNER_STORE");
-  if (store == nullptr) GTEST_SKIP() << "only run by CrashedOwnerLeavesNoProcess";
-  NatsServerOptions o;
-  o.name = "orphan";
-  o.store_dir = store;
-  auto* server = new NatsServer(o);  // never destroyed
-  pid_t pid = server->Start().ok() ? server->pid() : 0;
-  (void)!::write(3, &pid, sizeof(pid));
-  char go;
-  (void)!::read(4, &go, 1);
-  ::kill(::getpid(), SIGKILL);
-}
-
 // A test process that dies without running any destructor (SIGKILL) leaves
 // no server behind: the server was started with PR_SET_PDEATHSIG.
 TEST(NatsServerTest, CrashedOwnerLeavesNoProcess) {
@@ -134,16 +115,11 @@ TEST(NatsServerTest, CrashedOwnerLeavesNoProcess) {
   ASSERT_EQ(::pipe2(to_owner, O_CLOEXEC), 0);
   // Everything exec needs, built before fork (the child only calls
   // async-signal-safe functions).
-  std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
-  std::string filter = "--gtest_filter=NatsServerTest.DISABLED_OwnerThatCrashes";
-  std::string also = "--gtest_also_run_disabled_tests";
-  char* argv[] = {self.data(), filter.data(), also.data(), nullptr};
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
-  env_strings.push_back("SHARDWAL_NATS_OWNER_STORE=" + dir.Sub("store"));
-  std::vector<char*> envp;
-  for (auto& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
+  // The owner: tests/nats_server_owner.cc, a program of its own (exec, not
+  // a fork that goes on running: this process has libnats threads).
+  std::string owner_bin = SHARDWAL_NATS_OWNER_BIN;
+  std::string store = dir.Sub("store");
+  char* argv[] = {owner_bin.data(), store.data(), nullptr};
   const pid_t owner = ::fork();
   ASSERT_GE(owner, 0);
   if (owner == 0) {
@@ -152,7 +128,7 @@ TEST(NatsServerTest, CrashedOwnerLeavesNoProcess) {
     int r = ::fcntl(to_owner[0], F_DUPFD, 10);
     ::dup2(w, 3);
     ::dup2(r, 4);
-    ::execve(argv[0], argv, envp.data());
+    ::execve(argv[0], argv, environ);
     ::_exit(127);
   }
   ::close(to_parent[1]);
