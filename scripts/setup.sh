@@ -17,6 +17,9 @@ PACKAGES=(
   prometheus                    # promtool, for the CI checks of contrib/prometheus/shardwal-alerts.yml
                                 # (check rules, test rules); pulls in the server binary too, unused
   python3-jsonschema            # the CI schema check of contrib/grafana/shardwal.json (run with /usr/bin/python3)
+  nats-server libnats-dev       # shipping the WAL to NATS JetStream (issues 14/15): the tests start their own
+                                # nats-server 2.9 (tests/nats_server.h) and talk to it with the C client libnats 3.4;
+                                # the package enables a systemd unit, which nothing here uses or needs running
 )
 
 missing=()

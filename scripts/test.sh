@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # README command 2 (and what CI runs): build and run the whole test suite
-#   1. release build: every test but the packaging one;
+#   1. release build: every test but the packaging and the cluster ones;
+#   1b. cluster (label "cluster"): the tests on a 3-node nats-server cluster on
+#      loopback (tests/nats_server.h), in the release build; seconds each (a
+#      JetStream leader election), hence a stage of their own;
 #   2. ASan+UBSan build: the unit tests (label "unit");
 #   3. ThreadSanitizer build: the concurrency tests (label "concurrency");
 #   4. libFuzzer (clang) on the segment and record reader, for
@@ -13,13 +16,13 @@
 #   6. packaging (label "package"): the .deb packages of the release build and
 #      of a shared build, unpacked, and an outside project built against them
 #      with find_package and pkg-config (tests/packaging/package_test.sh).
-# SHARDWAL_TEST_STAGES="release asan tsan fuzz clang package" picks stages.
+# SHARDWAL_TEST_STAGES="release cluster asan tsan fuzz clang package" picks stages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 
 JOBS=${JOBS:-$(nproc)}
-STAGES=${SHARDWAL_TEST_STAGES:-"release asan tsan fuzz clang package"}
+STAGES=${SHARDWAL_TEST_STAGES:-"release cluster asan tsan fuzz clang package"}
 CTEST_ARGS=(--output-on-failure -j "$JOBS" --timeout 300)
 
 TOTAL=0
@@ -65,8 +68,14 @@ for stage in $STAGES; do
   case $stage in
     release)
       build build/release -DCMAKE_BUILD_TYPE=Release -DSHARDWAL_BUILD_BENCH=ON
-      run_ctest --test-dir build/release -LE package "${CTEST_ARGS[@]}"
+      run_ctest --test-dir build/release -LE 'package|cluster' "${CTEST_ARGS[@]}"
       crash_model_summary build/release
+      ;;
+    cluster)
+      # The release build (built by the release stage; rebuilt here if this
+      # stage runs alone). Serial: each test runs three servers of its own.
+      build build/release -DCMAKE_BUILD_TYPE=Release -DSHARDWAL_BUILD_BENCH=ON
+      run_ctest --test-dir build/release -L cluster --output-on-failure --timeout 300
       ;;
     asan)
       build build/asan -DCMAKE_BUILD_TYPE=Debug -DSHARDWAL_SANITIZE=address,undefined -DSHARDWAL_BUILD_TOOLS=OFF
