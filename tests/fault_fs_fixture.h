@@ -45,19 +45,13 @@ inline Status WriteAt(WritableFile& file, std::uint64_t offset, const std::strin
   return file.PWritev(&iov, 1, offset);
 }
 
-// A fresh directory under /tmp per test, removed afterwards.
+// A fresh directory per test (testing::TempDir), removed afterwards.
 class TempDirTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/shardwal_fs_test_XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr) << std::strerror(errno);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string Path(const std::string& name) const { return tmp_.Sub(name); }
 
-  std::string Path(const std::string& name) const { return dir_ + "/" + name; }
-
-  std::string dir_;
+  shardwal::testing::TempDir tmp_;
+  const std::string dir_ = tmp_.path();
 };
 
 // A FaultInjectionFileSystem over the test's directory, with files made

@@ -16,24 +16,6 @@ namespace shardwal::lifecycle {
 
 namespace stdfs = std::filesystem;
 
-TempDir::TempDir() {
-  const char* tmpdir = std::getenv("TMPDIR");
-  for (const char* base : {"/dev/shm", tmpdir, "/tmp"}) {
-    if (base == nullptr || *base == '\0') continue;
-    std::string tmpl = std::string(base) + "/shardwal-life-XXXXXX";
-    if (mkdtemp(tmpl.data()) != nullptr) {
-      path_ = tmpl;
-      return;
-    }
-  }
-  ADD_FAILURE() << "cannot create a temporary directory";
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  stdfs::remove_all(path_, ec);
-}
-
 LogCallback QuietLog() {
   return [](LogLevel, std::string_view) {};
 }

@@ -45,22 +45,11 @@ using testing::Mix;
 using testing::OpenOrDie;
 using testing::ShardDir;
 
-// A fresh directory, removed with everything in it. On tmpfs (/dev/shm) when
-// there is one: the fault file system models what survives a power loss, so
-// real fdatasyncs buy these tests nothing but time (the crash-at-every-step
-// runs do thousands of them).
-class TempDir {
+// The lifecycle tests' directories: on tmpfs when there is one (their
+// durability is the fault file system's model, not the device's).
+class TempDir : public testing::TempDir {
  public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
-  bool fast() const { return path_.starts_with("/dev/shm/"); }
-
- private:
-  std::string path_;
+  TempDir() : testing::TempDir(Place::kTmpfsFirst) {}
 };
 
 inline constexpr std::uint64_t kSeg = 64u << 10;  // the smallest segment_bytes Open accepts

@@ -12,17 +12,9 @@
 namespace shardwal {
 namespace {
 
+using testing::ReplayedPayloads;
 using testing::TempDir;
 using testing::TestOptions;
-
-std::map<Lsn, std::string> ReplayAll(const Wal& wal) {
-  std::map<Lsn, std::string> out;
-  EXPECT_TRUE(wal.Replay(0, [&](const ReplayRecord& r) {
-                   out[r.lsn] = std::string(r.payload);
-                   return true;
-                 }).ok());
-  return out;
-}
 
 TEST(RecoveryBasic, ReopenAfterCloseKeepsEverythingAndContinues) {
   TempDir dir;
@@ -41,7 +33,7 @@ TEST(RecoveryBasic, ReopenAfterCloseKeepsEverythingAndContinues) {
     EXPECT_EQ(rep.records, 100u + 10u * round);
     EXPECT_EQ(rep.cut_lsn, 100u + 10u * round);
     EXPECT_TRUE(rep.anomalies.empty()) << rep.Summary();
-    auto all = ReplayAll(**wal);
+    auto all = ReplayedPayloads(**wal);
     ASSERT_EQ(all.size(), 100u + 10u * round);
     EXPECT_EQ(all[1], "v1");
     EXPECT_EQ(all[100], "v100");
@@ -83,7 +75,7 @@ TEST(RecoveryBasic, PowerLossKeepsEveryAcknowledgedRecord) {
     ASSERT_TRUE(fs->SimulatePowerLoss(plo).ok());
     auto wal = Wal::Open(o);
     ASSERT_TRUE(wal.ok()) << wal.status().ToString();
-    auto all = ReplayAll(**wal);
+    auto all = ReplayedPayloads(**wal);
     for (const auto& [lsn, payload] : acked) {
       ASSERT_TRUE(all.count(lsn)) << "acknowledged LSN " << lsn << " lost\n" << (*wal)->recovery_report().Summary();
       if (!payload.empty()) {
@@ -119,7 +111,7 @@ TEST(RecoveryBasic, ReshardingKeepsOldShardsReadable) {
   o.num_shards = 3;
   auto wal = Wal::Open(o);
   ASSERT_TRUE(wal.ok()) << wal.status().ToString();
-  auto all = ReplayAll(**wal);
+  auto all = ReplayedPayloads(**wal);
   ASSERT_EQ(all.size(), 100u);
   EXPECT_EQ(all[80], "four");
   EXPECT_EQ(all[81], "two");

@@ -22,13 +22,20 @@
 
 namespace shardwal::testing {
 
-TempDir::TempDir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string tmpl = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/shardwal-test-XXXXXX";
-  if (mkdtemp(tmpl.data()) == nullptr) {
-    ADD_FAILURE() << "mkdtemp " << tmpl << " failed";
+TempDir::TempDir(Place place) {
+  const char* tmpdir = std::getenv("TMPDIR");
+  const char* tmpfs = place == Place::kTmpfsFirst ? "/dev/shm" : nullptr;
+  std::string tried;
+  for (const char* base : {tmpfs, tmpdir, "/tmp"}) {
+    if (base == nullptr || *base == '\0') continue;
+    std::string tmpl = std::string(base) + "/shardwal-test-XXXXXX";
+    if (mkdtemp(tmpl.data()) != nullptr) {
+      path_ = tmpl;
+      return;
+    }
+    tried += " " + tmpl;
   }
-  path_ = tmpl;
+  ADD_FAILURE() << "mkdtemp failed for" << tried;
 }
 
 TempDir::~TempDir() {

@@ -24,15 +24,23 @@ class Wal;
 
 namespace shardwal::testing {
 
-// A fresh directory under $TMPDIR (or /tmp), removed with everything in it.
+// A fresh directory, removed with everything in it: under $TMPDIR (or
+// /tmp), or, with kTmpfsFirst, on tmpfs (/dev/shm) when there is one - for
+// tests whose durability the fault file system models, so that real
+// fdatasyncs buy them nothing but time (the crash-at-every-step runs do
+// thousands of them).
 class TempDir {
  public:
-  TempDir();
+  enum class Place { kTmpdir, kTmpfsFirst };
+  TempDir() : TempDir(Place::kTmpdir) {}
+  explicit TempDir(Place place);
   ~TempDir();
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
   const std::string& path() const { return path_; }
   std::string Sub(const std::string& name) const { return path_ + "/" + name; }
+  // On tmpfs: fdatasync costs nothing.
+  bool fast() const { return path_.starts_with("/dev/shm/"); }
 
  private:
   std::string path_;
