@@ -103,7 +103,7 @@ footer a { color: var(--c1); }
     <div class="tile"><div class="label">watermark lag</div><div class="value"><span id="lag" data-testid="lag">&mdash;</span><span class="unit">LSNs</span></div></div>
     <div class="tile"><div class="label">buffered</div><div class="value"><span id="buffered" data-testid="buffered">&mdash;</span></div></div>
     <div class="tile" title="WAL bytes on disk: every segment file, prepared and recycled ones included"><div class="label">WAL size (retained)</div><div class="value"><span id="wal-bytes" data-testid="wal-bytes">&mdash;</span></div></div>
-    <div class="tile" title="fdatasync p99 over the last interval, all shards"><div class="label">fdatasync p99</div><div class="value"><span id="fsync-p99" data-testid="fsync-p99">&mdash;</span></div></div>
+    <div class="tile" title="fdatasync p99 over the last interval, all shards (since open when the interval had none)"><div class="label">fdatasync p99</div><div class="value"><span id="fsync-p99" data-testid="fsync-p99">&mdash;</span></div></div>
     <div class="tile"><div class="label">write rate</div><div class="value"><span id="write-rate" data-testid="write-rate">&mdash;</span><span class="unit">MB/s</span></div></div>
     <div class="tile"><div class="label">checkpoint LSN</div><div class="value"><span id="checkpoint-lsn" data-testid="checkpoint-lsn">&mdash;</span></div></div>
     <div class="tile" title="the least free space of any shard's device"><div class="label">min free space</div><div class="value"><span id="min-free" data-testid="min-free">&mdash;</span></div></div>
@@ -425,7 +425,14 @@ footer a { color: var(--c1); }
       }
       var write = Math.max(0, num(c.write_bytes) - num(pc.write_bytes)) / dt / 1e6;
       var perSec = function (now, before) { return Math.max(0, now - before) / dt; };
-      setText('fsync-p99', fmtSec(fl[1]), fl[1] === null ? 0 : fl[1]);
+      // The tile: this interval's p99, or since open when the interval had
+      // no fdatasync (an idle WAL, or polls closer together than its syncs).
+      var fTile = fl[1];
+      if (fTile === null) {
+        var fo = obj(hs.fsync_seconds);
+        fTile = num(fo.count) > 0 ? num(fo.p99) : null;
+      }
+      setText('fsync-p99', fmtSec(fTile), fTile === null ? 0 : fTile);
       setText('write-rate', fmtNum(write), write);
       var pshards = Array.isArray(prev.m.shards) ? prev.m.shards : [];
       series.t.push(wall);
