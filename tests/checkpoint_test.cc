@@ -116,6 +116,19 @@ TEST(Checkpoint, PoolsReleasedSegmentsUnderTheirOldNamesAndRotationReusesThem) {
   Writer w(*wal, log, 1);
   ASSERT_TRUE(w.Fill(kSeg * 9 / 2).ok());
   ASSERT_TRUE(w.Ack().ok());
+  // Each shard's next segment prepared before the checkpoint, so that the
+  // preparer leaves the pool alone until the next rotation (still preparing,
+  // it may take a pooled file while the checks below look at the pool).
+  for (std::uint32_t s = 0; s < 2; ++s) {
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          const auto segs = ListSegments(ShardDir(o, s));
+          const SegOnDisk* cur = Current(segs);
+          return cur != nullptr && Seqs(segs).count(cur->seq + 1) > 0;
+        },
+        std::chrono::seconds(10)))
+        << "shard " << s << ": no next segment prepared";
+  }
   std::vector<std::vector<SegOnDisk>> before;
   for (std::uint32_t s = 0; s < 2; ++s) before.push_back(ListSegments(ShardDir(o, s)));
 
