@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: Apache-2.0
+// Shipping a WAL to NATS JetStream, and restoring one from it (library
+// shardwal::ship, find_package(shardwal COMPONENTS ship); links libnats).
+//
+// One stream per WAL, one subject per shard (<stream>.shard.<i>). Each
+// message carries one shard's contiguous durable records in the on-disk
+// record framing (CRC32C included), with headers naming the WAL id, the
+// shard, its first and last LSN and the previous message's last LSN of that
+// shard. Publishing expects the subject's last sequence to be the one the
+// shipper last saw (ExpectLastSubjectSeq; a shard's first message expects
+// none), so a restarted or second shipper can neither duplicate nor skip a
+// range; Nats-Msg-Id deduplicates retries. docs/replication.md has the
+// design, the guarantees and the failure table.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "shardwal/export.h"
+#include "shardwal/options.h"
+#include "shardwal/status.h"
+#include "shardwal/tailer.h"
+#include "shardwal/types.h"
+
+namespace shardwal {
+
+class Wal;
+
+struct ShipOptions {
+  std::string nats_url = "nats://127.0.0.1:4222";
+  // The stream; empty: "shardwal-<WAL id in hex>". Created (with `replicas`)
+  // if missing; a stream holding another WAL's messages is refused.
+  std::string stream;
+  int replicas = 1;
+  // Upper bound on one message's body (JetStream's default max_payload is
+  // 1 MiB). A record larger than this goes alone in its message.
+  std::size_t max_message_bytes = 1u << 20;
+  // Publishes in flight per shard (asynchronous publishing).
+  std::size_t max_pending_messages = 64;
+  // Reconnection backoff while NATS is unreachable: doubles up to this.
+  std::chrono::milliseconds max_backoff{2000};
+  // Checkpoints keep what is not shipped, up to this many bytes per shard;
+  // past it `lag_policy` applies (TailerOptions::max_retained_bytes).
+  std::uint64_t max_unshipped_bytes = 1ull << 30;
+  LagPolicy lag_policy = LagPolicy::kBackpressure;
+  // Health says degraded once shipping lags the durable watermark by more
+  // than this.
+  std::chrono::milliseconds degraded_lag{10000};
+};
+
+struct ShardShipStats {
+  std::uint32_t shard = 0;
+  Lsn shipped_lsn = kNoLsn;        // last LSN of this shard in the stream
+  std::uint64_t stream_seq = 0;    // its stream sequence
+  std::uint64_t messages = 0;      // published since start
+  std::uint64_t records = 0;
+  std::uint64_t bytes = 0;
+};
+
+struct ShipStats {
+  std::vector<ShardShipStats> shards;
+  // S: every LSN <= shipped_lsn is in the stream (idle shards do not hold
+  // it back), against the local durable watermark.
+  Lsn shipped_lsn = kNoLsn;
+  Lsn durable_lsn = kNoLsn;
+  std::uint64_t lag_records = 0;   // durable_lsn - shipped_lsn
+  std::uint64_t lag_bytes = 0;     // durable, not yet shipped
+  double lag_seconds = 0;          // since the oldest unshipped durable record was made durable
+  std::uint64_t messages = 0, records = 0, bytes = 0;
+  std::uint64_t reconnects = 0;
+  std::uint64_t publish_errors = 0;
+  std::vector<std::uint64_t> publish_latency_ns_buckets;  // powers of two
+  bool connected = false;
+};
+
+class SHARDWAL_EXPORT Shipper {
+ public:
+  // In the WAL's process: ships every shard from where the stream ends, on
+  // threads of its own, until destroyed (or Stop). `wal` must outlive it.
+  static Result<std::unique_ptr<Shipper>> Attach(Wal& wal, const ShipOptions& options);
+  // Another process (`shardwal ship`): ships an existing WAL directory
+  // (read-only, no lock). follow = false: stops once everything durable at
+  // the start is shipped; true: keeps tailing until Stop.
+  static Result<std::unique_ptr<Shipper>> Open(const Options& wal, const ShipOptions& options, bool follow);
+
+  virtual ~Shipper() = default;
+  // Blocks until the shipper stops by itself (not following: caught up) or
+  // fails, or Stop is called; returns why it stopped (OK when caught up or
+  // stopped).
+  virtual Status Wait() = 0;
+  // Any thread: stops shipping (what is in flight is awaited, not dropped).
+  virtual void Stop() = 0;
+  virtual ShipStats Stats() const = 0;
+  // OK; Unavailable-like IOError while disconnected or lagging past
+  // degraded_lag; the error that stopped it.
+  virtual Status health() const = 0;
+  // The stream being written.
+  virtual const std::string& stream() const = 0;
+
+ protected:
+  Shipper() = default;
+};
+
+struct RestoreOptions {
+  std::string nats_url = "nats://127.0.0.1:4222";
+  std::string stream;  // required
+  std::string dir;     // the new WAL's directory: must not hold a WAL
+  // Restore a point in time: records up to this LSN (every shard's).
+  std::optional<Lsn> until_lsn;
+  std::uint64_t segment_bytes = 64ull << 20;
+  std::shared_ptr<FileSystem> file_system;  // null: the default
+};
+
+struct RestoreReport {
+  std::string wal_id;  // hex
+  std::uint32_t shards = 0;
+  std::uint64_t messages = 0;
+  std::uint64_t records = 0;
+  Lsn first_lsn = kNoLsn, last_lsn = kNoLsn;
+  double seconds = 0;
+};
+
+// Rebuilds a WAL directory from the stream: each shard's messages in order,
+// the chain checked (each message's previous-last-LSN header equals the
+// last LSN before it, record CRCs, WAL id, and over all shards LSNs
+// first..last with no gap or duplicate), written as segments and synced,
+// then opened by the normal recovery. A damaged stream stops it with
+// Corruption naming the subject and stream sequence.
+SHARDWAL_EXPORT Result<RestoreReport> Restore(const RestoreOptions& options);
+
+}  // namespace shardwal
