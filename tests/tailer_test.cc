@@ -7,7 +7,9 @@
 #include "shardwal/tailer.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <future>
@@ -188,6 +190,12 @@ TEST(Tailer, BackpressurePolicyHoldsAppendsUntilTheTailerCatchesUp) {
   const std::size_t before = HeldSegments(*wal);
   ASSERT_TRUE(wal->Checkpoint(wal->DurableLsn()).ok());
   EXPECT_EQ(HeldSegments(*wal), before);  // nothing released
+  const WalStats st = wal->Stats();
+  ASSERT_EQ(st.tailers.size(), 1u);
+  EXPECT_EQ(st.tailers[0].name, "shipper");
+  EXPECT_EQ(st.tailers[0].position, 0u);
+  EXPECT_GT(st.tailers[0].retained_bytes, kSeg);
+  EXPECT_FALSE(st.tailers[0].fell_behind);
   auto r = wal->Append("t", "x");
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(r.status().IsBackpressure()) << r.status().ToString();
@@ -372,6 +380,45 @@ TEST(OpenedTailer, FollowsAWriterThroughItsWatermarkFile) {
   auto n = blocked.get();
   ASSERT_TRUE(n.ok()) << n.status().ToString();
   EXPECT_EQ(*n, 0u);
+}
+
+// The real thing: the writer is a forked child process.
+TEST(OpenedTailer, FollowsAWriterInAnotherProcess) {
+  TempDir dir;
+  Options o = SmallSegments(dir.path(), 2);
+  constexpr int kRecords = 3000;
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(ready[0]);
+    auto wal = Wal::Open(o);
+    if (!wal.ok()) _exit(2);
+    if (write(ready[1], "x", 1) != 1) _exit(3);
+    for (int i = 0; i < kRecords; ++i) {
+      const auto d = i % 100 == 99 ? Durability::kGroup : Durability::kAsync;
+      if (!(*wal)->Append("c" + std::to_string(i % 3), Payload(static_cast<std::uint64_t>(i)), {.durability = d}).ok()) {
+        _exit(4);
+      }
+    }
+    _exit((*wal)->Close().ok() ? 0 : 5);
+  }
+  close(ready[1]);
+  char byte;
+  ASSERT_EQ(read(ready[0], &byte, 1), 1);  // the WAL exists (MANIFEST, WATERMARK)
+  close(ready[0]);
+  auto t = LogTailer::Open(o, {.name = "other-process"});
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  Collector c;
+  Status s = ReadUntil(**t, c, kRecords, {.timeout = std::chrono::seconds(10)});
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(c.errors, "");
+  ASSERT_EQ(c.got.size(), static_cast<std::size_t>(kRecords));
+  for (const auto& [lsn, p] : c.got) EXPECT_EQ(p, Payload(lsn - 1)) << lsn;
 }
 
 TEST(OpenedTailer, OneShardAndResumeInTheMiddle) {
