@@ -62,8 +62,11 @@ enum class LagPolicy : std::uint8_t {
 };
 
 struct TailerOptions {
-  // The first LSN to deliver. Records below it are skipped; an LSN already
-  // released by a checkpoint fails Attach/Open with FellBehind.
+  // The first LSN to deliver. Records below it are skipped. An LSN at or
+  // below the WAL's checkpoint fails Attach/Open with FellBehind, even when
+  // a tailer of an earlier process held those segments back: a shipper
+  // that resumes after a restart must resume above the checkpoint (or
+  // checkpoint only what it shipped).
   Lsn from_lsn = 1;
   // Only this shard's records (in LSN order), e.g. one shipper per shard;
   // unset: every shard's, merged in global LSN order.
