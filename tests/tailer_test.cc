@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <future>
 #include <map>
 #include <mutex>
@@ -152,6 +153,125 @@ TEST(Tailer, CheckpointIsHeldBackUntilTheTailerPassesWithRecycling) {
   ASSERT_TRUE(ReadUntil(**tailer, c, appended.size()).ok());
   EXPECT_EQ(c.errors, "");
   EXPECT_EQ(c.got, appended);
+}
+
+// Counts the WAL's "released N segments" log lines, so a test can wait for
+// a release the lifecycle thread does on its own (no polling).
+class ReleaseWatch {
+ public:
+  LogCallback callback() {
+    return [this](LogLevel, std::string_view m) {
+      if (m.find(": released ") == std::string_view::npos) return;
+      std::lock_guard lk(mu_);
+      ++releases_;
+      cv_.notify_all();
+    };
+  }
+  int releases() {
+    std::lock_guard lk(mu_);
+    return releases_;
+  }
+  // Waits (up to 10 s) until more than `seen` releases happened.
+  bool WaitBeyond(int seen) {
+    std::unique_lock lk(mu_);
+    return cv_.wait_for(lk, std::chrono::seconds(10), [&] { return releases_ > seen; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int releases_ = 0;
+};
+
+// The tailer passing what a checkpoint held back is enough: the lifecycle
+// thread releases it then, with no further Checkpoint call.
+TEST(Tailer, AHeldBackReleaseHappensOnceTheTailerPasses) {
+  TempDir dir;
+  ReleaseWatch watch;
+  Options o = SmallSegments(dir.path(), 2);
+  o.log = watch.callback();
+  auto wal = OpenOrDie(o);
+  auto tailer = LogTailer::Attach(*wal, {.name = "passing"});
+  ASSERT_TRUE(tailer.ok());
+  auto appended = AppendN(*wal, 3000);
+  const std::uint64_t before = HeldSegments(*wal);
+  ASSERT_TRUE(wal->Checkpoint(wal->DurableLsn()).ok());
+  EXPECT_EQ(HeldSegments(*wal), before);
+  const int seen = watch.releases();
+  Collector c{wal.get()};
+  ASSERT_TRUE(ReadUntil(**tailer, c, appended.size()).ok());
+  ASSERT_TRUE(watch.WaitBeyond(seen));
+  EXPECT_LT(HeldSegments(*wal), before);
+  EXPECT_EQ(c.got, appended);
+}
+
+// Backpressure ends as the lagging tailer catches up (the lifecycle thread
+// re-runs the release), and ends when the tailer goes away.
+TEST(Tailer, BackpressureEndsWhenTheTailerCatchesUpOrDetaches) {
+  TempDir dir;
+  ReleaseWatch watch;
+  Options o = SmallSegments(dir.path(), 1);
+  o.log = watch.callback();
+  auto wal = OpenOrDie(o);
+  TailerOptions to{.name = "bp", .max_retained_bytes = kSeg, .lag_policy = LagPolicy::kBackpressure};
+  auto tailer = LogTailer::Attach(*wal, to);
+  ASSERT_TRUE(tailer.ok());
+  auto appended = AppendN(*wal, 3000);
+  ASSERT_TRUE(wal->Checkpoint(wal->DurableLsn()).ok());
+  EXPECT_TRUE(wal->Append("t", "x").status().IsBackpressure());
+  int seen = watch.releases();
+  Collector c{wal.get()};
+  ASSERT_TRUE(ReadUntil(**tailer, c, appended.size()).ok());
+  ASSERT_TRUE(watch.WaitBeyond(seen));
+  auto lsn = wal->Append("t", "x");
+  ASSERT_TRUE(lsn.ok()) << lsn.status().ToString();
+  // A second one lags, then is destroyed: appends flow again.
+  tailer->reset();
+  to.name = "bp2";
+  to.from_lsn = *lsn + 1;
+  auto second = LogTailer::Attach(*wal, to);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  AppendN(*wal, 3000, 3000);
+  ASSERT_TRUE(wal->Checkpoint(wal->DurableLsn()).ok());
+  auto refused = wal->Append("t", "x");
+  ASSERT_TRUE(refused.status().IsBackpressure()) << refused.status().ToString();
+  EXPECT_NE(refused.status().ToString().find("'bp2'"), std::string::npos) << refused.status().ToString();
+  seen = watch.releases();
+  second->reset();
+  ASSERT_TRUE(watch.WaitBeyond(seen));
+  EXPECT_TRUE(wal->Append("t", "x").ok());
+}
+
+// Per-shard consistency: a one-shard tailer reads up to its shard's own
+// frontier, not the global W.
+TEST(Tailer, PerShardConsistencyReadsUpToTheShardsFrontier) {
+  TempDir dir;
+  Options o = SmallSegments(dir.path(), 2);
+  o.consistency = Consistency::kPerShard;
+  auto wal = OpenOrDie(o);
+  auto tailer = LogTailer::Attach(*wal, {.shard = 1, .name = "shard1"});
+  ASSERT_TRUE(tailer.ok());
+  std::map<Lsn, std::uint32_t> shard_of;
+  auto appended = AppendN(*wal, 2000, 0, &shard_of);
+  std::map<Lsn, std::string> want;
+  for (const auto& [lsn, p] : appended) {
+    if (shard_of[lsn] == 1) want[lsn] = p;
+  }
+  Collector c;
+  c.gap_free = false;
+  std::string above;
+  auto check = c.callback();
+  auto cb = [&](const ReplayRecord& r) {
+    if (r.lsn > (*tailer)->durable_lsn()) above += std::to_string(r.lsn) + " ";
+    return check(r);
+  };
+  while (c.got.size() < want.size()) {
+    auto n = (*tailer)->Read(cb);
+    ASSERT_TRUE(n.ok()) << n.status().ToString();
+  }
+  EXPECT_EQ(above, "");
+  EXPECT_EQ(c.errors, "");
+  EXPECT_EQ(c.got, want);
 }
 
 TEST(Tailer, FallsBehindPastTheBoundWithAClearError) {
@@ -419,6 +539,25 @@ TEST(OpenedTailer, FollowsAWriterInAnotherProcess) {
   EXPECT_EQ(c.errors, "");
   ASSERT_EQ(c.got.size(), static_cast<std::size_t>(kRecords));
   for (const auto& [lsn, p] : c.got) EXPECT_EQ(p, Payload(lsn - 1)) << lsn;
+}
+
+// The writer closes and reopens (a new epoch) while the tailer follows.
+TEST(OpenedTailer, FollowsTheWriterAcrossAReopen) {
+  TempDir dir;
+  Options o = SmallSegments(dir.path(), 2);
+  auto wal = OpenOrDie(o);
+  auto appended = AppendN(*wal, 700);
+  auto t = LogTailer::Open(o, {.name = "across"});
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  Collector c;
+  ASSERT_TRUE(ReadUntil(**t, c, 300, {.max_records = 300}).ok());
+  ASSERT_TRUE(wal->Close().ok());
+  wal.reset();
+  wal = OpenOrDie(o);
+  for (auto& [lsn, p] : AppendN(*wal, 700, 700)) appended[lsn] = p;
+  ASSERT_TRUE(ReadUntil(**t, c, appended.size(), {.timeout = std::chrono::seconds(10)}).ok());
+  EXPECT_EQ(c.errors, "");
+  EXPECT_EQ(c.got, appended);
 }
 
 TEST(OpenedTailer, OneShardAndResumeInTheMiddle) {
