@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "shardwal/metrics.h"
 #include "shardwal/wal.h"
 #include "tests/test_util.h"
 
@@ -316,6 +317,10 @@ TEST(Tailer, BackpressurePolicyHoldsAppendsUntilTheTailerCatchesUp) {
   EXPECT_EQ(st.tailers[0].position, 0u);
   EXPECT_GT(st.tailers[0].retained_bytes, kSeg);
   EXPECT_FALSE(st.tailers[0].fell_behind);
+  const std::string prom = PrometheusText(wal->Metrics());
+  EXPECT_NE(prom.find("shardwal_tailer_position{tailer=\"shipper\"} 0\n"), std::string::npos) << prom;
+  EXPECT_NE(prom.find("shardwal_tailer_fell_behind{tailer=\"shipper\"} 0\n"), std::string::npos) << prom;
+  EXPECT_NE(prom.find("shardwal_tailer_retained_bytes{tailer=\"shipper\"} "), std::string::npos) << prom;
   auto r = wal->Append("t", "x");
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(r.status().IsBackpressure()) << r.status().ToString();

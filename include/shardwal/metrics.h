@@ -76,6 +76,14 @@ struct ShardMetrics {
   ShardHealth health;
 };
 
+// An attached LogTailer (WalStats::tailers).
+struct TailerMetrics {
+  std::string name;
+  Lsn position = kNoLsn;             // everything of its shards up to here was delivered
+  std::uint64_t retained_bytes = 0;  // checkpointed segments it held back at the last release
+  bool fell_behind = false;
+};
+
 struct WalMetrics {
   // Counters, summed over shards (and the WAL-level ones).
   std::uint64_t appends = 0;
@@ -104,6 +112,8 @@ struct WalMetrics {
   HistogramSnapshot batch_records;
   HistogramSnapshot batch_bytes;
   std::vector<ShardMetrics> shards;
+  // Attached log tailers; their families are left out while there are none.
+  std::vector<TailerMetrics> tailers;
   // Health: OK, or the first error of the failed state.
   Status health;
   double uptime_seconds = 0;

@@ -231,6 +231,21 @@ std::string PrometheusText(const WalMetrics& m) {
     }
   }
 
+  // ---- attached log tailers (none: no families) ----
+  if (!m.tailers.empty()) {
+    const auto label = [](const TailerMetrics& t) { return "tailer=\"" + Escape(t.name) + "\""; };
+    e.Family("shardwal_tailer_position", "gauge",
+             "Attached LogTailer: every record of its shards up to this LSN was delivered.");
+    for (const auto& t : m.tailers) e.Sample("shardwal_tailer_position", label(t), t.position);
+    e.Family("shardwal_tailer_retained_bytes", "gauge",
+             "Attached LogTailer: checkpointed segment bytes it held back at the last release.");
+    for (const auto& t : m.tailers) e.Sample("shardwal_tailer_retained_bytes", label(t), t.retained_bytes);
+    e.Family("shardwal_tailer_fell_behind", "gauge", "Attached LogTailer: 1 once a checkpoint released past it.");
+    for (const auto& t : m.tailers) {
+      e.Sample("shardwal_tailer_fell_behind", label(t), std::uint64_t{t.fell_behind ? 1u : 0u});
+    }
+  }
+
   // ---- histograms ----
   e.Family("shardwal_append_to_durable_seconds", "histogram",
            "Blocking group-commit appends (Append, AppendBatch): from the call to the record being durable.");

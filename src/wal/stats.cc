@@ -64,6 +64,7 @@ WalMetrics WalImpl::Metrics() const {
   m.durable_lsn = st.durable_lsn;
   m.watermark_lag = st.last_lsn - std::min(st.last_lsn, st.durable_lsn);
   m.checkpoint_lsn = st.checkpoint_lsn;
+  for (const TailerStats& t : st.tailers) m.tailers.push_back({t.name, t.position, t.retained_bytes, t.fell_behind});
   m.wal_bytes = st.wal_bytes;
   m.health = health();
   m.uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - opened_).count();
