@@ -301,6 +301,68 @@ TEST(Tailer, FallsBehindPastTheBoundWithAClearError) {
   EXPECT_TRUE(again.status().IsFellBehind()) << again.status().ToString();
 }
 
+// A consumer that copies records elsewhere after Read (a shipper awaiting
+// the server's acknowledgement) must not lose what it read but had not yet
+// made durable: with hold_until_acknowledged a checkpoint keeps everything
+// above the last acknowledged LSN.
+TEST(Tailer, CheckpointKeepsWhatWasDeliveredButNotAcknowledged) {
+  TempDir dir;
+  auto wal = OpenOrDie(SmallSegments(dir.path(), 1));
+  auto tailer = LogTailer::Attach(*wal, {.name = "shipper", .hold_until_acknowledged = true});
+  ASSERT_TRUE(tailer.ok());
+  auto appended = AppendN(*wal, 3000);
+  Collector c{wal.get()};
+  ASSERT_TRUE(ReadUntil(**tailer, c, 2500, {.max_records = 2500}).ok());
+  (*tailer)->Acknowledge(100);
+  const std::uint64_t before = HeldSegments(*wal);
+  ASSERT_TRUE(wal->Checkpoint(wal->DurableLsn()).ok());
+  // Read up to 2500, acknowledged up to 100: only segments wholly at or
+  // below LSN 100 may go (none: 100 records do not fill one).
+  EXPECT_EQ(HeldSegments(*wal), before);
+  (*tailer)->Acknowledge(2500);
+  ASSERT_TRUE(wal->Checkpoint(wal->DurableLsn()).ok());
+  EXPECT_LT(HeldSegments(*wal), before);
+  ASSERT_TRUE(ReadUntil(**tailer, c, appended.size()).ok());
+  EXPECT_EQ(c.errors, "");
+  EXPECT_EQ(c.got, appended);
+}
+
+// What an attached tailer held back survives a restart: the next process's
+// tailer may resume below the checkpoint, from the first unacknowledged
+// record, but not from below what was really released.
+TEST(Tailer, ResumesBelowTheCheckpointFromWhatAnEarlierProcessHeldBack) {
+  TempDir dir;
+  const Options o = SmallSegments(dir.path(), 2);
+  std::map<Lsn, std::string> appended;
+  {
+    auto wal = OpenOrDie(o);
+    auto tailer = LogTailer::Attach(*wal, {.name = "shipper", .hold_until_acknowledged = true});
+    ASSERT_TRUE(tailer.ok());
+    appended = AppendN(*wal, 4000);
+    Collector c{wal.get()};
+    ASSERT_TRUE(ReadUntil(**tailer, c, 3000, {.max_records = 3000}).ok());
+    (*tailer)->Acknowledge(2000);  // 2001..3000 read, not yet acknowledged
+    ASSERT_TRUE(wal->Checkpoint(wal->DurableLsn()).ok());
+    tailer->reset();
+    ASSERT_TRUE(wal->Close().ok());
+  }
+  auto wal = OpenOrDie(o);
+  EXPECT_EQ(wal->Stats().checkpoint_lsn, 4000u);
+  // Segments holding LSNs up to 2000 were released: starting there fails,
+  // naming the directory and where to start.
+  auto early = LogTailer::Attach(*wal, {.from_lsn = 1, .name = "early"});
+  ASSERT_TRUE(early.status().IsFellBehind()) << early.status().ToString();
+  EXPECT_NE(early.status().ToString().find("start above LSN"), std::string::npos) << early.status().ToString();
+  auto resumed = LogTailer::Attach(*wal, {.from_lsn = 2001, .name = "shipper"});
+  ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
+  for (auto& [lsn, p] : AppendN(*wal, 500, 4000)) appended[lsn] = p;
+  Collector c{wal.get(), 2001};
+  ASSERT_TRUE(ReadUntil(**resumed, c, 4500 - 2000, {.max_records = 700}).ok());
+  EXPECT_EQ(c.errors, "");
+  const std::map<Lsn, std::string> want(appended.find(2001), appended.end());
+  EXPECT_EQ(c.got, want);
+}
+
 TEST(Tailer, BackpressurePolicyHoldsAppendsUntilTheTailerCatchesUp) {
   TempDir dir;
   auto wal = OpenOrDie(SmallSegments(dir.path(), 1));

@@ -62,11 +62,15 @@ enum class LagPolicy : std::uint8_t {
 };
 
 struct TailerOptions {
-  // The first LSN to deliver. Records below it are skipped. An LSN at or
-  // below the WAL's checkpoint fails Attach/Open with FellBehind, even when
-  // a tailer of an earlier process held those segments back: a shipper
-  // that resumes after a restart must resume above the checkpoint (or
-  // checkpoint only what it shipped).
+  // The first LSN to deliver. Records below it are skipped. Attach accepts
+  // an LSN below the WAL's checkpoint as long as no segment holding it (of
+  // the shards the tailer reads) was released: a shipper resuming after a
+  // restart finds what an attached tailer held back for it in the previous
+  // process (the MANIFEST records how far each shard directory released).
+  // Attach it right after Open, before the first Checkpoint, or that
+  // checkpoint may release what it would have held. Open (another process)
+  // refuses an LSN at or below the checkpoint. Both fail with FellBehind
+  // naming the shard directory and the LSN to start above.
   Lsn from_lsn = 1;
   // Only this shard's records (in LSN order), e.g. one shipper per shard;
   // unset: every shard's, merged in global LSN order.
@@ -77,6 +81,14 @@ struct TailerOptions {
   // back from release (see LagPolicy). 0: no bound.
   std::uint64_t max_retained_bytes = 1ull << 30;
   LagPolicy lag_policy = LagPolicy::kFallBehind;
+  // Attached tailers: checkpoints keep what the consumer has not
+  // Acknowledge()d, not only what Read has not delivered - for a consumer
+  // that makes its own copy durable after Read (a shipper waiting for the
+  // server's acknowledgement), so that dying in between loses nothing.
+  // Such a tailer's hold outlives it: destroyed, it stays (bound and
+  // policy included) until a tailer of the same name attaches, so a
+  // shutdown keeps what the next process's tailer will resume from.
+  bool hold_until_acknowledged = false;
 };
 
 // One Read call's limits.
@@ -117,6 +129,13 @@ class SHARDWAL_EXPORT LogTailer {
 
   // Makes a blocked (or the next) Read return 0 at once. Any thread.
   virtual void Interrupt() = 0;
+
+  // The consumer is done with every delivered record up to `lsn` (shipped,
+  // indexed, made durable elsewhere). With hold_until_acknowledged,
+  // checkpoints keep the segments of every record delivered above the last
+  // acknowledged LSN. Any thread; lower values than before are ignored. No
+  // effect on a tailer opened in another process (it holds nothing back).
+  virtual void Acknowledge(Lsn lsn) = 0;
 
   // The last LSN delivered (from_lsn - 1 before the first). Any thread.
   virtual Lsn position() const = 0;

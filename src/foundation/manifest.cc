@@ -224,6 +224,12 @@ bool Manifest::GapAcceptedAt(Lsn lsn) const {
 
 std::uint64_t Manifest::FirstSegment(const std::string& dir) const { return Inventory(dir).first_segment; }
 
+Lsn Manifest::ReleasedThrough(const std::string& dir) const {
+  const ShardInventory& inv = Inventory(dir);
+  if (inv.released_through == kNoLsn && inv.first_segment > 1) return checkpoint_lsn_;
+  return inv.released_through;
+}
+
 const ShardInventory& Manifest::Inventory(const std::string& dir) const {
   static const ShardInventory kNone;
   auto it = inventory_.find(dir);
@@ -241,10 +247,14 @@ std::optional<std::uint32_t> Manifest::ShardIndexOf(const std::string& dir) cons
 }
 
 void Manifest::SetCheckpoint(Lsn lsn, const std::map<std::string, std::uint64_t>& first_segment,
-                             const std::set<std::uint32_t>& in_use) {
+                             const std::set<std::uint32_t>& in_use, const std::map<std::string, Lsn>& released_through) {
   checkpoint_lsn_ = std::max(checkpoint_lsn_, lsn);
   for (const auto& [dir, seq] : first_segment) {
     if (seq > FirstSegment(dir)) inventory_[dir].first_segment = seq;
+  }
+  for (const auto& [dir, through] : released_through) {
+    Lsn& r = inventory_[dir].released_through;
+    r = std::max(r, through);
   }
   // An epoch older than every segment left matters only through its
   // first_lsn (voiding records of still older epochs, which are gone too),
@@ -296,6 +306,8 @@ std::string Manifest::Serialize(const std::string& base_dir) const {
     j["shards"][stored(dir)] = {{"first_segment", inv.first_segment},
                                 {"last_segment", inv.last_segment},
                                 {"durable_lsn", inv.durable_lsn}};
+    // Optional (older MANIFESTs lack it; older readers ignore it).
+    if (inv.released_through != kNoLsn) j["shards"][stored(dir)]["released_through"] = inv.released_through;
   }
   j["epochs"] = nlohmann::json::array();
   for (const auto& e : epochs_) {
@@ -389,9 +401,13 @@ Result<Manifest> Manifest::Parse(const std::string& text, const std::string& pat
           !IsUnsigned(inv, "durable_lsn") || inv["first_segment"].get<std::uint64_t>() == 0) {
         return bad("malformed shards entry for '" + dir + "'");
       }
+      if (inv.contains("released_through") && !IsUnsigned(inv, "released_through")) {
+        return bad("malformed released_through for '" + dir + "'");
+      }
       m.inventory_[resolve(dir)] = ShardInventory{inv["first_segment"].get<std::uint64_t>(),
                                                   inv["last_segment"].get<std::uint64_t>(),
-                                                  inv["durable_lsn"].get<Lsn>()};
+                                                  inv["durable_lsn"].get<Lsn>(),
+                                                  inv.value("released_through", Lsn{kNoLsn})};
     }
   }
   if (j.contains("settings")) {

@@ -51,6 +51,12 @@ struct ShardInventory {
   std::uint64_t first_segment = 1;
   std::uint64_t last_segment = 0;  // 0: none known (a MANIFEST of format 1)
   Lsn durable_lsn = kNoLsn;        // 0: none known
+  // Every record of the directory above this LSN is still held: the
+  // segments released so far held only records at or below it. A log
+  // tailer (a shipper) that resumes after a restart may start below the
+  // checkpoint as long as it starts above this. 0 with first_segment > 1:
+  // not known (a MANIFEST written before it was recorded).
+  Lsn released_through = kNoLsn;
   bool operator==(const ShardInventory&) const = default;
 };
 
@@ -161,8 +167,13 @@ class Manifest {
   // shard directories to their new lowest sequence (directories not named
   // keep theirs). Epochs that own no segment any more (`in_use`, after the
   // release) and that voiding no longer needs are dropped.
+  // `released_through` maps directories to the highest LSN of what they
+  // released (ShardInventory::released_through).
   void SetCheckpoint(Lsn lsn, const std::map<std::string, std::uint64_t>& first_segment,
-                     const std::set<std::uint32_t>& in_use);
+                     const std::set<std::uint32_t>& in_use, const std::map<std::string, Lsn>& released_through = {});
+  // ShardInventory::released_through, with "not known" read as the
+  // checkpoint (the most a release ever took).
+  Lsn ReleasedThrough(const std::string& dir) const;
 
   // Starts the next epoch. Earlier epochs that own no segment any more
   // (`in_use` lists those that do) and whose cut a later epoch repeats are

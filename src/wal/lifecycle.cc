@@ -26,6 +26,11 @@ Status WalLifecycle::Checkpoint(Lsn lsn) {
   return s;
 }
 
+Status WalLifecycle::RegisterTailer(const std::shared_ptr<TailerRegistry::Entry>& entry, Lsn from) {
+  MutexLock lk(&mu_);
+  return config_.tailers->Register(entry, from);
+}
+
 Status WalLifecycle::SaveInventory() {
   MutexLock lk(&mu_);
   return SaveInventoryLocked();
@@ -39,6 +44,7 @@ Status WalLifecycle::ReleaseLocked(Lsn checkpoint) {
   const std::vector<Lsn> limits = ReleaseLimits(checkpoint, releasable, now);
   std::vector<std::vector<SegmentInfo>> plans;
   std::map<std::string, std::uint64_t> first_segment;
+  std::map<std::string, Lsn> released_through;
   std::set<std::uint32_t> in_use{manifest_.current().epoch};
   bool any = false;
   for (std::size_t i = 0; i < config_.sets.size(); ++i) {
@@ -47,6 +53,12 @@ Status WalLifecycle::ReleaseLocked(Lsn checkpoint) {
     if (!plans.back().empty()) {
       any = true;
       first_segment[set->dir()] = plans.back().back().seq + 1;
+      Lsn through = kNoLsn;
+      for (const SegmentInfo& seg : plans.back()) through = std::max(through, seg.last_lsn);
+      released_through[set->dir()] = through;
+      // Before anything is removed: a tailer attaching from now on must
+      // start above it.
+      if (config_.tailers != nullptr) config_.tailers->Releasing(i, through);
     }
     set->CollectEpochs(&in_use);
   }
@@ -54,7 +66,7 @@ Status WalLifecycle::ReleaseLocked(Lsn checkpoint) {
   // The MANIFEST says so first: from then on recovery neither reads nor
   // needs the released segments, whatever state a crash leaves them in.
   Manifest next = manifest_;
-  next.SetCheckpoint(checkpoint, first_segment, in_use);
+  next.SetCheckpoint(checkpoint, first_segment, in_use, released_through);
   UpdateInventory(&next);
   if (Status s = next.Save(*config_.fs, config_.dir, config_.access); !s.ok()) {
     return s.WithContext("checkpoint at LSN " + std::to_string(checkpoint));

@@ -63,6 +63,10 @@ class WalLifecycle {
   // files are removed. The caller checked that `lsn` was assigned and that
   // the WAL is open. Any thread; serialised by the lifecycle lock.
   Status Checkpoint(Lsn lsn) EXCLUDES(mu_);
+  // Registers an attached log tailer reading from `from` (see
+  // TailerRegistry::Register), serialised with releases: none runs between
+  // the check of what was released and the tailer's hold taking effect.
+  Status RegisterTailer(const std::shared_ptr<TailerRegistry::Entry>& entry, Lsn from) EXCLUDES(mu_);
   // Saves the MANIFEST if what the shards hold durably grew since it was
   // last saved. Called by Close once nothing writes any more.
   Status SaveInventory() EXCLUDES(mu_);

@@ -69,6 +69,7 @@ class OpenedTailer final : public LogTailer {
 
   Result<std::size_t> Read(const ReplayCallback& callback, const TailReadOptions& read) override;
   void Interrupt() override { watch_.Interrupt(); }
+  void Acknowledge(Lsn) override {}  // holds nothing back
   Lsn position() const override { return position_.load(std::memory_order_acquire); }
   Lsn durable_lsn() const override { return w_.load(std::memory_order_acquire); }
 

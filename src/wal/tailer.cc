@@ -22,13 +22,19 @@ class AttachedTailer final : public LogTailer {
  public:
   AttachedTailer(WalImpl& wal, std::shared_ptr<TailerRegistry::Entry> entry, Lsn from)
       : wal_(wal), entry_(std::move(entry)), merge_(Cursors(wal, entry_->options, from)), scanned_(from - 1),
-        position_(from - 1) {}
+        scanned_published_(from - 1), position_(from - 1), acknowledged_(from - 1) {}
   ~AttachedTailer() override { wal_.tailers_.Unregister(entry_.get()); }
 
   Result<std::size_t> Read(const ReplayCallback& callback, const TailReadOptions& read) override;
   void Interrupt() override {
     entry_->interrupted.store(true, std::memory_order_release);
     wal_.tailers_.Wake();
+  }
+  void Acknowledge(Lsn lsn) override {
+    Lsn cur = acknowledged_.load(std::memory_order_acquire);
+    while (lsn > cur && !acknowledged_.compare_exchange_weak(cur, lsn, std::memory_order_acq_rel)) {
+    }
+    RaiseHold();
   }
   Lsn position() const override { return position_.load(std::memory_order_acquire); }
   Lsn durable_lsn() const override { return Limit(); }
@@ -52,9 +58,27 @@ class AttachedTailer final : public LogTailer {
   }
   Status DeliverRecovered(const ReplayCallback& cb, Lsn limit, TailMerge::Budget* b);
   void PublishHold() {
-    if (scanned_ > entry_->hold.load(std::memory_order_relaxed)) {
-      entry_->hold.store(scanned_, std::memory_order_release);
-      wal_.tailers_.Advanced(*entry_);
+    scanned_published_.store(scanned_, std::memory_order_release);
+    RaiseHold();
+  }
+  // The hold: what Read scanned past - but with hold_until_acknowledged, no
+  // further than the last acknowledged LSN while a delivered record above
+  // it is unacknowledged. Read's thread and Acknowledge's both raise it.
+  void RaiseHold() {
+    // Scanned first: a delivery it covers stored position_ before it, so
+    // the position read next is at least that record.
+    Lsn target = scanned_published_.load(std::memory_order_acquire);
+    if (entry_->options.hold_until_acknowledged) {
+      const Lsn delivered = position_.load(std::memory_order_acquire);
+      const Lsn acked = acknowledged_.load(std::memory_order_acquire);
+      if (acked < delivered) target = std::min(target, acked);
+    }
+    Lsn cur = entry_->hold.load(std::memory_order_acquire);
+    while (target > cur) {
+      if (entry_->hold.compare_exchange_weak(cur, target, std::memory_order_acq_rel)) {
+        wal_.tailers_.Advanced(*entry_);
+        return;
+      }
     }
   }
 
@@ -62,7 +86,9 @@ class AttachedTailer final : public LogTailer {
   const std::shared_ptr<TailerRegistry::Entry> entry_;
   TailMerge merge_;  // Read's thread only
   Lsn scanned_;      // Read's thread only: every record of the tailer's shards at or below it was delivered
+  std::atomic<Lsn> scanned_published_;  // scanned_, for RaiseHold on other threads
   std::atomic<Lsn> position_;
+  std::atomic<Lsn> acknowledged_;
 };
 
 TailMerge AttachedTailer::Cursors(WalImpl& wal, const TailerOptions& o, Lsn from) {
@@ -161,7 +187,7 @@ Result<std::unique_ptr<LogTailer>> LogTailer::Attach(Wal& wal, const TailerOptio
   auto entry = std::make_shared<TailerRegistry::Entry>(options);
   // Registered before the cursors look at the segments: from here on no
   // release takes a segment holding from_lsn or above.
-  if (Status s = impl->tailers_.Register(entry, options.from_lsn); !s.ok()) return s;
+  if (Status s = impl->lifecycle_->RegisterTailer(entry, options.from_lsn); !s.ok()) return s;
   return std::unique_ptr<LogTailer>(new AttachedTailer(*impl, std::move(entry), options.from_lsn));
 }
 

@@ -5,18 +5,34 @@
 
 namespace shardwal {
 
+void TailerRegistry::SetReleased(std::vector<Lsn> released_through, std::vector<std::string> dirs) {
+  MutexLock lk(&mu_);
+  released_through_ = std::move(released_through);
+  set_dirs_ = std::move(dirs);
+}
+
 Status TailerRegistry::Register(const std::shared_ptr<Entry>& e, Lsn from) {
   MutexLock lk(&mu_);
-  // Under mu_: a release computes its limits under it too, so it either saw
-  // this tailer's hold or had raised checkpoint_ before we look at it.
-  if (from <= checkpoint_) {
+  for (std::size_t i = 0; i < released_through_.size(); ++i) {
+    if (!Covers(*e, i) || from > released_through_[i]) continue;
     return Status::FellBehind("tailer '" + e->options.name + "' cannot start at LSN " + std::to_string(from) +
-                              ": the WAL is checkpointed up to LSN " + std::to_string(checkpoint_) +
-                              ", whose segments may be released (start above it)");
+                              ": " + set_dirs_[i] + " released its segments holding LSNs up to " +
+                              std::to_string(released_through_[i]) + " (the WAL is checkpointed up to LSN " +
+                              std::to_string(checkpoint_) + "); start above LSN " +
+                              std::to_string(released_through_[i]));
   }
   e->hold.store(from - 1, std::memory_order_release);
+  // Its predecessor's parked hold has done its job: this one holds now.
+  std::erase_if(entries_, [&](const auto& p) {
+    return p->parked.load(std::memory_order_acquire) && p->options.name == e->options.name;
+  });
   entries_.push_back(e);
   return Status::OK();
+}
+
+void TailerRegistry::Releasing(std::size_t set, Lsn through) {
+  MutexLock lk(&mu_);
+  if (set < released_through_.size()) released_through_[set] = std::max(released_through_[set], through);
 }
 
 void TailerRegistry::Unregister(const Entry* e) {
@@ -25,6 +41,10 @@ void TailerRegistry::Unregister(const Entry* e) {
     MutexLock lk(&mu_);
     auto it = std::find_if(entries_.begin(), entries_.end(), [&](const auto& p) { return p.get() == e; });
     if (it == entries_.end()) return;
+    if ((*it)->options.hold_until_acknowledged) {
+      (*it)->parked.store(true, std::memory_order_release);
+      return;
+    }
     was_blocking = (*it)->blocking.load(std::memory_order_acquire) || (*it)->retained_bytes.load() > 0;
     entries_.erase(it);
   }

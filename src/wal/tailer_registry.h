@@ -37,6 +37,10 @@ class TailerRegistry {
     // Its hold kept segments from a release: moving on should retry it.
     std::atomic<bool> blocking{false};
     std::atomic<std::uint64_t> retained_bytes{0};
+    // Destroyed with hold_until_acknowledged: its hold stays until a tailer
+    // of the same name attaches (or the WAL closes), so a consumer's
+    // shutdown does not release what it read and never acknowledged.
+    std::atomic<bool> parked{false};
     Mutex mu;
     std::string fell_behind_message GUARDED_BY(mu);
   };
@@ -45,9 +49,22 @@ class TailerRegistry {
   // sets are its shards, in order); `checkpoint`: the MANIFEST's.
   TailerRegistry(std::uint32_t shards, Lsn checkpoint) : shards_(shards), checkpoint_(checkpoint) {}
 
-  // Registers `e` to read from `from`; FellBehind if a checkpoint at or
-  // above `from` may have released what it needs.
+  // What each segment set (by index, as the lifecycle's sets) released so
+  // far: every record above released_through[i] is still held
+  // (ShardInventory::released_through, from the MANIFEST). Set before any
+  // tailer attaches; `dirs` name the sets in errors.
+  void SetReleased(std::vector<Lsn> released_through, std::vector<std::string> dirs) EXCLUDES(mu_);
+  // Registers `e` to read from `from`; FellBehind if a set it reads
+  // released records at or above `from`. Below the checkpoint is fine as
+  // long as the segments are still held (a shipper resuming after a restart
+  // from what the checkpoint kept for it). The caller holds the lifecycle
+  // lock, so no release runs between this check and the hold taking effect.
   Status Register(const std::shared_ptr<Entry>& e, Lsn from) EXCLUDES(mu_);
+  // The tailer is gone. One with hold_until_acknowledged is parked (its
+  // hold stays, see Entry::parked); any other's hold goes now.
+  // A release is about to remove set `set`'s segments holding records up to
+  // `through` (under the lifecycle lock, after Limit).
+  void Releasing(std::size_t set, Lsn through) EXCLUDES(mu_);
   void Unregister(const Entry* e) EXCLUDES(mu_);
 
   // ---- waking ------------------------------------------------------------------
@@ -106,6 +123,8 @@ class TailerRegistry {
   mutable Mutex mu_;
   std::vector<std::shared_ptr<Entry>> entries_ GUARDED_BY(mu_);
   Lsn checkpoint_ GUARDED_BY(mu_);  // the highest a release was computed for
+  std::vector<Lsn> released_through_ GUARDED_BY(mu_);  // per segment set (SetReleased)
+  std::vector<std::string> set_dirs_ GUARDED_BY(mu_);
   std::string lag_message_ GUARDED_BY(mu_);
   std::atomic<bool> lagging_{false};
   std::atomic<bool> release_due_{false};

@@ -23,6 +23,17 @@ WalImpl::WalImpl(Options options, OpenState state, std::vector<std::unique_ptr<F
         std::vector<SegmentSet*>{sets_[i].get()}, SegmentPreparer::Chore{},
         [this](const Status& s) { log_.Warn("{} (retried when the segment is needed)", s.ToString()); }));
   }
+  {
+    // What earlier checkpoints released, per segment set (in the
+    // lifecycle's order): attached tailers may start above it.
+    std::vector<Lsn> released;
+    std::vector<std::string> dirs;
+    for (const auto& set : sets_) {
+      released.push_back(state.manifest.ReleasedThrough(set->dir()));
+      dirs.push_back(set->dir());
+    }
+    tailers_.SetReleased(std::move(released), std::move(dirs));
+  }
   lifecycle_ = std::make_unique<WalLifecycle>(LifecycleConfig(), state.manifest);
   tailers_.SetPoke([this] { lifecycle_->Poke(); });
   for (std::uint32_t i = 0; i < num_shards_; ++i) {
