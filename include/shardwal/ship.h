@@ -22,6 +22,7 @@
 
 #include "shardwal/export.h"
 #include "shardwal/options.h"
+#include "shardwal/ship_export.h"
 #include "shardwal/status.h"
 #include "shardwal/tailer.h"
 #include "shardwal/types.h"
@@ -39,8 +40,9 @@ struct ShipOptions {
   // Upper bound on one message's body (JetStream's default max_payload is
   // 1 MiB). A record larger than this goes alone in its message.
   std::size_t max_message_bytes = 1u << 20;
-  // Publishes in flight per shard (asynchronous publishing).
-  std::size_t max_pending_messages = 64;
+  // (One publish is in flight per shard: each expects the subject's last
+  // sequence to be the previous message's, which is known only from its
+  // ack. The shards publish in parallel, one thread each.)
   // Reconnection backoff while NATS is unreachable: doubles up to this.
   std::chrono::milliseconds max_backoff{2000};
   // Checkpoints keep what is not shipped, up to this many bytes per shard;
@@ -77,7 +79,7 @@ struct ShipStats {
   bool connected = false;
 };
 
-class SHARDWAL_EXPORT Shipper {
+class SHARDWAL_SHIP_EXPORT Shipper {
  public:
   // In the WAL's process: ships every shard from where the stream ends, on
   // threads of its own, until destroyed (or Stop). `wal` must outlive it.
@@ -85,6 +87,10 @@ class SHARDWAL_EXPORT Shipper {
   // Another process (`shardwal ship`): ships an existing WAL directory
   // (read-only, no lock). follow = false: stops once everything durable at
   // the start is shipped; true: keeps tailing until Stop.
+  // In this build follow = false reads the directory with LogReader (what
+  // the files hold when it opens: on a live WAL that may include records not
+  // yet synced); Attach and follow = true need LogTailer and return
+  // NotSupported until it is merged.
   static Result<std::unique_ptr<Shipper>> Open(const Options& wal, const ShipOptions& options, bool follow);
 
   virtual ~Shipper() = default;
@@ -130,6 +136,6 @@ struct RestoreReport {
 // first..last with no gap or duplicate), written as segments and synced,
 // then opened by the normal recovery. A damaged stream stops it with
 // Corruption naming the subject and stream sequence.
-SHARDWAL_EXPORT Result<RestoreReport> Restore(const RestoreOptions& options);
+SHARDWAL_SHIP_EXPORT Result<RestoreReport> Restore(const RestoreOptions& options);
 
 }  // namespace shardwal

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "src/ship/shard_shipper.h"
+
+#include <algorithm>
+#include <bit>
+
+#include "src/foundation/format.h"
+
+namespace shardwal::ship {
+
+bool ShipContext::Backoff(std::chrono::milliseconds d) {
+  const auto deadline = std::chrono::steady_clock::now() + d;
+  MutexLock lk(mu_);
+  while (!stopping_.load()) {
+    if (cv_.WaitUntil(lk, deadline) == std::cv_status::timeout) break;
+  }
+  return !stopping_.load();
+}
+
+void ShipContext::Stop() {
+  MutexLock lk(mu_);
+  stopping_.store(true);
+  cv_.NotifyAll();
+}
+
+ShardShipper::ShardShipper(ShipContext& ctx, std::uint32_t shard)
+    : ctx_(ctx), shard_(shard), subject_(ShardSubject(ctx.stream, shard)) {}
+
+Status ShardShipper::Resume() {
+  auto backoff = std::chrono::milliseconds(50);
+  for (;;) {
+    auto last = ctx_.client.LastMessage(ctx_.stream, subject_);
+    if (last.ok()) {
+      const MessageMeta& m = last->meta;
+      if (m.wal_id != ctx_.wal_id) {
+        return Status::InvalidArgument("stream " + ctx_.stream + " subject " + subject_ + " sequence " +
+                                       std::to_string(last->seq) + " holds WAL " + m.wal_id + ", not this WAL " +
+                                       ctx_.wal_id + ": refusing to ship to it");
+      }
+      if (m.shard != shard_ || m.shards != ctx_.shards) {
+        return Status::InvalidArgument("stream " + ctx_.stream + " subject " + subject_ + " sequence " +
+                                       std::to_string(last->seq) + " says shard " + std::to_string(m.shard) + " of " +
+                                       std::to_string(m.shards) + "; this WAL has " + std::to_string(ctx_.shards) +
+                                       " shards");
+      }
+      if (m.last_lsn < shipped_lsn_.load()) {
+        return Status::Corruption("stream " + ctx_.stream + " subject " + subject_ + " went backwards: its last " +
+                                  "message (sequence " + std::to_string(last->seq) + ") ends at LSN " +
+                                  std::to_string(m.last_lsn) + ", but LSN " + std::to_string(shipped_lsn_.load()) +
+                                  " was shipped (messages deleted or purged?)");
+      }
+      shipped_lsn_.store(m.last_lsn);
+      seq_.store(last->seq);
+      return Status::OK();
+    }
+    if (last.status().code() == Status::Code::kNotFound) {
+      if (shipped_lsn_.load() != kNoLsn) {
+        return Status::Corruption("stream " + ctx_.stream + " subject " + subject_ + " is empty, but LSN " +
+                                  std::to_string(shipped_lsn_.load()) + " was shipped (stream purged?)");
+      }
+      seq_.store(0);
+      return Status::OK();
+    }
+    if (last.status().code() != Status::Code::kIOError) return last.status();
+    ctx_.publish_errors.fetch_add(1);
+    if (!ctx_.Backoff(backoff)) return Status::Closed("stopped while reading " + subject_ + ": " + last.status().ToString());
+    backoff = std::min(backoff * 2, ctx_.options.max_backoff);
+  }
+}
+
+Status ShardShipper::Add(const ReplayRecord& r) {
+  if (r.lsn <= shipped_lsn_.load()) return Status::OK();
+  if (!pending_.empty() && pending_.message_bytes() + format::RecordBytes(r.tag.size(), r.payload.size()) + 32 >
+                               ctx_.options.max_message_bytes) {
+    Status s = PublishPending();
+    if (!s.ok()) return s;
+    if (r.lsn <= shipped_lsn_.load()) return Status::OK();  // another shipper got past it
+  }
+  pending_.Append(r);
+  pending_bytes_.store(pending_.bytes());
+  return Status::OK();
+}
+
+Status ShardShipper::Flush() {
+  while (!pending_.empty()) {
+    Status s = PublishPending();
+    if (!s.ok()) return s;
+  }
+  return Status::OK();
+}
+
+Status ShardShipper::Reconcile(const std::string& why) {
+  Status s = Resume();
+  if (!s.ok()) return s.WithContext(why + "; then");
+  pending_.DropThrough(shipped_lsn_.load());
+  pending_bytes_.store(pending_.bytes());
+  return Status::OK();
+}
+
+Status ShardShipper::PublishPending() {
+  auto backoff = std::chrono::milliseconds(50);
+  while (!pending_.empty()) {
+    MessageMeta meta;
+    meta.wal_id = ctx_.wal_id;
+    meta.shard = shard_;
+    meta.shards = ctx_.shards;
+    meta.first_lsn = pending_.first_lsn();
+    meta.last_lsn = pending_.last_lsn();
+    meta.prev_lsn = shipped_lsn_.load();
+    meta.records = pending_.records();
+    meta.commit_runs = pending_.commit_runs();
+    std::uint64_t seq = 0;
+    bool duplicate = false, conflict = false;
+    const auto t0 = std::chrono::steady_clock::now();
+    Status s = ctx_.client.Publish(subject_, meta, pending_.body(), seq_.load(), &seq, &duplicate, &conflict);
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+    ctx_.latency_buckets[std::min<int>(47, std::bit_width(static_cast<std::uint64_t>(std::max<long>(1, ns))) - 1)]
+        .fetch_add(1);
+    if (s.ok() && !conflict && !duplicate) {
+      shipped_lsn_.store(meta.last_lsn);
+      seq_.store(seq);
+      messages_.fetch_add(1);
+      records_.fetch_add(meta.records);
+      bytes_.fetch_add(pending_.bytes());
+      pending_.Clear();
+      pending_bytes_.store(0);
+      return Status::OK();
+    }
+    if (s.ok()) {
+      // Someone else wrote the subject (or an earlier attempt of ours was
+      // stored and its ack lost): go on after what is there.
+      s = Reconcile("publishing LSN " + std::to_string(meta.first_lsn) + ".." + std::to_string(meta.last_lsn) +
+                    " to " + subject_ + (conflict ? ": its last sequence moved" : ": deduplicated"));
+      if (!s.ok() && s.code() != Status::Code::kIOError) return s;
+      if (s.ok()) continue;
+    }
+    ctx_.publish_errors.fetch_add(1);
+    if (!ctx_.Backoff(backoff)) return Status::Closed("stopped with LSN " + std::to_string(meta.first_lsn) + ".." +
+                                                      std::to_string(meta.last_lsn) + " of " + subject_ +
+                                                      " not shipped: " + s.ToString());
+    backoff = std::min(backoff * 2, ctx_.options.max_backoff);
+    // A timed-out publish may have been stored: the retry carries the same
+    // Nats-Msg-Id (deduplicated) and the same expectation (a conflict if it
+    // was stored out of the dedup window): both lead to Reconcile.
+  }
+  return Status::OK();
+}
+
+ShardShipStats ShardShipper::Stats() const {
+  ShardShipStats s;
+  s.shard = shard_;
+  s.shipped_lsn = shipped_lsn_.load();
+  s.stream_seq = seq_.load();
+  s.messages = messages_.load();
+  s.records = records_.load();
+  s.bytes = bytes_.load();
+  return s;
+}
+
+}  // namespace shardwal::ship

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: Apache-2.0
+// One shard's shipping: records in, messages out. Records arrive in LSN
+// order (the shard's own, contiguous: a LogTailer of that shard, or a
+// LogReader filtered by shard); they are cut into messages of at most
+// max_message_bytes and published one at a time, each expecting the
+// subject's last sequence to be the previous one's (docs/replication.md,
+// "Exactly once").
+//
+// When the expectation fails, or JetStream says the Nats-Msg-Id was a
+// duplicate, someone else (a second shipper, or an earlier attempt of ours
+// whose ack was lost) wrote the subject: the shipper re-reads the subject's
+// last message, adopts its Last-Lsn as shipped, drops what it holds up to
+// it and goes on after it. So two shippers on one WAL each win some
+// messages and neither duplicates nor skips a range.
+//
+// Publishing errors (NATS down, slow, restarted) are retried with the same
+// message and Nats-Msg-Id, waiting a backoff that doubles up to
+// max_backoff; nothing is dropped and nothing skipped. Stop interrupts the
+// wait (not a publish in flight).
+//
+// Threading: Resume, Add and Flush run on the shard's shipping thread;
+// the atomics are read by Stats from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "shardwal/recovery.h"
+#include "shardwal/ship.h"
+#include "shardwal/status.h"
+#include "src/foundation/mutex.h"
+#include "src/ship/message_codec.h"
+#include "src/ship/stream_client.h"
+
+namespace shardwal::ship {
+
+// What the shard shippers of one Shipper share: where to publish, how, and
+// the stop signal for their backoff waits.
+class ShipContext {
+ public:
+  ShipContext(StreamClient& client, std::string stream, std::string wal_id, std::uint32_t shards,
+              const ShipOptions& options)
+      : client(client), stream(std::move(stream)), wal_id(std::move(wal_id)), shards(shards), options(options) {}
+
+  // Waits up to `d` or until Stop; false once stopping.
+  bool Backoff(std::chrono::milliseconds d) EXCLUDES(mu_);
+  void Stop() EXCLUDES(mu_);
+  bool stopping() const { return stopping_.load(); }
+
+  StreamClient& client;     // unguarded: const reference; StreamClient is thread-safe (libnats)
+  const std::string stream;
+  const std::string wal_id;
+  const std::uint32_t shards;
+  const ShipOptions options;
+  std::atomic<std::uint64_t> publish_errors{0};
+  // publish latency, bucket i: [2^i, 2^(i+1)) ns
+  std::atomic<std::uint64_t> latency_buckets[48] = {};
+
+ private:
+  Mutex mu_;
+  CondVar cv_;                       // unguarded: signalled under mu_ by Stop
+  std::atomic<bool> stopping_{false};
+};
+
+class ShardShipper {
+ public:
+  ShardShipper(ShipContext& ctx, std::uint32_t shard);
+
+  // Reads the subject's last message: where to go on from. Refuses a
+  // message of another WAL id or shard count.
+  Status Resume();
+  // The next LSN to read from (the subject's Last-Lsn + 1).
+  Lsn resume_from() const { return shipped_lsn_.load() + 1; }
+
+  // Takes one record of this shard (LSN order); records at or below what is
+  // shipped are skipped. Publishes when the message is full. Fails only on
+  // a fatal error (or Closed when stopping with records unpublished).
+  Status Add(const ReplayRecord& r);
+  // Publishes what is held (nothing: nothing to do).
+  Status Flush();
+
+  std::uint32_t shard() const { return shard_; }
+  ShardShipStats Stats() const;
+  Lsn shipped_lsn() const { return shipped_lsn_.load(); }
+  // Bytes read but not yet acknowledged.
+  std::uint64_t pending_bytes() const { return pending_bytes_.load(); }
+
+ private:
+  Status PublishPending();
+  // Someone else wrote the subject: adopt its last message.
+  Status Reconcile(const std::string& why);
+
+  ShipContext& ctx_;  // unguarded: reference fixed at construction
+  const std::uint32_t shard_;
+  const std::string subject_;
+  BodyBuilder pending_;  // unguarded: the shipping thread's alone
+  std::atomic<Lsn> shipped_lsn_{kNoLsn};
+  std::atomic<std::uint64_t> seq_{0};
+  std::atomic<std::uint64_t> messages_{0}, records_{0}, bytes_{0};
+  std::atomic<std::uint64_t> pending_bytes_{0};
+};
+
+}  // namespace shardwal::ship

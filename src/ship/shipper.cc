@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: Apache-2.0
+// Shipper: one shipping thread per shard (src/ship/shard_shipper.h), fed by
+// a source of that shard's durable records, and the Stats/health view over
+// them.
+//
+// Sources. Open(follow = false) reads the WAL directory with LogReader (no
+// lock, nothing modified) up to the cut it computes at open: on a closed WAL
+// that is everything; beside a live writer it is what the files held then.
+// Attach and Open(follow = true) need LogTailer (include/shardwal/tailer.h),
+// which delivers only durable records and keeps checkpoints from releasing
+// unshipped segments; until it is built in they return NotSupported.
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "shardwal/recovery.h"
+#include "shardwal/ship.h"
+#include "src/foundation/format.h"
+#include "src/foundation/manifest.h"
+#include "src/ship/shard_shipper.h"
+#include "src/ship/stream_client.h"
+
+namespace shardwal {
+
+namespace {
+
+using ship::ShardShipper;
+using ship::ShipContext;
+using ship::StreamClient;
+
+class ShipperImpl final : public Shipper {
+ public:
+  // The records of one shard from `from` on, handed to `shipper`; returns
+  // when done (not following), stopped or failed.
+  using ShardSource = std::function<Status(ShardShipper& shipper, Lsn from)>;
+
+  ShipperImpl(std::unique_ptr<StreamClient> client, std::string stream, std::string wal_id, std::uint32_t shards,
+              const ShipOptions& options)
+      : client_(std::move(client)), ctx_(*client_, std::move(stream), std::move(wal_id), shards, options) {
+    for (std::uint32_t s = 0; s < shards; ++s) shards_.push_back(std::make_unique<ShardShipper>(ctx_, s));
+  }
+
+  ~ShipperImpl() override {
+    Stop();
+    Join();
+  }
+
+  // Resumes every shard from the stream, then starts the threads.
+  Status Start(ShardSource source, Lsn durable_lsn, std::vector<Lsn> shard_last_lsn) {
+    durable_lsn_.store(durable_lsn);
+    shard_last_lsn_ = std::move(shard_last_lsn);
+    for (auto& s : shards_) {
+      Status st = s->Resume();
+      if (!st.ok()) return st;
+    }
+    for (auto& s : shards_) {
+      threads_.emplace_back([this, source, sh = s.get()] {
+        Status st = source(*sh, sh->resume_from());
+        if (st.ok()) st = sh->Flush();
+        Finish(st);
+      });
+    }
+    return Status::OK();
+  }
+
+  Status Wait() override {
+    Join();
+    MutexLock lk(mu_);
+    return error_;
+  }
+
+  void Stop() override {
+    {
+      MutexLock lk(mu_);
+      stopped_ = true;
+    }
+    ctx_.Stop();
+  }
+
+  ShipStats Stats() const override {
+    ShipStats st;
+    st.durable_lsn = durable_lsn_.load();
+    Lsn shipped = st.durable_lsn;
+    for (std::size_t i = 0; i < shards_.size(); ++i) {
+      const auto& s = shards_[i];
+      st.shards.push_back(s->Stats());
+      const ShardShipStats& ss = st.shards.back();
+      st.messages += ss.messages;
+      st.records += ss.records;
+      st.bytes += ss.bytes;
+      st.lag_bytes += s->pending_bytes();
+      // A shard with durable records it has not shipped holds S at what it
+      // shipped (a lower bound: the LSNs above it may be other shards',
+      // shipped already); a caught-up shard does not hold it back.
+      const Lsn shard_last = i < shard_last_lsn_.size() ? shard_last_lsn_[i] : st.durable_lsn;
+      if (ss.shipped_lsn < shard_last) shipped = std::min(shipped, ss.shipped_lsn);
+    }
+    st.shipped_lsn = shipped;
+    st.lag_records = st.durable_lsn - std::min(st.durable_lsn, shipped);
+    st.reconnects = client_->events().reconnects.load();
+    st.connected = client_->events().connected.load();
+    st.publish_errors = ctx_.publish_errors.load();
+    for (const auto& b : ctx_.latency_buckets) st.publish_latency_ns_buckets.push_back(b.load());
+    while (!st.publish_latency_ns_buckets.empty() && st.publish_latency_ns_buckets.back() == 0) {
+      st.publish_latency_ns_buckets.pop_back();
+    }
+    return st;
+  }
+
+  Status health() const override {
+    {
+      MutexLock lk(mu_);
+      if (!error_.ok()) return error_;
+    }
+    if (!client_->events().connected.load()) {
+      return Status::IOError("shipping to stream " + ctx_.stream + " is degraded: disconnected from NATS (" +
+                             std::to_string(client_->events().reconnects.load()) + " reconnects so far)");
+    }
+    return Status::OK();
+  }
+
+  const std::string& stream() const override { return ctx_.stream; }
+
+ private:
+  void Finish(const Status& st) EXCLUDES(mu_) {
+    MutexLock lk(mu_);
+    // Closed from a Stop is how stopping looks: not an error.
+    if (st.ok() || (stopped_ && st.IsClosed())) return;
+    if (error_.ok()) {
+      error_ = st;
+      lk.Unlock();
+      ctx_.Stop();  // one shard failed: the others stop too
+    }
+  }
+
+  void Join() EXCLUDES(mu_) {
+    MutexLock jl(join_mu_);
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+
+  std::unique_ptr<StreamClient> client_;  // unguarded: set at construction, thread-safe
+  ShipContext ctx_;                       // unguarded: its own synchronization
+  std::vector<std::unique_ptr<ShardShipper>> shards_;  // unguarded: fixed at construction
+  std::vector<Lsn> shard_last_lsn_;       // unguarded: set by Start before the threads
+  std::atomic<Lsn> durable_lsn_{kNoLsn};
+  Mutex join_mu_;
+  std::vector<std::thread> threads_ GUARDED_BY(join_mu_);  // started by Start before any Join
+  mutable Mutex mu_;
+  Status error_ GUARDED_BY(mu_);
+  bool stopped_ GUARDED_BY(mu_) = false;
+};
+
+std::string DefaultStream(const std::string& wal_id) { return "shardwal-" + wal_id; }
+
+Status CheckOptions(const ShipOptions& o) {
+  if (o.max_message_bytes < 1024) {
+    return Status::InvalidArgument("ShipOptions::max_message_bytes " + std::to_string(o.max_message_bytes) +
+                                   " is below 1024");
+  }
+  if (o.max_backoff.count() <= 0) return Status::InvalidArgument("ShipOptions::max_backoff must be positive");
+  if (o.stream.find_first_of(" .*>\t") != std::string::npos) {
+    return Status::InvalidArgument("stream name '" + o.stream + "' may not contain spaces, '.', '*' or '>'");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Shipper>> Shipper::Attach(Wal& /*wal*/, const ShipOptions& /*options*/) {
+  return Status::NotSupported(
+      "Shipper::Attach needs LogTailer::Attach (include/shardwal/tailer.h), which this build does not have yet");
+}
+
+Result<std::unique_ptr<Shipper>> Shipper::Open(const Options& wal, const ShipOptions& options, bool follow) {
+  Status st = CheckOptions(options);
+  if (!st.ok()) return st;
+  if (follow) {
+    return Status::NotSupported(
+        "shipping with follow needs LogTailer::Open (include/shardwal/tailer.h), which this build does not have yet");
+  }
+  std::shared_ptr<FileSystem> fs = wal.file_system ? wal.file_system : FileSystem::Default();
+  auto manifest = Manifest::Load(*fs, wal.dir);
+  if (!manifest.ok()) return manifest.status().WithContext("shipping " + wal.dir);
+  const std::string wal_id = WalIdHex(manifest->wal_id());
+  const auto shards = static_cast<std::uint32_t>(manifest->current().shard_dirs.size());
+
+  auto reader_or = LogReader::Open(wal);
+  if (!reader_or.ok()) return reader_or.status().WithContext("shipping " + wal.dir);
+  std::shared_ptr<LogReader> reader = std::move(*reader_or);
+  const RecoveryReport& report = reader->report();
+  std::vector<Lsn> shard_last(shards, kNoLsn);
+  for (const auto& sr : report.shards) {
+    if (sr.shard < shards) shard_last[sr.shard] = sr.last_lsn;
+  }
+
+  auto client = StreamClient::Connect(options.nats_url, options.max_backoff, std::chrono::seconds(5));
+  if (!client.ok()) return client.status();
+  const std::string stream = options.stream.empty() ? DefaultStream(wal_id) : options.stream;
+  st = (*client)->EnsureStream(stream, wal_id, shards, options.replicas);
+  if (!st.ok()) return st;
+
+  auto impl = std::make_unique<ShipperImpl>(std::move(*client), stream, wal_id, shards, options);
+  ShipperImpl::ShardSource source = [reader](ShardShipper& sh, Lsn from) -> Status {
+    Status add;
+    Status replay = reader->Replay(from, [&](const ReplayRecord& r) {
+      if (r.shard != sh.shard()) return true;
+      add = sh.Add(r);
+      return add.ok();
+    });
+    if (!add.ok()) return add;
+    return replay.WithContext("reading shard " + std::to_string(sh.shard()));
+  };
+  st = impl->Start(std::move(source), report.cut_lsn, std::move(shard_last));
+  if (!st.ok()) return st;
+  return std::unique_ptr<Shipper>(std::move(impl));
+}
+
+}  // namespace shardwal
