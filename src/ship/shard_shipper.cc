@@ -10,7 +10,7 @@ namespace shardwal::ship {
 
 bool ShipContext::Backoff(std::chrono::milliseconds d) {
   const auto deadline = std::chrono::steady_clock::now() + d;
-  MutexLock lk(mu_);
+  MutexLock lk(&mu_);
   while (!stopping_.load()) {
     if (cv_.WaitUntil(lk, deadline) == std::cv_status::timeout) break;
   }
@@ -18,7 +18,7 @@ bool ShipContext::Backoff(std::chrono::milliseconds d) {
 }
 
 void ShipContext::Stop() {
-  MutexLock lk(mu_);
+  MutexLock lk(&mu_);
   stopping_.store(true);
   cv_.NotifyAll();
 }

@@ -40,9 +40,9 @@ namespace shardwal::ship {
 // the stop signal for their backoff waits.
 class ShipContext {
  public:
-  ShipContext(StreamClient& client, std::string stream, std::string wal_id, std::uint32_t shards,
-              const ShipOptions& options)
-      : client(client), stream(std::move(stream)), wal_id(std::move(wal_id)), shards(shards), options(options) {}
+  ShipContext(StreamClient& c, std::string stream_name, std::string id, std::uint32_t shard_count,
+              const ShipOptions& o)
+      : client(c), stream(std::move(stream_name)), wal_id(std::move(id)), shards(shard_count), options(o) {}
 
   // Waits up to `d` or until Stop; false once stopping.
   bool Backoff(std::chrono::milliseconds d) EXCLUDES(mu_);

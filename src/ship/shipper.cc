@@ -67,13 +67,13 @@ class ShipperImpl final : public Shipper {
 
   Status Wait() override {
     Join();
-    MutexLock lk(mu_);
+    MutexLock lk(&mu_);
     return error_;
   }
 
   void Stop() override {
     {
-      MutexLock lk(mu_);
+      MutexLock lk(&mu_);
       stopped_ = true;
     }
     ctx_.Stop();
@@ -111,7 +111,7 @@ class ShipperImpl final : public Shipper {
 
   Status health() const override {
     {
-      MutexLock lk(mu_);
+      MutexLock lk(&mu_);
       if (!error_.ok()) return error_;
     }
     if (!client_->events().connected.load()) {
@@ -125,7 +125,7 @@ class ShipperImpl final : public Shipper {
 
  private:
   void Finish(const Status& st) EXCLUDES(mu_) {
-    MutexLock lk(mu_);
+    MutexLock lk(&mu_);
     // Closed from a Stop is how stopping looks: not an error.
     if (st.ok() || (stopped_ && st.IsClosed())) return;
     if (error_.ok()) {
@@ -136,7 +136,7 @@ class ShipperImpl final : public Shipper {
   }
 
   void Join() EXCLUDES(mu_) {
-    MutexLock jl(join_mu_);
+    MutexLock jl(&join_mu_);
     for (auto& t : threads_) {
       if (t.joinable()) t.join();
     }
