@@ -399,7 +399,7 @@ TEST_F(ShipTest, ShipProcessKilledAtRandomMomentsShipsEachLsnOnce) {
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> appended{20000};
   std::thread writer([&] {
-    for (std::uint64_t round = 2; !stop.load(); ++round) {
+    for (std::uint64_t round = 2; !stop.load() && appended.load() < 200000; ++round) {
       AppendRecords(**wal, 1000, round);
       appended.fetch_add(1000);
     }

@@ -134,6 +134,7 @@ Status ShardShipper::PublishPending() {
       if (!s.ok() && s.code() != Status::Code::kIOError) return s;
       if (s.ok()) continue;
     }
+    if (!s.IsIOError()) return s;  // not a matter of waiting (e.g. too big for the server)
     ctx_.publish_errors.fetch_add(1);
     if (!ctx_.Backoff(backoff)) return Status::Closed("stopped with LSN " + std::to_string(meta.first_lsn) + ".." +
                                                       std::to_string(meta.last_lsn) + " of " + subject_ +

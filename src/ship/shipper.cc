@@ -55,6 +55,7 @@ class ShipperImpl final : public Shipper {
       Status st = s->Resume();
       if (!st.ok()) return st;
     }
+    MutexLock jl(&join_mu_);
     for (auto& s : shards_) {
       threads_.emplace_back([this, source, sh = s.get()] {
         Status st = source(*sh, sh->resume_from());

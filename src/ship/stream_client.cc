@@ -193,6 +193,14 @@ Status StreamClient::Publish(const std::string& subject, const MessageMeta& meta
     *conflict = true;
     return Status::OK();
   }
+  if (s == NATS_MAX_PAYLOAD) {
+    // Retrying cannot help: the server's max_payload is below the message.
+    return Status::InvalidArgument(NatsError("publishing LSN " + std::to_string(meta.first_lsn) + ".." +
+                                                 std::to_string(meta.last_lsn) + " to " + subject + ": " +
+                                                 std::to_string(body.size()) +
+                                                 " bytes are more than the server takes (lower max_message_bytes)",
+                                             s, jerr));
+  }
   return Status::IOError(NatsError("publishing LSN " + std::to_string(meta.first_lsn) + ".." +
                                        std::to_string(meta.last_lsn) + " to " + subject + " (expecting last sequence " +
                                        std::to_string(expect_seq) + ")",

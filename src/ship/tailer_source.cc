@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "src/ship/tailer_source.h"
+
+namespace shardwal::ship {
+
+Status ShipFromTailer(LogTailer& tailer, ShardShipper& shipper, const ShipContext& ctx, bool follow) {
+  TailReadOptions read;
+  read.timeout = follow ? std::chrono::milliseconds(1000) : std::chrono::milliseconds(0);
+  read.max_bytes = ctx.options.max_message_bytes;
+  while (!ctx.stopping()) {
+    Status add;
+    auto n = tailer.Read(
+        [&](const ReplayRecord& r) {
+          add = shipper.Add(r);
+          return add.ok();
+        },
+        read);
+    if (!add.ok()) return add;
+    if (!n.ok()) {
+      if (n.status().IsClosed()) return shipper.Flush();  // the WAL closed; all it made durable was read
+      return n.status().WithContext("tailing shard " + std::to_string(shipper.shard()));
+    }
+    Status s = shipper.Flush();
+    if (!s.ok()) return s;
+    if (*n == 0 && !follow) return Status::OK();
+  }
+  return shipper.Flush();
+}
+
+}  // namespace shardwal::ship
