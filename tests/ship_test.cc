@@ -61,7 +61,7 @@ Lsn AppendRecords(Wal& wal, std::uint64_t n, std::uint64_t seed) {
       std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(seed * 1000003 + done + i));
       payloads.emplace_back(buf, 16);
     }
-    for (auto& p : payloads) specs.push_back(RecordSpec{tags[call % 16], p});
+    for (auto& p : payloads) specs.push_back(RecordSpec{tags[(seed + call) % 16], p});
     auto r = wal.AppendBatch(specs);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     if (!r.ok()) return last;
@@ -411,6 +411,7 @@ TEST_F(ShipTest, ShipProcessKilledAtRandomMomentsShipsEachLsnOnce) {
     const pid_t pid = ::fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
+      std::freopen("/dev/null", "w", stdout);
       ::execl(SHARDWAL_CLI_PATH, "shardwal", "ship", "--nats", url.c_str(), "--max-message-bytes", "2048",
               src.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
