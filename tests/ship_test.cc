@@ -312,6 +312,36 @@ TEST_F(ShipTest, ServerStoppedMidRunShipperCatchesUp) {
   EXPECT_TRUE(ReadStream(server_.client_url(), "shardwal-" + WalIdOf(src)).ExactlyOnce(n));
 }
 
+// A WAL checkpointed before it was first shipped: the stream starts after
+// the checkpoint, and the restored WAL has it as its checkpoint.
+TEST_F(ShipTest, CheckpointedWalRestoresFromItsFirstRetainedLsn) {
+  const std::string src = tmp_.Sub("src"), dst = tmp_.Sub("dst");
+  {
+    Options o = WalOptions(src);
+    o.segment_bytes = 64u << 10;  // small segments: the checkpoint releases some
+    auto wal = Wal::Open(o);
+    ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+    AppendRecords(**wal, 20000, 1);
+    ASSERT_TRUE((*wal)->Checkpoint(12000).ok());
+    ASSERT_TRUE((*wal)->Close().ok());
+  }
+  const ShipStats st = ShipAll(src, Ship("ckpt"));
+  EXPECT_EQ(st.shipped_lsn, 20000u);
+  auto r = Restore(RestoreTo(dst, "ckpt"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->first_lsn, 12001u);
+  EXPECT_EQ(r->last_lsn, 20000u);
+  const testing::CliResult a = Cli("dump --json --payload hex " + testing::Quote(src));
+  const testing::CliResult b = Cli("dump --json --payload hex " + testing::Quote(dst));
+  ASSERT_EQ(a.code, 0) << testing::Describe(a);
+  ASSERT_EQ(b.code, 0) << testing::Describe(b);
+  EXPECT_TRUE(a.out == b.out) << "dumps differ (" << a.out.size() << " vs " << b.out.size() << " bytes)";
+  auto wal = Wal::Open(WalOptions(dst));
+  ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+  EXPECT_EQ((*wal)->recovery_report().checkpoint_lsn, 12000u);
+  EXPECT_TRUE((*wal)->Close().ok());
+}
+
 TEST_F(ShipTest, RestoreUntilLsn) {
   const std::string src = tmp_.Sub("src"), dst = tmp_.Sub("dst");
   MakeWal(src, 10000);

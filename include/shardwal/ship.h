@@ -70,8 +70,10 @@ struct ShipStats {
   Lsn shipped_lsn = kNoLsn;
   Lsn durable_lsn = kNoLsn;
   std::uint64_t lag_records = 0;   // durable_lsn - shipped_lsn
-  std::uint64_t lag_bytes = 0;     // durable, not yet shipped
-  double lag_seconds = 0;          // since the oldest unshipped durable record was made durable
+  std::uint64_t lag_bytes = 0;     // read and not yet acknowledged (records not yet read are not counted)
+  // Since the oldest record read but not yet acknowledged by JetStream was
+  // committed locally (its batch's commit time); 0 when nothing is pending.
+  double lag_seconds = 0;
   std::uint64_t messages = 0, records = 0, bytes = 0;
   std::uint64_t reconnects = 0;
   std::uint64_t publish_errors = 0;
@@ -101,8 +103,8 @@ class SHARDWAL_SHIP_EXPORT Shipper {
   // Any thread: stops shipping (what is in flight is awaited, not dropped).
   virtual void Stop() = 0;
   virtual ShipStats Stats() const = 0;
-  // OK; Unavailable-like IOError while disconnected or lagging past
-  // degraded_lag; the error that stopped it.
+  // OK; IOError ("degraded: ...") while disconnected from NATS or lagging
+  // more than degraded_lag; the error that stopped it, once stopped by one.
   virtual Status health() const = 0;
   // The stream being written.
   virtual const std::string& stream() const = 0;

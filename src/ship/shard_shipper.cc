@@ -76,6 +76,7 @@ Status ShardShipper::Add(const ReplayRecord& r) {
     if (!s.ok()) return s;
     if (r.lsn <= shipped_lsn_.load()) return Status::OK();  // another shipper got past it
   }
+  if (pending_.empty()) oldest_pending_ns_.store(std::max<std::uint64_t>(1, r.commit_time_ns));
   pending_.Append(r);
   pending_bytes_.store(pending_.bytes());
   return Status::OK();
@@ -94,6 +95,7 @@ Status ShardShipper::Reconcile(const std::string& why) {
   if (!s.ok()) return s.WithContext(why + "; then");
   pending_.DropThrough(shipped_lsn_.load());
   pending_bytes_.store(pending_.bytes());
+  if (pending_.empty()) oldest_pending_ns_.store(0);
   return Status::OK();
 }
 
@@ -124,6 +126,7 @@ Status ShardShipper::PublishPending() {
       bytes_.fetch_add(pending_.bytes());
       pending_.Clear();
       pending_bytes_.store(0);
+      oldest_pending_ns_.store(0);
       return Status::OK();
     }
     if (s.ok()) {

@@ -86,6 +86,9 @@ class ShardShipper {
   Lsn shipped_lsn() const { return shipped_lsn_.load(); }
   // Bytes read but not yet acknowledged.
   std::uint64_t pending_bytes() const { return pending_bytes_.load(); }
+  // Commit time (wall clock, ns) of the oldest record read but not yet
+  // acknowledged; 0 when there is none.
+  std::uint64_t oldest_pending_commit_ns() const { return oldest_pending_ns_.load(); }
 
  private:
   Status PublishPending();
@@ -100,6 +103,7 @@ class ShardShipper {
   std::atomic<std::uint64_t> seq_{0};
   std::atomic<std::uint64_t> messages_{0}, records_{0}, bytes_{0};
   std::atomic<std::uint64_t> pending_bytes_{0};
+  std::atomic<std::uint64_t> oldest_pending_ns_{0};
 };
 
 }  // namespace shardwal::ship

@@ -92,6 +92,12 @@ class ShipperImpl final : public Shipper {
       st.records += ss.records;
       st.bytes += ss.bytes;
       st.lag_bytes += s->pending_bytes();
+      if (const std::uint64_t since = s->oldest_pending_commit_ns(); since != 0) {
+        const auto now = static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+                .count());
+        st.lag_seconds = std::max(st.lag_seconds, now > since ? static_cast<double>(now - since) / 1e9 : 0.0);
+      }
       // A shard with durable records it has not shipped holds S at what it
       // shipped (a lower bound: the LSNs above it may be other shards',
       // shipped already); a caught-up shard does not hold it back.
@@ -118,6 +124,13 @@ class ShipperImpl final : public Shipper {
     if (!client_->events().connected.load()) {
       return Status::IOError("shipping to stream " + ctx_.stream + " is degraded: disconnected from NATS (" +
                              std::to_string(client_->events().reconnects.load()) + " reconnects so far)");
+    }
+    const ShipStats st = Stats();
+    if (st.lag_seconds * 1000 > static_cast<double>(ctx_.options.degraded_lag.count())) {
+      return Status::IOError("shipping to stream " + ctx_.stream + " is degraded: it lags " +
+                             std::to_string(st.lag_seconds) + " s (" + std::to_string(st.lag_records) +
+                             " records, shipped LSN " + std::to_string(st.shipped_lsn) + " of durable " +
+                             std::to_string(st.durable_lsn) + ")");
     }
     return Status::OK();
   }
