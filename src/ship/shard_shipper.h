@@ -82,6 +82,7 @@ class ShardShipper {
   Status Flush();
 
   std::uint32_t shard() const { return shard_; }
+  const ShipContext& context() const { return ctx_; }
   ShardShipStats Stats() const;
   Lsn shipped_lsn() const { return shipped_lsn_.load(); }
   // Bytes read but not yet acknowledged.

@@ -21,6 +21,8 @@
 #include "src/foundation/manifest.h"
 #include "src/ship/shard_shipper.h"
 #include "src/ship/stream_client.h"
+#include "src/ship/tailer_source.h"
+#include "shardwal/wal.h"
 
 namespace shardwal {
 
@@ -32,9 +34,16 @@ using ship::StreamClient;
 
 class ShipperImpl final : public Shipper {
  public:
-  // The records of one shard from `from` on, handed to `shipper`; returns
-  // when done (not following), stopped or failed.
-  using ShardSource = std::function<Status(ShardShipper& shipper, Lsn from)>;
+  // What feeds one shard's shipper: `run` hands it the shard's records from
+  // its resume point on and returns when done (not following), stopped or
+  // failed; `interrupt` (may be null) wakes a `run` blocked waiting for
+  // records.
+  struct ShardFeed {
+    std::function<Status(ShardShipper&)> run;
+    std::function<void()> interrupt;
+  };
+  // Makes shard `shard`'s feed, starting at LSN `from`.
+  using FeedMaker = std::function<Result<ShardFeed>(std::uint32_t shard, Lsn from)>;
 
   ShipperImpl(std::unique_ptr<StreamClient> client, std::string stream, std::string wal_id, std::uint32_t shards,
               const ShipOptions& options)
@@ -47,18 +56,32 @@ class ShipperImpl final : public Shipper {
     Join();
   }
 
-  // Resumes every shard from the stream, then starts the threads.
-  Status Start(ShardSource source, Lsn durable_lsn, std::vector<Lsn> shard_last_lsn) {
-    durable_lsn_.store(durable_lsn);
-    shard_last_lsn_ = std::move(shard_last_lsn);
+  // Resumes every shard from the stream, makes its feed, then starts the
+  // threads. `durable` gives the local durable watermark W; `shard_last`,
+  // when not empty, each shard's last durable LSN (a shard with nothing
+  // above its shipped LSN does not hold S back; without it, a shard holds S
+  // while it has records read and not acknowledged).
+  Status Start(const FeedMaker& make_feed, std::function<Lsn()> durable, std::vector<Lsn> shard_last) {
+    durable_ = std::move(durable);
+    shard_last_lsn_ = std::move(shard_last);
+    std::vector<ShardFeed> feeds;
     for (auto& s : shards_) {
       Status st = s->Resume();
       if (!st.ok()) return st;
+      auto feed = make_feed(s->shard(), s->resume_from());
+      if (!feed.ok()) return feed.status();
+      feeds.push_back(std::move(*feed));
+    }
+    {
+      MutexLock lk(&mu_);
+      for (const auto& f : feeds) {
+        if (f.interrupt) interrupts_.push_back(f.interrupt);
+      }
     }
     MutexLock jl(&join_mu_);
-    for (auto& s : shards_) {
-      threads_.emplace_back([this, source, sh = s.get()] {
-        Status st = source(*sh, sh->resume_from());
+    for (std::size_t i = 0; i < shards_.size(); ++i) {
+      threads_.emplace_back([this, run = std::move(feeds[i].run), sh = shards_[i].get()] {
+        Status st = run(*sh);
         if (st.ok()) st = sh->Flush();
         Finish(st);
       });
@@ -73,16 +96,19 @@ class ShipperImpl final : public Shipper {
   }
 
   void Stop() override {
+    std::vector<std::function<void()>> interrupts;
     {
       MutexLock lk(&mu_);
       stopped_ = true;
+      interrupts = interrupts_;
     }
     ctx_.Stop();
+    for (const auto& i : interrupts) i();
   }
 
   ShipStats Stats() const override {
     ShipStats st;
-    st.durable_lsn = durable_lsn_.load();
+    st.durable_lsn = durable_ ? durable_() : kNoLsn;
     Lsn shipped = st.durable_lsn;
     for (std::size_t i = 0; i < shards_.size(); ++i) {
       const auto& s = shards_[i];
@@ -101,8 +127,8 @@ class ShipperImpl final : public Shipper {
       // A shard with durable records it has not shipped holds S at what it
       // shipped (a lower bound: the LSNs above it may be other shards',
       // shipped already); a caught-up shard does not hold it back.
-      const Lsn shard_last = i < shard_last_lsn_.size() ? shard_last_lsn_[i] : st.durable_lsn;
-      if (ss.shipped_lsn < shard_last) shipped = std::min(shipped, ss.shipped_lsn);
+      const bool holds = i < shard_last_lsn_.size() ? ss.shipped_lsn < shard_last_lsn_[i] : s->pending_bytes() > 0;
+      if (holds) shipped = std::min(shipped, ss.shipped_lsn);
     }
     st.shipped_lsn = shipped;
     st.lag_records = st.durable_lsn - std::min(st.durable_lsn, shipped);
@@ -160,12 +186,13 @@ class ShipperImpl final : public Shipper {
   ShipContext ctx_;                       // unguarded: its own synchronization
   std::vector<std::unique_ptr<ShardShipper>> shards_;  // unguarded: fixed at construction
   std::vector<Lsn> shard_last_lsn_;       // unguarded: set by Start before the threads
-  std::atomic<Lsn> durable_lsn_{kNoLsn};
+  std::function<Lsn()> durable_;          // unguarded: set by Start before the threads; thread-safe
   Mutex join_mu_;
   std::vector<std::thread> threads_ GUARDED_BY(join_mu_);  // started by Start before any Join
   mutable Mutex mu_;
   Status error_ GUARDED_BY(mu_);
   bool stopped_ GUARDED_BY(mu_) = false;
+  std::vector<std::function<void()>> interrupts_ GUARDED_BY(mu_);
 };
 
 std::string DefaultStream(const std::string& wal_id) { return "shardwal-" + wal_id; }
@@ -184,18 +211,73 @@ Status CheckOptions(const ShipOptions& o) {
 
 }  // namespace
 
-Result<std::unique_ptr<Shipper>> Shipper::Attach(Wal& /*wal*/, const ShipOptions& /*options*/) {
+#ifdef SHARDWAL_SHIP_WITH_TAILER
+// One LogTailer per shard, from its resume point; `open` makes it (Attach
+// in-process, Open across processes). `tailers` collects them (for the
+// durable watermark).
+ShipperImpl::FeedMaker TailerFeeds(std::function<Result<std::unique_ptr<LogTailer>>(const TailerOptions&)> open,
+                                   const std::string& stream, const ShipOptions& options, bool follow,
+                                   std::shared_ptr<std::vector<std::shared_ptr<LogTailer>>> tailers) {
+  return [open = std::move(open), stream, options, follow, tailers](std::uint32_t shard,
+                                                                     Lsn from) -> Result<ShipperImpl::ShardFeed> {
+    TailerOptions t;
+    t.from_lsn = from;
+    t.shard = shard;
+    t.name = "ship:" + stream;
+    t.max_retained_bytes = options.max_unshipped_bytes;
+    t.lag_policy = options.lag_policy;
+    auto tailer = open(t);
+    if (!tailer.ok()) return tailer.status().WithContext("shipping shard " + std::to_string(shard) + " to " + stream);
+    std::shared_ptr<LogTailer> tp = std::move(*tailer);
+    tailers->push_back(tp);
+    ShipperImpl::ShardFeed feed;
+    feed.run = [tp, follow](ShardShipper& sh) { return ship::ShipFromTailer(*tp, sh, sh.context(), follow); };
+    feed.interrupt = [tp] { tp->Interrupt(); };
+    return feed;
+  };
+}
+#endif
+
+Result<std::unique_ptr<Shipper>> Shipper::Attach(Wal& wal, const ShipOptions& options) {
+#ifndef SHARDWAL_SHIP_WITH_TAILER
+  (void)wal;
+  (void)options;
   return Status::NotSupported(
       "Shipper::Attach needs LogTailer::Attach (include/shardwal/tailer.h), which this build does not have yet");
+#else
+  Status st = CheckOptions(options);
+  if (!st.ok()) return st;
+  const Options& wo = wal.options();
+  std::shared_ptr<FileSystem> fs = wo.file_system ? wo.file_system : FileSystem::Default();
+  auto manifest = Manifest::Load(*fs, wo.dir);
+  if (!manifest.ok()) return manifest.status().WithContext("shipping " + wo.dir);
+  const std::string wal_id = WalIdHex(manifest->wal_id());
+  const std::uint32_t shards = wal.num_shards();
+  auto client = StreamClient::Connect(options.nats_url, options.max_backoff, std::chrono::seconds(5));
+  if (!client.ok()) return client.status();
+  const std::string stream = options.stream.empty() ? DefaultStream(wal_id) : options.stream;
+  st = (*client)->EnsureStream(stream, wal_id, shards, options.replicas);
+  if (!st.ok()) return st;
+  auto impl = std::make_unique<ShipperImpl>(std::move(*client), stream, wal_id, shards, options);
+  auto tailers = std::make_shared<std::vector<std::shared_ptr<LogTailer>>>();
+  Wal* w = &wal;
+  st = impl->Start(
+      TailerFeeds([w](const TailerOptions& t) { return LogTailer::Attach(*w, t); }, stream, options, true, tailers),
+      [w] { return w->DurableLsn(); }, {});
+  if (!st.ok()) return st;
+  return std::unique_ptr<Shipper>(std::move(impl));
+#endif
 }
 
 Result<std::unique_ptr<Shipper>> Shipper::Open(const Options& wal, const ShipOptions& options, bool follow) {
   Status st = CheckOptions(options);
   if (!st.ok()) return st;
+#ifndef SHARDWAL_SHIP_WITH_TAILER
   if (follow) {
     return Status::NotSupported(
         "shipping with follow needs LogTailer::Open (include/shardwal/tailer.h), which this build does not have yet");
   }
+#endif
   std::shared_ptr<FileSystem> fs = wal.file_system ? wal.file_system : FileSystem::Default();
   auto manifest = Manifest::Load(*fs, wal.dir);
   if (!manifest.ok()) return manifest.status().WithContext("shipping " + wal.dir);
@@ -218,17 +300,38 @@ Result<std::unique_ptr<Shipper>> Shipper::Open(const Options& wal, const ShipOpt
   if (!st.ok()) return st;
 
   auto impl = std::make_unique<ShipperImpl>(std::move(*client), stream, wal_id, shards, options);
-  ShipperImpl::ShardSource source = [reader](ShardShipper& sh, Lsn from) -> Status {
-    Status add;
-    Status replay = reader->Replay(from, [&](const ReplayRecord& r) {
-      if (r.shard != sh.shard()) return true;
-      add = sh.Add(r);
-      return add.ok();
-    });
-    if (!add.ok()) return add;
-    return replay.WithContext("reading shard " + std::to_string(sh.shard()));
+#ifdef SHARDWAL_SHIP_WITH_TAILER
+  if (follow) {
+    auto tailers = std::make_shared<std::vector<std::shared_ptr<LogTailer>>>();
+    const Options wo = wal;
+    st = impl->Start(
+        TailerFeeds([wo](const TailerOptions& t) { return LogTailer::Open(wo, t); }, stream, options, true, tailers),
+        [tailers] {
+          Lsn w = kNoLsn;
+          for (const auto& t : *tailers) w = std::max(w, t->durable_lsn());
+          return w;
+        },
+        {});
+    if (!st.ok()) return st;
+    return std::unique_ptr<Shipper>(std::move(impl));
+  }
+#endif
+  const ShipperImpl::FeedMaker make_feed = [reader](std::uint32_t shard, Lsn from) -> Result<ShipperImpl::ShardFeed> {
+    ShipperImpl::ShardFeed feed;
+    feed.run = [reader, shard, from](ShardShipper& sh) -> Status {
+      Status add;
+      Status replay = reader->Replay(from, [&](const ReplayRecord& r) {
+        if (r.shard != shard) return true;
+        add = sh.Add(r);
+        return add.ok();
+      });
+      if (!add.ok()) return add;
+      return replay.WithContext("reading shard " + std::to_string(shard));
+    };
+    return feed;
   };
-  st = impl->Start(std::move(source), report.cut_lsn, std::move(shard_last));
+  const Lsn cut = report.cut_lsn;
+  st = impl->Start(make_feed, [cut] { return cut; }, std::move(shard_last));
   if (!st.ok()) return st;
   return std::unique_ptr<Shipper>(std::move(impl));
 }
