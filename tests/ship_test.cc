@@ -213,6 +213,14 @@ TEST_F(ShipTest, ShipAndRestoreRoundTrip) {
               static_cast<unsigned long long>(st.bytes), static_cast<unsigned long long>(st.messages), ship_s,
               st.records / ship_s, st.bytes / ship_s / 1e6, std::chrono::duration<double>(t3 - t2).count());
   EXPECT_TRUE(ReadStream(server_.client_url(), stream).ExactlyOnce(n));
+  const std::string metrics = ShipPrometheusText(st, stream);
+  EXPECT_NE(metrics.find("shardwal_ship_shipped_lsn{stream=\"" + stream + "\"} " + std::to_string(n)),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("shardwal_ship_publish_latency_seconds_count{stream=\"" + stream + "\"} " +
+                         std::to_string(st.messages)),
+            std::string::npos)
+      << metrics;
 
   const testing::CliResult a = Cli("dump --json --payload hex " + testing::Quote(src));
   const testing::CliResult b = Cli("dump --json --payload hex " + testing::Quote(dst));

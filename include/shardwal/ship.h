@@ -77,7 +77,9 @@ struct ShipStats {
   std::uint64_t messages = 0, records = 0, bytes = 0;
   std::uint64_t reconnects = 0;
   std::uint64_t publish_errors = 0;
-  std::vector<std::uint64_t> publish_latency_ns_buckets;  // powers of two
+  // Publish-to-ack latency: bucket i counts [2^i, 2^(i+1)) ns (trailing
+  // empty buckets left out).
+  std::vector<std::uint64_t> publish_latency_ns_buckets;
   bool connected = false;
 };
 
@@ -112,6 +114,13 @@ class SHARDWAL_SHIP_EXPORT Shipper {
  protected:
   Shipper() = default;
 };
+
+// The Stats in the Prometheus text exposition format (0.0.4), labelled
+// stream="<stream>": shardwal_ship_{shipped,durable}_lsn, _lag_{records,
+// bytes,seconds}, _{messages,records,bytes,reconnects,publish_errors}_total,
+// _connected, _shard_shipped_lsn{shard}, _publish_latency_seconds
+// (histogram). Serve it beside the WAL's PrometheusText.
+SHARDWAL_SHIP_EXPORT std::string ShipPrometheusText(const ShipStats& stats, const std::string& stream);
 
 struct RestoreOptions {
   std::string nats_url = "nats://127.0.0.1:4222";
