@@ -20,9 +20,9 @@ RecoveredLog::RecoveredLog(FileSystem* fs, Manifest manifest, RecoveryMode mode,
       cut_(cut),
       checkpoint_(manifest_.checkpoint_lsn()) {}
 
-Lsn RecoveredLog::Pin(Lsn from_lsn) const {
+Lsn RecoveredLog::Pin(Lsn from_lsn, bool checkpointed) const {
   std::lock_guard lk(pins_mu_);
-  const Lsn start = std::max(from_lsn, checkpoint_ + 1);
+  const Lsn start = checkpointed ? std::max<Lsn>(from_lsn, 1) : std::max(from_lsn, checkpoint_ + 1);
   pins_.insert(start);
   return start;
 }
@@ -54,10 +54,18 @@ bool RecoveredLog::ReleaseHeldBack() {
 }
 
 Status RecoveredLog::Replay(Lsn from_lsn, const ReplayCallback& callback) const {
+  return ReplayFrom(from_lsn, /*checkpointed=*/false, callback);
+}
+
+Status RecoveredLog::ReplayForTailer(Lsn from_lsn, const ReplayCallback& callback) const {
+  return ReplayFrom(from_lsn, /*checkpointed=*/true, callback);
+}
+
+Status RecoveredLog::ReplayFrom(Lsn from_lsn, bool checkpointed, const ReplayCallback& callback) const {
   // Anomalies were reported when the log was recovered; the cursors meet
   // them again and apply the same mode, so they stop at the same places.
   ScanContext ctx{fs_, &manifest_, mode_, /*verify_checksums=*/true};
-  const Lsn start = Pin(from_lsn);
+  const Lsn start = Pin(from_lsn, checkpointed);
   struct Unpinner {
     const RecoveredLog* log;
     Lsn start;

@@ -23,6 +23,10 @@ class RecoveredLog {
   Status Replay(Lsn from_lsn, const ReplayCallback& callback) const;
   Status ReplayCommitted(Lsn from_lsn, const ReplayCallback& callback, TxnReplayReport* report) const;
 
+  // For a log tailer: records with LSN >= from_lsn, checkpointed or not (the
+  // tailer's own hold keeps their segments; see src/wal/tailer_registry.h).
+  Status ReplayForTailer(Lsn from_lsn, const ReplayCallback& callback) const;
+
   // ---- a live WAL's replays and its checkpoints -------------------------
   // A replay reads the segments that hold records above where it started,
   // and a checkpoint taken meanwhile must not release them (a recycled one
@@ -38,8 +42,10 @@ class RecoveredLog {
   void SetUnpinHook(std::function<void()> hook) { unpin_hook_ = std::move(hook); }
 
  private:
-  // Registers a replay from `from_lsn`; returns where it starts.
-  Lsn Pin(Lsn from_lsn) const;
+  // Registers a replay from `from_lsn`; returns where it starts (above the
+  // checkpoint unless `checkpointed`).
+  Lsn Pin(Lsn from_lsn, bool checkpointed = false) const;
+  Status ReplayFrom(Lsn from_lsn, bool checkpointed, const ReplayCallback& callback) const;
   void Unpin(Lsn start) const;
 
   FileSystem* fs_;

@@ -428,4 +428,16 @@ std::uint64_t SegmentSet::pooled_count() const {
   return pool_.size();
 }
 
+std::uint64_t SegmentSet::FirstSeqToTail(std::uint32_t epoch, Lsn from) const {
+  MutexLock lk(&mu_);
+  for (const SegmentInfo& s : segments_) {
+    if (s.epoch != epoch) continue;
+    // A finished segment wholly below `from` may be released at any time:
+    // a reader must not need it.
+    if (s.finished && (s.last_lsn == kNoLsn || s.last_lsn < from)) continue;
+    return s.seq;
+  }
+  return prepared_ ? prepared_->seq : next_seq_;
+}
+
 }  // namespace shardwal

@@ -164,6 +164,12 @@ class SegmentSet {
       EXCLUDES(mu_);
 
   std::uint64_t segment_count() const EXCLUDES(mu_);
+
+  // ---- tailers ------------------------------------------------------------------
+  // Where a reader of epoch `epoch`'s records from `from` starts: the first
+  // of that epoch's segments not finished below `from`, or, if the epoch
+  // has started none yet, the sequence the next rotation takes.
+  std::uint64_t FirstSeqToTail(std::uint32_t epoch, Lsn from) const EXCLUDES(mu_);
   std::uint64_t pooled_count() const EXCLUDES(mu_);
 
   // ---- what the MANIFEST records ----------------------------------------------

@@ -33,6 +33,7 @@ class [[nodiscard]] Status {
     kCorruption,       // on-disk data failed validation
     kNotSupported,     // valid request this version cannot serve
     kNotFound,
+    kFellBehind,       // a log tailer lost records it had not read (a checkpoint released them)
   };
 
   Status() = default;
@@ -46,6 +47,7 @@ class [[nodiscard]] Status {
   static Status Corruption(std::string msg) { return Status(Code::kCorruption, std::move(msg)); }
   static Status NotSupported(std::string msg) { return Status(Code::kNotSupported, std::move(msg)); }
   static Status NotFound(std::string msg) { return Status(Code::kNotFound, std::move(msg)); }
+  static Status FellBehind(std::string msg) { return Status(Code::kFellBehind, std::move(msg)); }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
@@ -61,6 +63,7 @@ class [[nodiscard]] Status {
   bool IsCorruption() const { return code_ == Code::kCorruption; }
   bool IsNotSupported() const { return code_ == Code::kNotSupported; }
   bool IsNotFound() const { return code_ == Code::kNotFound; }
+  bool IsFellBehind() const { return code_ == Code::kFellBehind; }
 
   // "IOError: fdatasync shard 2 /data/shard-2/...: Input/output error (errno 5)"
   SHARDWAL_EXPORT std::string ToString() const;

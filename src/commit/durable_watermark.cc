@@ -92,7 +92,9 @@ void DurableWatermark::AdvanceShard(std::uint32_t shard) {
   Lsn prev = published.load(std::memory_order_seq_cst);
   while (prev < f && !published.compare_exchange_weak(prev, f, std::memory_order_seq_cst)) {
   }
-  if (prev < f) WakeCovered(&shard_lanes_[shard], 1, f, cohort_);
+  if (prev >= f) return;
+  if (shard_publish_hook_) shard_publish_hook_();
+  WakeCovered(&shard_lanes_[shard], 1, f, cohort_);
 }
 
 Status DurableWatermark::WaitShard(Lsn lsn, std::uint32_t shard) {

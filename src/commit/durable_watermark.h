@@ -73,6 +73,11 @@ class DurableWatermark {
   // wakes the WaitShard waiters it covers. Called by the shard's flush
   // thread after each sync.
   void AdvanceShard(std::uint32_t shard);
+  // F(shard) as last published by AdvanceShard.
+  Lsn ShardPublished(std::uint32_t shard) const { return shard_published_[shard].value.load(std::memory_order_acquire); }
+  // Called after AdvanceShard raised a shard's F (tailers of one shard wake
+  // on it). Set before the first AdvanceShard that matters.
+  void SetShardPublishHook(std::function<void()> hook) { shard_publish_hook_ = std::move(hook); }
   // Blocks until F(shard) >= lsn (lsn must belong to that shard).
   Status WaitShard(Lsn lsn, std::uint32_t shard) EXCLUDES(error_mu_);
 
@@ -105,6 +110,7 @@ class DurableWatermark {
   Mutex error_mu_;
   Status error_ GUARDED_BY(error_mu_);
   std::function<void(Lsn)> publish_hook_;  // unguarded: set before the first Advance
+  std::function<void()> shard_publish_hook_;  // unguarded: set before the flush threads start
   CohortTracker* cohort_ = nullptr;        // unguarded: set before the first Wait
 };
 

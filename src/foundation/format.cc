@@ -221,4 +221,25 @@ bool ParseSegmentFileName(std::string_view name, std::uint32_t* shard_id, std::u
   return parse(name.substr(0, dash), shard_id) && parse(name.substr(dash + 1), segment_seq);
 }
 
+void EncodeWatermark(const PublishedWatermark& w, char* out) {
+  std::memset(out, 0, kWatermarkBytes);
+  Put<std::uint64_t>(out, kWatermarkMagic);
+  std::memcpy(out + 8, w.wal_id.data(), w.wal_id.size());
+  Put<std::uint32_t>(out + 24, w.epoch);
+  Put<std::uint64_t>(out + 32, w.w);
+  Put<std::uint32_t>(out + 40, w.flags);
+  Put<std::uint32_t>(out + 44, crc32c::Value(out, 44));
+}
+
+Status DecodeWatermark(const char* in, std::size_t n, PublishedWatermark* w) {
+  if (n < kWatermarkBytes) return Status::Corruption("WATERMARK cut short: " + std::to_string(n) + " bytes");
+  if (Get<std::uint64_t>(in) != kWatermarkMagic) return Status::Corruption("WATERMARK: bad magic");
+  if (Get<std::uint32_t>(in + 44) != crc32c::Value(in, 44)) return Status::Corruption("WATERMARK: CRC mismatch");
+  std::memcpy(w->wal_id.data(), in + 8, w->wal_id.size());
+  w->epoch = Get<std::uint32_t>(in + 24);
+  w->w = Get<std::uint64_t>(in + 32);
+  w->flags = Get<std::uint32_t>(in + 40);
+  return Status::OK();
+}
+
 }  // namespace shardwal::format

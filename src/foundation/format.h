@@ -201,6 +201,35 @@ inline constexpr std::string_view kLockFileName = "LOCK";
 // directory or a swapped one is recognised before anything is scanned.
 inline constexpr std::string_view kShardIdentityFileName = "SHARD";
 
+// ---- the published watermark ----------------------------------------------------
+// <dir>/WATERMARK: the writing WAL's durable watermark W, for log tailers in
+// other processes (LogTailer::Open), which take no lock. Rewritten in place
+// (one pwrite, never fsync'd: a hint for readers on the same machine; the
+// next Open republishes it) after W rises, at Open and at Close.
+//  0  u64  magic "SHRDWMK\x01" read as little-endian u64
+//  8  u8[16] WAL id
+// 24  u32  epoch of the open that wrote it (a new one: re-read the MANIFEST)
+// 28  u32  0 (reserved)
+// 32  u64  W: every LSN at or below it is durable
+// 40  u32  flags: kWatermarkClosed once the WAL was closed cleanly
+// 44  u32  CRC32C of bytes [0, 44)
+inline constexpr std::string_view kWatermarkFileName = "WATERMARK";
+inline constexpr std::uint64_t kWatermarkMagic = 0x014B4D5744524853ull;  // "SHRDWMK\x01"
+inline constexpr std::size_t kWatermarkBytes = 48;
+inline constexpr std::uint32_t kWatermarkClosed = 1u << 0;
+
+struct PublishedWatermark {
+  WalId wal_id{};
+  std::uint32_t epoch = 0;
+  Lsn w = kNoLsn;
+  std::uint32_t flags = 0;
+  bool closed() const { return (flags & kWatermarkClosed) != 0; }
+};
+void EncodeWatermark(const PublishedWatermark& w, char* out);  // kWatermarkBytes
+// Corruption for a bad magic or CRC (a torn read of a concurrent rewrite
+// reads as one: read again after the next change).
+Status DecodeWatermark(const char* in, std::size_t n, PublishedWatermark* w);
+
 // ---- little-endian helpers ---------------------------------------------------
 template <typename T>
 inline void Put(char* p, T v) {

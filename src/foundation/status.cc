@@ -37,6 +37,7 @@ std::string_view Status::CodeName(Code c) {
     case Code::kCorruption: return "Corruption";
     case Code::kNotSupported: return "NotSupported";
     case Code::kNotFound: return "NotFound";
+    case Code::kFellBehind: return "FellBehind";
   }
   return "Unknown";
 }

@@ -26,6 +26,9 @@ Status WalImpl::ValidateRecord(const RecordSpec& rec) const {
 
 Result<Lsn> WalImpl::AppendOne(std::uint32_t shard_id, const RecordSpec& rec, Durability durability, bool block) {
   if (Status s = ValidateRecord(rec); !s.ok()) return s;
+  // A tailer with LagPolicy::kBackpressure holds back too much: one relaxed
+  // load while none does.
+  if (tailers_.lagging()) [[unlikely]] return tailers_.LagStatus();
   // Checksum the bytes before taking the lock: only the LSN-dependent header
   // is hashed under it.
   const std::uint32_t body_crc = format::BodyCrc(rec.tag, rec.payload);
@@ -57,6 +60,7 @@ Result<Lsn> WalImpl::AppendOne(std::uint32_t shard_id, const RecordSpec& rec, Du
 Result<LsnRange> WalImpl::AppendBatchUncounted(std::span<const RecordSpec> records,
                                                std::optional<Durability> durability) {
   if (records.empty()) return Status::InvalidArgument("AppendBatch of no records");
+  if (tailers_.lagging()) [[unlikely]] return tailers_.LagStatus();
   const Durability d = durability.value_or(options_.durability);
   std::chrono::steady_clock::time_point t0{};
   if (d == Durability::kGroup) t0 = std::chrono::steady_clock::now();

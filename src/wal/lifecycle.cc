@@ -36,12 +36,14 @@ Status WalLifecycle::ReleaseLocked(Lsn checkpoint) {
   // A replay in progress still reads segments above where it started: they
   // stay until it ends (it pokes the chore, which releases them then).
   const Lsn releasable = config_.recovered ? config_.recovered->AdvanceCheckpoint(checkpoint) : checkpoint;
+  const std::vector<Lsn> limits = ReleaseLimits(checkpoint, releasable, now);
   std::vector<std::vector<SegmentInfo>> plans;
   std::map<std::string, std::uint64_t> first_segment;
   std::set<std::uint32_t> in_use{manifest_.current().epoch};
   bool any = false;
-  for (SegmentSet* set : config_.sets) {
-    plans.push_back(set->PlanRelease(releasable, config_.retention, now));
+  for (std::size_t i = 0; i < config_.sets.size(); ++i) {
+    SegmentSet* set = config_.sets[i];
+    plans.push_back(set->PlanRelease(limits[i], config_.retention, now));
     if (!plans.back().empty()) {
       any = true;
       first_segment[set->dir()] = plans.back().back().seq + 1;
@@ -83,6 +85,14 @@ Status WalLifecycle::ReleaseLocked(Lsn checkpoint) {
     config_.log->Warn("checkpoint at LSN {}: {}", checkpoint, first_error.ToString());
   }
   return first_error;
+}
+
+std::vector<Lsn> WalLifecycle::ReleaseLimits(Lsn checkpoint, Lsn releasable,
+                                             std::chrono::system_clock::time_point now) const {
+  if (config_.tailers == nullptr) return std::vector<Lsn>(config_.sets.size(), releasable);
+  return config_.tailers->Limit(checkpoint, releasable, config_.sets.size(), [&](std::size_t i, Lsn lsn) {
+    return config_.sets[i]->PlanRelease(lsn, config_.retention, now);
+  });
 }
 
 void WalLifecycle::LogRelease(Lsn checkpoint, Lsn previous, std::size_t released, std::uint64_t bytes,
@@ -136,7 +146,9 @@ std::optional<std::chrono::system_clock::time_point> WalLifecycle::Chore() {
     config_.log->Warn("{} (retried at the next rotation)", s.ToString());
   }
   const Lsn checkpoint = manifest_.checkpoint_lsn();
-  const bool held_back = config_.recovered && config_.recovered->ReleaseHeldBack();
+  bool held_back = config_.recovered && config_.recovered->ReleaseHeldBack();
+  // A tailer that held a release back has moved on (or detached).
+  if (config_.tailers != nullptr && config_.tailers->ReleaseDue()) held_back = true;
   if ((!config_.retention.any() && !held_back) || checkpoint == kNoLsn) return std::nullopt;
   if (Status s = ReleaseLocked(checkpoint); !s.ok()) config_.log->Warn("retention: {}", s.ToString());
   std::optional<std::chrono::system_clock::time_point> next;

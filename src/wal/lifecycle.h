@@ -23,6 +23,7 @@
 #include "src/foundation/logger.h"
 #include "src/foundation/manifest.h"
 #include "src/foundation/mutex.h"
+#include "src/wal/tailer_registry.h"
 
 namespace shardwal {
 
@@ -38,6 +39,8 @@ class WalLifecycle {
     std::vector<SegmentSet*> sets;
     RecoveredLog* recovered = nullptr;  // null for a new WAL
     const WalCore* core = nullptr;      // a failed WAL rewrites nothing
+    // Attached log tailers: a release keeps what they have not read.
+    TailerRegistry* tailers = nullptr;
     // Released segments made room: wake whoever prepares new ones.
     std::function<void()> on_released;
   };
@@ -71,6 +74,10 @@ class WalLifecycle {
 
  private:
   Status ReleaseLocked(Lsn checkpoint) REQUIRES(mu_);
+  // Per segment set, how far it may be released: `releasable`, less what
+  // attached tailers still need.
+  std::vector<Lsn> ReleaseLimits(Lsn checkpoint, Lsn releasable, std::chrono::system_clock::time_point now) const
+      REQUIRES(mu_);
   // `m` with what each shard directory now holds durably; true if that
   // changed what `m` recorded.
   bool UpdateInventory(Manifest* m) const;

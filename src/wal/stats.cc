@@ -22,6 +22,7 @@ std::string_view ErrorKind(Status::Code c) {
     case Status::Code::kCorruption: return "corruption";
     case Status::Code::kNotSupported: return "not_supported";
     case Status::Code::kNotFound: return "not_found";
+    case Status::Code::kFellBehind: return "fell_behind";
   }
   return "unknown";
 }

@@ -7,11 +7,14 @@ WalImpl::WalImpl(Options options, OpenState state, std::vector<std::unique_ptr<F
     : options_(std::move(options)),
       num_shards_(options_.num_shards),
       epoch_(state.manifest.current().epoch),
+      epoch_first_lsn_(state.next_lsn),
+      wal_id_(state.manifest.wal_id()),
       report_(std::move(state.report)),
       recovered_(std::move(state.recovered)),
       log_(options_.log, options_.log_level),
       core_(num_shards_, state.next_lsn),
       completions_(&core_),
+      tailers_(num_shards_, state.manifest.checkpoint_lsn()),
       space_(std::move(state.space)),
       sets_(std::move(state.sets)),
       locks_(std::move(locks)) {
@@ -21,6 +24,7 @@ WalImpl::WalImpl(Options options, OpenState state, std::vector<std::unique_ptr<F
         [this](const Status& s) { log_.Warn("{} (retried when the segment is needed)", s.ToString()); }));
   }
   lifecycle_ = std::make_unique<WalLifecycle>(LifecycleConfig(), state.manifest);
+  tailers_.SetPoke([this] { lifecycle_->Poke(); });
   for (std::uint32_t i = 0; i < num_shards_; ++i) {
     shards_.push_back(std::make_unique<ShardLog>(ShardConfigFor(i, state.manifest), &core_));
   }
@@ -35,8 +39,11 @@ WalImpl::WalImpl(Options options, OpenState state, std::vector<std::unique_ptr<F
   }
   core_.watermark.SetPublishHook([this](Lsn w) {
     completions_.OnPublished(w);
+    tailers_.Notify();  // one atomic load while no tailer waits
+    if (watermark_file_) watermark_file_->OnPublished();  // a flag; the write is on its thread
     if (options_.watermark_listener) options_.watermark_listener(w);
   });
+  core_.watermark.SetShardPublishHook([this] { tailers_.Notify(); });
   core_.on_first_failure = [this](const Status& error) { OnFirstFailure(error); };
 }
 
@@ -50,6 +57,7 @@ WalLifecycle::Config WalImpl::LifecycleConfig() {
   for (auto& set : sets_) c.sets.push_back(set.get());
   c.recovered = recovered_.get();
   c.core = &core_;
+  c.tailers = &tailers_;
   c.on_released = [this] {
     for (auto& p : preparers_) p->Poke();
   };
@@ -85,6 +93,7 @@ void WalImpl::OnFirstFailure(const Status& error) {
   // A flush thread waiting for a segment (at the size cap) gets the error.
   for (auto& set : sets_) set->Fail(error);
   for (auto& shard : shards_) shard->WakeAll();
+  tailers_.Wake();
 }
 
 Status WalImpl::Start() {
@@ -93,6 +102,7 @@ Status WalImpl::Start() {
       return s.WithContext("opening " + options_.dir + ": cannot prepare a segment");
     }
   }
+  PublishWatermark();
   for (auto& p : preparers_) p->Start();
   lifecycle_->Start();
   for (auto& shard : shards_) shard->Start();
@@ -103,6 +113,24 @@ Status WalImpl::Start() {
     log_.Info("recovery of {}: {}", options_.dir, report_.Summary());
   }
   return Status::OK();
+}
+
+void WalImpl::PublishWatermark() {
+  // Recovery's cut is durable: tailers in other processes may read up to it
+  // before the first append.
+  format::PublishedWatermark w;
+  w.wal_id = wal_id_;
+  w.epoch = epoch_;
+  w.w = DurableLsn();
+  auto p = WatermarkPublisher::Create(options_.file_system.get(), options_.dir, w,
+                                      options_.allow_group_access ? FileAccess::kGroup : FileAccess::kOwner,
+                                      [this] { return DurableLsn(); }, &log_);
+  if (!p.ok()) {
+    log_.Warn("{} (tailers in other processes cannot follow this WAL)", p.status().ToString());
+    return;
+  }
+  watermark_file_ = std::move(*p);
+  watermark_file_->Start();
 }
 
 Status WalImpl::CheckpointUncounted(Lsn lsn) {
@@ -140,6 +168,9 @@ Status WalImpl::Close() {
     core_.Fail(s);
   }
   core_.watermark.Advance();
+  // Tailers deliver the rest up to this final W, then get Closed.
+  tailers_.Close();
+  if (watermark_file_) watermark_file_->Stop(/*closed=*/core_.error().ok());
   completions_.Stop();
   locks_.clear();
   closed_ = true;

@@ -31,6 +31,8 @@
 #include "src/foundation/routing.h"
 #include "src/observability/histogram.h"
 #include "src/wal/lifecycle.h"
+#include "src/wal/tailer_registry.h"
+#include "src/wal/watermark_publisher.h"
 
 namespace shardwal {
 
@@ -49,7 +51,7 @@ struct OpenState {
 };
 
 // How many Status codes WalMetrics::errors counts (all but kOk).
-inline constexpr std::size_t kStatusCodes = static_cast<std::size_t>(Status::Code::kNotFound) + 1;
+inline constexpr std::size_t kStatusCodes = static_cast<std::size_t>(Status::Code::kFellBehind) + 1;
 
 // Threading: every public method may be called from any thread, as wal.h
 // states; Close is serialised with itself and with Checkpoint by close_mu_.
@@ -109,6 +111,11 @@ class WalImpl final : public Wal {
   }
 
  private:
+  // LogTailer::Attach's tailer reads the segment sets, the recovered log
+  // and the watermark directly (src/wal/tailer.cc).
+  friend class AttachedTailer;
+  friend class LogTailer;
+
   std::uint32_t RouteTag(std::string_view tag) const {
     return options_.routing == Routing::kTag && !tag.empty() ? shardwal::ShardForTag(tag, num_shards_)
                                                              : ShardForThisThread(num_shards_);
@@ -148,6 +155,8 @@ class WalImpl final : public Wal {
   WalLifecycle::Config LifecycleConfig();
   ShardConfig ShardConfigFor(std::uint32_t shard, const Manifest& manifest);
   void OnFirstFailure(const Status& error);
+  // Creates <dir>/WATERMARK at the recovered cut and starts its publisher.
+  void PublishWatermark();
 
   // Lock annotations (docs/design.md): every member says what guards it.
   // Most are built by the constructor and Start and then only used: each of
@@ -155,11 +164,14 @@ class WalImpl final : public Wal {
   const Options options_;
   const std::uint32_t num_shards_;
   const std::uint32_t epoch_;  // this open's
+  const Lsn epoch_first_lsn_;  // this open's first LSN (recovered records are below it)
+  const format::WalId wal_id_;
   const RecoveryReport report_;
   std::unique_ptr<RecoveredLog> recovered_;  // unguarded: set by the constructor; locks itself
   const Logger log_;
   WalCore core_;                             // unguarded: atomics and its own lock
   CompletionQueue completions_;              // unguarded: locks itself
+  TailerRegistry tailers_;                   // unguarded: locks itself
   std::unique_ptr<WalSpace> space_;          // unguarded: set by the constructor; atomic
   std::vector<std::unique_ptr<SegmentSet>> sets_;  // unguarded: set by the constructor; shard i's is sets_[i]
   // One per shard, so a slow or stalled device delays only its own shard's
@@ -167,6 +179,9 @@ class WalImpl final : public Wal {
   std::vector<std::unique_ptr<SegmentPreparer>> preparers_;  // unguarded: set by the constructor
   std::unique_ptr<WalLifecycle> lifecycle_;                  // unguarded: set by the constructor
   std::vector<std::unique_ptr<ShardLog>> shards_;            // unguarded: set by the constructor
+  // <dir>/WATERMARK for other processes' tailers; null if it could not be
+  // created (logged).
+  std::unique_ptr<WatermarkPublisher> watermark_file_;  // unguarded: set by Start, before the flush threads
   std::vector<std::unique_ptr<FileLock>> locks_ GUARDED_BY(close_mu_);
 
   // Serialises Close with itself and with Checkpoint.

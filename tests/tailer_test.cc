@@ -1,0 +1,438 @@
+// SPDX-License-Identifier: Apache-2.0
+// LogTailer (include/shardwal/tailer.h; docs/design.md, "Tailing"): every
+// record delivered exactly once, in LSN order, never above W - with writers
+// running, across rotation, recycling and checkpoints; checkpoints held back
+// by a tailer, and the bound past which it falls behind (or appends get
+// Backpressure); one-shard tailers; resuming; Close and Interrupt.
+#include "shardwal/tailer.h"
+
+#include <gtest/gtest.h>
+#include <time.h>
+
+#include <atomic>
+#include <future>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "shardwal/wal.h"
+#include "tests/test_util.h"
+
+namespace shardwal {
+namespace {
+
+using testing::OpenOrDie;
+using testing::TempDir;
+
+constexpr std::uint64_t kSeg = 64u << 10;  // the smallest segment_bytes: many rotations
+
+Options SmallSegments(const std::string& dir, std::uint32_t shards) {
+  Options o = testing::TestOptions(dir, shards);
+  o.segment_bytes = kSeg;
+  o.file_system = FileSystem::Default();
+  o.log = [](LogLevel, std::string_view) {};
+  return o;
+}
+
+std::string Payload(std::uint64_t id) { return "p" + std::to_string(id) + std::string(100 + id % 50, 'x'); }
+
+// Appends `n` records (tags spread over the shards) without waiting, then
+// waits until they are durable; returns LSN -> payload.
+std::map<Lsn, std::string> AppendN(Wal& wal, int n, int first_id = 0) {
+  std::map<Lsn, std::string> out;
+  Lsn last = kNoLsn;
+  for (int i = 0; i < n; ++i) {
+    const std::string p = Payload(static_cast<std::uint64_t>(first_id + i));
+    auto r = wal.Append("tag" + std::to_string((first_id + i) % 13), p, {.durability = Durability::kAsync});
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (!r.ok()) break;
+    out[*r] = p;
+    last = *r;
+  }
+  EXPECT_TRUE(wal.WaitDurable(last).ok());
+  return out;
+}
+
+// What a tailer delivered, checked as it goes: in order, no gaps from
+// `expect_next`, never above the WAL's W.
+struct Collector {
+  Wal* wal = nullptr;  // null: a closed or absent WAL (no W check)
+  Lsn next = 1;
+  bool gap_free = true;
+  std::map<Lsn, std::string> got;
+  std::string errors;
+
+  ReplayCallback callback() {
+    return [this](const ReplayRecord& r) {
+      if (wal != nullptr && r.lsn > wal->DurableLsn()) errors += "LSN " + std::to_string(r.lsn) + " above W; ";
+      if (gap_free ? r.lsn != next : r.lsn < next) {
+        errors += "got LSN " + std::to_string(r.lsn) + ", expected " + std::to_string(next) + "; ";
+      }
+      next = r.lsn + 1;
+      got[r.lsn] = std::string(r.payload);
+      return true;
+    };
+  }
+};
+
+// Reads until `want` records arrived (or an error); returns the last status.
+Status ReadUntil(LogTailer& t, Collector& c, std::size_t want, TailReadOptions read = {}) {
+  while (c.got.size() < want) {
+    auto n = t.Read(c.callback(), read);
+    if (!n.ok()) return n.status();
+  }
+  return Status::OK();
+}
+
+std::size_t SegmentFiles(const Options& o, std::uint32_t shard) {
+  auto names = o.file_system->ListDir(testing::ShardDir(o, shard));
+  EXPECT_TRUE(names.ok());
+  std::size_t n = 0;
+  for (const auto& name : *names) n += name.ends_with(".wal") ? 1 : 0;
+  return n;
+}
+
+TEST(Tailer, ConcurrentWritersExactlyOnceInOrderNeverAboveW) {
+  TempDir dir;
+  auto wal = OpenOrDie(SmallSegments(dir.path(), 4));
+  auto tailer = LogTailer::Attach(*wal, {.name = "all"});
+  ASSERT_TRUE(tailer.ok()) << tailer.status().ToString();
+  constexpr int kThreads = 4, kPerThread = 1500;
+  std::mutex mu;
+  std::map<Lsn, std::string> appended;
+  std::vector<std::thread> writers;
+  for (int t = 0; t < kThreads; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string p = Payload(static_cast<std::uint64_t>(t * kPerThread + i));
+        auto r = wal->Append("w" + std::to_string(t) + "-" + std::to_string(i % 7), p,
+                             {.durability = i % 50 == 0 ? Durability::kGroup : Durability::kAsync});
+        ASSERT_TRUE(r.ok()) << r.status().ToString();
+        std::lock_guard lk(mu);
+        appended[*r] = p;
+      }
+    });
+  }
+  Collector c{wal.get()};
+  Status s = ReadUntil(**tailer, c, kThreads * kPerThread, {.timeout = std::chrono::milliseconds(5000), .max_records = 97});
+  for (auto& w : writers) w.join();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(c.errors, "");
+  EXPECT_EQ(c.got, appended);
+  EXPECT_EQ((*tailer)->position(), kThreads * kPerThread);
+  EXPECT_GT(SegmentFiles(wal->options(), 0), 2u);  // it crossed rotations
+}
+
+TEST(Tailer, CheckpointIsHeldBackUntilTheTailerPassesWithRecycling) {
+  TempDir dir;
+  Options o = SmallSegments(dir.path(), 2);
+  o.recycle_segments = 4;
+  auto wal = OpenOrDie(o);
+  auto tailer = LogTailer::Attach(*wal, {.name = "slow"});
+  ASSERT_TRUE(tailer.ok());
+  auto appended = AppendN(*wal, 2000);
+  Collector c{wal.get()};
+  ASSERT_TRUE(ReadUntil(**tailer, c, 10, {.max_records = 10}).ok());
+  const std::size_t before = SegmentFiles(wal->options(), 0);
+  ASSERT_TRUE(wal->Checkpoint(wal->DurableLsn()).ok());
+  // Nothing the tailer has not read was released (or recycled)...
+  EXPECT_EQ(SegmentFiles(wal->options(), 0), before);
+  // ... and more appends, rotating into the pool, leave it readable.
+  for (auto& [lsn, p] : AppendN(*wal, 2000, 2000)) appended[lsn] = p;
+  ASSERT_TRUE(ReadUntil(**tailer, c, appended.size()).ok());
+  EXPECT_EQ(c.errors, "");
+  EXPECT_EQ(c.got, appended);
+  // Once it passed, a checkpoint releases them (and the pool recycles them).
+  ASSERT_TRUE(wal->Checkpoint(wal->DurableLsn()).ok());
+  EXPECT_LT(SegmentFiles(wal->options(), 0), before);
+  for (auto& [lsn, p] : AppendN(*wal, 2000, 4000)) appended[lsn] = p;
+  ASSERT_TRUE(ReadUntil(**tailer, c, appended.size()).ok());
+  EXPECT_EQ(c.errors, "");
+  EXPECT_EQ(c.got, appended);
+}
+
+TEST(Tailer, FallsBehindPastTheBoundWithAClearError) {
+  TempDir dir;
+  auto wal = OpenOrDie(SmallSegments(dir.path(), 1));
+  auto tailer = LogTailer::Attach(*wal, {.name = "laggard", .max_retained_bytes = kSeg,
+                                         .lag_policy = LagPolicy::kFallBehind});
+  ASSERT_TRUE(tailer.ok());
+  AppendN(*wal, 3000);
+  Collector c{wal.get()};
+  ASSERT_TRUE(ReadUntil(**tailer, c, 5, {.max_records = 5}).ok());
+  ASSERT_TRUE(wal->Checkpoint(wal->DurableLsn()).ok());  // releases past the tailer
+  auto n = (*tailer)->Read(c.callback());
+  ASSERT_FALSE(n.ok());
+  const Status& s = n.status();
+  EXPECT_TRUE(s.IsFellBehind()) << s.ToString();
+  EXPECT_NE(s.ToString().find("tailer 'laggard'"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.ToString().find("shard0000-"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.ToString().find("max_retained_bytes"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.ToString().find("past LSN 5"), std::string::npos) << s.ToString();
+  EXPECT_EQ(c.errors, "");
+  EXPECT_EQ(c.got.size(), 5u);  // nothing after the loss was delivered
+  // Sticky, and a new tailer cannot start below the checkpoint.
+  EXPECT_TRUE((*tailer)->Read(c.callback()).status().IsFellBehind());
+  auto again = LogTailer::Attach(*wal, {.from_lsn = 6, .name = "again"});
+  EXPECT_TRUE(again.status().IsFellBehind()) << again.status().ToString();
+}
+
+TEST(Tailer, BackpressurePolicyHoldsAppendsUntilTheTailerCatchesUp) {
+  TempDir dir;
+  auto wal = OpenOrDie(SmallSegments(dir.path(), 1));
+  auto tailer = LogTailer::Attach(*wal, {.name = "shipper", .max_retained_bytes = kSeg,
+                                         .lag_policy = LagPolicy::kBackpressure});
+  ASSERT_TRUE(tailer.ok());
+  auto appended = AppendN(*wal, 3000);
+  const std::size_t before = SegmentFiles(wal->options(), 0);
+  ASSERT_TRUE(wal->Checkpoint(wal->DurableLsn()).ok());
+  EXPECT_EQ(SegmentFiles(wal->options(), 0), before);  // nothing released
+  auto r = wal->Append("t", "x");
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsBackpressure()) << r.status().ToString();
+  EXPECT_NE(r.status().ToString().find("tailer 'shipper'"), std::string::npos) << r.status().ToString();
+  Collector c{wal.get()};
+  ASSERT_TRUE(ReadUntil(**tailer, c, appended.size()).ok());
+  EXPECT_EQ(c.got, appended);
+  // Caught up: the next checkpoint releases, and appends flow again.
+  ASSERT_TRUE(wal->Checkpoint(wal->DurableLsn()).ok());
+  EXPECT_LT(SegmentFiles(wal->options(), 0), before);
+  EXPECT_TRUE(wal->Append("t", "x").ok());
+}
+
+TEST(Tailer, OneShardTailersSeeTheirShardInOrder) {
+  TempDir dir;
+  auto wal = OpenOrDie(SmallSegments(dir.path(), 4));
+  std::vector<std::unique_ptr<LogTailer>> tailers;
+  for (std::uint32_t s = 0; s < 4; ++s) {
+    auto t = LogTailer::Attach(*wal, {.shard = s, .name = "shard" + std::to_string(s)});
+    ASSERT_TRUE(t.ok());
+    tailers.push_back(std::move(*t));
+  }
+  auto appended = AppendN(*wal, 3000);
+  std::map<Lsn, std::string> all;
+  for (std::uint32_t s = 0; s < 4; ++s) {
+    Collector c{wal.get()};
+    c.gap_free = false;
+    std::size_t want = 0;
+    for (const auto& rec : testing::ReadShardDir(*wal->options().file_system, testing::ShardDir(wal->options(), s))) {
+      want += rec.type == RecordType::kData ? 1 : 0;
+    }
+    ASSERT_TRUE(ReadUntil(*tailers[s], c, want).ok());
+    EXPECT_EQ(c.errors, "");
+    auto none = tailers[s]->Read(c.callback(), {.timeout = std::chrono::milliseconds(0)});
+    ASSERT_TRUE(none.ok());
+    EXPECT_EQ(*none, 0u);
+    all.insert(c.got.begin(), c.got.end());
+  }
+  EXPECT_EQ(all, appended);
+}
+
+TEST(Tailer, ResumesFromAnyLsnIncludingTheRecoveredPart) {
+  TempDir dir;
+  Options o = SmallSegments(dir.path(), 2);
+  std::map<Lsn, std::string> appended;
+  {
+    auto wal = OpenOrDie(o);
+    appended = AppendN(*wal, 1000);
+    ASSERT_TRUE(wal->Close().ok());
+  }
+  auto wal = OpenOrDie(o);
+  for (auto& [lsn, p] : AppendN(*wal, 1000, 1000)) appended[lsn] = p;
+  for (Lsn from : {Lsn{1}, Lsn{250}, Lsn{1000}, Lsn{1001}, Lsn{1700}, Lsn{2000}}) {
+    auto t = LogTailer::Attach(*wal, {.from_lsn = from, .name = "from" + std::to_string(from)});
+    ASSERT_TRUE(t.ok()) << t.status().ToString();
+    Collector c{wal.get(), from};
+    ASSERT_TRUE(ReadUntil(**t, c, 2000 - from + 1, {.max_records = 333}).ok());
+    EXPECT_EQ(c.errors, "") << "from " << from;
+    const std::map<Lsn, std::string> want(appended.find(from), appended.end());
+    EXPECT_EQ(c.got, want) << "from " << from;
+  }
+}
+
+TEST(Tailer, CloseWakesABlockedReadAfterTheRest) {
+  TempDir dir;
+  auto wal = OpenOrDie(SmallSegments(dir.path(), 2));
+  auto tailer = LogTailer::Attach(*wal, {.name = "closing"});
+  ASSERT_TRUE(tailer.ok());
+  Collector c;  // W is not checked: Close may run meanwhile
+  std::promise<void> caught_up;
+  auto reader = std::async(std::launch::async, [&] {
+    Status last;
+    bool told = false;
+    for (;;) {
+      auto n = (*tailer)->Read(c.callback(), {.timeout = std::chrono::seconds(30)});
+      if (!n.ok()) return n.status();
+      if (!told && c.got.size() == 100) {
+        told = true;
+        caught_up.set_value();
+      }
+    }
+  });
+  auto appended = AppendN(*wal, 100);
+  caught_up.get_future().wait();
+  // Not synced for their own sake: Close makes them durable, the tailer gets them.
+  for (int i = 0; i < 10; ++i) {
+    auto r = wal->Append("late", Payload(static_cast<std::uint64_t>(i)), {.durability = Durability::kNone});
+    ASSERT_TRUE(r.ok());
+    appended[*r] = Payload(static_cast<std::uint64_t>(i));
+  }
+  ASSERT_TRUE(wal->Close().ok());
+  Status s = reader.get();
+  EXPECT_TRUE(s.IsClosed()) << s.ToString();
+  EXPECT_EQ(c.errors, "");
+  EXPECT_EQ(c.got, appended);
+}
+
+TEST(Tailer, InterruptEndsABlockedRead) {
+  TempDir dir;
+  auto wal = OpenOrDie(SmallSegments(dir.path(), 2));
+  auto tailer = LogTailer::Attach(*wal, {.name = "interrupted"});
+  ASSERT_TRUE(tailer.ok());
+  Collector c{wal.get()};
+  auto reader = std::async(std::launch::async, [&] {
+    return (*tailer)->Read(c.callback(), {.timeout = std::chrono::seconds(60)});
+  });
+  (*tailer)->Interrupt();  // whether Read is blocked yet or not
+  auto n = reader.get();
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 0u);
+}
+
+// Blocked on an idle WAL, a Read sleeps: its thread burns (almost) no CPU
+// over the whole timeout.
+TEST(Tailer, AnIdleWaitTakesNoCpu) {
+  TempDir dir;
+  auto wal = OpenOrDie(SmallSegments(dir.path(), 2));
+  AppendN(*wal, 10);
+  auto tailer = LogTailer::Attach(*wal, {.name = "idle"});
+  ASSERT_TRUE(tailer.ok());
+  Collector c{wal.get()};
+  ASSERT_TRUE(ReadUntil(**tailer, c, 10).ok());
+  timespec t0{}, t1{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+  const auto w0 = std::chrono::steady_clock::now();
+  auto n = (*tailer)->Read(c.callback(), {.timeout = std::chrono::milliseconds(300)});
+  const auto wall = std::chrono::steady_clock::now() - w0;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 0u);
+  EXPECT_GE(wall, std::chrono::milliseconds(300));
+  const double cpu_ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+  EXPECT_LT(cpu_ms, 30.0);
+}
+
+// ---- another process's tailer (LogTailer::Open) -----------------------------------
+// The writer runs in this test process, but the tailer takes the other
+// process's path: MANIFEST, <dir>/WATERMARK, inotify, no registration.
+
+TEST(OpenedTailer, FollowsAWriterThroughItsWatermarkFile) {
+  TempDir dir;
+  Options o = SmallSegments(dir.path(), 4);
+  std::map<Lsn, std::string> appended;
+  {
+    auto wal = OpenOrDie(o);
+    appended = AppendN(*wal, 500);
+    ASSERT_TRUE(wal->Close().ok());
+  }
+  auto wal = OpenOrDie(o);  // a second epoch: the first one's records are read too
+  auto tailer = LogTailer::Open(o, {.from_lsn = 1, .name = "remote"});
+  ASSERT_TRUE(tailer.ok()) << tailer.status().ToString();
+  Collector c{wal.get()};
+  auto reader = std::async(std::launch::async, [&] {
+    return ReadUntil(**tailer, c, 500 + 3000, {.timeout = std::chrono::seconds(10), .max_records = 211});
+  });
+  std::mutex mu;
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 3; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < 1000; ++i) {
+        const std::string p = Payload(static_cast<std::uint64_t>(t * 1000 + i));
+        auto r = wal->Append("r" + std::to_string(t) + "-" + std::to_string(i % 5), p,
+                             {.durability = i % 100 == 0 ? Durability::kGroup : Durability::kAsync});
+        ASSERT_TRUE(r.ok()) << r.status().ToString();
+        std::lock_guard lk(mu);
+        appended[*r] = p;
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  ASSERT_TRUE(wal->WaitDurable(wal->LastLsn()).ok());
+  Status s = reader.get();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(c.errors, "");
+  EXPECT_EQ(c.got, appended);
+  EXPECT_EQ((*tailer)->durable_lsn(), wal->DurableLsn());
+  // Interrupt wakes it from inotify.
+  auto blocked = std::async(std::launch::async, [&] { return (*tailer)->Read(c.callback(), {.timeout = std::chrono::seconds(60)}); });
+  (*tailer)->Interrupt();
+  auto n = blocked.get();
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(*n, 0u);
+}
+
+TEST(OpenedTailer, OneShardAndResumeInTheMiddle) {
+  TempDir dir;
+  Options o = SmallSegments(dir.path(), 2);
+  auto wal = OpenOrDie(o);
+  auto appended = AppendN(*wal, 2000);
+  auto t = LogTailer::Open(o, {.from_lsn = 777, .shard = 1, .name = "remote1"});
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  Collector c{wal.get(), 777};
+  c.gap_free = false;
+  std::map<Lsn, std::string> want;
+  for (const auto& rec : testing::ReadShardDir(*o.file_system, testing::ShardDir(o, 1))) {
+    if (rec.lsn >= 777 && rec.type == RecordType::kData) want[rec.lsn] = rec.payload;
+  }
+  ASSERT_TRUE(ReadUntil(**t, c, want.size()).ok());
+  EXPECT_EQ(c.errors, "");
+  EXPECT_EQ(c.got, want);
+}
+
+TEST(OpenedTailer, FallsBehindWhenTheWriterReleasesWhatItNeeds) {
+  TempDir dir;
+  Options o = SmallSegments(dir.path(), 1);
+  o.recycle_segments = 2;
+  auto wal = OpenOrDie(o);
+  AppendN(*wal, 3000);
+  auto t = LogTailer::Open(o, {.name = "remote-slow"});
+  ASSERT_TRUE(t.ok());
+  Collector c{wal.get()};
+  ASSERT_TRUE(ReadUntil(**t, c, 5, {.max_records = 5}).ok());
+  ASSERT_TRUE(wal->Checkpoint(wal->DurableLsn()).ok());  // it does not wait for another process
+  AppendN(*wal, 3000, 3000);                                // recycles the released segments
+  Status s;
+  while (s.ok()) {
+    auto n = (*t)->Read(c.callback());
+    if (!n.ok()) s = n.status();
+  }
+  EXPECT_TRUE(s.IsFellBehind()) << s.ToString();
+  EXPECT_NE(s.ToString().find("tailer 'remote-slow'"), std::string::npos) << s.ToString();
+  EXPECT_EQ(c.errors, "");  // what it delivered was in order, with no gap
+}
+
+TEST(OpenedTailer, AWalWithoutAWatermarkIsNotSupported) {
+  TempDir dir;
+  Options o = SmallSegments(dir.path(), 1);
+  {
+    auto wal = OpenOrDie(o);
+    AppendN(*wal, 10);
+    ASSERT_TRUE(wal->Close().ok());
+  }
+  ASSERT_TRUE(o.file_system->DeleteFile(dir.path() + "/WATERMARK").ok());
+  auto t = LogTailer::Open(o, {.name = "old"});
+  EXPECT_TRUE(t.status().IsNotSupported()) << t.status().ToString();
+  EXPECT_NE(t.status().ToString().find("WATERMARK"), std::string::npos) << t.status().ToString();
+}
+
+TEST(Tailer, RejectsBadOptions) {
+  TempDir dir;
+  auto wal = OpenOrDie(SmallSegments(dir.path(), 2));
+  EXPECT_TRUE(LogTailer::Attach(*wal, {.from_lsn = 0}).status().IsInvalidArgument());
+  EXPECT_TRUE(LogTailer::Attach(*wal, {.shard = 2}).status().IsInvalidArgument());
+}
+
+}  // namespace
+}  // namespace shardwal
