@@ -320,6 +320,85 @@ TEST_F(ShipTest, ServerStoppedMidRunShipperCatchesUp) {
   EXPECT_TRUE(ReadStream(server_.client_url(), "shardwal-" + WalIdOf(src)).ExactlyOnce(n));
 }
 
+// Shipper::Attach in the WAL's own process: ships what is appended, while
+// it is appended, and a later Attach resumes after the stream's end.
+TEST_F(ShipTest, AttachedShipperShipsWhileAppending) {
+  const std::string src = tmp_.Sub("src");
+  Lsn last = kNoLsn;
+  for (int round = 0; round < 2; ++round) {
+    auto wal = Wal::Open(WalOptions(src));
+    ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+    auto shipper = Shipper::Attach(**wal, Ship());
+    ASSERT_TRUE(shipper.ok()) << shipper.status().ToString();
+    std::thread a([&] { AppendRecords(**wal, 30000, 10 + round); });
+    std::thread b([&] { AppendRecords(**wal, 30000, 20 + round); });
+    a.join();
+    b.join();
+    last = (*wal)->LastLsn();
+    const Status s = (*shipper)->WaitForShipped(last, std::chrono::seconds(30));
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_TRUE((*shipper)->health().ok()) << (*shipper)->health().ToString();
+    (*shipper)->Stop();
+    EXPECT_TRUE((*shipper)->Wait().ok());
+    shipper->reset();
+    ASSERT_TRUE((*wal)->Close().ok());
+  }
+  EXPECT_EQ(last, 120000u);
+  EXPECT_TRUE(ReadStream(server_.client_url(), "shardwal-" + WalIdOf(src)).ExactlyOnce(last));
+}
+
+// NATS down: local appends go on unaffected (none fails, all durable); the
+// attached shipper says it is degraded, reconnects and catches up.
+TEST_F(ShipTest, NatsDownLocalAppendsUnaffectedShipperCatchesUp) {
+  const std::string src = tmp_.Sub("src");
+  auto wal = Wal::Open(WalOptions(src));
+  ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+  ShipOptions so = Ship();
+  so.max_message_bytes = 4096;
+  auto shipper = Shipper::Attach(**wal, so);
+  ASSERT_TRUE(shipper.ok()) << shipper.status().ToString();
+  AppendRecords(**wal, 10000, 1);
+  ASSERT_TRUE((*shipper)->WaitForShipped((*wal)->LastLsn(), std::chrono::seconds(30)).ok());
+  ASSERT_TRUE(server_.Stop().ok());
+  const auto t0 = std::chrono::steady_clock::now();
+  AppendRecords(**wal, 50000, 2);  // EXPECTs every append OK
+  const double append_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ((*wal)->DurableLsn(), 60000u);
+  EXPECT_FALSE((*shipper)->health().ok());
+  EXPECT_LT((*shipper)->Stats().shipped_lsn, 60000u);
+  ASSERT_TRUE(server_.Restart().ok());
+  const Status s = (*shipper)->WaitForShipped(60000, std::chrono::seconds(30));
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  const ShipStats st = (*shipper)->Stats();
+  EXPECT_GE(st.reconnects, 1u);
+  std::printf("50000 appends with NATS down: %.3f s; %llu publish errors, %llu reconnects\n", append_s,
+              static_cast<unsigned long long>(st.publish_errors), static_cast<unsigned long long>(st.reconnects));
+  shipper->reset();
+  ASSERT_TRUE((*wal)->Close().ok());
+  EXPECT_TRUE(ReadStream(server_.client_url(), "shardwal-" + WalIdOf(src)).ExactlyOnce(60000));
+}
+
+// Open(follow = true): another process's (here: another object's) appends
+// are shipped as they become durable.
+TEST_F(ShipTest, FollowingShipperShipsAnotherWritersAppends) {
+  const std::string src = tmp_.Sub("src");
+  auto wal = Wal::Open(WalOptions(src));
+  ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+  AppendRecords(**wal, 5000, 1);
+  Options o;
+  o.dir = src;
+  auto shipper = Shipper::Open(o, Ship(), true);
+  ASSERT_TRUE(shipper.ok()) << shipper.status().ToString();
+  AppendRecords(**wal, 20000, 2);
+  const Status s = (*shipper)->WaitForShipped((*wal)->LastLsn(), std::chrono::seconds(30));
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  (*shipper)->Stop();
+  EXPECT_TRUE((*shipper)->Wait().ok());
+  shipper->reset();
+  ASSERT_TRUE((*wal)->Close().ok());
+  EXPECT_TRUE(ReadStream(server_.client_url(), "shardwal-" + WalIdOf(src)).ExactlyOnce(25000));
+}
+
 // A WAL checkpointed before it was first shipped: the stream starts after
 // the checkpoint, and the restored WAL has it as its checkpoint.
 TEST_F(ShipTest, CheckpointedWalRestoresFromItsFirstRetainedLsn) {
@@ -446,16 +525,28 @@ TEST_F(ShipTest, ShipProcessKilledAtRandomMomentsShipsEachLsnOnce) {
   const std::string url = server_.client_url();
   int killed_running = 0;
   for (int i = 0; i < 20; ++i) {
+    const bool follow = i % 2 == 1;  // half tail with --follow (LogTailer::Open), half ship what is there
     const pid_t pid = ::fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
-      std::freopen("/dev/null", "w", stdout);
-      ::execl(SHARDWAL_CLI_PATH, "shardwal", "ship", "--nats", url.c_str(), "--max-message-bytes", "2048",
-              src.c_str(), static_cast<char*>(nullptr));
+      if (std::freopen("/dev/null", "w", stdout) == nullptr) ::_exit(126);
+      std::vector<const char*> argv = {"shardwal", "ship", "--nats", url.c_str(), "--max-message-bytes", "2048"};
+      if (follow) argv.push_back("--follow");
+      argv.push_back(src.c_str());
+      argv.push_back(nullptr);
+      ::execv(SHARDWAL_CLI_PATH, const_cast<char* const*>(argv.data()));
       ::_exit(127);
     }
     // A random moment: anywhere from before it connected to mid-publish.
     std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 250));
+    if (i == 10) {
+      // The server goes away for a while under a running shipper, and comes
+      // back; the shipper is killed after it reconnected (or while it waits).
+      ASSERT_TRUE(server_.Stop().ok());
+      std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+      ASSERT_TRUE(server_.Restart().ok());
+      std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 500));
+    }
     ::kill(pid, SIGKILL);
     int status = 0;
     ASSERT_EQ(::waitpid(pid, &status, 0), pid);

@@ -15,6 +15,14 @@
 #include "tools/ship_commands.h"
 #include "tools/wal_text.h"
 #ifdef SHARDWAL_CLI_WITH_SHIP
+#include <poll.h>
+#include <cerrno>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "bench/interrupt_scope.h"
 #include "shardwal/ship.h"
 #endif
 
@@ -43,9 +51,23 @@ void RunShip(const ShipFlags& f) {
   so.stream = f.stream;
   so.max_message_bytes = f.max_message_bytes;
   const auto t0 = std::chrono::steady_clock::now();
+  InterruptScope interrupt;  // SIGINT / SIGTERM: stop (what is in flight is awaited), print, exit 130
   auto shipper = Shipper::Open(o, so, f.follow);
   if (!shipper.ok()) Fail("ship", shipper.status().ToString(), kExitFailure);
+  // Blocks until a signal or the end of the run (no polling).
+  const int done_fd = ::eventfd(0, EFD_CLOEXEC);
+  std::thread watcher([&] {
+    pollfd fds[2] = {{InterruptScope::EventFd(), POLLIN, 0}, {done_fd, POLLIN, 0}};
+    while (::poll(fds, 2, -1) < 0 && errno == EINTR) {
+    }
+    if ((fds[0].revents & POLLIN) != 0) (*shipper)->Stop();
+  });
   const Status s = (*shipper)->Wait();
+  const std::uint64_t one = 1;
+  if (::write(done_fd, &one, sizeof one) != sizeof one) (*shipper)->Stop();
+  watcher.join();
+  ::close(done_fd);
+  interrupt.Restore();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const ShipStats st = (*shipper)->Stats();
   if (f.json) {
@@ -85,6 +107,7 @@ void RunShip(const ShipFlags& f) {
     std::cout.flush();
   }
   if (!s.ok()) Fail("ship", s.ToString(), kExitFailure);
+  if (InterruptScope::Interrupted()) throw CLI::RuntimeError(kExitInterrupted);
 #endif
 }
 
@@ -97,14 +120,16 @@ void AddShipCommand(CLI::App& app) {
   AddDirArg(cmd, &f->dir);
   cmd->add_option("--nats", f->nats, "NATS server URL(s), comma-separated")->capture_default_str();
   cmd->add_option("--stream", f->stream, "The stream (default: shardwal-<WAL id>)");
-  cmd->add_flag("--follow", f->follow, "Keep tailing the WAL (needs LogTailer; not in this build yet)");
+  cmd->add_flag("--follow", f->follow,
+                "Keep tailing the WAL: ship each record once it is durable, until SIGINT/SIGTERM");
   cmd->add_option("--max-message-bytes", f->max_message_bytes, "Upper bound on one message")
       ->capture_default_str()
       ->check(CLI::Range(std::uint64_t{1024}, std::uint64_t{64} << 20));
   cmd->add_flag("--json", f->json, "Print one JSON object instead of text");
   cmd->footer(
       "Read-only on the WAL (no lock). Resumes after the stream's last message of each shard; a stream of "
-      "another WAL is refused.\nExit status: 0 everything shipped, 1 a failure (NATS, the stream, the WAL), 2 bad "
+      "another WAL is refused. SIGINT/SIGTERM stop it (in-flight publishes are awaited; exit 130).\nExit status: 0 "
+      "everything shipped, 1 a failure (NATS, the stream, the WAL), 2 bad "
       "usage or a directory that is not a WAL.");
   cmd->callback([f] { RunShip(*f); });
 }

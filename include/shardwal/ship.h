@@ -65,8 +65,9 @@ struct ShardShipStats {
 
 struct ShipStats {
   std::vector<ShardShipStats> shards;
-  // S: every LSN <= shipped_lsn is in the stream (idle shards do not hold
-  // it back), against the local durable watermark.
+  // S: every LSN <= shipped_lsn is in the stream. A shard holds S at the
+  // last LSN it shipped until its feed finds nothing more to ship (then at
+  // the durable watermark of that moment): idle shards do not hold it back.
   Lsn shipped_lsn = kNoLsn;
   Lsn durable_lsn = kNoLsn;
   std::uint64_t lag_records = 0;   // durable_lsn - shipped_lsn
@@ -91,10 +92,11 @@ class SHARDWAL_SHIP_EXPORT Shipper {
   // Another process (`shardwal ship`): ships an existing WAL directory
   // (read-only, no lock). follow = false: stops once everything durable at
   // the start is shipped; true: keeps tailing until Stop.
-  // In this build follow = false reads the directory with LogReader (what
-  // the files hold when it opens: on a live WAL that may include records not
-  // yet synced); Attach and follow = true need LogTailer and return
-  // NotSupported until it is merged.
+  // follow = false reads the directory with LogReader (what recovery finds
+  // in the files when it opens: on a closed WAL everything; beside a live
+  // writer that may include records written and not yet synced), follow =
+  // true with one LogTailer::Open per shard (durable records only; needs a
+  // WAL that publishes <dir>/WATERMARK).
   static Result<std::unique_ptr<Shipper>> Open(const Options& wal, const ShipOptions& options, bool follow);
 
   virtual ~Shipper() = default;
@@ -108,6 +110,10 @@ class SHARDWAL_SHIP_EXPORT Shipper {
   // OK; IOError ("degraded: ...") while disconnected from NATS or lagging
   // more than degraded_lag; the error that stopped it, once stopped by one.
   virtual Status health() const = 0;
+  // Blocks (event-driven) until every LSN up to `lsn` is in the stream
+  // (Stats().shipped_lsn >= lsn); Busy naming the stream and the shipped
+  // LSN after `timeout`, or once stopped short of it.
+  virtual Status WaitForShipped(Lsn lsn, std::chrono::milliseconds timeout) = 0;
   // The stream being written.
   virtual const std::string& stream() const = 0;
 

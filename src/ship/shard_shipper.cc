@@ -23,6 +23,28 @@ void ShipContext::Stop() {
   cv_.NotifyAll();
 }
 
+void ShipContext::NotifyProgress() {
+  MutexLock lk(&mu_);
+  ++progress_;
+  cv_.NotifyAll();
+}
+
+bool ShipContext::WaitForProgress(const std::function<bool()>& done, std::chrono::steady_clock::time_point deadline) {
+  MutexLock lk(&mu_);
+  while (!done() && !stopping_.load()) {
+    if (cv_.WaitUntil(lk, deadline) == std::cv_status::timeout) break;
+  }
+  return done();
+}
+
+void ShardShipper::MarkCaughtUp(Lsn lsn) {
+  if (!pending_.empty()) return;
+  Lsn cur = clear_through_.load();
+  while (cur < lsn && !clear_through_.compare_exchange_weak(cur, lsn)) {
+  }
+  ctx_.NotifyProgress();
+}
+
 ShardShipper::ShardShipper(ShipContext& ctx, std::uint32_t shard)
     : ctx_(ctx), shard_(shard), subject_(ShardSubject(ctx.stream, shard)) {}
 
@@ -127,6 +149,7 @@ Status ShardShipper::PublishPending() {
       pending_.Clear();
       pending_bytes_.store(0);
       oldest_pending_ns_.store(0);
+      ctx_.NotifyProgress();
       return Status::OK();
     }
     if (s.ok()) {

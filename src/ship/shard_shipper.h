@@ -25,6 +25,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <algorithm>
 #include <string>
 
 #include "shardwal/recovery.h"
@@ -48,6 +50,12 @@ class ShipContext {
   bool Backoff(std::chrono::milliseconds d) EXCLUDES(mu_);
   void Stop() EXCLUDES(mu_);
   bool stopping() const { return stopping_.load(); }
+  // A shard shipped something or caught up: wakes WaitForProgress.
+  void NotifyProgress() EXCLUDES(mu_);
+  // Waits until `done()` (checked under the lock after every progress
+  // notification), Stop, or `deadline`; returns done().
+  bool WaitForProgress(const std::function<bool()>& done, std::chrono::steady_clock::time_point deadline)
+      EXCLUDES(mu_);
 
   StreamClient& client;     // unguarded: const reference; StreamClient is thread-safe (libnats)
   const std::string stream;
@@ -60,7 +68,8 @@ class ShipContext {
 
  private:
   Mutex mu_;
-  CondVar cv_;                       // unguarded: signalled under mu_ by Stop
+  CondVar cv_;                       // unguarded: signalled under mu_ by Stop and NotifyProgress
+  std::uint64_t progress_ GUARDED_BY(mu_) = 0;
   std::atomic<bool> stopping_{false};
 };
 
@@ -80,6 +89,12 @@ class ShardShipper {
   Status Add(const ReplayRecord& r);
   // Publishes what is held (nothing: nothing to do).
   Status Flush();
+  // The feed saw every record of this shard up to `lsn` (nothing held, the
+  // source had nothing more at a moment when the durable watermark was
+  // `lsn`): they are all shipped.
+  void MarkCaughtUp(Lsn lsn);
+  // Every record of this shard up to this LSN is in the stream.
+  Lsn clear_through() const { return std::max(shipped_lsn_.load(), clear_through_.load()); }
 
   std::uint32_t shard() const { return shard_; }
   const ShipContext& context() const { return ctx_; }
@@ -105,6 +120,7 @@ class ShardShipper {
   std::atomic<std::uint64_t> messages_{0}, records_{0}, bytes_{0};
   std::atomic<std::uint64_t> pending_bytes_{0};
   std::atomic<std::uint64_t> oldest_pending_ns_{0};
+  std::atomic<Lsn> clear_through_{kNoLsn};
 };
 
 }  // namespace shardwal::ship

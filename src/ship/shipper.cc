@@ -6,9 +6,10 @@
 // Sources. Open(follow = false) reads the WAL directory with LogReader (no
 // lock, nothing modified) up to the cut it computes at open: on a closed WAL
 // that is everything; beside a live writer it is what the files held then.
-// Attach and Open(follow = true) need LogTailer (include/shardwal/tailer.h),
-// which delivers only durable records and keeps checkpoints from releasing
-// unshipped segments; until it is built in they return NotSupported.
+// Attach and Open(follow = true) use one LogTailer per shard
+// (include/shardwal/tailer.h, src/ship/tailer_source.h), which delivers only
+// durable records and (attached) keeps checkpoints from releasing unshipped
+// segments up to max_unshipped_bytes, then applies lag_policy.
 #include <algorithm>
 #include <chrono>
 #include <memory>
@@ -57,13 +58,9 @@ class ShipperImpl final : public Shipper {
   }
 
   // Resumes every shard from the stream, makes its feed, then starts the
-  // threads. `durable` gives the local durable watermark W; `shard_last`,
-  // when not empty, each shard's last durable LSN (a shard with nothing
-  // above its shipped LSN does not hold S back; without it, a shard holds S
-  // while it has records read and not acknowledged).
-  Status Start(const FeedMaker& make_feed, std::function<Lsn()> durable, std::vector<Lsn> shard_last) {
+  // threads. `durable` gives the local durable watermark W.
+  Status Start(const FeedMaker& make_feed, std::function<Lsn()> durable) {
     durable_ = std::move(durable);
-    shard_last_lsn_ = std::move(shard_last);
     std::vector<ShardFeed> feeds;
     for (auto& s : shards_) {
       Status st = s->Resume();
@@ -109,6 +106,9 @@ class ShipperImpl final : public Shipper {
   ShipStats Stats() const override {
     ShipStats st;
     st.durable_lsn = durable_ ? durable_() : kNoLsn;
+    // S: an LSN at or below every shard's clear_through is in the stream
+    // (it belongs to some shard, which shipped everything of its own up to
+    // there); a shard that caught up to W does not hold S below W.
     Lsn shipped = st.durable_lsn;
     for (std::size_t i = 0; i < shards_.size(); ++i) {
       const auto& s = shards_[i];
@@ -127,8 +127,7 @@ class ShipperImpl final : public Shipper {
       // A shard with durable records it has not shipped holds S at what it
       // shipped (a lower bound: the LSNs above it may be other shards',
       // shipped already); a caught-up shard does not hold it back.
-      const bool holds = i < shard_last_lsn_.size() ? ss.shipped_lsn < shard_last_lsn_[i] : s->pending_bytes() > 0;
-      if (holds) shipped = std::min(shipped, ss.shipped_lsn);
+      shipped = std::min(shipped, s->clear_through());
     }
     st.shipped_lsn = shipped;
     st.lag_records = st.durable_lsn - std::min(st.durable_lsn, shipped);
@@ -161,6 +160,16 @@ class ShipperImpl final : public Shipper {
     return Status::OK();
   }
 
+  Status WaitForShipped(Lsn lsn, std::chrono::milliseconds timeout) override {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    const bool done = ctx_.WaitForProgress([&] { return Stats().shipped_lsn >= lsn; }, deadline);
+    if (done) return Status::OK();
+    Status h = health();
+    return Status::Busy("stream " + ctx_.stream + ": LSN " + std::to_string(lsn) + " not shipped within " +
+                        std::to_string(timeout.count()) + " ms (shipped LSN " + std::to_string(Stats().shipped_lsn) +
+                        ")" + (h.ok() ? "" : ": " + h.ToString()));
+  }
+
   const std::string& stream() const override { return ctx_.stream; }
 
  private:
@@ -185,7 +194,6 @@ class ShipperImpl final : public Shipper {
   std::unique_ptr<StreamClient> client_;  // unguarded: set at construction, thread-safe
   ShipContext ctx_;                       // unguarded: its own synchronization
   std::vector<std::unique_ptr<ShardShipper>> shards_;  // unguarded: fixed at construction
-  std::vector<Lsn> shard_last_lsn_;       // unguarded: set by Start before the threads
   std::function<Lsn()> durable_;          // unguarded: set by Start before the threads; thread-safe
   Mutex join_mu_;
   std::vector<std::thread> threads_ GUARDED_BY(join_mu_);  // started by Start before any Join
@@ -211,7 +219,6 @@ Status CheckOptions(const ShipOptions& o) {
 
 }  // namespace
 
-#ifdef SHARDWAL_SHIP_WITH_TAILER
 // One LogTailer per shard, from its resume point; `open` makes it (Attach
 // in-process, Open across processes). `tailers` collects them (for the
 // durable watermark).
@@ -236,15 +243,8 @@ ShipperImpl::FeedMaker TailerFeeds(std::function<Result<std::unique_ptr<LogTaile
     return feed;
   };
 }
-#endif
 
 Result<std::unique_ptr<Shipper>> Shipper::Attach(Wal& wal, const ShipOptions& options) {
-#ifndef SHARDWAL_SHIP_WITH_TAILER
-  (void)wal;
-  (void)options;
-  return Status::NotSupported(
-      "Shipper::Attach needs LogTailer::Attach (include/shardwal/tailer.h), which this build does not have yet");
-#else
   Status st = CheckOptions(options);
   if (!st.ok()) return st;
   const Options& wo = wal.options();
@@ -263,21 +263,14 @@ Result<std::unique_ptr<Shipper>> Shipper::Attach(Wal& wal, const ShipOptions& op
   Wal* w = &wal;
   st = impl->Start(
       TailerFeeds([w](const TailerOptions& t) { return LogTailer::Attach(*w, t); }, stream, options, true, tailers),
-      [w] { return w->DurableLsn(); }, {});
+      [w] { return w->DurableLsn(); });
   if (!st.ok()) return st;
   return std::unique_ptr<Shipper>(std::move(impl));
-#endif
 }
 
 Result<std::unique_ptr<Shipper>> Shipper::Open(const Options& wal, const ShipOptions& options, bool follow) {
   Status st = CheckOptions(options);
   if (!st.ok()) return st;
-#ifndef SHARDWAL_SHIP_WITH_TAILER
-  if (follow) {
-    return Status::NotSupported(
-        "shipping with follow needs LogTailer::Open (include/shardwal/tailer.h), which this build does not have yet");
-  }
-#endif
   std::shared_ptr<FileSystem> fs = wal.file_system ? wal.file_system : FileSystem::Default();
   auto manifest = Manifest::Load(*fs, wal.dir);
   if (!manifest.ok()) return manifest.status().WithContext("shipping " + wal.dir);
@@ -300,7 +293,6 @@ Result<std::unique_ptr<Shipper>> Shipper::Open(const Options& wal, const ShipOpt
   if (!st.ok()) return st;
 
   auto impl = std::make_unique<ShipperImpl>(std::move(*client), stream, wal_id, shards, options);
-#ifdef SHARDWAL_SHIP_WITH_TAILER
   if (follow) {
     auto tailers = std::make_shared<std::vector<std::shared_ptr<LogTailer>>>();
     const Options wo = wal;
@@ -310,15 +302,20 @@ Result<std::unique_ptr<Shipper>> Shipper::Open(const Options& wal, const ShipOpt
           Lsn w = kNoLsn;
           for (const auto& t : *tailers) w = std::max(w, t->durable_lsn());
           return w;
-        },
-        {});
+        });
     if (!st.ok()) return st;
     return std::unique_ptr<Shipper>(std::move(impl));
   }
-#endif
-  const ShipperImpl::FeedMaker make_feed = [reader](std::uint32_t shard, Lsn from) -> Result<ShipperImpl::ShardFeed> {
+  const Lsn cut = report.cut_lsn;
+  const ShipperImpl::FeedMaker make_feed = [reader, cut, shard_last](std::uint32_t shard,
+                                                                    Lsn from) -> Result<ShipperImpl::ShardFeed> {
     ShipperImpl::ShardFeed feed;
-    feed.run = [reader, shard, from](ShardShipper& sh) -> Status {
+    const bool nothing_to_ship = shard_last[shard] < from;
+    feed.run = [reader, shard, from, cut, nothing_to_ship](ShardShipper& sh) -> Status {
+      if (nothing_to_ship) {
+        sh.MarkCaughtUp(cut);
+        return Status::OK();
+      }
       Status add;
       Status replay = reader->Replay(from, [&](const ReplayRecord& r) {
         if (r.shard != shard) return true;
@@ -326,12 +323,14 @@ Result<std::unique_ptr<Shipper>> Shipper::Open(const Options& wal, const ShipOpt
         return add.ok();
       });
       if (!add.ok()) return add;
-      return replay.WithContext("reading shard " + std::to_string(shard));
+      if (!replay.ok()) return replay.WithContext("reading shard " + std::to_string(shard));
+      Status flushed = sh.Flush();
+      if (flushed.ok()) sh.MarkCaughtUp(cut);
+      return flushed;
     };
     return feed;
   };
-  const Lsn cut = report.cut_lsn;
-  st = impl->Start(make_feed, [cut] { return cut; }, std::move(shard_last));
+  st = impl->Start(make_feed, [cut] { return cut; });
   if (!st.ok()) return st;
   return std::unique_ptr<Shipper>(std::move(impl));
 }

@@ -5,9 +5,13 @@ namespace shardwal::ship {
 
 Status ShipFromTailer(LogTailer& tailer, ShardShipper& shipper, const ShipContext& ctx, bool follow) {
   TailReadOptions read;
-  read.timeout = follow ? std::chrono::milliseconds(1000) : std::chrono::milliseconds(0);
   read.max_bytes = ctx.options.max_message_bytes;
+  bool idle = false;  // the last Read found nothing
   while (!ctx.stopping()) {
+    // After records, look again without blocking: nothing new means every
+    // record of the shard up to the watermark read before is shipped.
+    read.timeout = follow && idle ? std::chrono::milliseconds(1000) : std::chrono::milliseconds(0);
+    const Lsn durable = tailer.durable_lsn();
     Status add;
     auto n = tailer.Read(
         [&](const ReplayRecord& r) {
@@ -22,7 +26,9 @@ Status ShipFromTailer(LogTailer& tailer, ShardShipper& shipper, const ShipContex
     }
     Status s = shipper.Flush();
     if (!s.ok()) return s;
-    if (*n == 0 && !follow) return Status::OK();
+    idle = *n == 0;
+    if (idle) shipper.MarkCaughtUp(durable);
+    if (idle && !follow) return Status::OK();
   }
   return shipper.Flush();
 }
