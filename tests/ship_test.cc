@@ -378,6 +378,43 @@ TEST_F(ShipTest, NatsDownLocalAppendsUnaffectedShipperCatchesUp) {
   EXPECT_TRUE(ReadStream(server_.client_url(), "shardwal-" + WalIdOf(src)).ExactlyOnce(60000));
 }
 
+// The lag policy: an attached shipper that cannot ship (NATS down) keeps a
+// checkpoint from releasing what it has not shipped; past
+// max_unshipped_bytes appends get Backpressure naming the shipper, until it
+// catches up.
+TEST_F(ShipTest, UnshippedSegmentsAreKeptAndBackpressureNamesTheShipper) {
+  const std::string src = tmp_.Sub("src");
+  Options wo = WalOptions(src);
+  wo.num_shards = 1;
+  wo.segment_bytes = 64u << 10;
+  auto wal = Wal::Open(wo);
+  ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+  ShipOptions so = Ship("lagging");
+  so.max_unshipped_bytes = 64u << 10;
+  so.lag_policy = LagPolicy::kBackpressure;
+  so.max_message_bytes = 4096;
+  auto shipper = Shipper::Attach(**wal, so);
+  ASSERT_TRUE(shipper.ok()) << shipper.status().ToString();
+  ASSERT_TRUE(server_.Stop().ok());
+  AppendRecords(**wal, 6000, 1);  // ~280 KB: several segments
+  const Lsn last = (*wal)->LastLsn();
+  ASSERT_TRUE((*wal)->Checkpoint(last).ok());
+  auto r = (*wal)->Append("t0", "more");
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsBackpressure()) << r.status().ToString();
+  EXPECT_NE(r.status().ToString().find("ship:lagging"), std::string::npos) << r.status().ToString();
+  ASSERT_TRUE(server_.Restart().ok());
+  const Status s = (*shipper)->WaitForShipped(last, std::chrono::seconds(30));
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_TRUE((*wal)->Checkpoint(last).ok());
+  auto again = (*wal)->Append("t0", "more");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  ASSERT_TRUE((*shipper)->WaitForShipped(*again, std::chrono::seconds(30)).ok());
+  shipper->reset();
+  ASSERT_TRUE((*wal)->Close().ok());
+  EXPECT_TRUE(ReadStream(server_.client_url(), "lagging").ExactlyOnce(*again));
+}
+
 // Open(follow = true): another process's (here: another object's) appends
 // are shipped as they become durable.
 TEST_F(ShipTest, FollowingShipperShipsAnotherWritersAppends) {
