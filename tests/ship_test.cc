@@ -466,6 +466,32 @@ TEST_F(ShipTest, CheckpointedWalRestoresFromItsFirstRetainedLsn) {
   EXPECT_TRUE((*wal)->Close().ok());
 }
 
+// Shards that never got a record have no subject in the stream: the restore
+// still gives them a (sealed, empty) segment, and the restored WAL opens and
+// appends to them.
+TEST_F(ShipTest, ShardsWithoutRecordsRestoreEmpty) {
+  const std::string src = tmp_.Sub("src"), dst = tmp_.Sub("dst");
+  {
+    auto wal = Wal::Open(WalOptions(src));
+    ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+    for (int i = 0; i < 100; ++i) ASSERT_TRUE((*wal)->Append("only-tag", "x" + std::to_string(i)).ok());
+    ASSERT_TRUE((*wal)->Close().ok());
+  }
+  ShipAll(src, Ship("sparse"));
+  auto r = Restore(RestoreTo(dst, "sparse"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->shards, kShards);
+  EXPECT_EQ(r->records, 100u);
+  auto wal = Wal::Open(WalOptions(dst));
+  ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+  for (int i = 0; i < 16; ++i) {
+    auto lsn = (*wal)->Append("tag" + std::to_string(i), "after");  // some land in the empty shards
+    ASSERT_TRUE(lsn.ok()) << lsn.status().ToString();
+    EXPECT_EQ(*lsn, 101u + i);
+  }
+  ASSERT_TRUE((*wal)->Close().ok());
+}
+
 TEST_F(ShipTest, RestoreUntilLsn) {
   const std::string src = tmp_.Sub("src"), dst = tmp_.Sub("dst");
   MakeWal(src, 10000);
