@@ -364,6 +364,9 @@ TEST_F(ShipTest, NatsDownLocalAppendsUnaffectedShipperCatchesUp) {
   AppendRecords(**wal, 50000, 2);  // EXPECTs every append OK
   const double append_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_EQ((*wal)->DurableLsn(), 60000u);
+  // Nothing can be shipped now; by then the shipper knows it is disconnected.
+  const Status down = (*shipper)->WaitForShipped(60000, std::chrono::milliseconds(500));
+  EXPECT_TRUE(down.IsBusy()) << down.ToString();
   EXPECT_FALSE((*shipper)->health().ok());
   EXPECT_LT((*shipper)->Stats().shipped_lsn, 60000u);
   ASSERT_TRUE(server_.Restart().ok());
