@@ -117,6 +117,19 @@ TEST(ShipCodec, FittingPrefixesCoverEverythingWithinTheBound) {
   EXPECT_EQ(prev, 200u);
 }
 
+// Every record its own commit time (one record per local batch): the
+// Commit-Times header would pass JetStream's 64 KiB header limit, so a
+// message takes at most kMaxCommitRuns runs whatever its byte bound.
+TEST(ShipCodec, CommitRunsPerMessageAreBounded) {
+  BodyBuilder b;
+  for (Lsn l = 1; l <= 5000; ++l) b.Append(Rec(l, 1700000000000000000ull + l, "p"));
+  EXPECT_TRUE(b.RunsFull(1));
+  const BodyBuilder::Prefix p = b.FittingPrefix(1u << 20);
+  EXPECT_EQ(p.records, kMaxCommitRuns);
+  EXPECT_EQ(p.runs.size(), kMaxCommitRuns);
+  EXPECT_EQ(p.last_lsn, kMaxCommitRuns);
+}
+
 TEST(ShipCodec, DamageIsReportedWithWhere) {
   BodyBuilder b;
   b.Append(Rec(1, 1, "hello"));

@@ -142,7 +142,7 @@ void BodyBuilder::Append(const ReplayRecord& r) {
 BodyBuilder::Prefix BodyBuilder::FittingPrefix(std::size_t max_message_bytes) const {
   Prefix p;
   if (lsns_.empty()) return p;
-  if (message_bytes() <= max_message_bytes) {
+  if (message_bytes() <= max_message_bytes && runs_.size() <= kMaxCommitRuns) {
     p.records = lsns_.size();
   } else {
     // Records [0, k) with their runs: grow k while it fits.
@@ -155,7 +155,7 @@ BodyBuilder::Prefix BodyBuilder::FittingPrefix(std::size_t max_message_bytes) co
         next_in_run = 1;
       }
       const std::size_t end = k + 1 < offsets_.size() ? offsets_[k + 1] : body_.size();
-      if (end + 512 + 32 * next_runs > max_message_bytes) break;
+      if (end + 512 + 32 * next_runs > max_message_bytes || next_runs > kMaxCommitRuns) break;
       ++k;
       runs = next_runs;
       in_run = next_in_run;

@@ -32,6 +32,10 @@
 
 namespace shardwal::ship {
 
+// JetStream refuses a message whose headers pass 64 KiB (jsErrCode 10097):
+// at most this many commit-time runs per message (about 22 bytes each).
+inline constexpr std::size_t kMaxCommitRuns = 2000;
+
 struct MessageMeta {
   std::string wal_id;  // hex
   std::uint32_t shard = 0;
@@ -76,9 +80,15 @@ class BodyBuilder {
   const std::vector<MessageMeta::CommitRun>& commit_runs() const { return runs_; }
   // Body plus a bound on the headers' size.
   std::size_t message_bytes() const { return body_.size() + 512 + 32 * runs_.size(); }
+  // Whether appending a record committed at `commit_time_ns` would start a
+  // run past kMaxCommitRuns.
+  bool RunsFull(std::uint64_t commit_time_ns) const {
+    return runs_.size() >= kMaxCommitRuns && runs_.back().time_ns != commit_time_ns;
+  }
 
   // The longest prefix whose message (body and headers) fits in
-  // `max_message_bytes` - at least one record.
+  // `max_message_bytes` with at most kMaxCommitRuns runs - at least one
+  // record.
   struct Prefix {
     std::size_t records = 0;
     std::string_view body;

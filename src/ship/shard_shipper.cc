@@ -92,8 +92,9 @@ Status ShardShipper::Resume() {
 
 Status ShardShipper::Add(const ReplayRecord& r) {
   if (r.lsn <= shipped_lsn_.load()) return Status::OK();
-  if (!pending_.empty() && pending_.message_bytes() + format::RecordBytes(r.tag.size(), r.payload.size()) + 32 >
-                               ctx_.options.max_message_bytes) {
+  if (!pending_.empty() && (pending_.message_bytes() + format::RecordBytes(r.tag.size(), r.payload.size()) + 32 >
+                                ctx_.options.max_message_bytes ||
+                            pending_.RunsFull(r.commit_time_ns))) {
     Status s = PublishPending();
     if (!s.ok()) return s;
     if (r.lsn <= shipped_lsn_.load()) return Status::OK();  // another shipper got past it

@@ -193,7 +193,7 @@ Status StreamClient::Publish(const std::string& subject, const MessageMeta& meta
     *conflict = true;
     return Status::OK();
   }
-  if (s == NATS_MAX_PAYLOAD) {
+  if (s == NATS_MAX_PAYLOAD || jerr == static_cast<jsErrCode>(10097) /* headers over 64 KiB */) {
     // Retrying cannot help: the server's max_payload is below the message.
     return Status::InvalidArgument(NatsError("publishing LSN " + std::to_string(meta.first_lsn) + ".." +
                                                  std::to_string(meta.last_lsn) + " to " + subject + ": " +
