@@ -84,6 +84,7 @@ void RunShip(const ShipFlags& f) {
     j["bytes"] = st.bytes;
     j["reconnects"] = st.reconnects;
     j["publish_errors"] = st.publish_errors;
+    if (!st.last_error.empty()) j["last_error"] = st.last_error;
     j["seconds"] = secs;
     nlohmann::ordered_json shards = nlohmann::ordered_json::array();
     for (const auto& sh : st.shards) {
@@ -100,6 +101,7 @@ void RunShip(const ShipFlags& f) {
               << st.messages << " messages (" << st.bytes << " bytes) in " << secs << " s\n";
     std::cout << "  shipped LSN " << st.shipped_lsn << " of durable " << st.durable_lsn << " (lag " << st.lag_records
               << " records); " << st.reconnects << " reconnects, " << st.publish_errors << " publish errors\n";
+    if (!st.last_error.empty()) std::cout << "  last error (retried): " << st.last_error << "\n";
     for (const auto& sh : st.shards) {
       std::cout << "  shard " << sh.shard << ": shipped LSN " << sh.shipped_lsn << " (stream sequence "
                 << sh.stream_seq << "), " << sh.messages << " messages now\n";

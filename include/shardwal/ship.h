@@ -81,7 +81,8 @@ struct ShipStats {
   double lag_seconds = 0;
   std::uint64_t messages = 0, records = 0, bytes = 0;
   std::uint64_t reconnects = 0;
-  std::uint64_t publish_errors = 0;
+  std::uint64_t publish_errors = 0;  // failures retried (publishes, stream reads)
+  std::string last_error;            // the last of them ("" if none)
   // Publish-to-ack latency: bucket i counts [2^i, 2^(i+1)) ns (trailing
   // empty buckets left out).
   std::vector<std::uint64_t> publish_latency_ns_buckets;

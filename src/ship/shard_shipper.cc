@@ -23,6 +23,17 @@ void ShipContext::Stop() {
   cv_.NotifyAll();
 }
 
+void ShipContext::RecordError(const Status& s) {
+  publish_errors.fetch_add(1);
+  MutexLock lk(&mu_);
+  last_error_ = s.ToString();
+}
+
+std::string ShipContext::last_error() const {
+  MutexLock lk(&mu_);
+  return last_error_;
+}
+
 void ShipContext::NotifyProgress() {
   MutexLock lk(&mu_);
   ++progress_;
@@ -84,7 +95,7 @@ Status ShardShipper::Resume() {
       return Status::OK();
     }
     if (last.status().code() != Status::Code::kIOError) return last.status();
-    ctx_.publish_errors.fetch_add(1);
+    ctx_.RecordError(last.status());
     if (!ctx_.Backoff(backoff)) return Status::Closed("stopped while reading " + subject_ + ": " + last.status().ToString());
     backoff = std::min(backoff * 2, ctx_.options.max_backoff);
   }
@@ -172,7 +183,7 @@ Status ShardShipper::PublishPending() {
       if (s.ok()) continue;
     }
     if (!s.IsIOError()) return s;  // not a matter of waiting (e.g. too big for the server)
-    ctx_.publish_errors.fetch_add(1);
+    ctx_.RecordError(s);
     if (!ctx_.Backoff(backoff)) return Status::Closed("stopped with LSN " + std::to_string(meta.first_lsn) + ".." +
                                                       std::to_string(meta.last_lsn) + " of " + subject_ +
                                                       " not shipped: " + s.ToString());

@@ -50,6 +50,9 @@ class ShipContext {
   bool Backoff(std::chrono::milliseconds d) EXCLUDES(mu_);
   void Stop() EXCLUDES(mu_);
   bool stopping() const { return stopping_.load(); }
+  // A failure that is being retried: counted, and kept as the last one.
+  void RecordError(const Status& s) EXCLUDES(mu_);
+  std::string last_error() const EXCLUDES(mu_);
   // A shard shipped something or caught up: wakes WaitForProgress.
   void NotifyProgress() EXCLUDES(mu_);
   // Waits until `done()` (checked under the lock after every progress
@@ -67,9 +70,10 @@ class ShipContext {
   std::atomic<std::uint64_t> latency_buckets[48] = {};
 
  private:
-  Mutex mu_;
+  mutable Mutex mu_;
   CondVar cv_;                       // unguarded: signalled under mu_ by Stop and NotifyProgress
   std::uint64_t progress_ GUARDED_BY(mu_) = 0;
+  std::string last_error_ GUARDED_BY(mu_);
   std::atomic<bool> stopping_{false};
 };
 

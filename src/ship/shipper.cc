@@ -134,6 +134,7 @@ class ShipperImpl final : public Shipper {
     st.reconnects = client_->events().reconnects.load();
     st.connected = client_->events().connected.load();
     st.publish_errors = ctx_.publish_errors.load();
+    st.last_error = ctx_.last_error();
     for (const auto& b : ctx_.latency_buckets) st.publish_latency_ns_buckets.push_back(b.load());
     while (!st.publish_latency_ns_buckets.empty() && st.publish_latency_ns_buckets.back() == 0) {
       st.publish_latency_ns_buckets.pop_back();
@@ -147,8 +148,10 @@ class ShipperImpl final : public Shipper {
       if (!error_.ok()) return error_;
     }
     if (!client_->events().connected.load()) {
+      const std::string last = ctx_.last_error();
       return Status::IOError("shipping to stream " + ctx_.stream + " is degraded: disconnected from NATS (" +
-                             std::to_string(client_->events().reconnects.load()) + " reconnects so far)");
+                             std::to_string(client_->events().reconnects.load()) + " reconnects so far" +
+                             (last.empty() ? "" : "; last error: " + last) + ")");
     }
     const ShipStats st = Stats();
     if (st.lag_seconds * 1000 > static_cast<double>(ctx_.options.degraded_lag.count())) {
