@@ -41,11 +41,24 @@ void ShipContext::NotifyProgress() {
 }
 
 bool ShipContext::WaitForProgress(const std::function<bool()>& done, std::chrono::steady_clock::time_point deadline) {
-  MutexLock lk(&mu_);
-  while (!done() && !stopping_.load()) {
-    if (cv_.WaitUntil(lk, deadline) == std::cv_status::timeout) break;
+  // done() runs without mu_ (it reads Stats, which takes mu_ for the last
+  // error): note the progress count, check, then wait for the count to move.
+  for (;;) {
+    std::uint64_t seen = 0;
+    {
+      MutexLock lk(&mu_);
+      seen = progress_;
+    }
+    if (done()) return true;
+    MutexLock lk(&mu_);
+    while (progress_ == seen && !stopping_.load()) {
+      if (cv_.WaitUntil(lk, deadline) == std::cv_status::timeout) break;
+    }
+    if (progress_ == seen) {  // timed out or stopping
+      lk.Unlock();
+      return done();
+    }
   }
-  return done();
 }
 
 void ShardShipper::MarkCaughtUp(Lsn lsn) {

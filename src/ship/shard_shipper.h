@@ -55,7 +55,7 @@ class ShipContext {
   std::string last_error() const EXCLUDES(mu_);
   // A shard shipped something or caught up: wakes WaitForProgress.
   void NotifyProgress() EXCLUDES(mu_);
-  // Waits until `done()` (checked under the lock after every progress
+  // Waits until `done()` (checked, without the lock, after every progress
   // notification), Stop, or `deadline`; returns done().
   bool WaitForProgress(const std::function<bool()>& done, std::chrono::steady_clock::time_point deadline)
       EXCLUDES(mu_);
