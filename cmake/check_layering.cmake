@@ -24,12 +24,13 @@ set(allowed_shards                    shardwal src/foundation src/commit src/obs
 set(allowed_recovery                  shardwal src/foundation src/commit src/observability recovery)
 set(allowed_src/wal                   ${library})
 set(allowed_src/http                  ${library} src/http)
+set(allowed_src/ship                  ${library} src/ship)
 set(allowed_src/testing               shardwal shardwal/testing src/foundation src/testing)
 set(allowed_bench                     ${library} shardwal/testing src/http bench)
-set(allowed_tools                     ${library} src/http bench tools)
+set(allowed_tools                     ${library} src/http src/ship bench tools)
 set(allowed_examples                  shardwal shardwal/testing)
 set(folders include/shardwal include/shardwal/testing src/foundation src/commit src/observability
-    shards recovery src/wal src/http src/testing bench tools examples)
+    shards recovery src/wal src/http src/ship src/testing bench tools examples)
 
 # The folder an include names: "src/wal/wal_impl.h" -> src/wal,
 # "shardwal/testing/x.h" -> shardwal/testing, "shards/x.h" -> shards.

@@ -24,15 +24,6 @@
 
 namespace shardwal::testing {
 
-std::string NatsError(const std::string& what, natsStatus s, jsErrCode js_err) {
-  std::string out = what + ": " + natsStatus_GetText(s);
-  if (js_err != 0) out += " (jsErrCode " + std::to_string(static_cast<int>(js_err)) + ")";
-  natsStatus last = NATS_OK;
-  const char* text = nats_GetLastError(&last);
-  if (text != nullptr && *text != '\0') out += std::string(" [") + text + "]";
-  return out;
-}
-
 Result<NatsConnectionPtr> NatsConnect(const std::string& urls, std::chrono::milliseconds timeout,
                                       bool no_responders) {
   natsOptions* raw_opts = nullptr;

@@ -39,28 +39,22 @@
 #include <vector>
 
 #include "shardwal/status.h"
+#include "src/ship/nats_handles.h"
 
 namespace shardwal::testing {
 
 // ---- the libnats handles, owned --------------------------------------------------------
 
-struct NatsDeleter {
-  void operator()(natsOptions* p) const { natsOptions_Destroy(p); }
-  void operator()(natsConnection* p) const { natsConnection_Destroy(p); }
-  void operator()(jsCtx* p) const { jsCtx_Destroy(p); }
-  void operator()(natsMsg* p) const { natsMsg_Destroy(p); }
-  void operator()(jsPubAck* p) const { jsPubAck_Destroy(p); }
-  void operator()(jsStreamInfo* p) const { jsStreamInfo_Destroy(p); }
-};
-using NatsOptionsPtr = std::unique_ptr<natsOptions, NatsDeleter>;
-using NatsConnectionPtr = std::unique_ptr<natsConnection, NatsDeleter>;
-using JsCtxPtr = std::unique_ptr<jsCtx, NatsDeleter>;
-using NatsMsgPtr = std::unique_ptr<natsMsg, NatsDeleter>;
-using JsPubAckPtr = std::unique_ptr<jsPubAck, NatsDeleter>;
-using JsStreamInfoPtr = std::unique_ptr<jsStreamInfo, NatsDeleter>;
-
-// "what: <natsStatus text> (jsErrCode N)" plus libnats' last error text.
-std::string NatsError(const std::string& what, natsStatus s, jsErrCode js_err = static_cast<jsErrCode>(0));
+// The handle types and NatsError live in src/ship/nats_handles.h (the
+// shipper uses them too).
+using ship::JsCtxPtr;
+using ship::JsPubAckPtr;
+using ship::JsStreamInfoPtr;
+using ship::NatsConnectionPtr;
+using ship::NatsDeleter;
+using ship::NatsError;
+using ship::NatsMsgPtr;
+using ship::NatsOptionsPtr;
 
 // A client connection to `urls` (comma-separated), with a connect timeout of
 // `timeout` (libnats' own), no connect retry, and reconnection enabled with

@@ -15,6 +15,7 @@
 #include "shardwal/version.h"
 #include "tools/cli_common.h"
 #include "tools/demo_command.h"
+#include "tools/ship_commands.h"
 #include "tools/wal_commands.h"
 
 int main(int argc, char** argv) {
@@ -39,6 +40,9 @@ int main(int argc, char** argv) {
   shardwal::tools::AddReplayCommand(app);
   shardwal::tools::AddCheckpointCommand(app);
   shardwal::tools::AddRecoverCommand(app);
+  // Shipping to NATS JetStream and back (tools/ship_commands.h).
+  shardwal::tools::AddShipCommand(app);
+  shardwal::tools::AddRestoreCommand(app);
 
   try {
     app.parse(argc, argv);

@@ -22,6 +22,7 @@
 
 #include "shardwal/export.h"
 #include "shardwal/options.h"
+#include "shardwal/ship_export.h"
 #include "shardwal/status.h"
 #include "shardwal/tailer.h"
 #include "shardwal/types.h"
@@ -36,19 +37,24 @@ struct ShipOptions {
   // if missing; a stream holding another WAL's messages is refused.
   std::string stream;
   int replicas = 1;
-  // Upper bound on one message's body (JetStream's default max_payload is
-  // 1 MiB). A record larger than this goes alone in its message.
+  // Upper bound on one message, body and headers (JetStream's default
+  // max_payload is 1 MiB). A record larger than this goes alone in its
+  // message (and fails with InvalidArgument if the server refuses it).
   std::size_t max_message_bytes = 1u << 20;
-  // Publishes in flight per shard (asynchronous publishing).
-  std::size_t max_pending_messages = 64;
+  // (One publish is in flight per shard: each expects the subject's last
+  // sequence to be the previous message's, which is known only from its
+  // ack. The shards publish in parallel, one thread each.)
   // Reconnection backoff while NATS is unreachable: doubles up to this.
   std::chrono::milliseconds max_backoff{2000};
-  // Checkpoints keep what is not shipped, up to this many bytes per shard;
-  // past it `lag_policy` applies (TailerOptions::max_retained_bytes).
+  // Attach: checkpoints keep what is not shipped, up to this many bytes of
+  // segments per shard (TailerOptions::max_retained_bytes of the shard's
+  // tailer "ship:<stream>"); past it `lag_policy` applies:
+  // kBackpressure: appends get Backpressure naming the tailer until
+  // shipping catches up; kFallBehind: the checkpoint releases, appends go on
+  // and the shipper stops with FellBehind (Wait, health: replication broken).
   std::uint64_t max_unshipped_bytes = 1ull << 30;
   LagPolicy lag_policy = LagPolicy::kBackpressure;
-  // Health says degraded once shipping lags the durable watermark by more
-  // than this.
+  // health() says degraded once ShipStats::lag_seconds exceeds this.
   std::chrono::milliseconds degraded_lag{10000};
 };
 
@@ -63,28 +69,41 @@ struct ShardShipStats {
 
 struct ShipStats {
   std::vector<ShardShipStats> shards;
-  // S: every LSN <= shipped_lsn is in the stream (idle shards do not hold
-  // it back), against the local durable watermark.
+  // S: every LSN <= shipped_lsn is in the stream. A shard holds S at the
+  // last LSN it shipped until its feed finds nothing more to ship (then at
+  // the durable watermark of that moment): idle shards do not hold it back.
   Lsn shipped_lsn = kNoLsn;
   Lsn durable_lsn = kNoLsn;
   std::uint64_t lag_records = 0;   // durable_lsn - shipped_lsn
-  std::uint64_t lag_bytes = 0;     // durable, not yet shipped
-  double lag_seconds = 0;          // since the oldest unshipped durable record was made durable
+  std::uint64_t lag_bytes = 0;     // read and not yet acknowledged (records not yet read are not counted)
+  // Since the oldest record read but not yet acknowledged by JetStream was
+  // committed locally (its batch's commit time); 0 when nothing is pending.
+  double lag_seconds = 0;
   std::uint64_t messages = 0, records = 0, bytes = 0;
   std::uint64_t reconnects = 0;
-  std::uint64_t publish_errors = 0;
-  std::vector<std::uint64_t> publish_latency_ns_buckets;  // powers of two
+  std::uint64_t publish_errors = 0;  // failures retried (publishes, stream reads)
+  std::string last_error;            // the last of them ("" if none)
+  // Publish-to-ack latency: bucket i counts [2^i, 2^(i+1)) ns (trailing
+  // empty buckets left out).
+  std::vector<std::uint64_t> publish_latency_ns_buckets;
   bool connected = false;
 };
 
-class SHARDWAL_EXPORT Shipper {
+class SHARDWAL_SHIP_EXPORT Shipper {
  public:
-  // In the WAL's process: ships every shard from where the stream ends, on
-  // threads of its own, until destroyed (or Stop). `wal` must outlive it.
+  // In the WAL's process: ships every shard from where the stream ends (one
+  // LogTailer::Attach per shard: durable records only), on threads of its
+  // own, until destroyed (or Stop). `wal` must outlive it. FellBehind if the
+  // WAL already released what the stream lacks (a checkpoint past it).
   static Result<std::unique_ptr<Shipper>> Attach(Wal& wal, const ShipOptions& options);
   // Another process (`shardwal ship`): ships an existing WAL directory
   // (read-only, no lock). follow = false: stops once everything durable at
   // the start is shipped; true: keeps tailing until Stop.
+  // follow = false reads the directory with LogReader (what recovery finds
+  // in the files when it opens: on a closed WAL everything; beside a live
+  // writer that may include records written and not yet synced), follow =
+  // true with one LogTailer::Open per shard (durable records only; needs a
+  // WAL that publishes <dir>/WATERMARK).
   static Result<std::unique_ptr<Shipper>> Open(const Options& wal, const ShipOptions& options, bool follow);
 
   virtual ~Shipper() = default;
@@ -95,15 +114,26 @@ class SHARDWAL_EXPORT Shipper {
   // Any thread: stops shipping (what is in flight is awaited, not dropped).
   virtual void Stop() = 0;
   virtual ShipStats Stats() const = 0;
-  // OK; Unavailable-like IOError while disconnected or lagging past
-  // degraded_lag; the error that stopped it.
+  // OK; IOError ("degraded: ...") while disconnected from NATS or lagging
+  // more than degraded_lag; the error that stopped it, once stopped by one.
   virtual Status health() const = 0;
+  // Blocks (event-driven) until every LSN up to `lsn` is in the stream
+  // (Stats().shipped_lsn >= lsn); Busy naming the stream and the shipped
+  // LSN after `timeout`, or once stopped short of it.
+  virtual Status WaitForShipped(Lsn lsn, std::chrono::milliseconds timeout) = 0;
   // The stream being written.
   virtual const std::string& stream() const = 0;
 
  protected:
   Shipper() = default;
 };
+
+// The Stats in the Prometheus text exposition format (0.0.4), labelled
+// stream="<stream>": shardwal_ship_{shipped,durable}_lsn, _lag_{records,
+// bytes,seconds}, _{messages,records,bytes,reconnects,publish_errors}_total,
+// _connected, _shard_shipped_lsn{shard}, _publish_latency_seconds
+// (histogram). Serve it beside the WAL's PrometheusText.
+SHARDWAL_SHIP_EXPORT std::string ShipPrometheusText(const ShipStats& stats, const std::string& stream);
 
 struct RestoreOptions {
   std::string nats_url = "nats://127.0.0.1:4222";
@@ -130,6 +160,6 @@ struct RestoreReport {
 // first..last with no gap or duplicate), written as segments and synced,
 // then opened by the normal recovery. A damaged stream stops it with
 // Corruption naming the subject and stream sequence.
-SHARDWAL_EXPORT Result<RestoreReport> Restore(const RestoreOptions& options);
+SHARDWAL_SHIP_EXPORT Result<RestoreReport> Restore(const RestoreOptions& options);
 
 }  // namespace shardwal

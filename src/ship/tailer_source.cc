@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "src/ship/tailer_source.h"
+
+namespace shardwal::ship {
+
+Status ShipFromTailer(LogTailer& tailer, ShardShipper& shipper, const ShipContext& ctx, bool follow) {
+  TailReadOptions read;
+  read.max_bytes = ctx.options.max_message_bytes;
+  bool idle = false;  // the last Read found nothing
+  while (!ctx.stopping()) {
+    // After records, look again without blocking: nothing new means every
+    // record of the shard up to the watermark read before is shipped.
+    read.timeout = follow && idle ? std::chrono::milliseconds(1000) : std::chrono::milliseconds(0);
+    const Lsn durable = tailer.durable_lsn();
+    // Records are only held in the callback (the tailer is mid-Read); the
+    // Flush after it publishes them.
+    auto n = tailer.Read(
+        [&](const ReplayRecord& r) {
+          shipper.Hold(r);
+          return true;
+        },
+        read);
+    if (!n.ok()) {
+      if (n.status().IsClosed()) return shipper.Flush();  // the WAL closed; all it made durable was read
+      return n.status().WithContext("tailing shard " + std::to_string(shipper.shard()));
+    }
+    Status s = shipper.Flush();
+    if (!s.ok()) return s;
+    idle = *n == 0;
+    if (idle) shipper.MarkCaughtUp(durable);
+    if (idle && !follow) return Status::OK();
+  }
+  return shipper.Flush();
+}
+
+}  // namespace shardwal::ship

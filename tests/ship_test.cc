@@ -1,0 +1,634 @@
+// SPDX-License-Identifier: Apache-2.0
+// Shipping a WAL to a real NATS JetStream server and restoring it
+// (include/shardwal/ship.h, docs/replication.md). Every test starts its own
+// nats-server -js (tests/nats_server.h: a free loopback port, a scratch
+// store) and stops it.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "shardwal/recovery.h"
+#include "shardwal/ship.h"
+#include "shardwal/wal.h"
+#include "src/foundation/format.h"
+#include "src/foundation/manifest.h"
+#include "src/ship/message_codec.h"
+#include "src/ship/stream_client.h"
+#include "tests/cli_util.h"
+#include "tests/nats_server.h"
+
+namespace shardwal {
+namespace {
+
+using testing::NatsServer;
+using testing::TempDir;
+
+constexpr std::uint32_t kShards = 4;
+
+Options WalOptions(const std::string& dir) {
+  Options o;
+  o.dir = dir;
+  o.num_shards = kShards;
+  o.routing = Routing::kTag;
+  o.segment_bytes = 4u << 20;
+  return o;
+}
+
+// Appends `n` records (16-byte payloads, 16 tags routed over the shards)
+// in batches of one tag each; returns the last LSN.
+Lsn AppendRecords(Wal& wal, std::uint64_t n, std::uint64_t seed) {
+  std::vector<std::string> payloads;
+  std::vector<RecordSpec> specs;
+  const std::string tags[] = {"t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7",
+                              "t8", "t9", "ta", "tb", "tc", "td", "te", "tf"};
+  Lsn last = kNoLsn;
+  std::uint64_t done = 0, call = 0;
+  while (done < n) {
+    const std::uint64_t k = std::min<std::uint64_t>(1000, n - done);
+    payloads.clear();
+    specs.clear();
+    for (std::uint64_t i = 0; i < k; ++i) {
+      char buf[17];
+      std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(seed * 1000003 + done + i));
+      payloads.emplace_back(buf, 16);
+    }
+    for (auto& p : payloads) specs.push_back(RecordSpec{tags[(seed + call) % 16], p});
+    auto r = wal.AppendBatch(specs);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (!r.ok()) return last;
+    last = r->last;
+    done += k;
+    ++call;
+  }
+  return last;
+}
+
+// Writes a closed WAL of `n` records.
+void MakeWal(const std::string& dir, std::uint64_t n) {
+  auto wal = Wal::Open(WalOptions(dir));
+  ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+  AppendRecords(**wal, n, 1);
+  ASSERT_TRUE((*wal)->Close().ok());
+}
+
+std::string WalIdOf(const std::string& dir) {
+  auto m = Manifest::Load(*FileSystem::Default(), dir);
+  EXPECT_TRUE(m.ok()) << m.status().ToString();
+  return m.ok() ? WalIdHex(m->wal_id()) : "";
+}
+
+// What the stream holds: how often each LSN 1..max appears, and the checks
+// of every message's body and chain.
+struct StreamContents {
+  std::vector<std::uint32_t> count;  // index: LSN
+  std::uint64_t messages = 0;
+  std::string error;
+  // Every LSN 1..n exactly once, none above.
+  ::testing::AssertionResult ExactlyOnce(Lsn n) const {
+    if (!error.empty()) return ::testing::AssertionFailure() << error;
+    if (count.size() != n + 1) return ::testing::AssertionFailure() << "highest LSN " << count.size() - 1 << ", want " << n;
+    for (Lsn l = 1; l <= n; ++l) {
+      if (count[l] != 1) return ::testing::AssertionFailure() << "LSN " << l << " is in the stream " << count[l] << " times";
+    }
+    return ::testing::AssertionSuccess();
+  }
+};
+
+StreamContents ReadStream(const std::string& url, const std::string& stream) {
+  StreamContents c;
+  c.count.resize(1, 0);
+  auto client = ship::StreamClient::Connect(url, std::chrono::milliseconds(200), std::chrono::seconds(5));
+  if (!client.ok()) {
+    c.error = client.status().ToString();
+    return c;
+  }
+  auto st = (*client)->State(stream);
+  if (!st.ok()) {
+    c.error = st.status().ToString();
+    return c;
+  }
+  std::vector<Lsn> last(kShards, kNoLsn);
+  for (std::uint64_t seq = st->first_seq; seq <= st->last_seq && st->messages > 0; ++seq) {
+    auto msg = (*client)->GetMessage(stream, seq);
+    if (!msg.ok()) {
+      c.error = msg.status().ToString();
+      return c;
+    }
+    const std::string where = "sequence " + std::to_string(seq);
+    auto meta = ship::GetHeaders(msg->get(), where);
+    if (!meta.ok()) {
+      c.error = meta.status().ToString();
+      return c;
+    }
+    if (meta->prev_lsn != last[meta->shard]) {
+      c.error = where + ": chain broken: prev " + std::to_string(meta->prev_lsn) + ", last " +
+                std::to_string(last[meta->shard]);
+      return c;
+    }
+    last[meta->shard] = meta->last_lsn;
+    const std::string_view body(natsMsg_GetData(msg->get()), natsMsg_GetDataLength(msg->get()));
+    Status s = ship::CheckBody(body, *meta, where, [&](const ship::BodyRecord& r) {
+      if (c.count.size() <= r.lsn) c.count.resize(r.lsn + 1, 0);
+      ++c.count[r.lsn];
+      return Status::OK();
+    });
+    if (!s.ok()) {
+      c.error = s.ToString();
+      return c;
+    }
+    ++c.messages;
+  }
+  return c;
+}
+
+class ShipTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(server_.Start().ok()); }
+
+  ShipOptions Ship(const std::string& stream = "") const {
+    ShipOptions o;
+    o.nats_url = server_.client_url();
+    o.stream = stream;
+    o.max_backoff = std::chrono::milliseconds(200);
+    return o;
+  }
+  RestoreOptions RestoreTo(const std::string& dir, const std::string& stream) const {
+    RestoreOptions o;
+    o.nats_url = server_.client_url();
+    o.stream = stream;
+    o.dir = dir;
+    o.segment_bytes = 4u << 20;
+    return o;
+  }
+  // Ships `dir` to the end (not following); the stats after.
+  ShipStats ShipAll(const std::string& dir, const ShipOptions& so) {
+    Options o;
+    o.dir = dir;
+    auto shipper = Shipper::Open(o, so, false);
+    EXPECT_TRUE(shipper.ok()) << shipper.status().ToString();
+    if (!shipper.ok()) return {};
+    const Status s = (*shipper)->Wait();
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return (*shipper)->Stats();
+  }
+  testing::CliResult Cli(const std::string& args) const { return testing::RunCli(SHARDWAL_CLI_PATH, args); }
+
+  NatsServer server_;
+  TempDir tmp_;
+};
+
+TEST_F(ShipTest, ShipAndRestoreRoundTrip) {
+  const std::uint64_t n = SHARDWAL_SHIP_TEST_RECORDS;
+  const std::string src = tmp_.Sub("src"), dst = tmp_.Sub("dst");
+  auto t0 = std::chrono::steady_clock::now();
+  MakeWal(src, n);
+  auto t1 = std::chrono::steady_clock::now();
+  const ShipStats st = ShipAll(src, Ship());
+  auto t2 = std::chrono::steady_clock::now();
+  const std::string stream = "shardwal-" + WalIdOf(src);
+  EXPECT_EQ(st.shipped_lsn, n);
+  EXPECT_EQ(st.durable_lsn, n);
+  EXPECT_EQ(st.records, n);
+  EXPECT_EQ(st.lag_records, 0u);
+  auto restored = Restore(RestoreTo(dst, stream));
+  auto t3 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  EXPECT_EQ(restored->records, n);
+  EXPECT_EQ(restored->first_lsn, 1u);
+  EXPECT_EQ(restored->last_lsn, n);
+  EXPECT_EQ(restored->wal_id, WalIdOf(src));
+  const double ship_s = std::chrono::duration<double>(t2 - t1).count();
+  std::printf("write %.2f s; ship %llu records, %llu bytes in %llu messages: %.2f s (%.0f records/s, %.1f MB/s); "
+              "restore %.2f s\n",
+              std::chrono::duration<double>(t1 - t0).count(), static_cast<unsigned long long>(st.records),
+              static_cast<unsigned long long>(st.bytes), static_cast<unsigned long long>(st.messages), ship_s,
+              st.records / ship_s, st.bytes / ship_s / 1e6, std::chrono::duration<double>(t3 - t2).count());
+  EXPECT_TRUE(ReadStream(server_.client_url(), stream).ExactlyOnce(n));
+  const std::string metrics = ShipPrometheusText(st, stream);
+  EXPECT_NE(metrics.find("shardwal_ship_shipped_lsn{stream=\"" + stream + "\"} " + std::to_string(n)),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("shardwal_ship_publish_latency_seconds_count{stream=\"" + stream + "\"} " +
+                         std::to_string(st.messages)),
+            std::string::npos)
+      << metrics;
+
+  const testing::CliResult a = Cli("dump --json --payload hex " + testing::Quote(src));
+  const testing::CliResult b = Cli("dump --json --payload hex " + testing::Quote(dst));
+  ASSERT_EQ(a.code, 0) << testing::Describe(a);
+  ASSERT_EQ(b.code, 0) << testing::Describe(b);
+  EXPECT_TRUE(a.out == b.out) << "dumps differ (" << a.out.size() << " vs " << b.out.size() << " bytes)";
+
+  // The restored WAL opens read-write and goes on from N.
+  auto wal = Wal::Open(WalOptions(dst));
+  ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+  auto lsn = (*wal)->Append("t0", "after restore");
+  ASSERT_TRUE(lsn.ok()) << lsn.status().ToString();
+  EXPECT_EQ(*lsn, n + 1);
+  EXPECT_TRUE((*wal)->Close().ok());
+}
+
+TEST_F(ShipTest, ResumesAfterTheStreamsLastMessage) {
+  const std::string src = tmp_.Sub("src");
+  MakeWal(src, 5000);
+  EXPECT_EQ(ShipAll(src, Ship()).records, 5000u);
+  {
+    auto wal = Wal::Open(WalOptions(src));
+    ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+    AppendRecords(**wal, 3000, 2);
+    ASSERT_TRUE((*wal)->Close().ok());
+  }
+  const ShipStats st = ShipAll(src, Ship());
+  EXPECT_EQ(st.records, 3000u);  // only what was new
+  EXPECT_EQ(st.shipped_lsn, 8000u);
+  EXPECT_EQ(ShipAll(src, Ship()).records, 0u);  // nothing left
+  EXPECT_TRUE(ReadStream(server_.client_url(), "shardwal-" + WalIdOf(src)).ExactlyOnce(8000));
+}
+
+TEST_F(ShipTest, StreamOfAnotherWalIsRefused) {
+  const std::string a = tmp_.Sub("a"), b = tmp_.Sub("b");
+  MakeWal(a, 100);
+  MakeWal(b, 100);
+  ShipAll(a, Ship("shared"));
+  Options o;
+  o.dir = b;
+  auto shipper = Shipper::Open(o, Ship("shared"), false);
+  ASSERT_FALSE(shipper.ok());
+  EXPECT_TRUE(shipper.status().IsInvalidArgument()) << shipper.status().ToString();
+  const std::string msg = shipper.status().ToString();
+  EXPECT_NE(msg.find("stream shared"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(WalIdOf(a)), std::string::npos) << msg;
+  EXPECT_NE(msg.find(WalIdOf(b)), std::string::npos) << msg;
+  // The CLI says the same and exits 1.
+  const testing::CliResult r =
+      Cli("ship --nats " + server_.client_url() + " --stream shared " + testing::Quote(b));
+  EXPECT_EQ(r.code, 1) << testing::Describe(r);
+  EXPECT_NE(r.err.find("belongs to another WAL"), std::string::npos) << testing::Describe(r);
+}
+
+TEST_F(ShipTest, TwoShippersAtOnceShipEachLsnOnce) {
+  const std::string src = tmp_.Sub("src");
+  const std::uint64_t n = 100000;
+  MakeWal(src, n);
+  ShipOptions so = Ship();
+  so.max_message_bytes = 4096;  // many messages: the two race on each
+  Options o;
+  o.dir = src;
+  auto s1 = Shipper::Open(o, so, false);
+  auto s2 = Shipper::Open(o, so, false);
+  ASSERT_TRUE(s1.ok()) << s1.status().ToString();
+  ASSERT_TRUE(s2.ok()) << s2.status().ToString();
+  EXPECT_TRUE((*s1)->Wait().ok());
+  EXPECT_TRUE((*s2)->Wait().ok());
+  const ShipStats a = (*s1)->Stats(), b = (*s2)->Stats();
+  EXPECT_EQ(a.records + b.records, n) << a.records << " + " << b.records;
+  EXPECT_EQ(a.shipped_lsn, n);
+  EXPECT_EQ(b.shipped_lsn, n);
+  std::printf("shipper 1: %llu messages, shipper 2: %llu\n", static_cast<unsigned long long>(a.messages),
+              static_cast<unsigned long long>(b.messages));
+  EXPECT_TRUE(ReadStream(server_.client_url(), "shardwal-" + WalIdOf(src)).ExactlyOnce(n));
+}
+
+TEST_F(ShipTest, ServerStoppedMidRunShipperCatchesUp) {
+  const std::string src = tmp_.Sub("src");
+  const std::uint64_t n = 100000;
+  MakeWal(src, n);
+  ShipOptions so = Ship();
+  so.max_message_bytes = 2048;
+  Options o;
+  o.dir = src;
+  auto shipper = Shipper::Open(o, so, false);
+  ASSERT_TRUE(shipper.ok()) << shipper.status().ToString();
+  ASSERT_TRUE(server_.Stop().ok());
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // the outage (libnats saw the disconnect long before)
+  EXPECT_FALSE((*shipper)->health().ok());
+  ASSERT_TRUE(server_.Restart().ok());
+  EXPECT_TRUE((*shipper)->Wait().ok());
+  const ShipStats st = (*shipper)->Stats();
+  EXPECT_EQ(st.shipped_lsn, n);
+  EXPECT_GE(st.reconnects, 1u);
+  EXPECT_TRUE((*shipper)->health().ok()) << (*shipper)->health().ToString();
+  EXPECT_TRUE(ReadStream(server_.client_url(), "shardwal-" + WalIdOf(src)).ExactlyOnce(n));
+}
+
+// Shipper::Attach in the WAL's own process: ships what is appended, while
+// it is appended, and a later Attach resumes after the stream's end.
+TEST_F(ShipTest, AttachedShipperShipsWhileAppending) {
+  const std::string src = tmp_.Sub("src");
+  Lsn last = kNoLsn;
+  for (int round = 0; round < 2; ++round) {
+    auto wal = Wal::Open(WalOptions(src));
+    ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+    auto shipper = Shipper::Attach(**wal, Ship());
+    ASSERT_TRUE(shipper.ok()) << shipper.status().ToString();
+    std::thread a([&] { AppendRecords(**wal, 30000, 10 + round); });
+    std::thread b([&] { AppendRecords(**wal, 30000, 20 + round); });
+    a.join();
+    b.join();
+    last = (*wal)->LastLsn();
+    const Status s = (*shipper)->WaitForShipped(last, std::chrono::seconds(30));
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_TRUE((*shipper)->health().ok()) << (*shipper)->health().ToString();
+    (*shipper)->Stop();
+    EXPECT_TRUE((*shipper)->Wait().ok());
+    shipper->reset();
+    ASSERT_TRUE((*wal)->Close().ok());
+  }
+  EXPECT_EQ(last, 120000u);
+  EXPECT_TRUE(ReadStream(server_.client_url(), "shardwal-" + WalIdOf(src)).ExactlyOnce(last));
+}
+
+// NATS down: local appends go on unaffected (none fails, all durable); the
+// attached shipper says it is degraded, reconnects and catches up.
+TEST_F(ShipTest, NatsDownLocalAppendsUnaffectedShipperCatchesUp) {
+  const std::string src = tmp_.Sub("src");
+  auto wal = Wal::Open(WalOptions(src));
+  ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+  ShipOptions so = Ship();
+  so.max_message_bytes = 4096;
+  auto shipper = Shipper::Attach(**wal, so);
+  ASSERT_TRUE(shipper.ok()) << shipper.status().ToString();
+  AppendRecords(**wal, 10000, 1);
+  ASSERT_TRUE((*shipper)->WaitForShipped((*wal)->LastLsn(), std::chrono::seconds(30)).ok());
+  ASSERT_TRUE(server_.Stop().ok());
+  const auto t0 = std::chrono::steady_clock::now();
+  AppendRecords(**wal, 50000, 2);  // EXPECTs every append OK
+  const double append_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ((*wal)->DurableLsn(), 60000u);
+  // Nothing can be shipped now; by then the shipper knows it is disconnected.
+  const Status down = (*shipper)->WaitForShipped(60000, std::chrono::milliseconds(500));
+  EXPECT_TRUE(down.IsBusy()) << down.ToString();
+  EXPECT_FALSE((*shipper)->health().ok());
+  EXPECT_LT((*shipper)->Stats().shipped_lsn, 60000u);
+  ASSERT_TRUE(server_.Restart().ok());
+  const Status s = (*shipper)->WaitForShipped(60000, std::chrono::seconds(30));
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  const ShipStats st = (*shipper)->Stats();
+  EXPECT_GE(st.reconnects, 1u);
+  std::printf("50000 appends with NATS down: %.3f s; %llu publish errors, %llu reconnects\n", append_s,
+              static_cast<unsigned long long>(st.publish_errors), static_cast<unsigned long long>(st.reconnects));
+  shipper->reset();
+  ASSERT_TRUE((*wal)->Close().ok());
+  EXPECT_TRUE(ReadStream(server_.client_url(), "shardwal-" + WalIdOf(src)).ExactlyOnce(60000));
+}
+
+// The lag policy: an attached shipper that cannot ship (NATS down) keeps a
+// checkpoint from releasing what it has not shipped; past
+// max_unshipped_bytes appends get Backpressure naming the shipper, until it
+// catches up.
+TEST_F(ShipTest, UnshippedSegmentsAreKeptAndBackpressureNamesTheShipper) {
+  const std::string src = tmp_.Sub("src");
+  Options wo = WalOptions(src);
+  wo.num_shards = 1;
+  wo.segment_bytes = 64u << 10;
+  auto wal = Wal::Open(wo);
+  ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+  ShipOptions so = Ship("lagging");
+  so.max_unshipped_bytes = 64u << 10;
+  so.lag_policy = LagPolicy::kBackpressure;
+  so.max_message_bytes = 4096;
+  auto shipper = Shipper::Attach(**wal, so);
+  ASSERT_TRUE(shipper.ok()) << shipper.status().ToString();
+  ASSERT_TRUE(server_.Stop().ok());
+  AppendRecords(**wal, 6000, 1);  // ~280 KB: several segments
+  const Lsn last = (*wal)->LastLsn();
+  ASSERT_TRUE((*wal)->Checkpoint(last).ok());
+  auto r = (*wal)->Append("t0", "more");
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsBackpressure()) << r.status().ToString();
+  EXPECT_NE(r.status().ToString().find("ship:lagging"), std::string::npos) << r.status().ToString();
+  ASSERT_TRUE(server_.Restart().ok());
+  const Status s = (*shipper)->WaitForShipped(last, std::chrono::seconds(30));
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_TRUE((*wal)->Checkpoint(last).ok());
+  auto again = (*wal)->Append("t0", "more");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  ASSERT_TRUE((*shipper)->WaitForShipped(*again, std::chrono::seconds(30)).ok());
+  shipper->reset();
+  ASSERT_TRUE((*wal)->Close().ok());
+  EXPECT_TRUE(ReadStream(server_.client_url(), "lagging").ExactlyOnce(*again));
+}
+
+// Open(follow = true): another process's (here: another object's) appends
+// are shipped as they become durable.
+TEST_F(ShipTest, FollowingShipperShipsAnotherWritersAppends) {
+  const std::string src = tmp_.Sub("src");
+  auto wal = Wal::Open(WalOptions(src));
+  ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+  AppendRecords(**wal, 5000, 1);
+  Options o;
+  o.dir = src;
+  auto shipper = Shipper::Open(o, Ship(), true);
+  ASSERT_TRUE(shipper.ok()) << shipper.status().ToString();
+  AppendRecords(**wal, 20000, 2);
+  const Status s = (*shipper)->WaitForShipped((*wal)->LastLsn(), std::chrono::seconds(30));
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  (*shipper)->Stop();
+  EXPECT_TRUE((*shipper)->Wait().ok());
+  shipper->reset();
+  ASSERT_TRUE((*wal)->Close().ok());
+  EXPECT_TRUE(ReadStream(server_.client_url(), "shardwal-" + WalIdOf(src)).ExactlyOnce(25000));
+}
+
+// A WAL checkpointed before it was first shipped: the stream starts after
+// the checkpoint, and the restored WAL has it as its checkpoint.
+TEST_F(ShipTest, CheckpointedWalRestoresFromItsFirstRetainedLsn) {
+  const std::string src = tmp_.Sub("src"), dst = tmp_.Sub("dst");
+  {
+    Options o = WalOptions(src);
+    o.segment_bytes = 64u << 10;  // small segments: the checkpoint releases some
+    auto wal = Wal::Open(o);
+    ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+    AppendRecords(**wal, 20000, 1);
+    ASSERT_TRUE((*wal)->Checkpoint(12000).ok());
+    ASSERT_TRUE((*wal)->Close().ok());
+  }
+  const ShipStats st = ShipAll(src, Ship("ckpt"));
+  EXPECT_EQ(st.shipped_lsn, 20000u);
+  auto r = Restore(RestoreTo(dst, "ckpt"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->first_lsn, 12001u);
+  EXPECT_EQ(r->last_lsn, 20000u);
+  const testing::CliResult a = Cli("dump --json --payload hex " + testing::Quote(src));
+  const testing::CliResult b = Cli("dump --json --payload hex " + testing::Quote(dst));
+  ASSERT_EQ(a.code, 0) << testing::Describe(a);
+  ASSERT_EQ(b.code, 0) << testing::Describe(b);
+  EXPECT_TRUE(a.out == b.out) << "dumps differ (" << a.out.size() << " vs " << b.out.size() << " bytes)";
+  auto wal = Wal::Open(WalOptions(dst));
+  ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+  EXPECT_EQ((*wal)->recovery_report().checkpoint_lsn, 12000u);
+  EXPECT_TRUE((*wal)->Close().ok());
+}
+
+// Shards that never got a record have no subject in the stream: the restore
+// still gives them a (sealed, empty) segment, and the restored WAL opens and
+// appends to them.
+TEST_F(ShipTest, ShardsWithoutRecordsRestoreEmpty) {
+  const std::string src = tmp_.Sub("src"), dst = tmp_.Sub("dst");
+  {
+    auto wal = Wal::Open(WalOptions(src));
+    ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+    for (int i = 0; i < 100; ++i) ASSERT_TRUE((*wal)->Append("only-tag", "x" + std::to_string(i)).ok());
+    ASSERT_TRUE((*wal)->Close().ok());
+  }
+  ShipAll(src, Ship("sparse"));
+  auto r = Restore(RestoreTo(dst, "sparse"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->shards, kShards);
+  EXPECT_EQ(r->records, 100u);
+  auto wal = Wal::Open(WalOptions(dst));
+  ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+  for (int i = 0; i < 16; ++i) {
+    auto lsn = (*wal)->Append("tag" + std::to_string(i), "after");  // some land in the empty shards
+    ASSERT_TRUE(lsn.ok()) << lsn.status().ToString();
+    EXPECT_EQ(*lsn, 101u + i);
+  }
+  ASSERT_TRUE((*wal)->Close().ok());
+}
+
+TEST_F(ShipTest, RestoreUntilLsn) {
+  const std::string src = tmp_.Sub("src"), dst = tmp_.Sub("dst");
+  MakeWal(src, 10000);
+  ShipAll(src, Ship("pit"));
+  RestoreOptions ro = RestoreTo(dst, "pit");
+  ro.until_lsn = 4321;
+  auto r = Restore(ro);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->records, 4321u);
+  EXPECT_EQ(r->last_lsn, 4321u);
+  Options o;
+  o.dir = dst;
+  auto reader = LogReader::Open(o);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  EXPECT_EQ((*reader)->report().cut_lsn, 4321u);
+}
+
+// Publishes a hand-made message to `subject`.
+void PublishRaw(jsCtx* js, const std::string& subject, const ship::MessageMeta& meta, const std::string& body) {
+  natsMsg* raw = nullptr;
+  ASSERT_EQ(natsMsg_Create(&raw, subject.c_str(), nullptr, body.data(), static_cast<int>(body.size())), NATS_OK);
+  ship::NatsMsgPtr msg(raw);
+  ASSERT_EQ(ship::SetHeaders(msg.get(), meta), NATS_OK);
+  jsPubAck* ack = nullptr;
+  jsErrCode err = static_cast<jsErrCode>(0);
+  ASSERT_EQ(js_PublishMsg(&ack, js, msg.get(), nullptr, &err), NATS_OK) << err;
+  jsPubAck_Destroy(ack);
+}
+
+std::string OneRecord(Lsn lsn, bool bad_crc) {
+  std::string body(format::RecordBytes(2, 5), '\0');
+  format::EncodeRecord(body.data(), lsn, RecordType::kData, 0, "t0", "hello", format::BodyCrc("t0", "hello"));
+  if (bad_crc) body.back() ^= 1;
+  return body;
+}
+
+TEST_F(ShipTest, RestoreOfDamagedStreamNamesSubjectAndSequence) {
+  auto conn = testing::NatsConnect(server_.client_url());
+  ASSERT_TRUE(conn.ok());
+  auto js = testing::JetStream(conn->get());
+  ASSERT_TRUE(js.ok());
+  ship::MessageMeta m;
+  m.wal_id = "00112233445566778899aabbccddeeff";
+  m.shards = 1;
+  m.records = 1;
+  // Broken chain: the second message claims to follow LSN 5.
+  ASSERT_TRUE(testing::AddStream(js->get(), "chain", "chain.shard.*").ok());
+  m.first_lsn = m.last_lsn = 1;
+  m.prev_lsn = 0;
+  PublishRaw(js->get(), "chain.shard.0", m, OneRecord(1, false));
+  m.first_lsn = m.last_lsn = 6;
+  m.prev_lsn = 5;
+  PublishRaw(js->get(), "chain.shard.0", m, OneRecord(6, false));
+  auto r = Restore(RestoreTo(tmp_.Sub("chain"), "chain"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsCorruption()) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("stream chain subject chain.shard.0 sequence 2"), std::string::npos)
+      << r.status().ToString();
+  EXPECT_NE(r.status().message().find("broken chain"), std::string::npos) << r.status().ToString();
+
+  // A bad CRC.
+  ASSERT_TRUE(testing::AddStream(js->get(), "crc", "crc.shard.*").ok());
+  m.first_lsn = m.last_lsn = 1;
+  m.prev_lsn = 0;
+  PublishRaw(js->get(), "crc.shard.0", m, OneRecord(1, true));
+  r = Restore(RestoreTo(tmp_.Sub("crc"), "crc"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsCorruption()) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("stream crc subject crc.shard.0 sequence 1"), std::string::npos)
+      << r.status().ToString();
+  // The CLI names it too, and exits 1.
+  const testing::CliResult c =
+      Cli("restore --nats " + server_.client_url() + " --stream crc " + testing::Quote(tmp_.Sub("crc2")));
+  EXPECT_EQ(c.code, 1) << testing::Describe(c);
+  EXPECT_NE(c.err.find("crc.shard.0 sequence 1"), std::string::npos) << testing::Describe(c);
+}
+
+// `shardwal ship` SIGKILLed at random moments while a writer appends, and
+// restarted: the stream ends up with every LSN exactly once.
+TEST_F(ShipTest, ShipProcessKilledAtRandomMomentsShipsEachLsnOnce) {
+  const std::string src = tmp_.Sub("src");
+  auto wal = Wal::Open(WalOptions(src));
+  ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+  AppendRecords(**wal, 20000, 1);
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> appended{20000};
+  std::thread writer([&] {
+    for (std::uint64_t round = 2; !stop.load() && appended.load() < 200000; ++round) {
+      AppendRecords(**wal, 1000, round);
+      appended.fetch_add(1000);
+    }
+  });
+  std::mt19937_64 rng(::testing::UnitTest::GetInstance()->random_seed());
+  const std::string url = server_.client_url();
+  int killed_running = 0;
+  for (int i = 0; i < 20; ++i) {
+    const bool follow = i % 2 == 1;  // half tail with --follow (LogTailer::Open), half ship what is there
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      if (std::freopen("/dev/null", "w", stdout) == nullptr) ::_exit(126);
+      std::vector<const char*> argv = {"shardwal", "ship", "--nats", url.c_str(), "--max-message-bytes", "2048"};
+      if (follow) argv.push_back("--follow");
+      argv.push_back(src.c_str());
+      argv.push_back(nullptr);
+      ::execv(SHARDWAL_CLI_PATH, const_cast<char* const*>(argv.data()));
+      ::_exit(127);
+    }
+    // A random moment: anywhere from before it connected to mid-publish.
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 250));
+    if (i == 10) {
+      // The server goes away for a while under a running shipper, and comes
+      // back; the shipper is killed after it reconnected (or while it waits).
+      ASSERT_TRUE(server_.Stop().ok());
+      std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+      ASSERT_TRUE(server_.Restart().ok());
+      std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 500));
+    }
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    if (WIFSIGNALED(status)) ++killed_running;
+  }
+  stop.store(true);
+  writer.join();
+  ASSERT_TRUE((*wal)->Close().ok());
+  const std::uint64_t n = appended.load();
+  std::printf("%d of 20 ship processes were killed while running; %llu records\n", killed_running,
+              static_cast<unsigned long long>(n));
+  const testing::CliResult r = Cli("ship --nats " + url + " --json " + testing::Quote(src));
+  ASSERT_EQ(r.code, 0) << testing::Describe(r);
+  EXPECT_TRUE(ReadStream(url, "shardwal-" + WalIdOf(src)).ExactlyOnce(n));
+  EXPECT_GE(killed_running, 10);
+}
+
+}  // namespace
+}  // namespace shardwal

@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: Apache-2.0
+// `shardwal ship` and `shardwal restore`: a WAL to NATS JetStream and back
+// (include/shardwal/ship.h, docs/replication.md). Built in when the build
+// has NATS (SHARDWAL_WITH_NATS); otherwise they say so and exit 1.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace shardwal::tools {
+
+void AddShipCommand(CLI::App& app);     // tools/ship_command.cc
+void AddRestoreCommand(CLI::App& app);  // tools/restore_command.cc
+
+}  // namespace shardwal::tools
