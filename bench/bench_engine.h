@@ -15,6 +15,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "bench/ship_bench.h"
 #include "shardwal/logging.h"
 #include "shardwal/status.h"
 #include "shardwal/types.h"
@@ -70,6 +71,17 @@ struct BenchConfig {
   // closed, its final numbers on show) so a person can look; SIGINT /
   // SIGTERM end the wait early.
   double http_linger_seconds = 0;
+  // --ship: a Shipper (include/shardwal/ship.h) attached to the WAL for
+  // the run, shipping to the NATS JetStream server at this URL (stream
+  // ship_stream; empty: shardwal-<WAL id>); after the writers stop, the run
+  // waits up to ship_catchup_seconds for it to catch up. Empty: no shipping.
+  std::string ship_url;
+  std::string ship_stream;
+  double ship_catchup_seconds = 120;
+  // --ship-probe: first measure what the server accepts from a plain client
+  // (bench/ship_bench.h), ship_probe_seconds per kind of publish.
+  bool ship_probe = false;
+  double ship_probe_seconds = 1.0;
   // Called with the result once the run is over, before the linger wait
   // (so a summary can be printed while the dashboard still serves).
   std::function<void(const BenchResult&)> on_result;
@@ -127,6 +139,7 @@ struct BenchResult {
   bool dir_kept = false;     // false: the temporary directory was removed
   bool interrupted = false;  // stopped early by SIGINT / SIGTERM
   std::string http_url;      // the endpoint's URL with http_port (empty: none)
+  std::optional<ShipBenchResult> ship;  // with ship_url
 };
 
 // Runs the benchmark. Fails with the WAL's Status if Open, an Append or

@@ -60,6 +60,7 @@ void PrintBenchSummary(std::ostream& out, const BenchResult& r) {
   }
   line("dir:", "%s%s", r.dir.c_str(), r.dir_kept ? "" : " (removed)");
   if (!r.http_url.empty()) line("http:", "%s", r.http_url.c_str());
+  if (r.ship) PrintShipSummary(out, *r.ship);
   out << std::flush;
 }
 
@@ -112,6 +113,7 @@ nlohmann::json BenchResultToJson(const BenchResult& r) {
   j["preallocation"] = std::string(PreallocationName(r.preallocation));
   j["recycle"] = r.recycle;
   if (!r.http_url.empty()) j["http_url"] = r.http_url;
+  if (r.ship) j["ship"] = ShipResultToJson(*r.ship);
   return j;
 }
 
