@@ -64,7 +64,7 @@ struct BenchFlags {
 constexpr const char* kSingleRunOnly[] = {"--records",    "--routing",          "--keep",   "--preallocation",
                                           "--recycle",    "--segment-bytes",    "--checkpoint-every",
                                           "--http",       "--http-address",     "--http-linger",
-                                          "--allow-group-access", "--ship",         "--stream",
+                                          "--allow-group-access", "--rate",         "--ship",         "--stream",
                                           "--ship-probe",         "--ship-probe-seconds", "--ship-catchup-timeout"};
 // Flags --sweep takes from its own axes instead.
 constexpr const char* kSweepAxes[][2] = {{"--writers", "--sweep-writers"},
@@ -270,6 +270,12 @@ void AddBenchCommand(CLI::App& app) {
       ->type_name("N")
       ->capture_default_str()
       ->check(CLI::Range(1u, kMaxWaitEvery));
+  cmd->add_option("--rate", c.rate,
+                  "Pace the appends to about this many records/s in total (each writer its share); 0: as fast as "
+                  "they go. E.g. a load below what shipping sustains, for --ship")
+      ->type_name("RECORDS_PER_S")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e9));
   cmd->add_option("--routing", flags->routing,
                   "tag: Append(tag, payload) with tags sensor.NNNNNN; thread: untagged Append(payload), one shard "
                   "per writer thread")

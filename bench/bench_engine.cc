@@ -103,7 +103,20 @@ void RunWriter(Shared& sh, std::uint32_t id, std::uint64_t quota, WriterState& s
   const bool sampled = !pipelined && c.durability != Durability::kGroup;
   const std::uint64_t sample_mask = sampled ? kAsyncSampleEvery - 1 : 0;
   std::uint64_t seq = 0;
+  // --rate: this writer's share, paced from its start (a sleep until the
+  // next record is due, outside the timed part).
+  const double per_writer_rate = c.rate > 0 ? c.rate / c.writers : 0;
+  const Clock::time_point paced_from = Clock::now();
   while ((quota == 0 || seq < quota) && !sh.Stopping()) {
+    if (per_writer_rate > 0) {
+      const Clock::time_point due =
+          paced_from + std::chrono::duration_cast<Clock::duration>(
+                           std::chrono::duration<double>(static_cast<double>(seq) / per_writer_rate));
+      if (due > Clock::now()) {
+        if (quota == 0 && due >= deadline) break;
+        std::this_thread::sleep_until(due);
+      }
+    }
     if ((seq & sample_mask) != 0) {  // an untimed call
       Result<Lsn> r = append(seq);
       if (!r.ok()) {
@@ -179,6 +192,7 @@ Status ValidateBenchConfig(const BenchConfig& c) {
   if (const std::string why = ScratchDir::Unusable(c.dir, ""); !why.empty()) {
     return Status::InvalidArgument("dir: " + why);
   }
+  if (!(c.rate >= 0) || c.rate > 1e9) return Status::InvalidArgument("rate: " + std::to_string(c.rate) + " (must be >= 0)");
   if (c.ship_probe && c.ship_url.empty()) return Status::InvalidArgument("ship-probe: needs --ship URL");
   if (!c.ship_url.empty() && !(c.ship_catchup_seconds > 0 && c.ship_catchup_seconds < 1e6)) {
     return Status::InvalidArgument("ship catch-up timeout: " + std::to_string(c.ship_catchup_seconds) +
@@ -402,6 +416,7 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
   r.record_bytes = c.record_bytes;
   r.durability = c.durability;
   r.wait_every = c.wait_every;
+  r.rate = c.rate;
   r.routing = c.routing;
   r.tags = c.routing == Routing::kTag ? c.tags : 0;
   r.preallocation = *wal->options().preallocation;

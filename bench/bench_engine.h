@@ -43,6 +43,9 @@ struct BenchConfig {
   // the latency recorded is per wait (the N appends + the wait). 1: every
   // append has `durability` and the latency is per append.
   std::uint32_t wait_every = 1;
+  // > 0: appends paced to about this many records/s in total (each writer
+  // its share, a sleep until its next record is due); 0: as fast as they go.
+  double rate = 0;
   Routing routing = Routing::kTag;
   std::uint32_t tags = 1000;  // routing kTag: distinct tags "sensor.%06u"
   // Segment lifecycle (Options::preallocation, recycle_segments,
@@ -129,6 +132,7 @@ struct BenchResult {
   std::size_t record_bytes = 0;
   Durability durability = Durability::kGroup;
   std::uint32_t wait_every = 1;
+  double rate = 0;  // the --rate asked for (0: none)
   Routing routing = Routing::kTag;
   std::uint32_t tags = 0;
   Preallocation preallocation = Preallocation::kZeroFill;  // as used (defaults resolved)

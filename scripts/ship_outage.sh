@@ -35,9 +35,12 @@ SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/shardwal-ship-outage-XXXXXX")
 SERVER_PID=""
 BENCH_PID=""
 cleanup() {
-  [ -n "$BENCH_PID" ] && kill "$BENCH_PID" 2>/dev/null && wait "$BENCH_PID" 2>/dev/null
-  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  local status=$?
+  set +e
+  if [ -n "$BENCH_PID" ]; then kill "$BENCH_PID" 2>/dev/null; wait "$BENCH_PID" 2>/dev/null; fi
+  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; fi
   rm -rf "$SCRATCH"
+  exit "$status"
 }
 trap cleanup EXIT
 

@@ -179,8 +179,7 @@ TEST_F(DemoCliTest, ShipAndRestore) {
   EXPECT_EQ(ship["lsn_gaps"].get<std::uint64_t>(), 0u);
   EXPECT_TRUE(ship["ok"].get<bool>());
   for (const char* text : {"lost:", "restored:", "verdict:", "ship and restore:"}) {
-    EXPECT_NE(r.out.find(text), std::string::npos) << text << "
-" << Describe(r);
+    EXPECT_NE(r.out.find(text), std::string::npos) << text << "\n" << Describe(r);
   }
   // The WAL is gone, the restored one is an ordinary WAL, and the demo's
   // server is not running any more (reaped: its pid is free or reused).
@@ -188,7 +187,9 @@ TEST_F(DemoCliTest, ShipAndRestore) {
   const CliResult v = Cli("verify " + Quote(d + "/ship/restored"), Tmp());
   EXPECT_EQ(v.code, 0) << Describe(v);
   const std::string comm = "/proc/" + std::to_string(ship["server_pid"].get<int>()) + "/comm";
-  if (stdfs::exists(comm)) EXPECT_EQ(ReadFile(comm).find("nats-server"), std::string::npos);
+  if (stdfs::exists(comm)) {
+    EXPECT_EQ(ReadFile(comm).find("nats-server"), std::string::npos);
+  }
 #else
   EXPECT_TRUE(ship["skipped"].is_string()) << ship.dump();
   EXPECT_NE(r.out.find("skipped:"), std::string::npos) << Describe(r);

@@ -224,7 +224,7 @@ json RunShipStep(const DemoFlags& f, const std::string& root, const Progress& pr
   Result<RestoreReport> rep = Restore(ro);
   if (!rep.ok()) throw StepFailure{kStep, rep.status().WithContext("restoring into " + restored)};
   Line(std::cout, "restored", Grouped(rep->records) + " records, LSNs " + Grouped(rep->first_lsn) + ".." +
-                                  Grouped(rep->last_lsn) + " of " + std::to_string(rep->shards) + " shards from " +
+                                  Grouped(rep->last_lsn) + " of " + std::to_string(rep->shards) + (rep->shards == 1 ? " shard from " : " shards from ") +
                                   Grouped(rep->messages) + " messages in " + FormatSeconds(rep->seconds) + " into " +
                                   restored);
   auto reopened = Wal::Open(DemoWalOptions(restored));
