@@ -216,7 +216,7 @@ void AddDemoCommand(CLI::App& app) {
       "Progress goes to stderr once a second (one line rewritten in place on a terminal); the report to stdout.\n"
       "Exit status: 0 ok, 1 a step failed or an acknowledged point was lost or damaged, 2 bad usage, 130 "
       "interrupted.\n"
-      "Defaults take about a minute: 10 s ingestion, ~5 s crash and recovery, ~4 s shipping and restore (with "
+      "Defaults take about a minute: 10 s ingestion, ~5 s crash and recovery, ~3-4 s shipping and restore (with "
       "nats-server), 4 peers x 3 s + a 2 s device probe.\n"
       "Quick: shardwal demo --seconds 3 --crash-after 2 --compare-seconds 1 --peers shardwal,naive");
   cmd->callback([flags] { RunDemo(*flags); });

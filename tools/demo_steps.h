@@ -29,7 +29,7 @@ struct DemoFlags {
   double compare_seconds = 3;
   double probe_seconds = 2;
   std::vector<std::string> peers = {"shardwal", "single-log", "naive", "rocksdb"};
-  double ship_seconds = 3;
+  double ship_seconds = 2;
   bool skip_crash = false;
   bool skip_ship = false;
   bool skip_compare = false;
