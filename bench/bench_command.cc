@@ -292,6 +292,8 @@ void AddBenchCommand(CLI::App& app) {
                           std::string(PreallocationName(Options::kDefaultPreallocation)) + ")")
           ->type_name("MODE")
           ->check(CLI::IsMember({"none", "allocate", "zero-fill"}));
+  cmd->add_flag("!--no-watermark-file", c.publish_watermark,
+                "Do not publish <dir>/WATERMARK (Options::publish_watermark = false), to measure what it costs");
   flags->recycle_opt =
       cmd->add_option("--recycle", flags->recycle,
                       "Checkpoint-released segments kept per shard for reuse (0: delete them). Default: the "

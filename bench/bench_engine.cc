@@ -233,6 +233,7 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
   opt.allow_group_access = c.allow_group_access;
   if (c.preallocation) opt.preallocation = *c.preallocation;
   if (c.recycle_segments) opt.recycle_segments = *c.recycle_segments;
+  opt.publish_watermark = c.publish_watermark;
   if (c.segment_bytes != 0) opt.segment_bytes = c.segment_bytes;
   // Room for the largest record (tag + payload) and a few of them buffered.
   const std::size_t record_max = c.record_bytes + 64;

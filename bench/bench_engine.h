@@ -57,6 +57,8 @@ struct BenchConfig {
   // this many more bytes were written to segments (checked every 50 ms), so
   // segments are released and, with recycling, reused. 0: never.
   std::uint64_t checkpoint_every = 0;
+  // Options::publish_watermark (<dir>/WATERMARK for other processes' tailers).
+  bool publish_watermark = true;
   // One progress line per second here (stderr by the CLI); null: none.
   std::ostream* progress = nullptr;
   // Where the WAL's lifecycle events go (Options::log); null: warnings and

@@ -87,6 +87,36 @@ TEST(ShipCodec, DropThroughKeepsBodyAndRunsConsistent) {
   EXPECT_EQ(b.bytes(), 0u);
 }
 
+// What is held may be more than one message: it goes out front first, each
+// prefix a valid message of at most the bound, together all of it.
+TEST(ShipCodec, FittingPrefixesCoverEverythingWithinTheBound) {
+  BodyBuilder b;
+  for (Lsn l = 1; l <= 200; ++l) b.Append(Rec(l, l / 7, std::string(20 + l % 13, 'p')));
+  const std::size_t max = 2048;
+  Lsn prev = 0;
+  std::size_t total = 0, messages = 0;
+  while (!b.empty()) {
+    const BodyBuilder::Prefix p = b.FittingPrefix(max);
+    ASSERT_GE(p.records, 1u);
+    MessageMeta m = MetaOf(b, prev);
+    m.last_lsn = p.last_lsn;
+    m.records = p.records;
+    m.commit_runs = p.runs;
+    EXPECT_LE(p.body.size() + 512 + 32 * p.runs.size(), max);
+    std::uint64_t in_runs = 0;
+    for (const auto& r : p.runs) in_runs += r.count;
+    EXPECT_EQ(in_runs, p.records);
+    ASSERT_TRUE(CheckBody(p.body, m, "prefix", nullptr).ok());
+    total += p.records;
+    ++messages;
+    prev = p.last_lsn;
+    b.DropThrough(p.last_lsn);
+  }
+  EXPECT_EQ(total, 200u);
+  EXPECT_GT(messages, 2u);
+  EXPECT_EQ(prev, 200u);
+}
+
 TEST(ShipCodec, DamageIsReportedWithWhere) {
   BodyBuilder b;
   b.Append(Rec(1, 1, "hello"));

@@ -411,6 +411,9 @@ TEST_F(ShipTest, NatsDownLocalAppendsUnaffectedShipperCatchesUp) {
   AppendRecords(**wal, 50000, 2);  // EXPECTs every append OK
   const double append_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_EQ((*wal)->DurableLsn(), 60000u);
+  // Nothing can be shipped now; by then the shipper knows it is disconnected.
+  const Status down = (*shipper)->WaitForShipped(60000, std::chrono::milliseconds(500));
+  EXPECT_TRUE(down.IsBusy()) << down.ToString();
   EXPECT_FALSE((*shipper)->health().ok());
   EXPECT_LT((*shipper)->Stats().shipped_lsn, 60000u);
   ASSERT_TRUE(server_.Restart().ok());
@@ -511,6 +514,32 @@ TEST_F(ShipTest, CheckpointedWalRestoresFromItsFirstRetainedLsn) {
   ASSERT_TRUE(wal.ok()) << wal.status().ToString();
   EXPECT_EQ((*wal)->recovery_report().checkpoint_lsn, 12000u);
   EXPECT_TRUE((*wal)->Close().ok());
+}
+
+// Shards that never got a record have no subject in the stream: the restore
+// still gives them a (sealed, empty) segment, and the restored WAL opens and
+// appends to them.
+TEST_F(ShipTest, ShardsWithoutRecordsRestoreEmpty) {
+  const std::string src = tmp_.Sub("src"), dst = tmp_.Sub("dst");
+  {
+    auto wal = Wal::Open(WalOptions(src));
+    ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+    for (int i = 0; i < 100; ++i) ASSERT_TRUE((*wal)->Append("only-tag", "x" + std::to_string(i)).ok());
+    ASSERT_TRUE((*wal)->Close().ok());
+  }
+  ShipAll(src, Ship("sparse"));
+  auto r = Restore(RestoreTo(dst, "sparse"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->shards, kShards);
+  EXPECT_EQ(r->records, 100u);
+  auto wal = Wal::Open(WalOptions(dst));
+  ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+  for (int i = 0; i < 16; ++i) {
+    auto lsn = (*wal)->Append("tag" + std::to_string(i), "after");  // some land in the empty shards
+    ASSERT_TRUE(lsn.ok()) << lsn.status().ToString();
+    EXPECT_EQ(*lsn, 101u + i);
+  }
+  ASSERT_TRUE((*wal)->Close().ok());
 }
 
 TEST_F(ShipTest, RestoreUntilLsn) {

@@ -7,7 +7,9 @@
 #include "shardwal/tailer.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <future>
@@ -31,6 +33,7 @@ constexpr std::uint64_t kSeg = 64u << 10;  // the smallest segment_bytes: many r
 Options SmallSegments(const std::string& dir, std::uint32_t shards) {
   Options o = testing::TestOptions(dir, shards);
   o.segment_bytes = kSeg;
+  o.max_batch_bytes = 8u << 10;  // batches small enough to fill segments
   o.file_system = FileSystem::Default();
   o.log = [](LogLevel, std::string_view) {};
   return o;
@@ -40,14 +43,16 @@ std::string Payload(std::uint64_t id) { return "p" + std::to_string(id) + std::s
 
 // Appends `n` records (tags spread over the shards) without waiting, then
 // waits until they are durable; returns LSN -> payload.
-std::map<Lsn, std::string> AppendN(Wal& wal, int n, int first_id = 0) {
+std::map<Lsn, std::string> AppendN(Wal& wal, int n, int first_id = 0, std::map<Lsn, std::uint32_t>* shard_of = nullptr) {
   std::map<Lsn, std::string> out;
   Lsn last = kNoLsn;
   for (int i = 0; i < n; ++i) {
     const std::string p = Payload(static_cast<std::uint64_t>(first_id + i));
-    auto r = wal.Append("tag" + std::to_string((first_id + i) % 13), p, {.durability = Durability::kAsync});
+    const std::string tag = "tag" + std::to_string((first_id + i) % 13);
+    auto r = wal.Append(tag, p, {.durability = Durability::kAsync});
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     if (!r.ok()) break;
+    if (shard_of != nullptr) (*shard_of)[*r] = wal.ShardForTag(tag);
     out[*r] = p;
     last = *r;
   }
@@ -86,13 +91,9 @@ Status ReadUntil(LogTailer& t, Collector& c, std::size_t want, TailReadOptions r
   return Status::OK();
 }
 
-std::size_t SegmentFiles(const Options& o, std::uint32_t shard) {
-  auto names = o.file_system->ListDir(testing::ShardDir(o, shard));
-  EXPECT_TRUE(names.ok());
-  std::size_t n = 0;
-  for (const auto& name : *names) n += name.ends_with(".wal") ? 1 : 0;
-  return n;
-}
+// Segments the WAL holds now, all shards (released ones are not counted,
+// whether deleted or pooled for recycling).
+std::uint64_t HeldSegments(const Wal& wal) { return wal.Stats().total.segment_files; }
 
 TEST(Tailer, ConcurrentWritersExactlyOnceInOrderNeverAboveW) {
   TempDir dir;
@@ -122,7 +123,7 @@ TEST(Tailer, ConcurrentWritersExactlyOnceInOrderNeverAboveW) {
   EXPECT_EQ(c.errors, "");
   EXPECT_EQ(c.got, appended);
   EXPECT_EQ((*tailer)->position(), kThreads * kPerThread);
-  EXPECT_GT(SegmentFiles(wal->options(), 0), 2u);  // it crossed rotations
+  EXPECT_GT(HeldSegments(*wal), 2u);  // it crossed rotations
 }
 
 TEST(Tailer, CheckpointIsHeldBackUntilTheTailerPassesWithRecycling) {
@@ -135,10 +136,10 @@ TEST(Tailer, CheckpointIsHeldBackUntilTheTailerPassesWithRecycling) {
   auto appended = AppendN(*wal, 2000);
   Collector c{wal.get()};
   ASSERT_TRUE(ReadUntil(**tailer, c, 10, {.max_records = 10}).ok());
-  const std::size_t before = SegmentFiles(wal->options(), 0);
+  const std::size_t before = HeldSegments(*wal);
   ASSERT_TRUE(wal->Checkpoint(wal->DurableLsn()).ok());
   // Nothing the tailer has not read was released (or recycled)...
-  EXPECT_EQ(SegmentFiles(wal->options(), 0), before);
+  EXPECT_EQ(HeldSegments(*wal), before);
   // ... and more appends, rotating into the pool, leave it readable.
   for (auto& [lsn, p] : AppendN(*wal, 2000, 2000)) appended[lsn] = p;
   ASSERT_TRUE(ReadUntil(**tailer, c, appended.size()).ok());
@@ -146,7 +147,7 @@ TEST(Tailer, CheckpointIsHeldBackUntilTheTailerPassesWithRecycling) {
   EXPECT_EQ(c.got, appended);
   // Once it passed, a checkpoint releases them (and the pool recycles them).
   ASSERT_TRUE(wal->Checkpoint(wal->DurableLsn()).ok());
-  EXPECT_LT(SegmentFiles(wal->options(), 0), before);
+  EXPECT_LT(HeldSegments(*wal), before);
   for (auto& [lsn, p] : AppendN(*wal, 2000, 4000)) appended[lsn] = p;
   ASSERT_TRUE(ReadUntil(**tailer, c, appended.size()).ok());
   EXPECT_EQ(c.errors, "");
@@ -186,9 +187,15 @@ TEST(Tailer, BackpressurePolicyHoldsAppendsUntilTheTailerCatchesUp) {
                                          .lag_policy = LagPolicy::kBackpressure});
   ASSERT_TRUE(tailer.ok());
   auto appended = AppendN(*wal, 3000);
-  const std::size_t before = SegmentFiles(wal->options(), 0);
+  const std::size_t before = HeldSegments(*wal);
   ASSERT_TRUE(wal->Checkpoint(wal->DurableLsn()).ok());
-  EXPECT_EQ(SegmentFiles(wal->options(), 0), before);  // nothing released
+  EXPECT_EQ(HeldSegments(*wal), before);  // nothing released
+  const WalStats st = wal->Stats();
+  ASSERT_EQ(st.tailers.size(), 1u);
+  EXPECT_EQ(st.tailers[0].name, "shipper");
+  EXPECT_EQ(st.tailers[0].position, 0u);
+  EXPECT_GT(st.tailers[0].retained_bytes, kSeg);
+  EXPECT_FALSE(st.tailers[0].fell_behind);
   auto r = wal->Append("t", "x");
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(r.status().IsBackpressure()) << r.status().ToString();
@@ -198,7 +205,7 @@ TEST(Tailer, BackpressurePolicyHoldsAppendsUntilTheTailerCatchesUp) {
   EXPECT_EQ(c.got, appended);
   // Caught up: the next checkpoint releases, and appends flow again.
   ASSERT_TRUE(wal->Checkpoint(wal->DurableLsn()).ok());
-  EXPECT_LT(SegmentFiles(wal->options(), 0), before);
+  EXPECT_LT(HeldSegments(*wal), before);
   EXPECT_TRUE(wal->Append("t", "x").ok());
 }
 
@@ -211,17 +218,19 @@ TEST(Tailer, OneShardTailersSeeTheirShardInOrder) {
     ASSERT_TRUE(t.ok());
     tailers.push_back(std::move(*t));
   }
-  auto appended = AppendN(*wal, 3000);
+  std::map<Lsn, std::uint32_t> shard_of;
+  auto appended = AppendN(*wal, 3000, 0, &shard_of);
   std::map<Lsn, std::string> all;
   for (std::uint32_t s = 0; s < 4; ++s) {
     Collector c{wal.get()};
     c.gap_free = false;
-    std::size_t want = 0;
-    for (const auto& rec : testing::ReadShardDir(*wal->options().file_system, testing::ShardDir(wal->options(), s))) {
-      want += rec.type == RecordType::kData ? 1 : 0;
+    std::map<Lsn, std::string> want;
+    for (const auto& [lsn, p] : appended) {
+      if (shard_of[lsn] == s) want[lsn] = p;
     }
-    ASSERT_TRUE(ReadUntil(*tailers[s], c, want).ok());
+    ASSERT_TRUE(ReadUntil(*tailers[s], c, want.size()).ok());
     EXPECT_EQ(c.errors, "");
+    EXPECT_EQ(c.got, want);
     auto none = tailers[s]->Read(c.callback(), {.timeout = std::chrono::milliseconds(0)});
     ASSERT_TRUE(none.ok());
     EXPECT_EQ(*none, 0u);
@@ -373,18 +382,58 @@ TEST(OpenedTailer, FollowsAWriterThroughItsWatermarkFile) {
   EXPECT_EQ(*n, 0u);
 }
 
+// The real thing: the writer is a forked child process.
+TEST(OpenedTailer, FollowsAWriterInAnotherProcess) {
+  TempDir dir;
+  Options o = SmallSegments(dir.path(), 2);
+  constexpr int kRecords = 3000;
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(ready[0]);
+    auto wal = Wal::Open(o);
+    if (!wal.ok()) _exit(2);
+    if (write(ready[1], "x", 1) != 1) _exit(3);
+    for (int i = 0; i < kRecords; ++i) {
+      const auto d = i % 100 == 99 ? Durability::kGroup : Durability::kAsync;
+      if (!(*wal)->Append("c" + std::to_string(i % 3), Payload(static_cast<std::uint64_t>(i)), {.durability = d}).ok()) {
+        _exit(4);
+      }
+    }
+    _exit((*wal)->Close().ok() ? 0 : 5);
+  }
+  close(ready[1]);
+  char byte;
+  ASSERT_EQ(read(ready[0], &byte, 1), 1);  // the WAL exists (MANIFEST, WATERMARK)
+  close(ready[0]);
+  auto t = LogTailer::Open(o, {.name = "other-process"});
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  Collector c;
+  Status s = ReadUntil(**t, c, kRecords, {.timeout = std::chrono::seconds(10)});
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(c.errors, "");
+  ASSERT_EQ(c.got.size(), static_cast<std::size_t>(kRecords));
+  for (const auto& [lsn, p] : c.got) EXPECT_EQ(p, Payload(lsn - 1)) << lsn;
+}
+
 TEST(OpenedTailer, OneShardAndResumeInTheMiddle) {
   TempDir dir;
   Options o = SmallSegments(dir.path(), 2);
   auto wal = OpenOrDie(o);
-  auto appended = AppendN(*wal, 2000);
+  std::map<Lsn, std::uint32_t> shard_of;
+  auto appended = AppendN(*wal, 2000, 0, &shard_of);
   auto t = LogTailer::Open(o, {.from_lsn = 777, .shard = 1, .name = "remote1"});
   ASSERT_TRUE(t.ok()) << t.status().ToString();
   Collector c{wal.get(), 777};
   c.gap_free = false;
   std::map<Lsn, std::string> want;
-  for (const auto& rec : testing::ReadShardDir(*o.file_system, testing::ShardDir(o, 1))) {
-    if (rec.lsn >= 777 && rec.type == RecordType::kData) want[rec.lsn] = rec.payload;
+  for (const auto& [lsn, p] : appended) {
+    if (lsn >= 777 && shard_of[lsn] == 1) want[lsn] = p;
   }
   ASSERT_TRUE(ReadUntil(**t, c, want.size()).ok());
   EXPECT_EQ(c.errors, "");

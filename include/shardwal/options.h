@@ -148,6 +148,11 @@ struct SHARDWAL_EXPORT Options {
   // not call back into the Wal.
   std::function<void(Lsn)> watermark_listener;
 
+  // Keep <dir>/WATERMARK at the durable watermark (docs/format.md): one
+  // unsynced pwrite per rise, coalesced, on a thread of its own. Tailers in
+  // other processes (LogTailer::Open) follow it; false: they cannot.
+  bool publish_watermark = true;
+
   // Shards for options.dir alone (one directory, so one device):
   // min(8, max(1, hardware threads / 4)) - 1 on 2-4 cores, 2 on 8, 4 on 16.
   // On one device more shards mean more, smaller fdatasyncs and a

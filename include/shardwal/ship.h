@@ -37,20 +37,24 @@ struct ShipOptions {
   // if missing; a stream holding another WAL's messages is refused.
   std::string stream;
   int replicas = 1;
-  // Upper bound on one message's body (JetStream's default max_payload is
-  // 1 MiB). A record larger than this goes alone in its message.
+  // Upper bound on one message, body and headers (JetStream's default
+  // max_payload is 1 MiB). A record larger than this goes alone in its
+  // message (and fails with InvalidArgument if the server refuses it).
   std::size_t max_message_bytes = 1u << 20;
   // (One publish is in flight per shard: each expects the subject's last
   // sequence to be the previous message's, which is known only from its
   // ack. The shards publish in parallel, one thread each.)
   // Reconnection backoff while NATS is unreachable: doubles up to this.
   std::chrono::milliseconds max_backoff{2000};
-  // Checkpoints keep what is not shipped, up to this many bytes per shard;
-  // past it `lag_policy` applies (TailerOptions::max_retained_bytes).
+  // Attach: checkpoints keep what is not shipped, up to this many bytes of
+  // segments per shard (TailerOptions::max_retained_bytes of the shard's
+  // tailer "ship:<stream>"); past it `lag_policy` applies:
+  // kBackpressure: appends get Backpressure naming the tailer until
+  // shipping catches up; kFallBehind: the checkpoint releases, appends go on
+  // and the shipper stops with FellBehind (Wait, health: replication broken).
   std::uint64_t max_unshipped_bytes = 1ull << 30;
   LagPolicy lag_policy = LagPolicy::kBackpressure;
-  // Health says degraded once shipping lags the durable watermark by more
-  // than this.
+  // health() says degraded once ShipStats::lag_seconds exceeds this.
   std::chrono::milliseconds degraded_lag{10000};
 };
 
@@ -86,8 +90,10 @@ struct ShipStats {
 
 class SHARDWAL_SHIP_EXPORT Shipper {
  public:
-  // In the WAL's process: ships every shard from where the stream ends, on
-  // threads of its own, until destroyed (or Stop). `wal` must outlive it.
+  // In the WAL's process: ships every shard from where the stream ends (one
+  // LogTailer::Attach per shard: durable records only), on threads of its
+  // own, until destroyed (or Stop). `wal` must outlive it. FellBehind if the
+  // WAL already released what the stream lacks (a checkpoint past it).
   static Result<std::unique_ptr<Shipper>> Attach(Wal& wal, const ShipOptions& options);
   // Another process (`shardwal ship`): ships an existing WAL directory
   // (read-only, no lock). follow = false: stops once everything durable at

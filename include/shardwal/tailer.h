@@ -24,6 +24,13 @@
 //     on the watermark; one in another process sleeps in inotify on the
 //     WAL's published watermark file (<dir>/WATERMARK).
 //
+// A tailer in another process (Open) holds nothing back - the writer does
+// not know it - so a checkpoint may release what it has not read: its Read
+// then fails with FellBehind (never a skip). It reads up to the published
+// W, also for a one-shard tailer under Consistency::kPerShard, and follows
+// the writer across reopens (new epochs); it never returns Closed.
+// docs/design.md ("Tailing", invariants 17-19) argues each promise.
+//
 // Threading: Read is called by one thread at a time; Interrupt, position,
 // durable_lsn and the destructor's unregistering may race with it (the
 // destructor must not run while Read does).
@@ -55,8 +62,11 @@ enum class LagPolicy : std::uint8_t {
 };
 
 struct TailerOptions {
-  // The first LSN to deliver. Records below it are skipped; an LSN already
-  // released by a checkpoint fails Attach/Open with FellBehind.
+  // The first LSN to deliver. Records below it are skipped. An LSN at or
+  // below the WAL's checkpoint fails Attach/Open with FellBehind, even when
+  // a tailer of an earlier process held those segments back: a shipper
+  // that resumes after a restart must resume above the checkpoint (or
+  // checkpoint only what it shipped).
   Lsn from_lsn = 1;
   // Only this shard's records (in LSN order), e.g. one shipper per shard;
   // unset: every shard's, merged in global LSN order.
@@ -82,10 +92,13 @@ struct TailReadOptions {
 class SHARDWAL_EXPORT LogTailer {
  public:
   // In the WAL's own process: registers with `wal` (which must outlive the
-  // tailer) so checkpoints keep what it has not read.
+  // tailer; destroy the tailer before the Wal, Close may come first) so
+  // checkpoints keep what it has not read. Errors: InvalidArgument
+  // (from_lsn 0, shard out of range), FellBehind (from_lsn at or below the
+  // checkpoint), the WAL's failure.
   static Result<std::unique_ptr<LogTailer>> Attach(Wal& wal, const TailerOptions& options);
   // In another process (or on a closed WAL): read-only, takes no lock,
-  // modifies nothing. Uses options.dir, file_system and consistency. Reads up
+  // modifies nothing. Uses options.dir and file_system. Reads up
   // to the watermark the writing WAL publishes in <dir>/WATERMARK; a WAL that
   // never published one (not opened by this version) fails with NotSupported.
   static Result<std::unique_ptr<LogTailer>> Open(const Options& options, const TailerOptions& tailer);
@@ -96,9 +109,10 @@ class SHARDWAL_EXPORT LogTailer {
   // calling thread). Blocks up to read.timeout for the first; returns how
   // many were delivered (0: none within the timeout, or Interrupt()). A
   // callback returning false stops the call; that record counts as
-  // delivered. Errors: FellBehind (see above), Closed once an attached
-  // WAL is closed and everything it made durable was delivered, Corruption
-  // naming file, offset and LSN.
+  // delivered. Errors: FellBehind (see above; sticky), Closed once an
+  // attached WAL is closed and everything it made durable was delivered,
+  // the WAL's error once it failed (after what was durable), Corruption
+  // naming the LSN and where each shard's segments stopped.
   virtual Result<std::size_t> Read(const ReplayCallback& callback, const TailReadOptions& read = {}) = 0;
 
   // Makes a blocked (or the next) Read return 0 at once. Any thread.

@@ -60,8 +60,17 @@ struct ShardStats {
   std::uint64_t backpressure_waits = 0;
   Lsn durable_frontier = kNoLsn;    // F(s): every LSN <= this of this shard is durable
 };
+// An attached LogTailer, as checkpoints see it.
+struct TailerStats {
+  std::string name;
+  Lsn position = kNoLsn;             // everything of its shards up to here was delivered
+  std::uint64_t retained_bytes = 0;  // checkpointed segments it held back at the last release
+  bool fell_behind = false;
+};
+
 struct WalStats {
   std::vector<ShardStats> shards;
+  std::vector<TailerStats> tailers;  // attached LogTailers (LogTailer::Attach)
   ShardStats total;                 // sums (durable_frontier: the watermark)
   Lsn last_lsn = kNoLsn;            // last assigned
   Lsn durable_lsn = kNoLsn;         // the watermark W

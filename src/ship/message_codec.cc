@@ -139,6 +139,43 @@ void BodyBuilder::Append(const ReplayRecord& r) {
   }
 }
 
+BodyBuilder::Prefix BodyBuilder::FittingPrefix(std::size_t max_message_bytes) const {
+  Prefix p;
+  if (lsns_.empty()) return p;
+  if (message_bytes() <= max_message_bytes) {
+    p.records = lsns_.size();
+  } else {
+    // Records [0, k) with their runs: grow k while it fits.
+    std::size_t k = 1, runs = 1, in_run = 1, run = 0;
+    while (k < lsns_.size()) {
+      std::size_t next_runs = runs, next_in_run = in_run + 1, next_run = run;
+      if (next_in_run > runs_[run].count) {
+        ++next_run;
+        ++next_runs;
+        next_in_run = 1;
+      }
+      const std::size_t end = k + 1 < offsets_.size() ? offsets_[k + 1] : body_.size();
+      if (end + 512 + 32 * next_runs > max_message_bytes) break;
+      ++k;
+      runs = next_runs;
+      in_run = next_in_run;
+      run = next_run;
+    }
+    p.records = k;
+  }
+  const std::size_t end = p.records < offsets_.size() ? offsets_[p.records] : body_.size();
+  p.body = std::string_view(body_).substr(0, end);
+  p.last_lsn = lsns_[p.records - 1];
+  std::size_t left = p.records;
+  for (const auto& r : runs_) {
+    if (left == 0) break;
+    const std::size_t take = std::min<std::size_t>(left, r.count);
+    p.runs.push_back({take, r.time_ns});
+    left -= take;
+  }
+  return p;
+}
+
 void BodyBuilder::DropThrough(Lsn lsn) {
   std::size_t n = 0;
   while (n < lsns_.size() && lsns_[n] <= lsn) ++n;

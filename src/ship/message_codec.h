@@ -77,6 +77,16 @@ class BodyBuilder {
   // Body plus a bound on the headers' size.
   std::size_t message_bytes() const { return body_.size() + 512 + 32 * runs_.size(); }
 
+  // The longest prefix whose message (body and headers) fits in
+  // `max_message_bytes` - at least one record.
+  struct Prefix {
+    std::size_t records = 0;
+    std::string_view body;
+    Lsn last_lsn = kNoLsn;
+    std::vector<MessageMeta::CommitRun> runs;
+  };
+  Prefix FittingPrefix(std::size_t max_message_bytes) const;
+
  private:
   std::vector<MessageMeta::CommitRun> runs_;
   std::string body_;

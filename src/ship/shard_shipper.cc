@@ -104,6 +104,13 @@ Status ShardShipper::Add(const ReplayRecord& r) {
   return Status::OK();
 }
 
+void ShardShipper::Hold(const ReplayRecord& r) {
+  if (r.lsn <= shipped_lsn_.load()) return;
+  if (pending_.empty()) oldest_pending_ns_.store(std::max<std::uint64_t>(1, r.commit_time_ns));
+  pending_.Append(r);
+  pending_bytes_.store(pending_.bytes());
+}
+
 Status ShardShipper::Flush() {
   while (!pending_.empty()) {
     Status s = PublishPending();
@@ -117,7 +124,7 @@ Status ShardShipper::Reconcile(const std::string& why) {
   if (!s.ok()) return s.WithContext(why + "; then");
   pending_.DropThrough(shipped_lsn_.load());
   pending_bytes_.store(pending_.bytes());
-  if (pending_.empty()) oldest_pending_ns_.store(0);
+  oldest_pending_ns_.store(pending_.empty() ? 0 : std::max<std::uint64_t>(1, pending_.commit_runs().front().time_ns));
   return Status::OK();
 }
 
@@ -128,15 +135,18 @@ Status ShardShipper::PublishPending() {
     meta.wal_id = ctx_.wal_id;
     meta.shard = shard_;
     meta.shards = ctx_.shards;
+    // The front of what is held, as much as fits in one message (the same
+    // message again on a retry: the same Nats-Msg-Id and contents).
+    BodyBuilder::Prefix front = pending_.FittingPrefix(ctx_.options.max_message_bytes);
     meta.first_lsn = pending_.first_lsn();
-    meta.last_lsn = pending_.last_lsn();
+    meta.last_lsn = front.last_lsn;
     meta.prev_lsn = shipped_lsn_.load();
-    meta.records = pending_.records();
-    meta.commit_runs = pending_.commit_runs();
+    meta.records = front.records;
+    meta.commit_runs = std::move(front.runs);
     std::uint64_t seq = 0;
     bool duplicate = false, conflict = false;
     const auto t0 = std::chrono::steady_clock::now();
-    Status s = ctx_.client.Publish(subject_, meta, pending_.body(), seq_.load(), &seq, &duplicate, &conflict);
+    Status s = ctx_.client.Publish(subject_, meta, front.body, seq_.load(), &seq, &duplicate, &conflict);
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
     ctx_.latency_buckets[std::min<int>(47, std::bit_width(static_cast<std::uint64_t>(std::max<long>(1, ns))) - 1)]
         .fetch_add(1);
@@ -145,10 +155,10 @@ Status ShardShipper::PublishPending() {
       seq_.store(seq);
       messages_.fetch_add(1);
       records_.fetch_add(meta.records);
-      bytes_.fetch_add(pending_.bytes());
-      pending_.Clear();
-      pending_bytes_.store(0);
-      oldest_pending_ns_.store(0);
+      bytes_.fetch_add(front.body.size());
+      pending_.DropThrough(meta.last_lsn);
+      pending_bytes_.store(pending_.bytes());
+      oldest_pending_ns_.store(pending_.empty() ? 0 : std::max<std::uint64_t>(1, pending_.commit_runs().front().time_ns));
       ctx_.NotifyProgress();
       return Status::OK();
     }

@@ -87,7 +87,11 @@ class ShardShipper {
   // shipped are skipped. Publishes when the message is full. Fails only on
   // a fatal error (or Closed when stopping with records unpublished).
   Status Add(const ReplayRecord& r);
-  // Publishes what is held (nothing: nothing to do).
+  // Takes one record without publishing (the next Flush does): for feeds
+  // that must not block inside their callback.
+  void Hold(const ReplayRecord& r);
+  // Publishes what is held, in messages of at most max_message_bytes
+  // (nothing: nothing to do).
   Status Flush();
   // The feed saw every record of this shard up to `lsn` (nothing held, the
   // source had nothing more at a moment when the durable watermark was
@@ -107,6 +111,7 @@ class ShardShipper {
   std::uint64_t oldest_pending_commit_ns() const { return oldest_pending_ns_.load(); }
 
  private:
+  // Publishes one message from the front of what is held.
   Status PublishPending();
   // Someone else wrote the subject: adopt its last message.
   Status Reconcile(const std::string& why);

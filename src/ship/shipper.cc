@@ -277,15 +277,6 @@ Result<std::unique_ptr<Shipper>> Shipper::Open(const Options& wal, const ShipOpt
   const std::string wal_id = WalIdHex(manifest->wal_id());
   const auto shards = static_cast<std::uint32_t>(manifest->current().shard_dirs.size());
 
-  auto reader_or = LogReader::Open(wal);
-  if (!reader_or.ok()) return reader_or.status().WithContext("shipping " + wal.dir);
-  std::shared_ptr<LogReader> reader = std::move(*reader_or);
-  const RecoveryReport& report = reader->report();
-  std::vector<Lsn> shard_last(shards, kNoLsn);
-  for (const auto& sr : report.shards) {
-    if (sr.shard < shards) shard_last[sr.shard] = sr.last_lsn;
-  }
-
   auto client = StreamClient::Connect(options.nats_url, options.max_backoff, std::chrono::seconds(5));
   if (!client.ok()) return client.status();
   const std::string stream = options.stream.empty() ? DefaultStream(wal_id) : options.stream;
@@ -306,6 +297,15 @@ Result<std::unique_ptr<Shipper>> Shipper::Open(const Options& wal, const ShipOpt
     if (!st.ok()) return st;
     return std::unique_ptr<Shipper>(std::move(impl));
   }
+  auto reader_or = LogReader::Open(wal);
+  if (!reader_or.ok()) return reader_or.status().WithContext("shipping " + wal.dir);
+  std::shared_ptr<LogReader> reader = std::move(*reader_or);
+  const RecoveryReport& report = reader->report();
+  std::vector<Lsn> shard_last(shards, kNoLsn);
+  for (const auto& sr : report.shards) {
+    if (sr.shard < shards) shard_last[sr.shard] = sr.last_lsn;
+  }
+
   const Lsn cut = report.cut_lsn;
   const ShipperImpl::FeedMaker make_feed = [reader, cut, shard_last](std::uint32_t shard,
                                                                     Lsn from) -> Result<ShipperImpl::ShardFeed> {

@@ -164,7 +164,7 @@ Result<StreamClient::StreamState> StreamClient::State(const std::string& stream)
   return st;
 }
 
-Status StreamClient::Publish(const std::string& subject, const MessageMeta& meta, const std::string& body,
+Status StreamClient::Publish(const std::string& subject, const MessageMeta& meta, std::string_view body,
                              std::uint64_t expect_seq, std::uint64_t* seq, bool* duplicate, bool* conflict) {
   *duplicate = false;
   *conflict = false;

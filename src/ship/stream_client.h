@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "shardwal/status.h"
 #include "src/ship/message_codec.h"
@@ -62,7 +63,7 @@ class StreamClient {
   // it (Nats-Msg-Id seen before: the stored message may differ from this one).
   // *conflict is set (and OK returned) when the expectation failed: someone
   // else appended to the subject.
-  Status Publish(const std::string& subject, const MessageMeta& meta, const std::string& body,
+  Status Publish(const std::string& subject, const MessageMeta& meta, std::string_view body,
                  std::uint64_t expect_seq, std::uint64_t* seq, bool* duplicate, bool* conflict);
 
   jsCtx* js() const { return js_.get(); }

@@ -12,14 +12,14 @@ Status ShipFromTailer(LogTailer& tailer, ShardShipper& shipper, const ShipContex
     // record of the shard up to the watermark read before is shipped.
     read.timeout = follow && idle ? std::chrono::milliseconds(1000) : std::chrono::milliseconds(0);
     const Lsn durable = tailer.durable_lsn();
-    Status add;
+    // Records are only held in the callback (the tailer is mid-Read); the
+    // Flush after it publishes them.
     auto n = tailer.Read(
         [&](const ReplayRecord& r) {
-          add = shipper.Add(r);
-          return add.ok();
+          shipper.Hold(r);
+          return true;
         },
         read);
-    if (!add.ok()) return add;
     if (!n.ok()) {
       if (n.status().IsClosed()) return shipper.Flush();  // the WAL closed; all it made durable was read
       return n.status().WithContext("tailing shard " + std::to_string(shipper.shard()));

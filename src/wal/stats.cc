@@ -52,6 +52,7 @@ WalStats WalImpl::Stats() const {
   st.total.durable_frontier = st.durable_lsn;
   st.wal_bytes = space_->used();
   st.checkpoint_lsn = lifecycle_->checkpoint_lsn();
+  for (const auto& t : tailers_.Snapshot()) st.tailers.push_back({t.name, t.hold, t.retained_bytes, t.fell_behind});
   return st;
 }
 

@@ -102,7 +102,7 @@ Status WalImpl::Start() {
       return s.WithContext("opening " + options_.dir + ": cannot prepare a segment");
     }
   }
-  PublishWatermark();
+  if (options_.publish_watermark) PublishWatermark();
   for (auto& p : preparers_) p->Start();
   lifecycle_->Start();
   for (auto& shard : shards_) shard->Start();

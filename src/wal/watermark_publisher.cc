@@ -9,7 +9,12 @@ Result<std::unique_ptr<WatermarkPublisher>> WatermarkPublisher::Create(FileSyste
                                                                       format::PublishedWatermark w,
                                                                       FileAccess access, std::function<Lsn()> current,
                                                                       const Logger* log) {
-  auto file = fs->NewWritableFile(dir + "/" + std::string(format::kWatermarkFileName), access);
+  const std::string path = dir + "/" + std::string(format::kWatermarkFileName);
+  // Rewritten in place (the previous open's): a tailer's open descriptor
+  // and inotify watch stay on the same file.
+  auto exists = fs->FileExists(path);
+  if (!exists.ok()) return exists.status();
+  auto file = *exists ? fs->ReopenWritableFile(path) : fs->NewWritableFile(path, access);
   if (!file.ok()) return file.status();
   std::unique_ptr<WatermarkPublisher> p(new WatermarkPublisher(std::move(*file), w, std::move(current), log));
   p->Write(w.w, 0);
