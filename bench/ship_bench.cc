@@ -82,9 +82,11 @@ class ShipRunImpl final : public ShipRun {
     ticker_.Stop();
     Tick(caught_up);  // the last sample
     if (!waited.ok()) return waited.WithContext("waiting for shipping to catch up after the writers stopped");
-    const ShipStats st = shipper_->Stats();
     shipper_->Stop();
     if (Status s = shipper_->Wait(); !s.ok()) return s.WithContext("shipper to " + url_);
+    // After Wait: its threads are joined, so the counters are final (a
+    // shard's shipped LSN is published just before its record count).
+    const ShipStats st = shipper_->Stats();
     std::lock_guard lk(mu_);
     ShipBenchResult r = r_;
     r.url = url_;

@@ -196,12 +196,14 @@ json RunShipStep(const DemoFlags& f, const std::string& root, const Progress& pr
     throw StepFailure{kStep, s};
   }
   const double catchup = Secs(Clock::now() - ingest_end);
-  const ShipStats st = (*shipper)->Stats();
   (*shipper)->Stop();
   if (Status s = (*shipper)->Wait(); !s.ok()) {
     (void)wal.Close();
     throw StepFailure{kStep, s.WithContext("shipper")};
   }
+  // After Wait: its threads are joined, so the counters are final (a
+  // shard's shipped LSN is published just before its record count).
+  const ShipStats st = (*shipper)->Stats();
   shipper->reset();
   if (Status s = wal.Close(); !s.ok()) throw StepFailure{kStep, s.WithContext("closing WAL " + wal_dir)};
   opened->reset();
