@@ -64,7 +64,8 @@ struct BenchFlags {
 constexpr const char* kSingleRunOnly[] = {"--records",    "--routing",          "--keep",   "--preallocation",
                                           "--recycle",    "--segment-bytes",    "--checkpoint-every",
                                           "--http",       "--http-address",     "--http-linger",
-                                          "--allow-group-access"};
+                                          "--allow-group-access", "--rate",         "--ship",         "--stream",
+                                          "--ship-probe",         "--ship-probe-seconds", "--ship-catchup-timeout"};
 // Flags --sweep takes from its own axes instead.
 constexpr const char* kSweepAxes[][2] = {{"--writers", "--sweep-writers"},
                                          {"--shards", "--sweep-shards"},
@@ -269,6 +270,12 @@ void AddBenchCommand(CLI::App& app) {
       ->type_name("N")
       ->capture_default_str()
       ->check(CLI::Range(1u, kMaxWaitEvery));
+  cmd->add_option("--rate", c.rate,
+                  "Pace the appends to about this many records/s in total (each writer its share); 0: as fast as "
+                  "they go. E.g. a load below what shipping sustains, for --ship")
+      ->type_name("RECORDS_PER_S")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e9));
   cmd->add_option("--routing", flags->routing,
                   "tag: Append(tag, payload) with tags sensor.NNNNNN; thread: untagged Append(payload), one shard "
                   "per writer thread")
@@ -399,6 +406,32 @@ void AddBenchCommand(CLI::App& app) {
       ->needs(sweep);
   cmd->add_flag("--no-plots", flags->no_plots, "With --sweep: write CSV and JSON only, no gnuplot charts")
       ->needs(sweep);
+  CLI::Option* ship =
+      cmd->add_option("--ship", c.ship_url,
+                      "Attach a shipper (shardwal::ship, docs/replication.md) to the WAL for the run, shipping to the "
+                      "NATS JetStream server at URL (e.g. nats://127.0.0.1:4222); after the writers stop, wait for it "
+                      "to catch up and report shipped records/s and MB/s, the lag (max and at the end), the catch-up "
+                      "time, publish latency and any outage. Needs a build with NATS")
+          ->type_name("URL");
+  cmd->add_option("--stream", c.ship_stream, "With --ship: the stream (default shardwal-<WAL id>)")
+      ->type_name("STREAM")
+      ->needs(ship);
+  cmd->add_option("--ship-catchup-timeout", c.ship_catchup_seconds,
+                  "With --ship: how long to wait for shipping to catch up after the writers stop")
+      ->type_name("SECONDS")
+      ->capture_default_str()
+      ->check(PositiveBelow(1e6, "1e6"))
+      ->needs(ship);
+  cmd->add_flag("--ship-probe", c.ship_probe,
+                "With --ship: first measure what the server accepts from a plain client - synchronous 4 KiB, "
+                "asynchronous 4 KiB and asynchronous 256 KiB js_Publish, --ship-probe-seconds each, on a scratch "
+                "stream deleted afterwards - and print it beside the shipped figures")
+      ->needs(ship);
+  cmd->add_option("--ship-probe-seconds", c.ship_probe_seconds, "With --ship-probe: seconds per kind of publish")
+      ->type_name("SECONDS")
+      ->capture_default_str()
+      ->check(CLI::Range(0.05, 60.0))
+      ->needs(ship);
   cmd->add_flag("--json", flags->json,
                 "Also print the result as one JSON object on the last line of stdout (with --compare: the whole "
                 "comparison; with --sweep: a summary)");
@@ -410,6 +443,8 @@ void AddBenchCommand(CLI::App& app) {
       "Steady-state segment recycling: --segment-bytes 8MiB --recycle 4 --checkpoint-every 16MiB.\n"
       "Watch a run live: --http 8080 --seconds 60, then open http://127.0.0.1:8080/ in a browser.\n"
       "Example: shardwal bench --seconds 10 --writers 16 --durability group --json\n"
+      "Ship while benchmarking: shardwal bench --ship nats://127.0.0.1:4222 --ship-probe --wait-every 100 "
+      "--record-bytes 4096\n"
       "Compare: shardwal bench --compare --writers 64 --record-bytes 100 --seconds 3 "
       "[--peers shardwal,single-log,naive,rocksdb]\n"
       "Sweep: shardwal bench --sweep --sweep-writers 1,16,64 --sweep-shards 1,2 --out sweep-results");

@@ -103,7 +103,20 @@ void RunWriter(Shared& sh, std::uint32_t id, std::uint64_t quota, WriterState& s
   const bool sampled = !pipelined && c.durability != Durability::kGroup;
   const std::uint64_t sample_mask = sampled ? kAsyncSampleEvery - 1 : 0;
   std::uint64_t seq = 0;
+  // --rate: this writer's share, paced from its start (a sleep until the
+  // next record is due, outside the timed part).
+  const double per_writer_rate = c.rate > 0 ? c.rate / c.writers : 0;
+  const Clock::time_point paced_from = Clock::now();
   while ((quota == 0 || seq < quota) && !sh.Stopping()) {
+    if (per_writer_rate > 0) {
+      const Clock::time_point due =
+          paced_from + std::chrono::duration_cast<Clock::duration>(
+                           std::chrono::duration<double>(static_cast<double>(seq) / per_writer_rate));
+      if (due > Clock::now()) {
+        if (quota == 0 && due >= deadline) break;
+        std::this_thread::sleep_until(due);
+      }
+    }
     if ((seq & sample_mask) != 0) {  // an untimed call
       Result<Lsn> r = append(seq);
       if (!r.ok()) {
@@ -179,11 +192,34 @@ Status ValidateBenchConfig(const BenchConfig& c) {
   if (const std::string why = ScratchDir::Unusable(c.dir, ""); !why.empty()) {
     return Status::InvalidArgument("dir: " + why);
   }
+  if (!(c.rate >= 0) || c.rate > 1e9) return Status::InvalidArgument("rate: " + std::to_string(c.rate) + " (must be >= 0)");
+  if (c.ship_probe && c.ship_url.empty()) return Status::InvalidArgument("ship-probe: needs --ship URL");
+  if (!c.ship_url.empty() && !(c.ship_catchup_seconds > 0 && c.ship_catchup_seconds < 1e6)) {
+    return Status::InvalidArgument("ship catch-up timeout: " + std::to_string(c.ship_catchup_seconds) +
+                                   " s (must be > 0)");
+  }
+  if (c.ship_probe && !(c.ship_probe_seconds > 0 && c.ship_probe_seconds <= 60)) {
+    return Status::InvalidArgument("ship-probe-seconds: " + std::to_string(c.ship_probe_seconds) +
+                                   " (must be > 0 and <= 60)");
+  }
   return Status::OK();
 }
 
 Result<BenchResult> RunBench(const BenchConfig& c) {
   if (Status s = ValidateBenchConfig(c); !s.ok()) return s;
+  if (!c.ship_url.empty() && !ShipSupported()) {
+    return Status::NotSupported("--ship " + c.ship_url +
+                                ": this shardwal was not built with NATS (SHARDWAL_WITH_NATS=OFF; install "
+                                "libnats-dev and nats-server, see scripts/setup.sh)");
+  }
+  // --ship-probe: before the WAL exists, so nothing else competes with it.
+  std::optional<ShipProbeResult> probe;
+  if (c.ship_probe) {
+    if (c.progress != nullptr) *c.progress << "shardwal bench: probing " << c.ship_url << std::endl;
+    auto p = RunShipProbe(c.ship_url, c.ship_probe_seconds);
+    if (!p.ok()) return p.status();
+    probe = *p;
+  }
   auto dir = ScratchDir::Make(c.dir, c.keep, "shardwal-bench",
                               c.allow_group_access ? FileAccess::kGroup : FileAccess::kOwner);
   if (!dir.ok()) return dir.status();
@@ -240,6 +276,19 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
     }
   }
 
+  // --ship: attached before the writers start, stopped (after catching up)
+  // before Close. Declared after `wal`: destroyed (stopped) first.
+  std::unique_ptr<ShipRun> ship;
+  if (!c.ship_url.empty()) {
+    auto started = ShipRun::Start(*wal, c.ship_url, c.ship_stream, c.progress, Clock::now());
+    if (!started.ok()) {
+      (void)wal->Close();  // the error reported is the shipper's
+      return started.status();
+    }
+    ship = std::move(*started);
+  }
+  std::optional<ShipBenchResult> ship_result;
+
   InterruptScope interrupt_scope;
   Shared sh(c.writers);
   sh.wal = wal.get();
@@ -291,6 +340,22 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
     for (auto& t : threads) t.join();
     end = Clock::now();
     if (checkpointer) checkpointer->Stop();
+    if (ship && start_error.ok() && sh.FirstError().ok()) {
+      // Only durable records ship: with --durability none nothing syncs
+      // them until Close, so the catch-up starts by making them durable.
+      const Lsn last = wal->LastLsn();
+      Status durable = last == kNoLsn ? Status::OK() : wal->WaitDurable(last);
+      auto shipped = durable.ok() ? ship->Finish(end, last, c.record_bytes,
+                                  std::chrono::milliseconds(static_cast<std::int64_t>(c.ship_catchup_seconds * 1000)))
+                                  : Result<ShipBenchResult>(durable.WithContext("WaitDurable before shipping's catch-up"));
+      if (!shipped.ok()) {
+        start_error = shipped.status();
+      } else {
+        ship_result = std::move(*shipped);
+        ship_result->probe = probe;
+      }
+    }
+    ship.reset();  // stopped before Close
   }  // the reporter stops here
 
   const Clock::time_point close_start = Clock::now();
@@ -352,6 +417,7 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
   r.record_bytes = c.record_bytes;
   r.durability = c.durability;
   r.wait_every = c.wait_every;
+  r.rate = c.rate;
   r.routing = c.routing;
   r.tags = c.routing == Routing::kTag ? c.tags : 0;
   r.preallocation = *wal->options().preallocation;
@@ -362,6 +428,7 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
   r.dir_kept = !dir->removed();
   r.interrupted = InterruptScope::Interrupted();
   r.http_url = http_url;
+  r.ship = std::move(ship_result);
   if (c.on_result) c.on_result(r);
   linger(Status::OK());
   return r;

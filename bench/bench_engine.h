@@ -15,6 +15,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "bench/ship_bench.h"
 #include "shardwal/logging.h"
 #include "shardwal/status.h"
 #include "shardwal/types.h"
@@ -42,6 +43,9 @@ struct BenchConfig {
   // the latency recorded is per wait (the N appends + the wait). 1: every
   // append has `durability` and the latency is per append.
   std::uint32_t wait_every = 1;
+  // > 0: appends paced to about this many records/s in total (each writer
+  // its share, a sleep until its next record is due); 0: as fast as they go.
+  double rate = 0;
   Routing routing = Routing::kTag;
   std::uint32_t tags = 1000;  // routing kTag: distinct tags "sensor.%06u"
   // Segment lifecycle (Options::preallocation, recycle_segments,
@@ -72,6 +76,17 @@ struct BenchConfig {
   // closed, its final numbers on show) so a person can look; SIGINT /
   // SIGTERM end the wait early.
   double http_linger_seconds = 0;
+  // --ship: a Shipper (include/shardwal/ship.h) attached to the WAL for
+  // the run, shipping to the NATS JetStream server at this URL (stream
+  // ship_stream; empty: shardwal-<WAL id>); after the writers stop, the run
+  // waits up to ship_catchup_seconds for it to catch up. Empty: no shipping.
+  std::string ship_url;
+  std::string ship_stream;
+  double ship_catchup_seconds = 120;
+  // --ship-probe: first measure what the server accepts from a plain client
+  // (bench/ship_bench.h), ship_probe_seconds per kind of publish.
+  bool ship_probe = false;
+  double ship_probe_seconds = 1.0;
   // Called with the result once the run is over, before the linger wait
   // (so a summary can be printed while the dashboard still serves).
   std::function<void(const BenchResult&)> on_result;
@@ -119,6 +134,7 @@ struct BenchResult {
   std::size_t record_bytes = 0;
   Durability durability = Durability::kGroup;
   std::uint32_t wait_every = 1;
+  double rate = 0;  // the --rate asked for (0: none)
   Routing routing = Routing::kTag;
   std::uint32_t tags = 0;
   Preallocation preallocation = Preallocation::kZeroFill;  // as used (defaults resolved)
@@ -129,6 +145,7 @@ struct BenchResult {
   bool dir_kept = false;     // false: the temporary directory was removed
   bool interrupted = false;  // stopped early by SIGINT / SIGTERM
   std::string http_url;      // the endpoint's URL with http_port (empty: none)
+  std::optional<ShipBenchResult> ship;  // with ship_url
 };
 
 // Runs the benchmark. Fails with the WAL's Status if Open, an Append or

@@ -39,6 +39,7 @@ void PrintBenchSummary(std::ostream& out, const BenchResult& r) {
   line("writers:", "%u", r.writers);
   line("record bytes:", "%zu (payload)", r.record_bytes);
   line("durability:", "%s", std::string(DurabilityName(r.durability)).c_str());
+  if (r.rate > 0) line("rate:", "%.0f records/s asked (paced)", r.rate);
   if (r.wait_every > 1) line("wait every:", "%u (async appends, then one WaitDurable)", r.wait_every);
   if (r.routing == Routing::kTag) {
     line("routing:", "tag (%u tags)", r.tags);
@@ -60,6 +61,7 @@ void PrintBenchSummary(std::ostream& out, const BenchResult& r) {
   }
   line("dir:", "%s%s", r.dir.c_str(), r.dir_kept ? "" : " (removed)");
   if (!r.http_url.empty()) line("http:", "%s", r.http_url.c_str());
+  if (r.ship) PrintShipSummary(out, *r.ship);
   out << std::flush;
 }
 
@@ -92,6 +94,7 @@ nlohmann::json BenchResultToJson(const BenchResult& r) {
   j["routing"] = std::string(RoutingName(r.routing));
   j["tags"] = r.tags;
   j["wait_every"] = r.wait_every;
+  if (r.rate > 0) j["rate"] = r.rate;
   j["bytes_written"] = r.bytes_written;
   j["backpressure_waits"] = r.backpressure_waits;
   j["close_seconds"] = r.close_seconds;
@@ -112,6 +115,7 @@ nlohmann::json BenchResultToJson(const BenchResult& r) {
   j["preallocation"] = std::string(PreallocationName(r.preallocation));
   j["recycle"] = r.recycle;
   if (!r.http_url.empty()) j["http_url"] = r.http_url;
+  if (r.ship) j["ship"] = ShipResultToJson(*r.ship);
   return j;
 }
 

@@ -26,7 +26,7 @@ set(allowed_src/wal                   ${library})
 set(allowed_src/http                  ${library} src/http)
 set(allowed_src/ship                  ${library} src/ship)
 set(allowed_src/testing               shardwal shardwal/testing src/foundation src/testing)
-set(allowed_bench                     ${library} shardwal/testing src/http bench)
+set(allowed_bench                     ${library} shardwal/testing src/http src/ship bench)
 set(allowed_tools                     ${library} src/http src/ship bench tools)
 set(allowed_examples                  shardwal shardwal/testing)
 set(folders include/shardwal include/shardwal/testing src/foundation src/commit src/observability

@@ -4,6 +4,7 @@
 // nats-server -js (tests/nats_server.h: a free loopback port, a scratch
 // store) and stops it.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -235,6 +237,51 @@ TEST_F(ShipTest, ShipAndRestoreRoundTrip) {
   ASSERT_TRUE(lsn.ok()) << lsn.status().ToString();
   EXPECT_EQ(*lsn, n + 1);
   EXPECT_TRUE((*wal)->Close().ok());
+}
+
+// `shardwal bench --ship`: the run ships every record exactly once, the
+// report carries the shipped figures (and, with --ship-probe, the probe's);
+// bad combinations are usage errors, an unreachable server a failure that
+// names it.
+TEST_F(ShipTest, BenchShipReportsShippedFiguresAndTheProbe) {
+  const std::uint64_t n = 20000;
+  const testing::CliResult r =
+      Cli("bench --ship " + server_.client_url() +
+          " --stream bench-test --ship-probe --ship-probe-seconds 0.1 --records 20000 --writers 2 --shards 2 "
+          "--record-bytes 256 --wait-every 100 --json");
+  ASSERT_EQ(r.code, 0) << testing::Describe(r);
+  for (const char* text : {"probe:", "shipped/s:", "ship catch-up:", "ship lag max:", "publish latency:"}) {
+    EXPECT_NE(r.out.find(text), std::string::npos) << text << "\n" << testing::Describe(r);
+  }
+  std::string last, line;
+  std::istringstream lines(r.out);
+  while (std::getline(lines, line)) {
+    if (!line.empty()) last = line;
+  }
+  const nlohmann::json j = nlohmann::json::parse(last);
+  ASSERT_TRUE(j["ship"].is_object()) << last;
+  const nlohmann::json& ship = j["ship"];
+  EXPECT_EQ(j["records"].get<std::uint64_t>(), n);
+  EXPECT_EQ(ship["stream"], "bench-test");
+  EXPECT_EQ(ship["records"].get<std::uint64_t>(), n) << ship.dump();
+  EXPECT_GT(ship["messages"].get<std::uint64_t>(), 0u);
+  EXPECT_GE(ship["catchup_seconds"].get<double>(), 0.0);
+  EXPECT_GT(ship["records_per_s"].get<double>(), 0.0);
+  EXPECT_GT(ship["publish_p50_us"].get<double>(), 0.0);
+  EXPECT_GE(ship["publish_p99_us"].get<double>(), ship["publish_p50_us"].get<double>());
+  EXPECT_TRUE(ship["outages"].empty()) << ship.dump();
+  EXPECT_GT(ship["probe"]["sync_4k_msgs_per_s"].get<double>(), 0.0) << ship.dump();
+  EXPECT_GT(ship["probe"]["async_256k_mb_per_s"].get<double>(), 0.0) << ship.dump();
+  EXPECT_TRUE(ReadStream(server_.client_url(), "bench-test").ExactlyOnce(n));
+
+  for (const char* args : {"bench --stream s --seconds 0.1", "bench --ship-probe --seconds 0.1",
+                           "bench --ship nats://127.0.0.1:1 --compare"}) {
+    const testing::CliResult u = Cli(args);
+    EXPECT_EQ(u.code, 2) << args << "\n" << testing::Describe(u);
+  }
+  const testing::CliResult down = Cli("bench --ship nats://127.0.0.1:1 --seconds 0.1");
+  EXPECT_EQ(down.code, 1) << testing::Describe(down);
+  EXPECT_NE(down.err.find("nats://127.0.0.1:1"), std::string::npos) << testing::Describe(down);
 }
 
 TEST_F(ShipTest, ResumesAfterTheStreamsLastMessage) {

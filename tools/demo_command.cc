@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // `shardwal demo`: see tools/demo_command.h and docs/demo.md. Its flags,
-// and the run of the three steps (tools/demo_steps.h) and the summary.
+// and the run of the four steps (tools/demo_steps.h) and the summary.
 //
 // stdout carries the report (section headers, results, the summary, and with
 // --json one JSON object on the last line); stderr the live progress lines
@@ -44,8 +44,10 @@ double Secs(Clock::duration d) { return std::chrono::duration<double>(d).count()
 // the crash child at once (step 2, which then still recovers and verifies),
 // the temporary directory is removed and the demo exits with 130. The
 // handler (InterruptScope) only sets a flag and writes an eventfd; step 2's
-// poll() wakes on the eventfd. Step 3 runs with the default disposition
-// (RunCompare cannot be stopped midway), so Ctrl-C ends it at once.
+// poll() wakes on the eventfd. Step 3 stops its writers like step 1 (what
+// was acknowledged is still shipped, restored and checked). Step 4 runs
+// with the default disposition (RunCompare cannot be stopped midway), so
+// Ctrl-C ends it at once.
 
 // Checks what CLI11's per-option checks cannot (combinations, the
 // directory); a failure is a usage error (exit status 2).
@@ -78,9 +80,9 @@ void RunDemo(const DemoFlags& f) {
             << (root->removed() ? " (removed afterwards)" : f.keep ? " (kept)" : "") << "\n"
             << std::flush;
 
-  json out{{"ingest", nullptr}, {"crash", nullptr}, {"compare", nullptr}};
-  std::string ingest_summary, crash_summary, compare_summary;
-  bool verified = true, interrupted = false;
+  json out{{"ingest", nullptr}, {"crash", nullptr}, {"ship", nullptr}, {"compare", nullptr}};
+  std::string ingest_summary, crash_summary, ship_summary, compare_summary;
+  bool verified = true, interrupted = false, ship_verified = true;
   Status failure;
   std::string failed_step;
   {
@@ -89,6 +91,10 @@ void RunDemo(const DemoFlags& f) {
       out["ingest"] = demo::RunIngestStep(f, root->path(), progress, &ingest_summary, &interrupted);
       if (!f.skip_crash && !interrupted) {
         out["crash"] = demo::RunCrashStep(f, root->path(), progress, &crash_summary, &verified, &interrupted);
+      }
+      interrupted = interrupted || InterruptScope::Interrupted();
+      if (!f.skip_ship && !interrupted) {
+        out["ship"] = demo::RunShipStep(f, root->path(), progress, &ship_summary, &ship_verified, &interrupted);
       }
       interrupted = interrupted || InterruptScope::Interrupted();
       interrupt.Restore();
@@ -105,24 +111,28 @@ void RunDemo(const DemoFlags& f) {
   std::cout << "\nsummary\n";
   if (!ingest_summary.empty()) Line(std::cout, "ingestion", ingest_summary);
   if (!crash_summary.empty()) Line(std::cout, "crash", crash_summary);
+  if (!ship_summary.empty()) Line(std::cout, "ship and restore", ship_summary);
   if (!compare_summary.empty()) Line(std::cout, "side by side", compare_summary);
   std::string result;
   if (!failure.ok()) {
     result = "FAILED in step " + failed_step + ": " + failure.ToString();
   } else if (!verified) {
     result = "FAILED - acknowledged points were lost or damaged (see step 2)";
+  } else if (!ship_verified) {
+    result = "FAILED - acknowledged points were not restored from the stream (see step 3)";
   } else if (interrupted) {
     result = "interrupted";
   } else {
-    result = f.skip_crash ? "OK" : "OK - nothing acknowledged was lost";
+    result = f.skip_crash && (f.skip_ship || ship_summary.rfind("skipped", 0) == 0) ? "OK"
+                                                                                 : "OK - nothing acknowledged was lost";
   }
   Line(std::cout, "result", result + " (" + Fixed(total, 1) + " s" +
                                 (root->removed() ? ", " + root->path() + " removed" : ", files in " + root->path()) +
                                 ")");
   std::cout << std::flush;
   if (f.json) {
-    out["ok"] = failure.ok() && verified && !interrupted;
-    out["verified"] = verified;
+    out["ok"] = failure.ok() && verified && ship_verified && !interrupted;
+    out["verified"] = verified && ship_verified;
     out["interrupted"] = interrupted;
     out["error"] = failure.ok() ? json(nullptr) : json(failed_step + ": " + failure.ToString());
     out["seconds"] = total;
@@ -136,7 +146,7 @@ void RunDemo(const DemoFlags& f) {
     std::cerr << "shardwal demo: step " << failed_step << ": " << failure.ToString() << std::endl;
     throw CLI::RuntimeError(1);
   }
-  if (!verified) throw CLI::RuntimeError(1);
+  if (!verified || !ship_verified) throw CLI::RuntimeError(1);
   if (interrupted) throw CLI::RuntimeError(kExitInterrupted);
 }
 
@@ -161,9 +171,10 @@ void AddDemoCommand(CLI::App& app) {
       "demo",
       "The one-minute tour: (1) time-series ingestion from many writers with group commit and a live progress "
       "line, (2) a writer process SIGKILLed mid-run, recovered, and every acknowledged point checked byte for "
-      "byte, (3) shardwal side by side with a single-log WAL, a naive fdatasync-per-append log and RocksDB.");
+      "byte, (3) with nats-server installed: shipping to NATS JetStream while ingesting, the WAL's directory "
+      "deleted, restored from the stream and checked the same way, (4) shardwal side by side with a single-log WAL, a naive fdatasync-per-append log and RocksDB.");
   cmd->add_option("--dir", f.dir,
-                  "Directory for the demo's WALs (sub-directories ingest, crash, compare; each removed after its "
+                  "Directory for the demo's WALs (sub-directories ingest, crash, ship, compare; each removed after its "
                   "step unless --keep); must be empty or not exist. Default: a new temporary directory "
                   "($TMPDIR or /tmp)/shardwal-demo-XXXXXX, removed afterwards")
       ->type_name("DIR");
@@ -179,28 +190,34 @@ void AddDemoCommand(CLI::App& app) {
       ->type_name("SECONDS")
       ->capture_default_str()
       ->check(PositiveSeconds());
-  cmd->add_option("--compare-seconds", f.compare_seconds, "Step 3: run time per peer")
+  cmd->add_option("--ship-seconds", f.ship_seconds, "Step 3: ingestion time while shipping")
       ->type_name("SECONDS")
       ->capture_default_str()
       ->check(PositiveSeconds());
-  cmd->add_option("--probe-seconds", f.probe_seconds, "Step 3: device probe time (0: no probe)")
+  cmd->add_option("--compare-seconds", f.compare_seconds, "Step 4: run time per peer")
+      ->type_name("SECONDS")
+      ->capture_default_str()
+      ->check(PositiveSeconds());
+  cmd->add_option("--probe-seconds", f.probe_seconds, "Step 4: device probe time (0: no probe)")
       ->type_name("SECONDS")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 600.0));
-  cmd->add_option("--peers", f.peers, "Step 3: peers to run, comma-separated (shardwal,single-log,naive,rocksdb)")
+  cmd->add_option("--peers", f.peers, "Step 4: peers to run, comma-separated (shardwal,single-log,naive,rocksdb)")
       ->type_name("LIST")
       ->delimiter(',')
       ->capture_default_str();
   cmd->add_flag("--skip-crash", f.skip_crash, "Skip step 2 (crash and recover)");
-  cmd->add_flag("--skip-compare", f.skip_compare, "Skip step 3 (side by side)");
+  cmd->add_flag("--skip-ship", f.skip_ship, "Skip step 3 (ship to NATS JetStream and restore)");
+  cmd->add_flag("--skip-compare", f.skip_compare, "Skip step 4 (side by side)");
   cmd->add_flag("--keep", f.keep, "Keep the WAL directories");
   cmd->add_flag("--json", f.json,
-                "Also print one JSON object {ingest, crash, compare, ok, ...} on the last line of stdout");
+                "Also print one JSON object {ingest, crash, ship, compare, ok, ...} on the last line of stdout");
   cmd->footer(
       "Progress goes to stderr once a second (one line rewritten in place on a terminal); the report to stdout.\n"
       "Exit status: 0 ok, 1 a step failed or an acknowledged point was lost or damaged, 2 bad usage, 130 "
       "interrupted.\n"
-      "Defaults take about a minute: 10 s ingestion, ~5 s crash and recovery, 4 peers x 3 s + a 2 s device probe.\n"
+      "Defaults take about a minute: 10 s ingestion, ~5 s crash and recovery, ~3-4 s shipping and restore (with "
+      "nats-server), 4 peers x 3 s + a 2 s device probe.\n"
       "Quick: shardwal demo --seconds 3 --crash-after 2 --compare-seconds 1 --peers shardwal,naive");
   cmd->callback([flags] { RunDemo(*flags); });
 

@@ -27,22 +27,6 @@ namespace fs = std::filesystem;
 double Secs(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 double Div(double a, double b) { return b > 0 ? a / b : 0.0; }
 
-// A step's sub-directory of the demo's directory: removed after the step
-// unless --keep, so the demo never holds more than one step's files.
-class StepDir {
- public:
-  StepDir(const std::string& root, const std::string& name, bool keep) : path_(root + "/" + name), keep_(keep) {}
-  ~StepDir() {
-    if (!keep_) ScratchDir::RemoveTree(path_);
-  }
-  StepDir(const StepDir&) = delete;
-  StepDir& operator=(const StepDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-  bool keep_;
-};
 
 }  // namespace
 
@@ -57,10 +41,10 @@ void Line(std::ostream& out, const std::string& name, const std::string& value) 
 
 json RunIngestStep(const DemoFlags& f, const std::string& root, const Progress& progress, std::string* summary,
                    bool* interrupted) {
-  std::cout << "\n1/3 time-series ingestion\n";
+  std::cout << "\n1/4 time-series ingestion\n";
   StepDir dir(root, "ingest", f.keep);
   auto opened = Wal::Open(demo::DemoWalOptions(dir.path()));
-  if (!opened.ok()) throw StepFailure{"1/3 ingestion", opened.status()};
+  if (!opened.ok()) throw StepFailure{"1/4 ingestion", opened.status()};
   Wal& wal = **opened;
   std::cout << "  " << f.writers << " writer threads append points of " << Grouped(std::uint64_t{f.tags})
             << " tags (" << demo::TagName(0) << " .. " << demo::TagName(f.tags - 1) << "), routed by tag\n"
@@ -80,16 +64,16 @@ json RunIngestStep(const DemoFlags& f, const std::string& root, const Progress& 
   Result<demo::IngestResult> r = demo::RunIngest(ic);
   if (!r.ok()) {
     (void)wal.Close();
-    throw StepFailure{"1/3 ingestion", r.status().WithContext("WAL " + dir.path())};
+    throw StepFailure{"1/4 ingestion", r.status().WithContext("WAL " + dir.path())};
   }
   const Clock::time_point c0 = Clock::now();
   const Status closed = wal.Close();
   const double close_seconds = Secs(Clock::now() - c0);
-  if (!closed.ok()) throw StepFailure{"1/3 ingestion", closed.WithContext("closing WAL " + dir.path())};
+  if (!closed.ok()) throw StepFailure{"1/4 ingestion", closed.WithContext("closing WAL " + dir.path())};
   const WalMetrics m = wal.Metrics();
   // Close returned OK: every appended point must be durable, LSNs 1..points.
   if (m.durable_lsn != m.last_lsn || m.last_lsn != r->points) {
-    throw StepFailure{"1/3 ingestion",
+    throw StepFailure{"1/4 ingestion",
                       Status::Corruption("inconsistent WAL " + dir.path() + " after Close: durable LSN " +
                                          std::to_string(m.durable_lsn) + ", last LSN " + std::to_string(m.last_lsn) +
                                          ", points appended " + std::to_string(r->points))};
@@ -146,7 +130,7 @@ json RunIngestStep(const DemoFlags& f, const std::string& root, const Progress& 
 
 json RunCrashStep(const DemoFlags& f, const std::string& root, const Progress& progress, std::string* summary,
                   bool* verified, bool* interrupted) {
-  std::cout << "\n2/3 crash and recover\n";
+  std::cout << "\n2/4 crash and recover\n";
   StepDir dir(root, "crash", f.keep);
   std::cout << "  A child process (`shardwal demo-child`) ingests the same way into a fresh WAL and reports\n"
             << "  each acknowledged point (its Append returned OK) on a pipe. " << Fixed(f.crash_after, 1)
@@ -164,7 +148,7 @@ json RunCrashStep(const DemoFlags& f, const std::string& root, const Progress& p
   cc.stop = &InterruptScope::Flag();
   cc.stop_fd = InterruptScope::EventFd();
   Result<demo::CrashResult> r = demo::RunCrash(cc);
-  if (!r.ok()) throw StepFailure{"2/3 crash and recover", r.status()};
+  if (!r.ok()) throw StepFailure{"2/4 crash and recover", r.status()};
   const demo::VerifyReport& v = r->verify;
   *interrupted = r->interrupted;
   *verified = v.ok() && r->next_lsn == r->cut_lsn + 1;
@@ -256,11 +240,11 @@ json RunCrashStep(const DemoFlags& f, const std::string& root, const Progress& p
 
 json RunCompareStep(const DemoFlags& f, const std::vector<Peer>& peers, const std::string& root,
                     std::string* summary) {
-  std::cout << "\n3/3 side by side\n";
+  std::cout << "\n4/4 side by side\n";
   StepDir dir(root, "compare", f.keep);
   std::error_code ec;
   fs::create_directories(dir.path(), ec);
-  if (ec) throw StepFailure{"3/3 side by side", Status::IOError("cannot create " + dir.path() + ": " + ec.message())};
+  if (ec) throw StepFailure{"4/4 side by side", Status::IOError("cannot create " + dir.path() + ": " + ec.message())};
   std::cout << "  The same " << f.writers << " writers, now with 100-byte records and each append waiting until\n"
             << "  durable, against the systems one would use instead, " << Fixed(f.compare_seconds, 1)
             << " s each, on the same device.\n"
@@ -279,7 +263,7 @@ json RunCompareStep(const DemoFlags& f, const std::vector<Peer>& peers, const st
   cc.dir = dir.path();
   cc.progress = &std::cerr;
   Result<CompareReport> r = RunCompare(cc);
-  if (!r.ok()) throw StepFailure{"3/3 side by side", r.status().WithContext("in " + dir.path())};
+  if (!r.ok()) throw StepFailure{"4/4 side by side", r.status().WithContext("in " + dir.path())};
   PrintCompareTable(std::cout, *r);
   std::cout << std::flush;
 
