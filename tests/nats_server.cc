@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -456,4 +458,28 @@ int NatsCluster::IndexOf(const std::string& name) const {
   return -1;
 }
 
+}  // namespace shardwal::testing
+
+namespace shardwal::testing {
+namespace {
+
+// libnats runs threads of its own (connection flushers, reconnects, its
+// timer and GC threads) that outlive natsConnection_Destroy for a moment.
+// After the last test every handle is destroyed: wait for those threads
+// before the process exits, or they run while it tears down its statics
+// (seen as heap corruption at exit once in ~30 runs of ship_test).
+class NatsLibraryEnvironment : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    const natsStatus s = nats_CloseAndWait(10000);
+    if (s != NATS_OK && s != NATS_NOT_INITIALIZED) ADD_FAILURE() << NatsError("nats_CloseAndWait", s);
+  }
+};
+
+// Static initialisation of this file (always linked: it defines the server
+// fixture every NATS test uses) registers the environment.
+[[maybe_unused]] ::testing::Environment* const kNatsLibraryEnvironment =
+    ::testing::AddGlobalTestEnvironment(new NatsLibraryEnvironment);
+
+}  // namespace
 }  // namespace shardwal::testing

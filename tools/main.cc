@@ -18,7 +18,20 @@
 #include "tools/ship_commands.h"
 #include "tools/wal_commands.h"
 
+#ifdef SHARDWAL_CLI_WITH_SHIP
+#include "shardwal/ship.h"
+#endif
+
 int main(int argc, char** argv) {
+#ifdef SHARDWAL_CLI_WITH_SHIP
+  // ship, restore, demo and bench --ship use libnats, whose threads must be
+  // gone before the process exits (they would run against torn-down state).
+  struct NatsLibraryCloser {
+    ~NatsLibraryCloser() {
+      if (shardwal::Status s = shardwal::CloseNatsLibrary(); !s.ok()) std::cerr << "shardwal: " << s.ToString() << std::endl;
+    }
+  } close_nats;
+#endif
   CLI::App app{
       "shardwal: tools for the shardwal multi-writer partitioned write-ahead log.\n"
       "Run `shardwal <command> --help` for a command's options.",

@@ -162,4 +162,11 @@ struct RestoreReport {
 // Corruption naming the subject and stream sequence.
 SHARDWAL_SHIP_EXPORT Result<RestoreReport> Restore(const RestoreOptions& options);
 
+// Waits (up to `timeout`) for the NATS client library's own threads to end
+// and releases its process-wide state (nats_CloseAndWait). Call it once,
+// at the end of a program that shipped or restored, after every Shipper is
+// destroyed: otherwise those threads may still run while the process
+// exits and its static objects are torn down. Not from a NATS callback.
+SHARDWAL_SHIP_EXPORT Status CloseNatsLibrary(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
 }  // namespace shardwal

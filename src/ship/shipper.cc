@@ -236,6 +236,10 @@ ShipperImpl::FeedMaker TailerFeeds(std::function<Result<std::unique_ptr<LogTaile
     t.name = "ship:" + stream;
     t.max_retained_bytes = options.max_unshipped_bytes;
     t.lag_policy = options.lag_policy;
+    // Checkpoints keep what was read but not yet acknowledged by the
+    // stream (a crash between Read and the publish's ack loses nothing),
+    // and what is unshipped at shutdown stays for the next process.
+    t.hold_until_acknowledged = true;
     auto tailer = open(t);
     if (!tailer.ok()) return tailer.status().WithContext("shipping shard " + std::to_string(shard) + " to " + stream);
     std::shared_ptr<LogTailer> tp = std::move(*tailer);

@@ -208,3 +208,14 @@ Status StreamClient::Publish(const std::string& subject, const MessageMeta& meta
 }
 
 }  // namespace shardwal::ship
+
+namespace shardwal {
+
+Status CloseNatsLibrary(std::chrono::milliseconds timeout) {
+  const natsStatus s = nats_CloseAndWait(timeout.count());
+  // Never opened (no command used NATS): nothing to wait for.
+  if (s == NATS_OK || s == NATS_NOT_INITIALIZED) return Status::OK();
+  return Status::IOError(std::string("closing the NATS client library: ") + natsStatus_GetText(s));
+}
+
+}  // namespace shardwal

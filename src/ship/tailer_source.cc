@@ -21,16 +21,24 @@ Status ShipFromTailer(LogTailer& tailer, ShardShipper& shipper, const ShipContex
         },
         read);
     if (!n.ok()) {
-      if (n.status().IsClosed()) return shipper.Flush();  // the WAL closed; all it made durable was read
+      if (n.status().IsClosed()) {  // the WAL closed; all it made durable was read
+        Status s = shipper.Flush();
+        if (s.ok()) tailer.Acknowledge(tailer.position());
+        return s;
+      }
       return n.status().WithContext("tailing shard " + std::to_string(shipper.shard()));
     }
     Status s = shipper.Flush();
     if (!s.ok()) return s;
+    // Everything read is in the stream now: checkpoints may release it.
+    tailer.Acknowledge(tailer.position());
     idle = *n == 0;
     if (idle) shipper.MarkCaughtUp(durable);
     if (idle && !follow) return Status::OK();
   }
-  return shipper.Flush();
+  Status s = shipper.Flush();
+  if (s.ok()) tailer.Acknowledge(tailer.position());
+  return s;
 }
 
 }  // namespace shardwal::ship
