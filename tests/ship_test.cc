@@ -4,6 +4,8 @@
 // nats-server -js (tests/nats_server.h: a free loopback port, a scratch
 // store) and stops it.
 #include <gtest/gtest.h>
+
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <signal.h>
 #include <sys/wait.h>
@@ -322,22 +324,55 @@ TEST_F(ShipTest, StreamOfAnotherWalIsRefused) {
   EXPECT_NE(r.err.find("belongs to another WAL"), std::string::npos) << testing::Describe(r);
 }
 
-TEST_F(ShipTest, TwoShippersAtOnceShipEachLsnOnce) {
+// Two shippers of one WAL directory: the second fails at once (Busy, naming
+// the lock); once the first is gone another may start.
+TEST_F(ShipTest, ASecondShipperOfTheSameDirectoryFails) {
+  const std::string src = tmp_.Sub("src");
+  MakeWal(src, 1000);
+  Options o;
+  o.dir = src;
+  auto s1 = Shipper::Open(o, Ship(), true);
+  ASSERT_TRUE(s1.ok()) << s1.status().ToString();
+  auto s2 = Shipper::Open(o, Ship(), false);
+  ASSERT_FALSE(s2.ok());
+  EXPECT_TRUE(s2.status().IsBusy()) << s2.status().ToString();
+  EXPECT_NE(s2.status().ToString().find("SHIPPER.LOCK"), std::string::npos) << s2.status().ToString();
+  // The CLI says so too (exit 1).
+  const testing::CliResult r = Cli("ship --nats " + server_.client_url() + " " + testing::Quote(src));
+  EXPECT_EQ(r.code, 1) << testing::Describe(r);
+  EXPECT_NE(r.err.find("another shipper"), std::string::npos) << testing::Describe(r);
+  (*s1)->Stop();
+  EXPECT_TRUE((*s1)->Wait().ok());
+  s1->reset();
+  auto s3 = Shipper::Open(o, Ship(), false);
+  ASSERT_TRUE(s3.ok()) << s3.status().ToString();
+  EXPECT_TRUE((*s3)->Wait().ok());
+  EXPECT_TRUE(ReadStream(server_.client_url(), "shardwal-" + WalIdOf(src)).ExactlyOnce(1000));
+}
+
+// Two shippers that do race - two copies of one WAL (a restored backup
+// beside the original), shipped at once to the stream of its WAL id: for
+// each message one wins, the other re-reads the subject and goes on after
+// it, so every LSN is in the stream exactly once.
+TEST_F(ShipTest, TwoCopiesShippedAtOnceShipEachLsnOnce) {
   const std::string src = tmp_.Sub("src");
   const std::uint64_t n = 100000;
   MakeWal(src, n);
+  const std::string copy = tmp_.Sub("copy");
+  std::filesystem::remove_all(copy);
+  std::filesystem::copy(src, copy, std::filesystem::copy_options::recursive);
   ShipOptions so = Ship();
   so.max_message_bytes = 4096;  // many messages: the two race on each
-  Options o;
-  o.dir = src;
-  auto s1 = Shipper::Open(o, so, false);
-  auto s2 = Shipper::Open(o, so, false);
+  Options o1, o2;
+  o1.dir = src;
+  o2.dir = copy;
+  auto s1 = Shipper::Open(o1, so, false);
+  auto s2 = Shipper::Open(o2, so, false);
   ASSERT_TRUE(s1.ok()) << s1.status().ToString();
   ASSERT_TRUE(s2.ok()) << s2.status().ToString();
   EXPECT_TRUE((*s1)->Wait().ok());
   EXPECT_TRUE((*s2)->Wait().ok());
   const ShipStats a = (*s1)->Stats(), b = (*s2)->Stats();
-  EXPECT_EQ(a.records + b.records, n) << a.records << " + " << b.records;
   EXPECT_EQ(a.shipped_lsn, n);
   EXPECT_EQ(b.shipped_lsn, n);
   std::printf("shipper 1: %llu messages, shipper 2: %llu\n", static_cast<unsigned long long>(a.messages),
@@ -426,6 +461,44 @@ TEST_F(ShipTest, NatsDownLocalAppendsUnaffectedShipperCatchesUp) {
   shipper->reset();
   ASSERT_TRUE((*wal)->Close().ok());
   EXPECT_TRUE(ReadStream(server_.client_url(), "shardwal-" + WalIdOf(src)).ExactlyOnce(60000));
+}
+
+// The WAL's process restarts while NATS is down and the application keeps
+// checkpointing: what the shipper had not shipped stays on disk (its hold
+// outlives it and the MANIFEST records how far each shard released), and
+// the next process's shipper resumes below the checkpoint and ships it all.
+TEST_F(ShipTest, UnshippedRecordsSurviveARestartWithCheckpoints) {
+  const std::string src = tmp_.Sub("src");
+  Options wo = WalOptions(src);
+  wo.segment_bytes = 64u << 10;  // many segments, so checkpoints could release some
+  ShipOptions so = Ship();
+  so.max_message_bytes = 4096;
+  {
+    auto wal = Wal::Open(wo);
+    ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+    auto shipper = Shipper::Attach(**wal, so);
+    ASSERT_TRUE(shipper.ok()) << shipper.status().ToString();
+    AppendRecords(**wal, 5000, 1);
+    ASSERT_TRUE((*shipper)->WaitForShipped((*wal)->LastLsn(), std::chrono::seconds(30)).ok());
+    ASSERT_TRUE(server_.Stop().ok());
+    AppendRecords(**wal, 20000, 2);
+    ASSERT_TRUE((*wal)->Checkpoint((*wal)->DurableLsn()).ok());
+    shipper->reset();  // shut down with 20000 records unshipped
+    ASSERT_TRUE((*wal)->Checkpoint((*wal)->DurableLsn()).ok());
+    ASSERT_TRUE((*wal)->Close().ok());
+  }
+  ASSERT_TRUE(server_.Restart().ok());
+  auto wal = Wal::Open(wo);
+  ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+  EXPECT_EQ((*wal)->Stats().checkpoint_lsn, 25000u);
+  auto shipper = Shipper::Attach(**wal, so);
+  ASSERT_TRUE(shipper.ok()) << shipper.status().ToString();
+  AppendRecords(**wal, 1000, 3);
+  const Status s = (*shipper)->WaitForShipped(26000, std::chrono::seconds(30));
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  shipper->reset();
+  ASSERT_TRUE((*wal)->Close().ok());
+  EXPECT_TRUE(ReadStream(server_.client_url(), "shardwal-" + WalIdOf(src)).ExactlyOnce(26000));
 }
 
 // The lag policy: an attached shipper that cannot ship (NATS down) keeps a

@@ -57,6 +57,9 @@ class ShipperImpl final : public Shipper {
     Join();
   }
 
+  // Keeps the WAL directory's shipper lock until destroyed.
+  void HoldLock(std::unique_ptr<FileLock> lock) { lock_ = std::move(lock); }
+
   // Resumes every shard from the stream, makes its feed, then starts the
   // threads. `durable` gives the local durable watermark W.
   Status Start(const FeedMaker& make_feed, std::function<Lsn()> durable) {
@@ -198,6 +201,7 @@ class ShipperImpl final : public Shipper {
   ShipContext ctx_;                       // unguarded: its own synchronization
   std::vector<std::unique_ptr<ShardShipper>> shards_;  // unguarded: fixed at construction
   std::function<Lsn()> durable_;          // unguarded: set by Start before the threads; thread-safe
+  std::unique_ptr<FileLock> lock_;  // unguarded: set once, before Start
   Mutex join_mu_;
   std::vector<std::thread> threads_ GUARDED_BY(join_mu_);  // started by Start before any Join
   mutable Mutex mu_;
@@ -221,6 +225,26 @@ Status CheckOptions(const ShipOptions& o) {
 }
 
 }  // namespace
+
+// One shipper per WAL directory: a second one (another `shardwal ship`, or
+// a CLI shipper beside an attached one) fails at once with Busy instead of
+// racing the first for every message. The stream's expected-sequence checks
+// would keep even two racing shippers from duplicating or skipping a range
+// (two copies of one WAL in different directories can still race; that is
+// tested), but two shippers of one directory are a mistake to report.
+constexpr const char* kShipperLockName = "SHIPPER.LOCK";
+
+Result<std::unique_ptr<FileLock>> LockShipping(const Options& wal) {
+  std::shared_ptr<FileSystem> fs = wal.file_system ? wal.file_system : FileSystem::Default();
+  const std::string path = wal.dir + "/" + kShipperLockName;
+  auto lock = fs->LockFile(path, wal.allow_group_access ? FileAccess::kGroup : FileAccess::kOwner);
+  if (!lock.ok() && lock.status().IsBusy()) {
+    return Status::Busy("another shipper is shipping " + wal.dir + " (it holds " + path +
+                        "); one shipper per WAL directory");
+  }
+  if (!lock.ok()) return lock.status().WithContext("shipping " + wal.dir);
+  return lock;
+}
 
 // One LogTailer per shard, from its resume point; `open` makes it (Attach
 // in-process, Open across processes). `tailers` collects them (for the
@@ -255,6 +279,8 @@ Result<std::unique_ptr<Shipper>> Shipper::Attach(Wal& wal, const ShipOptions& op
   Status st = CheckOptions(options);
   if (!st.ok()) return st;
   const Options& wo = wal.options();
+  auto lock = LockShipping(wo);
+  if (!lock.ok()) return lock.status();
   std::shared_ptr<FileSystem> fs = wo.file_system ? wo.file_system : FileSystem::Default();
   auto manifest = Manifest::Load(*fs, wo.dir);
   if (!manifest.ok()) return manifest.status().WithContext("shipping " + wo.dir);
@@ -266,6 +292,7 @@ Result<std::unique_ptr<Shipper>> Shipper::Attach(Wal& wal, const ShipOptions& op
   st = (*client)->EnsureStream(stream, wal_id, shards, options.replicas);
   if (!st.ok()) return st;
   auto impl = std::make_unique<ShipperImpl>(std::move(*client), stream, wal_id, shards, options);
+  impl->HoldLock(std::move(*lock));
   auto tailers = std::make_shared<std::vector<std::shared_ptr<LogTailer>>>();
   Wal* w = &wal;
   st = impl->Start(
@@ -281,6 +308,10 @@ Result<std::unique_ptr<Shipper>> Shipper::Open(const Options& wal, const ShipOpt
   std::shared_ptr<FileSystem> fs = wal.file_system ? wal.file_system : FileSystem::Default();
   auto manifest = Manifest::Load(*fs, wal.dir);
   if (!manifest.ok()) return manifest.status().WithContext("shipping " + wal.dir);
+  // After the MANIFEST check: no lock file is left in a directory that
+  // holds no WAL.
+  auto lock = LockShipping(wal);
+  if (!lock.ok()) return lock.status();
   const std::string wal_id = WalIdHex(manifest->wal_id());
   const auto shards = static_cast<std::uint32_t>(manifest->current().shard_dirs.size());
 
@@ -291,6 +322,7 @@ Result<std::unique_ptr<Shipper>> Shipper::Open(const Options& wal, const ShipOpt
   if (!st.ok()) return st;
 
   auto impl = std::make_unique<ShipperImpl>(std::move(*client), stream, wal_id, shards, options);
+  impl->HoldLock(std::move(*lock));
   if (follow) {
     auto tailers = std::make_shared<std::vector<std::shared_ptr<LogTailer>>>();
     const Options wo = wal;
