@@ -177,6 +177,7 @@ class ShipperImpl final : public Shipper {
   }
 
   const std::string& stream() const override { return ctx_.stream; }
+  std::uint32_t shard_count() const { return static_cast<std::uint32_t>(shards_.size()); }
 
  private:
   void Finish(const Status& st) EXCLUDES(mu_) {
@@ -275,54 +276,54 @@ ShipperImpl::FeedMaker TailerFeeds(std::function<Result<std::unique_ptr<LogTaile
   };
 }
 
-Result<std::unique_ptr<Shipper>> Shipper::Attach(Wal& wal, const ShipOptions& options) {
-  Status st = CheckOptions(options);
-  if (!st.ok()) return st;
-  const Options& wo = wal.options();
-  auto lock = LockShipping(wo);
+namespace {
+
+// What Attach and Open share: the options checked, the directory's shipper
+// lock taken (after the MANIFEST check, so no lock file is left in a
+// directory that holds no WAL), the stream connected to and made sure of
+// (created, or checked to be this WAL's), and the shipper built on it.
+// `shards`: the WAL's shard count (0: the MANIFEST's).
+Result<std::unique_ptr<ShipperImpl>> NewShipper(const Options& wal, const ShipOptions& options,
+                                                std::uint32_t shards) {
+  if (Status st = CheckOptions(options); !st.ok()) return st;
+  std::shared_ptr<FileSystem> fs = wal.file_system ? wal.file_system : FileSystem::Default();
+  auto manifest = Manifest::Load(*fs, wal.dir);
+  if (!manifest.ok()) return manifest.status().WithContext("shipping " + wal.dir);
+  auto lock = LockShipping(wal);
   if (!lock.ok()) return lock.status();
-  std::shared_ptr<FileSystem> fs = wo.file_system ? wo.file_system : FileSystem::Default();
-  auto manifest = Manifest::Load(*fs, wo.dir);
-  if (!manifest.ok()) return manifest.status().WithContext("shipping " + wo.dir);
   const std::string wal_id = WalIdHex(manifest->wal_id());
-  const std::uint32_t shards = wal.num_shards();
+  if (shards == 0) shards = static_cast<std::uint32_t>(manifest->current().shard_dirs.size());
   auto client = StreamClient::Connect(options.nats_url, options.max_backoff, std::chrono::seconds(5));
   if (!client.ok()) return client.status();
   const std::string stream = options.stream.empty() ? DefaultStream(wal_id) : options.stream;
-  st = (*client)->EnsureStream(stream, wal_id, shards, options.replicas);
-  if (!st.ok()) return st;
+  if (Status st = (*client)->EnsureStream(stream, wal_id, shards, options.replicas); !st.ok()) return st;
   auto impl = std::make_unique<ShipperImpl>(std::move(*client), stream, wal_id, shards, options);
   impl->HoldLock(std::move(*lock));
+  return impl;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Shipper>> Shipper::Attach(Wal& wal, const ShipOptions& options) {
+  auto made = NewShipper(wal.options(), options, wal.num_shards());
+  if (!made.ok()) return made.status();
+  std::unique_ptr<ShipperImpl> impl = std::move(*made);
   auto tailers = std::make_shared<std::vector<std::shared_ptr<LogTailer>>>();
   Wal* w = &wal;
-  st = impl->Start(
-      TailerFeeds([w](const TailerOptions& t) { return LogTailer::Attach(*w, t); }, stream, options, true, tailers),
-      [w] { return w->DurableLsn(); });
+  Status st = impl->Start(TailerFeeds([w](const TailerOptions& t) { return LogTailer::Attach(*w, t); },
+                                      impl->stream(), options, true, tailers),
+                          [w] { return w->DurableLsn(); });
   if (!st.ok()) return st;
   return std::unique_ptr<Shipper>(std::move(impl));
 }
 
 Result<std::unique_ptr<Shipper>> Shipper::Open(const Options& wal, const ShipOptions& options, bool follow) {
-  Status st = CheckOptions(options);
-  if (!st.ok()) return st;
-  std::shared_ptr<FileSystem> fs = wal.file_system ? wal.file_system : FileSystem::Default();
-  auto manifest = Manifest::Load(*fs, wal.dir);
-  if (!manifest.ok()) return manifest.status().WithContext("shipping " + wal.dir);
-  // After the MANIFEST check: no lock file is left in a directory that
-  // holds no WAL.
-  auto lock = LockShipping(wal);
-  if (!lock.ok()) return lock.status();
-  const std::string wal_id = WalIdHex(manifest->wal_id());
-  const auto shards = static_cast<std::uint32_t>(manifest->current().shard_dirs.size());
-
-  auto client = StreamClient::Connect(options.nats_url, options.max_backoff, std::chrono::seconds(5));
-  if (!client.ok()) return client.status();
-  const std::string stream = options.stream.empty() ? DefaultStream(wal_id) : options.stream;
-  st = (*client)->EnsureStream(stream, wal_id, shards, options.replicas);
-  if (!st.ok()) return st;
-
-  auto impl = std::make_unique<ShipperImpl>(std::move(*client), stream, wal_id, shards, options);
-  impl->HoldLock(std::move(*lock));
+  auto made = NewShipper(wal, options, 0);
+  if (!made.ok()) return made.status();
+  std::unique_ptr<ShipperImpl> impl = std::move(*made);
+  const std::string stream = impl->stream();
+  const std::uint32_t shards = impl->shard_count();
+  Status st;
   if (follow) {
     auto tailers = std::make_shared<std::vector<std::shared_ptr<LogTailer>>>();
     const Options wo = wal;
