@@ -324,6 +324,38 @@ TEST_F(ShipTest, StreamOfAnotherWalIsRefused) {
   EXPECT_NE(r.err.find("belongs to another WAL"), std::string::npos) << testing::Describe(r);
 }
 
+// `shardwal ship DIR` (not following) ships only what the writer made
+// durable: up to its published watermark. A WAL that publishes none (an
+// older version's, or publish_watermark off) is shipped only while no
+// writer has it open (under the WAL's own lock).
+TEST_F(ShipTest, ShippingOnceShipsOnlyWhatIsDurable) {
+  const std::string src = tmp_.Sub("src");
+  Options wo = WalOptions(src);
+  wo.publish_watermark = false;
+  auto wal = Wal::Open(wo);
+  ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+  AppendRecords(**wal, 2000, 1);
+  Options o;
+  o.dir = src;
+  auto live = Shipper::Open(o, Ship(), false);
+  ASSERT_FALSE(live.ok());
+  EXPECT_TRUE(live.status().IsBusy()) << live.status().ToString();
+  EXPECT_NE(live.status().ToString().find("publishes no WATERMARK"), std::string::npos) << live.status().ToString();
+  ASSERT_TRUE((*wal)->Close().ok());
+  EXPECT_EQ(ShipAll(src, Ship()).records, 2000u);  // closed: all of it, by recovery
+  // Published: shipping once beside the live writer stops at its W.
+  Options wp = WalOptions(src);
+  auto wal2 = Wal::Open(wp);
+  ASSERT_TRUE(wal2.ok()) << wal2.status().ToString();
+  AppendRecords(**wal2, 3000, 2);
+  const Lsn durable = (*wal2)->DurableLsn();
+  const ShipStats st = ShipAll(src, Ship());
+  EXPECT_EQ(st.shipped_lsn, durable);
+  EXPECT_EQ(st.records, durable - 2000);
+  ASSERT_TRUE((*wal2)->Close().ok());
+  EXPECT_TRUE(ReadStream(server_.client_url(), "shardwal-" + WalIdOf(src)).ExactlyOnce(durable));
+}
+
 // Two shippers of one WAL directory: the second fails at once (Busy, naming
 // the lock); once the first is gone another may start.
 TEST_F(ShipTest, ASecondShipperOfTheSameDirectoryFails) {

@@ -57,18 +57,29 @@ class ShipperImpl final : public Shipper {
     Join();
   }
 
-  // Keeps the WAL directory's shipper lock until destroyed.
-  void HoldLock(std::unique_ptr<FileLock> lock) { lock_ = std::move(lock); }
+  // Keeps a lock (the WAL directory's shipper lock; the WAL's own while a
+  // closed WAL is read) until destroyed.
+  void HoldLock(std::unique_ptr<FileLock> lock) { locks_.push_back(std::move(lock)); }
+  // The WAL's first record not released by a checkpoint (checkpoint + 1):
+  // where a fresh stream starts. Before Start.
+  void SetFirstAvailable(Lsn lsn) { first_available_ = lsn; }
 
   // Resumes every shard from the stream, makes its feed, then starts the
   // threads. `durable` gives the local durable watermark W.
   Status Start(const FeedMaker& make_feed, std::function<Lsn()> durable) {
     durable_ = std::move(durable);
+    for (auto& s : shards_) {
+      if (Status st = s->Resume(); !st.ok()) return st;
+    }
+    // A stream that holds nothing of this WAL yet starts where the WAL's
+    // records do (after its checkpoint), every shard alike; one that holds
+    // something resumes each shard right after its subject's last message,
+    // so nothing is skipped (a shard that cannot resume there fails with
+    // FellBehind).
+    const bool fresh = std::all_of(shards_.begin(), shards_.end(), [](const auto& s) { return s->resume_from() == 1; });
     std::vector<ShardFeed> feeds;
     for (auto& s : shards_) {
-      Status st = s->Resume();
-      if (!st.ok()) return st;
-      auto feed = make_feed(s->shard(), s->resume_from());
+      auto feed = make_feed(s->shard(), fresh ? std::max<Lsn>(1, first_available_) : s->resume_from());
       if (!feed.ok()) return feed.status();
       feeds.push_back(std::move(*feed));
     }
@@ -202,7 +213,8 @@ class ShipperImpl final : public Shipper {
   ShipContext ctx_;                       // unguarded: its own synchronization
   std::vector<std::unique_ptr<ShardShipper>> shards_;  // unguarded: fixed at construction
   std::function<Lsn()> durable_;          // unguarded: set by Start before the threads; thread-safe
-  std::unique_ptr<FileLock> lock_;  // unguarded: set once, before Start
+  std::vector<std::unique_ptr<FileLock>> locks_;  // unguarded: set before Start
+  Lsn first_available_ = 1;          // unguarded: set once, before Start
   Mutex join_mu_;
   std::vector<std::thread> threads_ GUARDED_BY(join_mu_);  // started by Start before any Join
   mutable Mutex mu_;
@@ -299,6 +311,7 @@ Result<std::unique_ptr<ShipperImpl>> NewShipper(const Options& wal, const ShipOp
   if (Status st = (*client)->EnsureStream(stream, wal_id, shards, options.replicas); !st.ok()) return st;
   auto impl = std::make_unique<ShipperImpl>(std::move(*client), stream, wal_id, shards, options);
   impl->HoldLock(std::move(*lock));
+  impl->SetFirstAvailable(manifest->checkpoint_lsn() + 1);
   return impl;
 }
 
@@ -324,19 +337,30 @@ Result<std::unique_ptr<Shipper>> Shipper::Open(const Options& wal, const ShipOpt
   const std::string stream = impl->stream();
   const std::uint32_t shards = impl->shard_count();
   Status st;
-  if (follow) {
-    auto tailers = std::make_shared<std::vector<std::shared_ptr<LogTailer>>>();
-    const Options wo = wal;
-    st = impl->Start(
-        TailerFeeds([wo](const TailerOptions& t) { return LogTailer::Open(wo, t); }, stream, options, true, tailers),
-        [tailers] {
-          Lsn w = kNoLsn;
-          for (const auto& t : *tailers) w = std::max(w, t->durable_lsn());
-          return w;
-        });
-    if (!st.ok()) return st;
-    return std::unique_ptr<Shipper>(std::move(impl));
+  // Only what the writer made durable (its published watermark, read by
+  // LogTailer::Open): following, or once up to what is durable now.
+  auto tailers = std::make_shared<std::vector<std::shared_ptr<LogTailer>>>();
+  const Options wo = wal;
+  st = impl->Start(
+      TailerFeeds([wo](const TailerOptions& t) { return LogTailer::Open(wo, t); }, stream, options, follow, tailers),
+      [tailers] {
+        Lsn w = kNoLsn;
+        for (const auto& t : *tailers) w = std::max(w, t->durable_lsn());
+        return w;
+      });
+  if (st.ok()) return std::unique_ptr<Shipper>(std::move(impl));
+  if (follow || !st.IsNotSupported()) return st;
+  // A WAL that publishes no watermark (last written by an older version, or
+  // with Options::publish_watermark off) is shipped as its recovery finds
+  // it - under the WAL's own lock, so no writer adds unsynced records while
+  // it is read.
+  std::shared_ptr<FileSystem> fs = wal.file_system ? wal.file_system : FileSystem::Default();
+  auto wal_lock = fs->LockFile(wal.dir + "/" + std::string(format::kLockFileName));
+  if (!wal_lock.ok()) {
+    return wal_lock.status().WithContext("shipping " + wal.dir + " (it publishes no WATERMARK, so only a closed WAL " +
+                                         "can be shipped without --follow)");
   }
+  impl->HoldLock(std::move(*wal_lock));
   auto reader_or = LogReader::Open(wal);
   if (!reader_or.ok()) return reader_or.status().WithContext("shipping " + wal.dir);
   std::shared_ptr<LogReader> reader = std::move(*reader_or);
