@@ -2,6 +2,7 @@
 // `shardwal bench`'s report: the summary a person reads and the JSON object
 // scripts parse (bench/bench_engine.h).
 #include "bench/bench_engine.h"
+#include "bench/text_format.h"
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -11,12 +12,7 @@
 namespace shardwal::tools {
 
 void PrintBenchSummary(std::ostream& out, const BenchResult& r) {
-  char buf[512];
-  auto line = [&](const char* name, const char* fmt, auto... args) {
-    int n = std::snprintf(buf, sizeof buf, "%-18s ", name);
-    std::snprintf(buf + n, sizeof buf - static_cast<std::size_t>(n), fmt, args...);
-    out << buf << '\n';
-  };
+  auto line = [&](const char* name, const char* fmt, auto... args) { PrintField(out, name, fmt, args...); };
   using ull = unsigned long long;
   if (r.interrupted) out << "interrupted: results cover the run up to the signal\n";
   line("records:", "%llu", static_cast<ull>(r.records));

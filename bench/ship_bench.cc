@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include "bench/text_format.h"
 #include "bench/ticker.h"
 
 #ifdef SHARDWAL_BENCH_WITH_SHIP
@@ -342,12 +343,7 @@ void PrintShipProbe(std::ostream& out, const ShipProbeResult& p) {
 }
 
 void PrintShipSummary(std::ostream& out, const ShipBenchResult& s) {
-  char buf[512];
-  auto line = [&](const char* name, const char* fmt, auto... args) {
-    int n = std::snprintf(buf, sizeof buf, "%-18s ", name);
-    std::snprintf(buf + n, sizeof buf - static_cast<std::size_t>(n), fmt, args...);
-    out << buf << '\n';
-  };
+  auto line = [&](const char* name, const char* fmt, auto... args) { PrintField(out, name, fmt, args...); };
   using ull = unsigned long long;
   if (s.probe) PrintShipProbe(out, *s.probe);
   line("ship:", "%s stream %s", s.url.c_str(), s.stream.c_str());

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
+#include <ostream>
 #include <string>
 
 namespace shardwal::tools {
@@ -20,5 +22,15 @@ std::string Micros(double us);
 std::string Ratio(double r);
 // A CSV field, quoted (RFC 4180) when it holds a comma, quote or newline.
 std::string CsvField(const std::string& s);
+
+// One line of a text summary: the field name padded to 18 columns, then the
+// printf-formatted value ("records:           1,234").
+template <typename... Args>
+void PrintField(std::ostream& out, const char* name, const char* fmt, Args... args) {
+  char buf[512];
+  const int n = std::snprintf(buf, sizeof buf, "%-18s ", name);
+  std::snprintf(buf + n, sizeof buf - static_cast<std::size_t>(n), fmt, args...);
+  out << buf << '\n';
+}
 
 }  // namespace shardwal::tools
