@@ -19,6 +19,13 @@ void OnReconnected(natsConnection*, void* closure) {
   e->reconnects.fetch_add(1);
 }
 
+void OnClosed(natsConnection*, void* closure) {
+  auto* e = static_cast<ConnectionEvents*>(closure);
+  MutexLock lk(&e->mu);
+  e->closed = true;
+  e->closed_cv.NotifyAll();
+}
+
 std::string DescriptionFor(const std::string& wal_id) { return "shardwal WAL " + wal_id; }
 
 }  // namespace
@@ -49,6 +56,7 @@ Result<std::unique_ptr<StreamClient>> StreamClient::Connect(const std::string& u
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts.get(), reconnect_wait.count());
   if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts.get(), OnDisconnected, c->events_.get());
   if (s == NATS_OK) s = natsOptions_SetReconnectedCB(opts.get(), OnReconnected, c->events_.get());
+  if (s == NATS_OK) s = natsOptions_SetClosedCB(opts.get(), OnClosed, c->events_.get());
   if (s != NATS_OK) return Status::InvalidArgument(NatsError("NATS options for " + url, s));
   natsConnection* raw_conn = nullptr;
   s = natsConnection_Connect(&raw_conn, opts.get());
@@ -67,8 +75,24 @@ Result<std::unique_ptr<StreamClient>> StreamClient::Connect(const std::string& u
 
 StreamClient::~StreamClient() {
   js_.reset();
-  // Destroy closes and waits for libnats' threads: no callback runs after.
+  if (!conn_) return;  // never connected: no callback was ever armed
+  // Destroy does not wait for libnats' callback threads: a disconnected
+  // callback could still run on events_ after it (ASan found it). Close,
+  // then wait for the closed callback, which libnats runs last.
+  natsConnection_Close(conn_.get());
   conn_.reset();
+  bool closed;
+  {
+    MutexLock lk(&events_->mu);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!events_->closed) {
+      if (events_->closed_cv.WaitUntil(lk, deadline) == std::cv_status::timeout) break;
+    }
+    closed = events_->closed;
+  }
+  // Never seen closed: leave the events to the late callback rather than
+  // free what it may still write.
+  if (!closed) static_cast<void>(events_.release());
 }
 
 Status StreamClient::EnsureStream(const std::string& stream, const std::string& wal_id, std::uint32_t shards,

@@ -15,6 +15,7 @@
 
 #include "shardwal/status.h"
 #include "src/ship/message_codec.h"
+#include "src/foundation/mutex.h"
 #include "src/ship/nats_handles.h"
 
 namespace shardwal::ship {
@@ -23,6 +24,12 @@ struct ConnectionEvents {
   std::atomic<std::uint64_t> reconnects{0};
   std::atomic<std::uint64_t> disconnects{0};
   std::atomic<bool> connected{false};
+  // libnats calls back on threads of its own, after natsConnection_Destroy
+  // too: the closed callback is the last one, so these events may only be
+  // freed once it ran (StreamClient's destructor waits for it).
+  Mutex mu;
+  CondVar closed_cv;
+  bool closed GUARDED_BY(mu) = false;
 };
 
 class StreamClient {
