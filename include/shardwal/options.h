@@ -99,6 +99,15 @@ struct SHARDWAL_EXPORT Options {
   // opens again (to be checkpointed). Default 0. (The WAL's own.)
   std::optional<std::uint64_t> max_wal_bytes;
 
+  // Compression of batch bodies, done by each shard's flush thread (never
+  // on the appender's path); a batch that does not shrink is stored raw.
+  // Not the WAL's own: a WAL may be reopened with another codec, and every
+  // reader reads all of them. compression_level: for zstd, its level
+  // (1-19; 0: zstd's default, 3); for lz4, the acceleration (0 or 1: the
+  // default; higher is faster and compresses less). Default kNone.
+  Compression compression = Compression::kNone;
+  int compression_level = 0;
+
   // Upper bound on tag + payload of one record.
   std::uint32_t max_record_bytes = 1u << 20;
 

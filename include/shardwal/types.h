@@ -49,6 +49,13 @@ enum class Preallocation : std::uint8_t { kNone, kAllocate, kZeroFill };
 SHARDWAL_EXPORT std::string_view PreallocationName(Preallocation p);  // "none", "allocate", "zero-fill"
 SHARDWAL_EXPORT std::optional<Preallocation> ParsePreallocation(std::string_view s);
 
+// How the flush thread compresses a batch body (Options::compression).
+// A batch that does not shrink is stored raw; a reader reads every codec
+// whatever the WAL is opened with (docs/format.md, batch header "codec").
+enum class Compression : std::uint8_t { kNone = 0, kLz4 = 1, kZstd = 2 };
+SHARDWAL_EXPORT std::string_view CompressionName(Compression c);  // "none", "lz4", "zstd"
+SHARDWAL_EXPORT std::optional<Compression> ParseCompression(std::string_view s);
+
 // Which shard an append goes to.
 enum class Routing : std::uint8_t {
   kTag,     // Append(tag, ...) hashes the tag: same tag, same shard, so

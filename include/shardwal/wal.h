@@ -48,6 +48,10 @@ struct LsnRange {
 struct ShardStats {
   std::uint64_t records = 0;        // appended to this shard
   std::uint64_t bytes = 0;          // written to segments (framing included)
+  // Write volume, split (write amplification = device bytes / payload_bytes):
+  std::uint64_t payload_bytes = 0;      // tag + payload of the records appended
+  std::uint64_t uncompressed_bytes = 0; // what `bytes` would be with no compression
+  std::uint64_t preparation_bytes = 0;  // written to prepare new segments (zero-fill)
   std::uint64_t batches = 0;        // batches written (each <= max_batch_bytes)
   std::uint64_t writes = 0;         // pwritev calls (one per flush, covering its batches)
   std::uint64_t fsyncs = 0;         // fdatasyncs completed

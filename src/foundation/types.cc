@@ -52,6 +52,22 @@ std::optional<Preallocation> ParsePreallocation(std::string_view s) {
   return std::nullopt;
 }
 
+std::string_view CompressionName(Compression c) {
+  switch (c) {
+    case Compression::kNone: return "none";
+    case Compression::kLz4: return "lz4";
+    case Compression::kZstd: return "zstd";
+  }
+  return "unknown";
+}
+
+std::optional<Compression> ParseCompression(std::string_view s) {
+  if (s == "none") return Compression::kNone;
+  if (s == "lz4") return Compression::kLz4;
+  if (s == "zstd") return Compression::kZstd;
+  return std::nullopt;
+}
+
 std::string_view RoutingName(Routing r) {
   return r == Routing::kTag ? "tag" : "thread";
 }
