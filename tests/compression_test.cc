@@ -10,6 +10,7 @@
 
 #include <cstring>
 #include <map>
+#include <ostream>
 #include <set>
 #include <string>
 #include <vector>
@@ -112,6 +113,10 @@ struct CodecCase {
   int level;
   std::uint8_t on_disk;
 };
+
+void PrintTo(const CodecCase& c, std::ostream* os) {
+  *os << CompressionName(c.codec) << " level " << c.level;
+}
 
 class CompressionRoundTrip : public ::testing::TestWithParam<CodecCase> {};
 
