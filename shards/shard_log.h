@@ -28,8 +28,8 @@
 #include "shardwal/options.h"
 #include "shardwal/wal.h"
 #include "shards/batch_buffer.h"
-#include "src/foundation/batch_codec.h"
 #include "shards/segment_writer.h"
+#include "src/foundation/batch_codec.h"
 #include "src/observability/histogram.h"
 #include "src/commit/wal_core.h"
 #include "src/foundation/logger.h"
@@ -157,7 +157,8 @@ class ShardLog {
   // BumpLocked adds with a load and a store, not a locked fetch_add. The
   // flush thread's counters are bumped once per batch (fetch_add).
   std::atomic<std::uint64_t> records_{0}, append_bytes_{0}, buffered_records_{0}, backpressure_waits_{0};
-  std::atomic<std::uint64_t> bytes_{0}, uncompressed_bytes_{0}, batches_{0}, writes_{0}, fsyncs_{0}, fsync_nanos_{0}, buffered_{0};
+  std::atomic<std::uint64_t> bytes_{0}, batches_{0}, writes_{0}, fsyncs_{0}, fsync_nanos_{0}, buffered_{0};
+  std::atomic<std::uint64_t> uncompressed_bytes_{0};  // what bytes_ would be without compression
   Histogram flush_ns_, fsync_ns_, batch_records_, batch_bytes_;  // unguarded: relaxed atomics inside
   std::atomic<std::int64_t> last_flush_ns_{-1};  // steady_clock, of the last successful flush; -1: none
   std::atomic<bool> flush_thread_alive_{false};

@@ -234,6 +234,47 @@ TEST(Compression, LevelIsValidatedPerCodec) {
   EXPECT_TRUE(testing::Contains(wal.status(), "compression")) << wal.status().ToString();
 }
 
+TEST(Compression, BatchHeaderCarriesCodecAndRawBytes) {
+  format::BatchHeader h;
+  h.body_bytes = 100;
+  h.raw_bytes = 1000;
+  h.codec = format::kCodecZstd;
+  h.record_count = 3;
+  h.first_lsn = 5;
+  h.last_lsn = 9;
+  h.segment_seq = 2;
+  char buf[format::kBatchHeaderBytes];
+  format::EncodeBatchHeader(h, buf);
+  EXPECT_EQ(format::Get<std::uint32_t>(buf + 64), 1000u);
+  EXPECT_EQ(static_cast<std::uint8_t>(buf[68]), format::kCodecZstd);
+  format::BatchHeader back;
+  ASSERT_TRUE(format::DecodeBatchHeader(buf, &back).ok());
+  EXPECT_EQ(back.codec, format::kCodecZstd);
+  EXPECT_EQ(back.raw_bytes, 1000u);
+  EXPECT_EQ(back.body_bytes, 100u);
+  // Codec none writes raw = body whatever raw_bytes says.
+  h.codec = format::kCodecNone;
+  format::EncodeBatchHeader(h, buf);
+  ASSERT_TRUE(format::DecodeBatchHeader(buf, &back).ok());
+  EXPECT_EQ(back.raw_bytes, 100u);
+  // An unknown codec is not supported (a later version's), flags must be 0,
+  // and a seal is never compressed.
+  auto patched = [&](std::size_t at, std::uint8_t v) {
+    format::EncodeBatchHeader(h, buf);
+    buf[at] = static_cast<char>(v);
+    format::Put<std::uint32_t>(buf + 4, crc32c::Value(buf + 8, format::kBatchHeaderBytes - 8));
+    return format::DecodeBatchHeader(buf, &back);
+  };
+  EXPECT_TRUE(patched(68, 3).IsNotSupported());
+  EXPECT_TRUE(patched(69, 1).IsCorruption());
+  format::BatchHeader seal;
+  seal.seal = true;
+  seal.codec = format::kCodecLz4;
+  seal.raw_bytes = 10;
+  format::EncodeBatchHeader(seal, buf);
+  EXPECT_TRUE(format::DecodeBatchHeader(buf, &back).IsCorruption());
+}
+
 // ---- damage ---------------------------------------------------------------------
 
 // One segment file holding one batch of `records` encoded records, stored
