@@ -122,7 +122,10 @@ class CompressionRoundTrip : public ::testing::TestWithParam<CodecCase> {};
 
 TEST_P(CompressionRoundTrip, RecordsReadBackAndBatchesAreStoredCompressed) {
   TempDir dir;
-  const Options o = CompressedOptions(dir.path(), GetParam().codec, GetParam().level);
+  Options o = CompressedOptions(dir.path(), GetParam().codec, GetParam().level);
+  // Batches are cut full (max_batch_bytes), not by the delay: only the
+  // last one of each shard may be small.
+  o.max_batch_delay = std::chrono::seconds(1);
   auto wal = OpenOrDie(o);
   ASSERT_NE(wal, nullptr);
   const auto appended = AppendN(*wal, 0, 2000, TextPayload);
@@ -131,8 +134,12 @@ TEST_P(CompressionRoundTrip, RecordsReadBackAndBatchesAreStoredCompressed) {
   // What is stored is counted as bytes, what it would have been too.
   EXPECT_LT(total.bytes * 2, total.uncompressed_bytes) << total.bytes << " of " << total.uncompressed_bytes;
   const auto codecs = CodecsOnDisk(o);
-  EXPECT_GT(codecs.count(GetParam().on_disk) ? codecs.at(GetParam().on_disk) : 0, 10);
-  EXPECT_EQ(codecs.count(format::kCodecNone), 0u);
+  const int compressed = codecs.count(GetParam().on_disk) ? codecs.at(GetParam().on_disk) : 0;
+  EXPECT_GT(compressed, 10);
+  // A shard's last batch, cut with a record or two, may not shrink by the
+  // eighth that is worth it (lz4 with a high acceleration): stored raw.
+  const int raw = codecs.count(format::kCodecNone) ? codecs.at(format::kCodecNone) : 0;
+  EXPECT_LE(raw, static_cast<int>(o.num_shards)) << raw << " raw batches";
   // Recovery and replay read them back; the offline reader too.
   EXPECT_EQ(Replayed(o), appended);
   EXPECT_EQ(testing::ReadWal(o).size(), appended.size());
