@@ -56,7 +56,7 @@ else()
     "Multi-writer, partitioned write-ahead log for C++20 (static libraries)\nHeaders, the static libraries, the CMake package (find_package(shardwal))\nand the pkg-config files (shardwal, shardwal-http).")
   # A static consumer links what libshardwal.a links (CMake and pkg-config
   # files name them).
-  set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "libisal-dev, libxxhash-dev, pkg-config")
+  set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "libisal-dev, libxxhash-dev, liblz4-dev, libzstd-dev, pkg-config")
   # shardwal::http (the http component, shardwal-http.pc) also needs cpp-httplib.
   set(CPACK_DEBIAN_DEV_PACKAGE_RECOMMENDS "libcpp-httplib-dev")
 endif()

@@ -192,13 +192,19 @@ Status SegmentReader::DecodeBody(const char* body, const format::BatchHeader& bh
     records_.clear();
     next_record_ = 0;
   }
+  // A compressed batch: its stored bytes' CRC, then decompression to
+  // exactly raw_bytes; the records are parsed from what that gives.
+  auto raw = decompressor_.Records(bh, body, options_.verify_checksums);
+  if (!raw.ok()) return raw.status();
+  const char* records = raw->data();
+  const std::size_t size = raw->size();
   std::size_t pos = 0;
   std::uint32_t count = 0;
   Lsn prev = after_lsn, first = kNoLsn;
-  while (pos < bh.body_bytes) {
+  while (pos < size) {
     format::RecordView rec;
     std::size_t consumed = 0;
-    Status s = format::DecodeRecord(body + pos, bh.body_bytes - pos, &rec, &consumed, options_.verify_checksums);
+    Status s = format::DecodeRecord(records + pos, size - pos, &rec, &consumed, options_.verify_checksums);
     if (s.ok() && (rec.lsn <= prev || rec.lsn < bh.first_lsn || rec.lsn > bh.last_lsn)) {
       s = Status::Corruption("record LSN " + std::to_string(rec.lsn) + " out of order (previous " +
                              std::to_string(prev) + ", batch " + std::to_string(bh.first_lsn) + ".." +

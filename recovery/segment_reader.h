@@ -19,6 +19,7 @@
 
 #include "shardwal/file_system.h"
 #include "shardwal/status.h"
+#include "src/foundation/batch_codec.h"
 #include "src/foundation/format.h"
 
 namespace shardwal {
@@ -143,6 +144,8 @@ class SegmentReader {
   // The first valid batch (or, with `seals`, seal) at or after `from`.
   Result<std::optional<std::uint64_t>> FindValid(std::uint64_t from, bool seals, format::BatchHeader* found);
   Result<AfterAnomaly> ScanValidFrom(std::uint64_t from);
+  // Validates the batch whose stored body is at `body` (decompressing it
+  // first if compressed); `keep`: its records become the current batch.
   Status DecodeBody(const char* body, const format::BatchHeader& bh, Lsn after_lsn, bool keep);
   bool Stop(std::uint64_t offset, Status reason);
   bool Finish(End how);
@@ -167,6 +170,8 @@ class SegmentReader {
   // The current batch, decoded and validated as a whole before any of it is
   // returned: a batch was written and acknowledged as one unit.
   std::vector<format::RecordView> records_;
+  // Decompresses compressed batches; records_ then view its buffer.
+  BatchDecompressor decompressor_;
   std::size_t next_record_ = 0;
   Lsn last_lsn_ = kNoLsn;
   bool read_a_batch_ = false;  // a seal covers last_lsn_ only then

@@ -9,6 +9,7 @@ PACKAGES=(
   libboost-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libisal-dev libcli11-dev libxxhash-dev nlohmann-json3-dev
+  liblz4-dev libzstd-dev        # batch compression (Options::compression): RocksDB's wal_compression codecs
   librocksdb-dev                # the benchmark peer (bench-recovery --rocksdb, bench --compare)
   gnuplot-nox                   # the charts of `shardwal bench --sweep` (optional: skipped without it)
   clang libclang-rt-14-dev      # libFuzzer (fuzz stage of scripts/test.sh); thread-safety analysis (clang stage)

@@ -36,9 +36,11 @@ char* BatchBuffer::AddRecord(Lsn lsn, std::size_t bytes) {
   return out;
 }
 
-void BatchBuffer::Seal(Batch& b, const Stamp& stamp) {
+void BatchBuffer::Seal(Batch& b, const Stamp& stamp, std::size_t stored_bytes, std::uint8_t codec) {
   format::BatchHeader h;
-  h.body_bytes = static_cast<std::uint32_t>(b.end - b.begin);
+  h.body_bytes = static_cast<std::uint32_t>(stored_bytes);
+  h.raw_bytes = static_cast<std::uint32_t>(b.end - b.begin);
+  h.codec = codec;
   h.record_count = b.records;
   h.first_lsn = b.first_lsn;
   h.last_lsn = b.last_lsn;

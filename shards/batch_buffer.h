@@ -53,8 +53,9 @@ class BatchBuffer {
     Lsn durable_lsn = kNoLsn;         // the WAL's durable watermark W
     std::uint64_t synced_offset = 0;  // bytes of the segment already durable
   };
-  // Fills in a batch's header.
-  static void Seal(Batch& b, const Stamp& stamp);
+  // Fills in a batch's header for a body stored as `stored_bytes` bytes
+  // with `codec` (format::kCodecNone: the records as they are).
+  static void Seal(Batch& b, const Stamp& stamp, std::size_t stored_bytes, std::uint8_t codec);
 
   void Clear();
 

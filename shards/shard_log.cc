@@ -29,7 +29,13 @@ ShardLog::ShardLog(const ShardConfig& config, WalCore* core)
                                         config.checkpoint_lsn},
                 config.segment_bytes),
       active_(config.max_buffered_bytes, config.max_batch_bytes),
-      flushing_(config.max_buffered_bytes, config.max_batch_bytes) {}
+      flushing_(config.max_buffered_bytes, config.max_batch_bytes) {
+  if (config.compression != Compression::kNone) {
+    compressor_ = std::make_unique<BatchCompressor>(config.compression, config.compression_level);
+    // Untouched until compressed bodies fill it, like the batch buffers.
+    packed_.reset(new char[config.max_buffered_bytes]);
+  }
+}
 
 ShardLog::~ShardLog() {
   BeginStop();
@@ -164,6 +170,7 @@ ShardStats ShardLog::Stats() const {
   ShardStats s;
   s.records = records_.load(std::memory_order_relaxed);
   s.bytes = bytes_.load(std::memory_order_relaxed);
+  s.uncompressed_bytes = uncompressed_bytes_.load(std::memory_order_relaxed);
   s.batches = batches_.load(std::memory_order_relaxed);
   s.writes = writes_.load(std::memory_order_relaxed);
   s.fsyncs = fsyncs_.load(std::memory_order_relaxed);
@@ -310,16 +317,22 @@ Status ShardLog::WriteBatch(bool sync) {
   // it lets recovery tell a shard that came back short from a crash.
   const Lsn durable = core_->watermark.published();
   bool worked = false;
+  std::size_t packed_used = 0;
   for (BatchBuffer::Batch& batch : flushing_.batches()) {
     const auto body = flushing_.body(batch);
-    auto seq = segments_.SegmentFor(format::kBatchHeaderBytes + body.size(), batch.first_lsn, durable);
+    std::uint8_t codec = format::kCodecNone;
+    // Compressed before the segment is chosen: rotation goes by what is stored.
+    const auto stored = StoredBody(body, &packed_used, &codec);
+    auto seq = segments_.SegmentFor(format::kBatchHeaderBytes + stored.size(), batch.first_lsn, durable);
     if (!seq.ok()) return seq.status();
-    BatchBuffer::Seal(batch, BatchBuffer::Stamp{commit_time, *seq, durable, segments_.synced_offset()});
-    segments_.Queue(batch.header, body, batch.last_lsn, commit_time);
-    bytes_.fetch_add(format::kBatchHeaderBytes + body.size(), std::memory_order_relaxed);
+    BatchBuffer::Seal(batch, BatchBuffer::Stamp{commit_time, *seq, durable, segments_.synced_offset()},
+                      stored.size(), codec);
+    segments_.Queue(batch.header, stored, batch.last_lsn, commit_time);
+    bytes_.fetch_add(format::kBatchHeaderBytes + stored.size(), std::memory_order_relaxed);
+    uncompressed_bytes_.fetch_add(format::kBatchHeaderBytes + body.size(), std::memory_order_relaxed);
     batches_.fetch_add(1, std::memory_order_relaxed);
     batch_records_.Record(batch.records);
-    batch_bytes_.Record(format::kBatchHeaderBytes + body.size());
+    batch_bytes_.Record(format::kBatchHeaderBytes + stored.size());
   }
   if (config_.log != nullptr && segments_.segments_created() != segments_before) {
     config_.log->Debug("{} started segment {} ({} since Open)", Describe(), segments_.current_path(),
@@ -345,6 +358,21 @@ Status ShardLog::WriteBatch(bool sync) {
     flush_ns_.Record(static_cast<std::uint64_t>((std::chrono::steady_clock::now() - start).count()));
   }
   return Status::OK();
+}
+
+std::span<const char> ShardLog::StoredBody(std::span<const char> body, std::size_t* packed_used,
+                                           std::uint8_t* codec) {
+  *codec = format::kCodecNone;
+  if (compressor_ == nullptr) return body;
+  // The bodies of one flush stay in packed_ until its pwritev; each is
+  // smaller than its records, so they fit (Compress writes at most
+  // body.size() bytes).
+  char* out = packed_.get() + *packed_used;
+  const std::size_t n = compressor_->Compress(body, out);
+  if (n == 0) return body;  // incompressible (or too large): stored raw
+  *packed_used += n;
+  *codec = compressor_->codec_byte();
+  return {out, n};
 }
 
 void ShardLog::WarnSlowFsync(std::chrono::nanoseconds took) {

@@ -29,6 +29,7 @@
 #include "shardwal/wal.h"
 #include "shards/batch_buffer.h"
 #include "shards/segment_writer.h"
+#include "src/foundation/batch_codec.h"
 #include "src/observability/histogram.h"
 #include "src/commit/wal_core.h"
 #include "src/foundation/logger.h"
@@ -49,6 +50,8 @@ struct ShardConfig {
   std::chrono::microseconds max_batch_delay{0};
   std::uint64_t segment_bytes = 0;
   std::size_t max_buffered_bytes = 0;
+  Compression compression = Compression::kNone;  // of batch bodies, by the flush thread
+  int compression_level = 0;
   bool per_shard_consistency = false;  // publish F(shard) for WaitShard
   FileSystem* fs = nullptr;
   const Logger* log = nullptr;  // rotations (debug), slow fdatasyncs (warning); never per append
@@ -112,6 +115,9 @@ class ShardLog {
   // last sync (see CohortTracker): bounded by cohort_deadline_.
   bool AwaitingCohortLocked() const REQUIRES(mu_);
   Status WriteBatch(bool sync);
+  // The bytes to store for `body` (compressed into packed_ at *packed_used
+  // when that makes it smaller, else `body` itself) and their codec byte.
+  std::span<const char> StoredBody(std::span<const char> body, std::size_t* packed_used, std::uint8_t* codec);
   std::string Describe() const;  // "shard 3 (/dir/shard-3)"
   // Logs a slow fdatasync, at most once a second (flush thread only).
   void WarnSlowFsync(std::chrono::nanoseconds took);
@@ -121,6 +127,11 @@ class ShardLog {
   WalCore* const core_;      // unguarded: WalCore synchronises itself
   std::atomic<Lsn>& floor_;  // this shard's pending floor in the watermark (an atomic; stored under mu_)
   SegmentWriter segments_;   // unguarded: flush thread only (Stats reads its atomic counter)
+  // Compression (null without): the compressor and where one flush's
+  // compressed bodies go until its pwritev. Each stored body is smaller
+  // than its records, so max_buffered_bytes always holds a whole flush.
+  std::unique_ptr<BatchCompressor> compressor_;  // unguarded: flush thread only
+  std::unique_ptr<char[]> packed_;               // unguarded: flush thread only
 
   Mutex mu_;
   CondVar flush_cv_;                              // the flush thread waits here
@@ -147,6 +158,7 @@ class ShardLog {
   // flush thread's counters are bumped once per batch (fetch_add).
   std::atomic<std::uint64_t> records_{0}, append_bytes_{0}, buffered_records_{0}, backpressure_waits_{0};
   std::atomic<std::uint64_t> bytes_{0}, batches_{0}, writes_{0}, fsyncs_{0}, fsync_nanos_{0}, buffered_{0};
+  std::atomic<std::uint64_t> uncompressed_bytes_{0};  // what bytes_ would be without compression
   Histogram flush_ns_, fsync_ns_, batch_records_, batch_bytes_;  // unguarded: relaxed atomics inside
   std::atomic<std::int64_t> last_flush_ns_{-1};  // steady_clock, of the last successful flush; -1: none
   std::atomic<bool> flush_thread_alive_{false};

@@ -8,7 +8,8 @@
 // kTearLastWrite, kRandomPages - unsynced pages persist as any subset, a
 // later one without an earlier one - and kTornSector) and the three
 // DirEntryLoss policies (unsynced creations, renames and deletions lost,
-// kept, or either at random; a deleted file may come back). Each test prints
+// kept, or either at random; a deleted file may come back), with batches
+// uncompressed, lz4 or zstd. Each test prints
 // and records (RecordProperty) how many power losses of each it simulated.
 // The writers, the model and the checks after every recovery:
 // tests/power_loss_util.h.
@@ -66,6 +67,9 @@ TEST(PowerLoss, EveryModeManySeedsSeveralGenerations) {
     cfg.shards = 1 + static_cast<std::uint32_t>(seed % 4);
     cfg.segment_bytes = seed % 2 == 1 ? (64u << 10) : (1u << 20);
     cfg.routing = seed % 5 == 0 ? Routing::kThread : Routing::kTag;
+    // Compressed batches go through every loss mode too (seed % 3: none,
+    // lz4, zstd; with 1 + seed % 4 shards every pairing comes up).
+    cfg.compression = seed % 3 == 0 ? Compression::kNone : seed % 3 == 1 ? Compression::kLz4 : Compression::kZstd;
     auto fs = std::make_shared<Fi>();
     const Options o = MakeOptions(dir.path(), cfg, fs);
     Model m;

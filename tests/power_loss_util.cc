@@ -30,8 +30,11 @@ std::string MakePayload(const Identity& id) {
   const auto sz = static_cast<std::uint16_t>(size);
   std::memcpy(p.data() + 10, &sz, 2);
   std::uint64_t state = Key(id);
+  // Every other record repeats one 8-byte word (compressible, so that
+  // Config::compression stores batches compressed); the others are random.
+  const bool repeat = Key(id) % 2 == 0;
   for (std::size_t i = kHeaderBytes; i < size; ++i) {
-    if ((i - kHeaderBytes) % 8 == 0) state = Mix(state);
+    if ((i - kHeaderBytes) % 8 == 0 && (!repeat || i == kHeaderBytes)) state = Mix(state);
     p[i] = static_cast<char>(state >> (8 * ((i - kHeaderBytes) % 8)));
   }
   return p;
@@ -224,6 +227,7 @@ Options MakeOptions(const std::string& dir, const Config& cfg, std::shared_ptr<F
   Options o = TestOptions(dir, cfg.shards);
   o.segment_bytes = cfg.segment_bytes;
   o.routing = cfg.routing;
+  o.compression = cfg.compression;
   o.file_system = std::move(fs);
   return o;
 }

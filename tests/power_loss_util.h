@@ -143,6 +143,7 @@ struct Config {
   std::uint64_t segment_bytes = 1u << 20;
   Routing routing = Routing::kTag;
   int writers = 3;
+  Compression compression = Compression::kNone;  // of the batches (Options::compression)
 };
 
 Options MakeOptions(const std::string& dir, const Config& cfg, std::shared_ptr<FileSystem> fs);

@@ -82,6 +82,24 @@ Status DecodeSegmentHeader(const char* in, std::size_t n, SegmentHeader* h) {
   return Status::OK();
 }
 
+namespace {
+// Raw and stored sizes agree with the codec (checked before anything is
+// allocated for the body): equal without one; with one, the stored body
+// holds its CRC and at least a byte and is smaller than the raw records,
+// which stay within the cap every writer keeps.
+Status CheckSizes(const BatchHeader& h) {
+  if (h.codec == kCodecNone) {
+    if (h.raw_bytes == h.body_bytes) return Status::OK();
+  } else if (!h.seal && h.body_bytes > kCompressedBodyCrcBytes && h.body_bytes < h.raw_bytes &&
+             h.raw_bytes <= kMaxCompressedRawBytes) {
+    return Status::OK();
+  }
+  return Status::Corruption("inconsistent batch header (codec " + std::to_string(h.codec) + ", raw bytes " +
+                            std::to_string(h.raw_bytes) + ", body " + std::to_string(h.body_bytes) + ", LSN " +
+                            std::to_string(h.first_lsn) + ".." + std::to_string(h.last_lsn) + ")");
+}
+}  // namespace
+
 void EncodeBatchHeader(const BatchHeader& h, char* out, std::uint32_t version) {
   const std::size_t size = BatchHeaderBytes(version);
   Put<std::uint32_t>(out + 0, h.seal ? kSealMagic : kBatchMagic);
@@ -94,8 +112,8 @@ void EncodeBatchHeader(const BatchHeader& h, char* out, std::uint32_t version) {
   if (version != 1) {
     Put<std::uint64_t>(out + 48, h.durable_lsn);
     Put<std::uint64_t>(out + 56, h.synced_offset);
-    Put<std::uint32_t>(out + 64, h.body_bytes);  // raw bytes: no codec yet
-    Put<std::uint8_t>(out + 68, kCodecNone);
+    Put<std::uint32_t>(out + 64, h.codec == kCodecNone ? h.body_bytes : h.raw_bytes);
+    Put<std::uint8_t>(out + 68, h.codec);
     Put<std::uint8_t>(out + 69, 0);
     Put<std::uint16_t>(out + 70, 0);
   }
@@ -118,17 +136,21 @@ Status DecodeBatchHeader(const char* in, BatchHeader* h, std::uint32_t version) 
   h->segment_seq = Get<std::uint64_t>(in + 40);
   h->durable_lsn = kNoLsn;
   h->synced_offset = 0;
+  h->codec = kCodecNone;
+  h->raw_bytes = h->body_bytes;
   if (version != 1) {
     h->durable_lsn = Get<std::uint64_t>(in + 48);
     h->synced_offset = Get<std::uint64_t>(in + 56);
-    const auto raw = Get<std::uint32_t>(in + 64);
-    const auto codec = Get<std::uint8_t>(in + 68);
-    if (codec != kCodecNone) return Status::NotSupported("batch codec " + std::to_string(codec) + " (this build reads 0, none)");
-    if (raw != h->body_bytes || Get<std::uint8_t>(in + 69) != 0 || Get<std::uint16_t>(in + 70) != 0) {
-      return Status::Corruption("inconsistent batch header (raw bytes " + std::to_string(raw) + ", body " +
-                                std::to_string(h->body_bytes) + ", flags " + std::to_string(Get<std::uint8_t>(in + 69)) +
-                                ")");
+    h->raw_bytes = Get<std::uint32_t>(in + 64);
+    h->codec = Get<std::uint8_t>(in + 68);
+    if (h->codec > kCodecZstd) {
+      return Status::NotSupported("batch codec " + std::to_string(h->codec) + " (this build reads 0-2: none, lz4, zstd)");
     }
+    if (Get<std::uint8_t>(in + 69) != 0 || Get<std::uint16_t>(in + 70) != 0) {
+      return Status::Corruption("batch header flags " + std::to_string(Get<std::uint8_t>(in + 69)) + ", reserved " +
+                                std::to_string(Get<std::uint16_t>(in + 70)) + " (must be 0)");
+    }
+    if (Status s = CheckSizes(*h); !s.ok()) return s;
   }
   if (h->seal) {
     if (h->record_count != 0 || h->body_bytes != 0 || h->first_lsn != h->last_lsn) {
@@ -139,10 +161,10 @@ Status DecodeBatchHeader(const char* in, BatchHeader* h, std::uint32_t version) 
   }
   if (h->record_count == 0 || h->first_lsn == kNoLsn || h->last_lsn < h->first_lsn ||
       h->last_lsn - h->first_lsn < h->record_count - 1 ||
-      h->body_bytes < h->record_count * kRecordHeaderBytes) {
+      h->raw_bytes < std::uint64_t{h->record_count} * kRecordHeaderBytes) {
     return Status::Corruption("inconsistent batch header (records " + std::to_string(h->record_count) +
                               ", LSN " + std::to_string(h->first_lsn) + ".." + std::to_string(h->last_lsn) +
-                              ", body " + std::to_string(h->body_bytes) + " bytes)");
+                              ", body " + std::to_string(h->raw_bytes) + " bytes)");
   }
   return Status::OK();
 }

@@ -113,11 +113,14 @@ Status DecodeSegmentHeader(const char* in, std::size_t n, SegmentHeader* h);
 //          offset below a later batch's synced offset hit synced data
 //          (corruption); damage above every later batch's is a torn tail,
 //          whatever order the unsynced pages reached the disk in.
-// 64  u32  raw bytes: the body's size before compression (= body bytes, as
-//          long as the codec is none)
-// 68  u8   codec: 0 none (the only one this version writes or reads)
+// 64  u32  raw bytes: the records' size before compression (= body bytes
+//          with codec none)
+// 68  u8   codec: 0 none, 1 lz4, 2 zstd (the values of enum Compression)
 // 69  u8   flags, 0
 // 70  u16  0 (reserved)
+// With a codec the body is [u32 CRC32C of the compressed bytes][compressed
+// bytes] (body bytes count both); the records' own CRCs are inside. See
+// batch_codec.h.
 // Version 1 (48 bytes): bytes [0, 48) as above, CRC32C over [8, 48).
 //
 // A seal has the same layout with magic "SEAL", no records and no body;
@@ -131,6 +134,14 @@ inline constexpr std::uint32_t kSealMagic = 0x4C414553u;   // "SEAL"
 inline constexpr std::size_t kBatchHeaderBytes = 72;    // version 2
 inline constexpr std::size_t kBatchHeaderBytesV1 = 48;  // version 1
 inline constexpr std::uint8_t kCodecNone = 0;
+inline constexpr std::uint8_t kCodecLz4 = 1;
+inline constexpr std::uint8_t kCodecZstd = 2;
+// A compressed body starts with the CRC32C of the compressed bytes after it.
+inline constexpr std::size_t kCompressedBodyCrcBytes = 4;
+// The largest raw size a compressed batch may have: a writer stores larger
+// batches (single huge records) raw, so a reader never allocates more than
+// this for one batch whatever a damaged header says.
+inline constexpr std::uint32_t kMaxCompressedRawBytes = 64u << 20;
 
 struct BatchHeader {
   std::uint32_t body_bytes = 0;
@@ -141,10 +152,13 @@ struct BatchHeader {
   std::uint64_t segment_seq = 0;
   Lsn durable_lsn = kNoLsn;         // version 2 (0 from version 1)
   std::uint64_t synced_offset = 0;  // version 2 (0 from version 1)
+  std::uint8_t codec = kCodecNone;  // version 2: how the body is stored
+  std::uint32_t raw_bytes = 0;      // the records' size (= body_bytes with kCodecNone)
   bool seal = false;  // a seal (record_count and body_bytes are 0)
 };
 
 // Writes the `version` layout into `out` (room for kBatchHeaderBytes).
+// With kCodecNone raw bytes are written as body_bytes (h.raw_bytes unused).
 void EncodeBatchHeader(const BatchHeader& h, char* out, std::uint32_t version = kFormatVersion);
 // Decodes a batch header or a seal (h->seal tells which) of the `version`
 // layout from `in` (BatchHeaderBytes(version) bytes).

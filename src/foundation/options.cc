@@ -18,6 +18,32 @@ constexpr std::size_t kMinBatchBytes = 4096;
 constexpr std::size_t kMaxBufferedBytes = std::size_t{1} << 31;
 
 Status Bad(const std::string& what) { return Status::InvalidArgument("invalid option " + what); }
+
+// zstd levels 1-19 (0: its default; 20-22 need far more memory per shard);
+// lz4's acceleration 0-65537 (LZ4_ACCELERATION_MAX; 0 and 1: the default).
+// With no compression the level is not used.
+constexpr int kMaxZstdLevel = 19;
+constexpr int kMaxLz4Acceleration = 65537;
+
+Status ValidateCompression(const Options& o) {
+  const int level = o.compression_level;
+  switch (o.compression) {
+    case Compression::kNone: return Status::OK();
+    case Compression::kZstd:
+      if (level < 0 || level > kMaxZstdLevel) {
+        return Bad("compression_level: " + std::to_string(level) + " for zstd (0-" + std::to_string(kMaxZstdLevel) +
+                   "; 0: zstd's default)");
+      }
+      return Status::OK();
+    case Compression::kLz4:
+      if (level < 0 || level > kMaxLz4Acceleration) {
+        return Bad("compression_level: " + std::to_string(level) + " for lz4 (its acceleration, 0-" +
+                   std::to_string(kMaxLz4Acceleration) + ")");
+      }
+      return Status::OK();
+  }
+  return Bad("compression: unknown value " + std::to_string(static_cast<int>(o.compression)));
+}
 }  // namespace
 
 std::uint32_t Options::DefaultShardCount() {
@@ -96,6 +122,7 @@ Status ValidateOptions(const Options& o) {
     return Bad("max_batch_bytes: " + std::to_string(o.max_batch_bytes) + " exceeds max_buffered_bytes=" +
                std::to_string(o.max_buffered_bytes));
   }
+  if (Status s = ValidateCompression(o); !s.ok()) return s;
   if (o.backpressure_timeout.count() < 0) return Bad("backpressure_timeout: negative");
   if (o.retain_age->count() < 0) return Bad("retain_age: negative");
   if (o.slow_fsync_threshold.count() < 0) return Bad("slow_fsync_threshold: negative");

@@ -67,15 +67,19 @@ Result<bool> LiveShardCursor::ReadBatch() {
   auto b = file_->PRead(offset_ + batch_header_bytes_, bh.body_bytes, body_.data());
   if (!b.ok()) return b.status().WithContext("tailing " + path());
   if (*b < bh.body_bytes) return Stall("");
+  // A batch read while its pwrite is still landing (its CRC or records do
+  // not check out yet): whole next time.
+  const auto stall = [&](const std::string& why) {
+    records_.clear();
+    return Stall("batch at offset " + std::to_string(offset_) + " of " + path() + " does not check out" + why);
+  };
+  auto raw = decompressor_.Records(bh, body_.data());
+  if (!raw.ok()) return stall(": " + raw.status().message());
   std::size_t at = 0;
   for (std::uint32_t i = 0; i < bh.record_count; ++i) {
     format::RecordView rec;
     std::size_t used = 0;
-    // A batch read while its pwrite is still landing: whole next time.
-    if (!format::DecodeRecord(body_.data() + at, body_.size() - at, &rec, &used).ok()) {
-      records_.clear();
-      return Stall("batch at offset " + std::to_string(offset_) + " of " + path() + " does not check out");
-    }
+    if (!format::DecodeRecord(raw->data() + at, raw->size() - at, &rec, &used).ok()) return stall("");
     records_.push_back(rec);
     at += used;
   }

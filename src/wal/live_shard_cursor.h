@@ -19,6 +19,7 @@
 
 #include "shardwal/file_system.h"
 #include "shardwal/status.h"
+#include "src/foundation/batch_codec.h"
 #include "src/foundation/format.h"
 
 namespace shardwal {
@@ -68,7 +69,8 @@ class LiveShardCursor {
   std::uint32_t format_version_ = format::kFormatVersion;  // of the open segment
   std::size_t batch_header_bytes_ = format::kBatchHeaderBytes;
   format::BatchHeader batch_;
-  std::vector<char> body_;  // the current batch's records
+  std::vector<char> body_;  // the current batch as stored
+  BatchDecompressor decompressor_;  // a compressed batch's records (records_ view them)
   std::vector<format::RecordView> records_;
   std::size_t next_ = 0;
   std::string stalled_;

@@ -37,6 +37,7 @@ WalStats WalImpl::Stats() const {
     ShardStats s = shard->Stats();
     st.total.records += s.records;
     st.total.bytes += s.bytes;
+    st.total.uncompressed_bytes += s.uncompressed_bytes;
     st.total.batches += s.batches;
     st.total.writes += s.writes;
     st.total.fsyncs += s.fsyncs;

@@ -89,6 +89,8 @@ ShardConfig WalImpl::ShardConfigFor(std::uint32_t shard, const Manifest& manifes
   c.epoch_first_lsn = manifest.current().first_lsn;
   c.checkpoint_lsn = lifecycle_->checkpoint_cell();
   c.max_buffered_bytes = options_.max_buffered_bytes;
+  c.compression = options_.compression;
+  c.compression_level = options_.compression_level;
   c.per_shard_consistency = options_.consistency == Consistency::kPerShard;
   c.fs = options_.file_system.get();
   c.log = &log_;

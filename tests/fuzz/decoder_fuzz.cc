@@ -92,7 +92,14 @@ void FuzzDecoders(const std::string& in) {
       } else {
         FUZZ_CHECK(h.record_count >= 1 && h.first_lsn >= 1 && h.last_lsn >= h.first_lsn);
         FUZZ_CHECK(h.last_lsn - h.first_lsn >= h.record_count - 1);
-        FUZZ_CHECK(h.body_bytes >= std::uint64_t{h.record_count} * format::kRecordHeaderBytes);
+        FUZZ_CHECK(h.raw_bytes >= std::uint64_t{h.record_count} * format::kRecordHeaderBytes);
+      }
+      // Raw and stored sizes agree with the codec, within the cap.
+      if (h.codec == format::kCodecNone) {
+        FUZZ_CHECK(h.raw_bytes == h.body_bytes);
+      } else {
+        FUZZ_CHECK(version != 1 && !h.seal && h.body_bytes > format::kCompressedBodyCrcBytes);
+        FUZZ_CHECK(h.body_bytes < h.raw_bytes && h.raw_bytes <= format::kMaxCompressedRawBytes);
       }
       if (version == 1) FUZZ_CHECK(h.durable_lsn == kNoLsn && h.synced_offset == 0);
       char again[format::kBatchHeaderBytes];

@@ -2,7 +2,7 @@
 // Writes the seed corpus of segment_reader_fuzzer (tests/fuzz/corpus/):
 // small segments written by a real Wal (two shards, two epochs, every record
 // type, empty and non-empty tags and payloads, one- and multi-record
-// batches), a torn copy, damaged copies (synced bytes; unsynced bytes that
+// batches), lz4 and zstd compressed segments, a torn copy, damaged copies (synced bytes; unsynced bytes that
 // reached the disk out of order), lifecycle shapes and the MANIFEST. Each
 // seed is the fuzzer's config byte followed by the file (see
 // segment_reader_fuzzer.cc).
@@ -45,6 +45,45 @@ void Write(const std::filesystem::path& p, unsigned char config, const std::stri
 bool Check(const shardwal::Status& s) {
   if (!s.ok()) std::fprintf(stderr, "make_seed_corpus: %s\n", s.ToString().c_str());
   return s.ok();
+}
+
+// Compressed batches (Options::compression): one segment per codec, a few
+// multi-record batches of compressible text and one incompressible batch
+// stored raw. Seeds "seg-<codec>" (plain), "-fixup" (checksums fixed up,
+// the stored bytes' CRC included, so mutations of the compressed bytes
+// reach the decompressor) and "-torn".
+bool WriteCompressedSeeds(const std::filesystem::path& out) {
+  using namespace shardwal;
+  for (Compression c : {Compression::kLz4, Compression::kZstd}) {
+    char tmpl[] = "/tmp/shardwal-seeds-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) return false;
+    const std::string dir = tmpl;
+    Options o;
+    o.dir = dir;
+    o.num_shards = 1;
+    o.compression = c;
+    o.preallocation = Preallocation::kNone;
+    o.recycle_segments = 0;
+    auto wal = Wal::Open(o);
+    if (!Check(wal.status())) return false;
+    for (int b = 0; b < 3; ++b) {
+      std::vector<std::string> payloads;
+      for (int i = 0; i < 8; ++i) payloads.push_back("level=info msg=\"request served\" status=200 n=" + std::to_string(b * 8 + i));
+      std::vector<RecordSpec> batch;
+      for (const auto& p : payloads) batch.push_back(RecordSpec{"svc", p});
+      if (!Check((*wal)->AppendBatch(batch).status())) return false;
+    }
+    std::string noise(200, '\0');
+    for (std::size_t i = 0; i < noise.size(); ++i) noise[i] = static_cast<char>((i * 2654435761u) >> 13);
+    if (!Check((*wal)->Append("rnd", noise).status()) || !Check((*wal)->Close())) return false;
+    const std::string bytes = ReadAll(dir + "/shard-0/" + format::SegmentFileName(0, 1));
+    const std::string base = "seg-" + std::string(CompressionName(c));
+    Write(out / base, 0x00, bytes);
+    Write(out / (base + "-fixup"), 0x01, bytes);
+    Write(out / (base + "-torn"), 0x00, bytes.substr(0, bytes.size() - 90));
+    std::filesystem::remove_all(dir);
+  }
+  return true;
 }
 
 }  // namespace
@@ -158,6 +197,7 @@ int main(int argc, char** argv) {
   }
   Write(out / "manifest", 0x00, ReadAll(dir + "/MANIFEST"));
   std::filesystem::remove_all(dir);
+  if (!WriteCompressedSeeds(out)) return 1;
   std::printf("wrote %d segments' seeds and the MANIFEST to %s\n", n, out.c_str());
   return 0;
 }

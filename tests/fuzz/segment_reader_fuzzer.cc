@@ -11,9 +11,12 @@
 //   bits 1-3  SegmentReader read-ahead (see kReadAhead): small windows
 //             exercise the refill logic, results must not depend on it
 //   bits 4-6  fail the k-th PRead with an I/O error (0: never)
-//   bit 7     with bit 0: also set each version 2 batch header's raw-bytes
-//             field to its body bytes, so that a mutated body length is
-//             not rejected for that alone
+//   bit 7     with bit 0: also set each uncompressed version 2 batch
+//             header's raw-bytes field to its body bytes, so that a mutated
+//             body length is not rejected for that alone
+// A compressed batch's fix-up (bit 0) recomputes the CRC at the start of
+// its stored body, so that mutated compressed bytes and raw sizes reach
+// the decompressor (which must fail cleanly: Corruption, bounded memory).
 //
 // The segment file is read in whichever format version its header names
 // (1: 64-byte segment and 48-byte batch headers; 2: 96 and 72); the
@@ -146,11 +149,19 @@ void FixChecksums(std::string& f, bool fix_raw_bytes) {
   while (at != std::string::npos && at + hb <= f.size()) {
     char* h = f.data() + at;
     const std::uint64_t body = Get<std::uint32_t>(h + 8);
-    if (fix_raw_bytes && version != 1) Put<std::uint32_t>(h + 64, static_cast<std::uint32_t>(body));
+    const bool compressed = version != 1 && Get<std::uint8_t>(h + 68) != format::kCodecNone;
+    if (fix_raw_bytes && version != 1 && !compressed) Put<std::uint32_t>(h + 64, static_cast<std::uint32_t>(body));
     Put<std::uint32_t>(h + 4, crc32c::Value(h + 8, hb - 8));
     const std::uint64_t left = f.size() - at - hb;
     const std::size_t end = at + hb + static_cast<std::size_t>(std::min(body, left));
-    for (std::size_t r = at + hb; r + format::kRecordHeaderBytes <= end;) {
+    const std::size_t crc_bytes = format::kCompressedBodyCrcBytes;
+    if (compressed && body <= left && body > crc_bytes) {
+      // The records are inside the compressed bytes: only the stored
+      // bytes' CRC can be fixed.
+      char* stored = f.data() + at + hb;
+      Put<std::uint32_t>(stored, crc32c::Value(stored + crc_bytes, static_cast<std::size_t>(body) - crc_bytes));
+    }
+    for (std::size_t r = at + hb; !compressed && r + format::kRecordHeaderBytes <= end;) {
       char* p = f.data() + r;
       const std::size_t payload = Get<std::uint32_t>(p + 4), tag = Get<std::uint16_t>(p + 8);
       const std::size_t total = format::RecordBytes(tag, payload);

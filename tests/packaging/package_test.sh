@@ -105,10 +105,10 @@ for p in "shared $runtime_pkg" "shared libshardwal-dev" "static libshardwal-dev"
   copyright=$(dpkg-deb --fsys-tarfile "$(deb "$b" "$n")" | tar -xO "./usr/share/doc/$n/copyright") || true
   grep -q "Apache License" <<<"$copyright" || fail "$b $n: no Apache-2.0 /usr/share/doc/$n/copyright"
 done
-expect_field shared "$runtime_pkg" Depends "libisal2.*libstdc\+\+6.*libxxhash0"
+expect_field shared "$runtime_pkg" Depends "libisal2.*liblz4-1.*libstdc\+\+6.*libxxhash0.*libzstd1"
 expect_field shared libshardwal-dev Depends "^$runtime_pkg \(= $deb_version\)\$"
-expect_field static libshardwal-dev Depends "libisal-dev.*libxxhash-dev"
-expect_field static shardwal-tools Depends "libisal2.*libstdc\+\+6.*libxxhash0"
+expect_field static libshardwal-dev Depends "libisal-dev.*libxxhash-dev.*liblz4-dev.*libzstd-dev"
+expect_field static shardwal-tools Depends "libisal2.*liblz4-1.*libstdc\+\+6.*libxxhash0.*libzstd1"
 expect_no_field static shardwal-tools Depends "libshardwal"  # the CLI links it statically
 # (listings in variables: grep -q would close the pipe early, and pipefail fail it)
 runtime_files=$(dpkg-deb -c "$(deb shared "$runtime_pkg")")
@@ -168,7 +168,7 @@ done
 
 step "find_package with a dependency missing (static root: pkg-config finds only what is listed)"
 mkdir -p "$work/probe" "$work/pc-core" "$work/pc-none"
-for m in libisal libxxhash; do
+for m in libisal libxxhash liblz4 libzstd; do
   cp "$(pkg-config --variable=pcfiledir "$m")/$m.pc" "$work/pc-core/"
 done
 cat >"$work/probe/CMakeLists.txt" <<'PROBE'
