@@ -42,6 +42,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "bench/write_volume.h"
 #include "shardwal/status.h"
 #include "shardwal/types.h"
 
@@ -75,6 +76,10 @@ struct PeerResult {
   std::string note;             // what this peer does differently (printed under the table)
   double records_per_fsync = 0;  // records / fsyncs: how much one sync covered (0: no syncs counted)
   std::uint32_t shards = 0;      // shard logs used (shardwal, single-log); 0 for the others
+  // Device bytes per payload byte over the peer's whole run (open to
+  // close), split (bench/write_volume.h). Payload: what the peer was given
+  // (shardwal: tag + payload; rocksdb: key + value; naive: payload).
+  WriteVolume volume;
 };
 
 struct DeviceProbeResult {

@@ -219,6 +219,7 @@ Result<PeerResult> RunShardwalPeer(Peer peer, const Workload& w, const std::stri
   p.p99_us = b->p99_us;
   p.p999_us = b->p999_us;
   p.latency = b->latency;
+  p.volume = b->volume;
   const std::string common =
       " Records carry a global gap-free LSN, the tag and a CRC32C; one pwritev + fdatasync covers a whole batch "
       "(group commit) on preallocated, zero-filled segments (fdatasync writes no metadata).";
@@ -241,6 +242,7 @@ Result<PeerResult> RunShardwalPeer(Peer peer, const Workload& w, const std::stri
 }
 
 Result<PeerResult> RunNaivePeer(const Workload& w, const std::string& dir) {
+  const DeviceWriteCounter device;
   auto wal = NaiveWal::Open(dir + "/naive.wal");
   if (!wal.ok()) return wal.status();
   NaiveTarget target(**wal);
@@ -255,6 +257,11 @@ Result<PeerResult> RunNaivePeer(const Workload& w, const std::string& dir) {
   p.label = "naive (1 file + 1 mutex)";
   FillFromWriters(p, *wr, w);
   FillSyncs(p, (*wal)->fsyncs());
+  p.volume.measured = device.available();
+  p.volume.device_bytes = device.Bytes();
+  p.volume.payload_bytes = p.records * w.record_bytes;
+  p.volume.framing_bytes = p.records * kNaiveHeaderBytes;
+  p.volume.Finish();
   p.note =
       "One file, one std::mutex; per append one writev of an 8-byte header (length, CRC32C) + the payload, no LSN "
       "or tag. No preallocation: the file grows with every write, so each fdatasync also writes the file size.";
@@ -272,6 +279,7 @@ Result<PeerResult> RunNaivePeer(const Workload& w, const std::string& dir) {
 Result<PeerResult> RunRocksPeer(const Workload& w, const std::string& dir) {
   if (!HaveRocksDb()) return Status::NotSupported(std::string(kNoRocksDbMessage));
   const bool sync = w.wait_every <= 1 && w.durability == Durability::kGroup;
+  const DeviceWriteCounter device;
   RocksPeerOptions o;
   o.dir = dir;
   o.sync = sync;
@@ -288,6 +296,7 @@ Result<PeerResult> RunRocksPeer(const Workload& w, const std::string& dir) {
     if (Status s = (*db)->SyncWAL(); !s.ok()) return s.WithContext("rocksdb");  // untimed, as Close() is
   }
   const std::uint64_t syncs = (*db)->WalSyncs();
+  const std::uint64_t wal_bytes = (*db)->WalBytes();
   if (Status s = (*db)->Close(); !s.ok()) return s.WithContext("rocksdb");
   PeerResult p;
   p.peer = Peer::kRocksDb;
@@ -296,6 +305,12 @@ Result<PeerResult> RunRocksPeer(const Workload& w, const std::string& dir) {
             (sync ? " (sync=true)" : w.wait_every > 1 ? " (sync=false + SyncWAL)" : " (sync=false)");
   FillFromWriters(p, *wr, w);
   FillSyncs(p, syncs);
+  p.volume.measured = device.available();
+  p.volume.device_bytes = device.Bytes();
+  p.volume.payload_bytes = p.records * (kRocksKeyBytes + w.record_bytes);
+  // Its WAL's own framing; "other" holds the memtable flushes to SST files.
+  p.volume.framing_bytes = wal_bytes > p.volume.payload_bytes ? wal_bytes - p.volume.payload_bytes : 0;
+  p.volume.Finish();
   p.note = "RocksDB " + version + " DB::Put with a 16-byte key: it also fills a memtable (and flushes it to SST " +
            "files in the background when full), which a WAL does not. Concurrent writers are grouped by its " +
            "write-group leader, so one WAL write + sync can cover many. fsyncs: its WAL_FILE_SYNCED ticker.";

@@ -119,6 +119,10 @@ std::uint64_t RocksPeer::WalSyncs() const {
   return impl_->statistics ? impl_->statistics->getTickerCount(rocksdb::WAL_FILE_SYNCED) : 0;
 }
 
+std::uint64_t RocksPeer::WalBytes() const {
+  return impl_->statistics ? impl_->statistics->getTickerCount(rocksdb::WAL_FILE_BYTES) : 0;
+}
+
 Status RocksPeer::Close() {
   if (!impl_ || !impl_->db) return Status::OK();
   Status s = FromRocks(impl_->db->Close(), "Close " + impl_->dir);
@@ -157,6 +161,7 @@ Result<std::unique_ptr<RocksPeer>> RocksPeer::Open(const RocksPeerOptions&) {
 Status RocksPeer::Put(std::string_view, std::string_view) { return Status::NotSupported(std::string(kNoRocksDbMessage)); }
 Status RocksPeer::SyncWAL() { return Status::NotSupported(std::string(kNoRocksDbMessage)); }
 std::uint64_t RocksPeer::WalSyncs() const { return 0; }
+std::uint64_t RocksPeer::WalBytes() const { return 0; }
 Status RocksPeer::Close() { return Status::OK(); }
 Result<std::uint64_t> RocksPeer::MemtableEntries() const { return Status::NotSupported(std::string(kNoRocksDbMessage)); }
 Result<std::uint64_t> RocksPeer::LiveSstFiles() const { return Status::NotSupported(std::string(kNoRocksDbMessage)); }

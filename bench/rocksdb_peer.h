@@ -66,6 +66,9 @@ class RocksPeer {
   // The WAL_FILE_SYNCED ticker (syncs of the WAL, Put(sync=true) groups and
   // SyncWAL calls alike); 0 without RocksPeerOptions::statistics.
   std::uint64_t WalSyncs() const;
+  // The WAL_FILE_BYTES ticker: bytes written to the WAL (record framing
+  // included); 0 without RocksPeerOptions::statistics.
+  std::uint64_t WalBytes() const;
 
   // Closes the DB (with memtable_only: without flushing the memtable, so
   // the data stays in the WAL only). Idempotent.

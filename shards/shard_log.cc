@@ -164,6 +164,8 @@ ShardStats ShardLog::Stats() const {
   ShardStats s;
   s.records = records_.load(std::memory_order_relaxed);
   s.bytes = bytes_.load(std::memory_order_relaxed);
+  s.payload_bytes = payload_bytes_.load(std::memory_order_relaxed);
+  s.preparation_bytes = config_.segment_set->preparation_bytes();
   s.batches = batches_.load(std::memory_order_relaxed);
   s.writes = writes_.load(std::memory_order_relaxed);
   s.fsyncs = fsyncs_.load(std::memory_order_relaxed);
@@ -317,6 +319,10 @@ Status ShardLog::WriteBatch(bool sync) {
     BatchBuffer::Seal(batch, BatchBuffer::Stamp{commit_time, *seq, durable, segments_.synced_offset()});
     segments_.Queue(batch.header, body, batch.last_lsn, commit_time);
     bytes_.fetch_add(format::kBatchHeaderBytes + body.size(), std::memory_order_relaxed);
+    // Every record header is the same size, so the user's bytes (tag +
+    // payload) are the body less them: counted here, once per batch.
+    payload_bytes_.fetch_add(body.size() - std::size_t{batch.records} * format::kRecordHeaderBytes,
+                             std::memory_order_relaxed);
     batches_.fetch_add(1, std::memory_order_relaxed);
     batch_records_.Record(batch.records);
     batch_bytes_.Record(format::kBatchHeaderBytes + body.size());
