@@ -290,7 +290,7 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
   }
 
   // Device bytes from here to the end of Close (bench/write_volume.h).
-  const DeviceWriteCounter device;
+  const DeviceWriteCounter device(dir->path());
   auto opened = Wal::Open(opt);
   if (!opened.ok()) return opened.status();
   std::unique_ptr<Wal> wal = std::move(*opened);
@@ -472,6 +472,7 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
   r.compression_level = c.compression_level;
   r.throttle_mbps = c.throttle_mbps;
   r.volume = WalWriteVolume(stats, device_bytes);
+  if (device_bytes) r.volume.source = device.source();
   r.durability = c.durability;
   r.wait_every = c.wait_every;
   r.rate = c.rate;

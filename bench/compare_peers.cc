@@ -242,7 +242,7 @@ Result<PeerResult> RunShardwalPeer(Peer peer, const Workload& w, const std::stri
 }
 
 Result<PeerResult> RunNaivePeer(const Workload& w, const std::string& dir) {
-  const DeviceWriteCounter device;
+  const DeviceWriteCounter device(dir);
   auto wal = NaiveWal::Open(dir + "/naive.wal");
   if (!wal.ok()) return wal.status();
   NaiveTarget target(**wal);
@@ -258,6 +258,7 @@ Result<PeerResult> RunNaivePeer(const Workload& w, const std::string& dir) {
   FillFromWriters(p, *wr, w);
   FillSyncs(p, (*wal)->fsyncs());
   p.volume.measured = device.available();
+  p.volume.source = device.source();
   p.volume.device_bytes = device.Bytes();
   p.volume.payload_bytes = p.records * w.record_bytes;
   p.volume.framing_bytes = p.records * kNaiveHeaderBytes;
@@ -279,7 +280,7 @@ Result<PeerResult> RunNaivePeer(const Workload& w, const std::string& dir) {
 Result<PeerResult> RunRocksPeer(const Workload& w, const std::string& dir) {
   if (!HaveRocksDb()) return Status::NotSupported(std::string(kNoRocksDbMessage));
   const bool sync = w.wait_every <= 1 && w.durability == Durability::kGroup;
-  const DeviceWriteCounter device;
+  const DeviceWriteCounter device(dir);
   RocksPeerOptions o;
   o.dir = dir;
   o.sync = sync;
@@ -306,6 +307,7 @@ Result<PeerResult> RunRocksPeer(const Workload& w, const std::string& dir) {
   FillFromWriters(p, *wr, w);
   FillSyncs(p, syncs);
   p.volume.measured = device.available();
+  p.volume.source = device.source();
   p.volume.device_bytes = device.Bytes();
   p.volume.payload_bytes = p.records * (kRocksKeyBytes + w.record_bytes);
   // Its WAL's own framing; "other" holds the memtable flushes to SST files.
