@@ -31,7 +31,7 @@ const PeerResult* ShardwalResult(const CompareReport& report) {
 
 // Device bytes per payload byte, per peer (bench/write_volume.h).
 void PrintCompareVolume(std::ostream& out, const CompareReport& report) {
-  out << "write amplification (device bytes / payload bytes, /proc/self/io over each peer's run):\n";
+  out << "write amplification (device bytes / payload bytes over each peer's run, from open to close):\n";
   for (const PeerResult& r : report.results) {
     const WriteVolume& v = r.volume;
     if (!v.measured || v.payload_bytes == 0) {
