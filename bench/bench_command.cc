@@ -68,7 +68,9 @@ constexpr const char* kSingleRunOnly[] = {"--records",    "--routing",          
                                           "--http",       "--http-address",     "--http-linger",
                                           "--allow-group-access", "--rate",         "--ship",         "--stream",
                                           "--ship-probe",         "--ship-probe-seconds", "--ship-catchup-timeout",
-                                          "--payload", "--compression", "--compression-level", "--throttle-mbps"};
+                                          "--throttle-mbps"};
+// Flags --compare takes and --sweep does not (its runs are fixed records, uncompressed).
+constexpr const char* kCompareOnly[] = {"--payload", "--compression", "--compression-level"};
 // Flags --sweep takes from its own axes instead.
 constexpr const char* kSweepAxes[][2] = {{"--writers", "--sweep-writers"},
                                          {"--shards", "--sweep-shards"},
@@ -76,6 +78,13 @@ constexpr const char* kSweepAxes[][2] = {{"--writers", "--sweep-writers"},
                                          {"--durability", "--sweep-durability"},
                                          {"--wait-every", "--sweep-wait-every"},
                                          {"--peers", "--sweep-peers"}};
+
+// A time-series point is one line: no --record-bytes with it.
+void CheckPayloadFlags(const BenchFlags& f, PayloadKind payload) {
+  if (payload == PayloadKind::kTimeSeries && f.cmd->get_option("--record-bytes")->count() != 0) {
+    throw CLI::ValidationError("--record-bytes does not apply to --payload timeseries (a point is one line)");
+  }
+}
 
 void RunCompareCommand(const BenchFlags& f) {
   const BenchConfig& b = f.config;
@@ -87,6 +96,10 @@ void RunCompareCommand(const BenchFlags& f) {
   c.workload.seconds = f.seconds_opt->count() != 0 ? b.seconds : 3.0;
   c.workload.shards = b.shards;
   if (f.cmd->get_option("--tags")->count() != 0) c.workload.tags = b.tags;  // else the Workload default
+  c.workload.payload = *ParsePayloadKind(f.payload);  // IsMember checked them
+  c.workload.compression = *ParseCompression(f.compression);
+  c.workload.compression_level = b.compression_level;
+  CheckPayloadFlags(f, c.workload.payload);
   c.peers = ParsePeers(f.peers, "--peers");
   c.probe = !f.no_probe;
   c.probe_seconds = f.probe_seconds;
@@ -116,6 +129,9 @@ void RunCompareCommand(const BenchFlags& f) {
 }
 
 void RunSweepCommand(const BenchFlags& f) {
+  for (const char* name : kCompareOnly) {
+    if (f.cmd->get_option(name)->count() != 0) throw CLI::ValidationError(std::string(name) + " does not apply to --sweep");
+  }
   for (const auto& [plain, axis] : kSweepAxes) {
     if (f.cmd->get_option(plain)->count() != 0) {
       throw CLI::ValidationError(std::string(plain) + " does not apply to --sweep (use " + axis + ")");
@@ -206,9 +222,7 @@ void RunBenchCommand(const BenchFlags& f) {
   c.routing = *ParseRouting(f.routing);
   c.payload = *ParsePayloadKind(f.payload);
   c.compression = *ParseCompression(f.compression);
-  if (c.payload == PayloadKind::kTimeSeries && f.cmd->get_option("--record-bytes")->count() != 0) {
-    throw CLI::ValidationError("--record-bytes does not apply to --payload timeseries (a point is one line)");
-  }
+  CheckPayloadFlags(f, c.payload);
   if (f.preallocation_opt->count() != 0) c.preallocation = *ParsePreallocation(f.preallocation);
   if (f.recycle_opt->count() != 0) c.recycle_segments = f.recycle;
   if (f.http_opt->count() != 0) c.http_port = f.http_port;

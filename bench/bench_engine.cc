@@ -170,17 +170,21 @@ void RunWriter(Shared& sh, std::uint32_t id, std::uint64_t quota, WriterState& s
 
 }  // namespace
 
-std::string_view PayloadKindName(PayloadKind k) {
-  return k == PayloadKind::kTimeSeries ? "timeseries" : "fixed";
-}
-
-std::optional<PayloadKind> ParsePayloadKind(std::string_view s) {
-  if (s == "fixed") return PayloadKind::kFixed;
-  if (s == "timeseries") return PayloadKind::kTimeSeries;
-  return std::nullopt;
-}
-
 // ---- the engine ---------------------------------------------------------------------
+
+Status ValidateCompression(Compression compression, int level) {
+  if (compression == Compression::kNone && level != 0) {
+    return Status::InvalidArgument("compression-level: " + std::to_string(level) + " needs --compression lz4 or zstd");
+  }
+  if (compression == Compression::kZstd && (level < 0 || level > 19)) {
+    return Status::InvalidArgument("compression-level: " + std::to_string(level) + " (zstd: 1..19, 0 = its default 3)");
+  }
+  if (compression == Compression::kLz4 && (level < 0 || level > 65537)) {
+    return Status::InvalidArgument("compression-level: " + std::to_string(level) +
+                                   " (lz4: the acceleration, 0..65537; 0 or 1 = its default)");
+  }
+  return Status::OK();
+}
 
 Status ValidateBenchConfig(const BenchConfig& c) {
   if (c.shards > kMaxShards) return Status::InvalidArgument("shards: " + std::to_string(c.shards) + " (max 256)");
@@ -215,18 +219,7 @@ Status ValidateBenchConfig(const BenchConfig& c) {
     return Status::InvalidArgument("recycle: " + std::to_string(*c.recycle_segments) + " (max " +
                                    std::to_string(kMaxRecycle) + ")");
   }
-  if (c.compression == Compression::kNone && c.compression_level != 0) {
-    return Status::InvalidArgument("compression-level: " + std::to_string(c.compression_level) +
-                                   " needs --compression lz4 or zstd");
-  }
-  if (c.compression == Compression::kZstd && (c.compression_level < 0 || c.compression_level > 19)) {
-    return Status::InvalidArgument("compression-level: " + std::to_string(c.compression_level) +
-                                   " (zstd: 1..19, 0 = its default 3)");
-  }
-  if (c.compression == Compression::kLz4 && (c.compression_level < 0 || c.compression_level > 65537)) {
-    return Status::InvalidArgument("compression-level: " + std::to_string(c.compression_level) +
-                                   " (lz4: the acceleration, 0..65537; 0 or 1 = its default)");
-  }
+  if (Status s = ValidateCompression(c.compression, c.compression_level); !s.ok()) return s;
   if (!(c.throttle_mbps >= 0) || c.throttle_mbps > 1e6) {
     return Status::InvalidArgument("throttle-mbps: " + std::to_string(c.throttle_mbps) + " (must be 0..1e6)");
   }

@@ -17,6 +17,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "bench/ship_bench.h"
+#include "bench/timeseries_payload.h"
 #include "bench/write_volume.h"
 #include "shardwal/logging.h"
 #include "shardwal/status.h"
@@ -25,13 +26,6 @@
 namespace shardwal::tools {
 
 struct BenchResult;
-
-// What the writers append: fixed-size pseudo-random records (bench/payload.h)
-// or time-series points (bench/timeseries_payload.h: InfluxDB line protocol
-// of TSBS cpu-only, tagged by host).
-enum class PayloadKind : std::uint8_t { kFixed, kTimeSeries };
-std::string_view PayloadKindName(PayloadKind k);  // "fixed", "timeseries"
-std::optional<PayloadKind> ParsePayloadKind(std::string_view s);
 
 struct BenchConfig {
   // WAL directory. Empty: a fresh mkdtemp directory (shardwal-bench-XXXXXX
@@ -111,6 +105,9 @@ struct BenchConfig {
   // (so a summary can be printed while the dashboard still serves).
   std::function<void(const BenchResult&)> on_result;
 };
+
+// --compression-level against --compression: InvalidArgument naming them, or OK.
+Status ValidateCompression(Compression compression, int level);
 
 // InvalidArgument naming the bad field, or OK. RunBench checks it too.
 Status ValidateBenchConfig(const BenchConfig& config);

@@ -50,9 +50,17 @@ void PrintCompareVolume(std::ostream& out, const CompareReport& report) {
 
 void PrintCompareTable(std::ostream& out, const CompareReport& report) {
   const Workload& w = report.workload;
-  out << "workload: " << w.writers << " writers, " << w.record_bytes << "-byte records, durability "
+  out << "workload: " << w.writers << " writers, "
+      << (w.payload == PayloadKind::kTimeSeries ? std::string("time-series points")
+                                                : std::to_string(w.record_bytes) + "-byte records")
+      << ", durability "
       << DurabilityName(w.durability) << ", " << WaitingText(w) << ", " << Fixed(w.seconds, 1)
-      << " s per peer, tag routing over " << w.tags << " tags\n";
+      << " s per peer, tag routing over " << w.tags << " tags";
+  if (w.payload == PayloadKind::kTimeSeries) out << ", time-series points (TSBS cpu-only, " << w.tags << " hosts)";
+  if (w.compression != Compression::kNone) {
+    out << ", compression " << CompressionName(w.compression) << " (level " << w.compression_level << ")";
+  }
+  out << '\n';
   const std::optional<DeviceProbeResult>& probe = report.probe;
   if (probe) {
     out << "device probe (" << probe->dir << ", " << Fixed(probe->seconds, 1) << " s): 4 KiB pwrite + fdatasync "
@@ -125,7 +133,10 @@ nlohmann::json CompareReportToJson(const CompareReport& report) {
                    {"wait_every", w.wait_every},
                    {"seconds", w.seconds},
                    {"shards", w.shards},
-                   {"tags", w.tags}};
+                   {"tags", w.tags},
+                   {"payload", std::string(PayloadKindName(w.payload))},
+                   {"compression", std::string(CompressionName(w.compression))},
+                   {"compression_level", w.compression_level}};
   if (report.probe) {
     j["probe"] = DeviceProbeToJson(*report.probe);
   } else {

@@ -87,6 +87,7 @@ Result<std::unique_ptr<RocksPeer>> RocksPeer::Open(const RocksPeerOptions& o) {
     opt.avoid_flush_during_recovery = true;   // reopen replays into a memtable and keeps it there
   }
   opt.compression = rocksdb::kNoCompression;
+  if (o.wal_compression_zstd) opt.wal_compression = rocksdb::kZSTD;
   auto impl = std::make_unique<Impl>();
   if (o.statistics) {
     impl->statistics = rocksdb::CreateDBStatistics();

@@ -45,6 +45,8 @@ struct RocksPeerOptions {
   // Collect rocksdb::Statistics tickers (cheapest level: no histograms or
   // timers), so WalSyncs() can count the WAL's syncs.
   bool statistics = false;
+  // DBOptions::wal_compression = kZSTD (the only codec its WAL takes).
+  bool wal_compression_zstd = false;
 };
 
 class RocksPeer {

@@ -53,6 +53,14 @@ char* Put(char* out, std::string_view s) {
 
 std::string TimeSeriesHostName(std::uint32_t n) { return "host_" + std::to_string(n); }
 
+std::string_view PayloadKindName(PayloadKind k) { return k == PayloadKind::kTimeSeries ? "timeseries" : "fixed"; }
+
+std::optional<PayloadKind> ParsePayloadKind(std::string_view s) {
+  if (s == "fixed") return PayloadKind::kFixed;
+  if (s == "timeseries") return PayloadKind::kTimeSeries;
+  return std::nullopt;
+}
+
 TimeSeriesPoints::TimeSeriesPoints(std::uint32_t writer, std::uint32_t writers, std::uint32_t hosts,
                                    std::uint64_t interval_ns)
     : interval_ns_(interval_ns), rng_(WriterSeed(writer)) {
@@ -61,6 +69,7 @@ TimeSeriesPoints::TimeSeriesPoints(std::uint32_t writer, std::uint32_t writers, 
     // A host's tags depend on its number only, whichever writer owns it.
     std::uint64_t host_rng = WriterSeed(h) ^ 0xC2B2AE3D27D4EB4Full;
     Host host;
+    host.number = h;
     host.name = TimeSeriesHostName(h);
     host.prefix = HostPrefix(host.name, host_rng);
     for (std::uint16_t& v : host.tenths) v = static_cast<std::uint16_t>(PickBelow(host_rng, 1001));
@@ -88,7 +97,7 @@ TimeSeriesPoints::Point TimeSeriesPoints::Next() {
   *out++ = ' ';
   out = std::to_chars(out, end, h.timestamp_ns).ptr;
   h.timestamp_ns += interval_ns_;
-  return Point{h.name, std::string_view(line_.data(), static_cast<std::size_t>(out - line_.data()))};
+  return Point{h.number, h.name, std::string_view(line_.data(), static_cast<std::size_t>(out - line_.data()))};
 }
 
 }  // namespace shardwal::tools

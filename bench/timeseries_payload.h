@@ -21,11 +21,18 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace shardwal::tools {
+
+// What benchmark writers append: fixed-size pseudo-random records
+// (bench/payload.h) or these time-series points.
+enum class PayloadKind : std::uint8_t { kFixed, kTimeSeries };
+std::string_view PayloadKindName(PayloadKind k);  // "fixed", "timeseries"
+std::optional<PayloadKind> ParsePayloadKind(std::string_view s);
 
 class TimeSeriesPoints {
  public:
@@ -42,6 +49,7 @@ class TimeSeriesPoints {
                    std::uint64_t interval_ns = kDefaultIntervalNs);
 
   struct Point {
+    std::uint32_t host = 0;  // its number: tag == "host_<host>"
     std::string_view tag;   // the hostname
     std::string_view line;  // the line protocol text (no trailing newline)
   };
@@ -54,6 +62,7 @@ class TimeSeriesPoints {
 
  private:
   struct Host {
+    std::uint32_t number = 0;
     std::string name;    // "host_12"
     std::string prefix;  // "cpu,hostname=host_12,...,service_environment=staging "
     std::array<std::uint16_t, kFields> tenths{};  // the fields, in tenths (0..1000)
