@@ -32,6 +32,8 @@ struct BenchFlags {
   BenchConfig config;
   std::string durability = "group";
   std::string routing = "tag";
+  std::string payload = "fixed";
+  std::string compression = "none";
   bool json = false;
   // Segment lifecycle flags: given or not (unset: the library default).
   std::string preallocation;
@@ -65,7 +67,10 @@ constexpr const char* kSingleRunOnly[] = {"--records",    "--routing",          
                                           "--recycle",    "--segment-bytes",    "--checkpoint-every",
                                           "--http",       "--http-address",     "--http-linger",
                                           "--allow-group-access", "--rate",         "--ship",         "--stream",
-                                          "--ship-probe",         "--ship-probe-seconds", "--ship-catchup-timeout"};
+                                          "--ship-probe",         "--ship-probe-seconds", "--ship-catchup-timeout",
+                                          "--throttle-mbps"};
+// Flags --compare takes and --sweep does not (its runs are fixed records, uncompressed).
+constexpr const char* kCompareOnly[] = {"--payload", "--compression", "--compression-level"};
 // Flags --sweep takes from its own axes instead.
 constexpr const char* kSweepAxes[][2] = {{"--writers", "--sweep-writers"},
                                          {"--shards", "--sweep-shards"},
@@ -73,6 +78,13 @@ constexpr const char* kSweepAxes[][2] = {{"--writers", "--sweep-writers"},
                                          {"--durability", "--sweep-durability"},
                                          {"--wait-every", "--sweep-wait-every"},
                                          {"--peers", "--sweep-peers"}};
+
+// A time-series point is one line: no --record-bytes with it.
+void CheckPayloadFlags(const BenchFlags& f, PayloadKind payload) {
+  if (payload == PayloadKind::kTimeSeries && f.cmd->get_option("--record-bytes")->count() != 0) {
+    throw CLI::ValidationError("--record-bytes does not apply to --payload timeseries (a point is one line)");
+  }
+}
 
 void RunCompareCommand(const BenchFlags& f) {
   const BenchConfig& b = f.config;
@@ -84,6 +96,10 @@ void RunCompareCommand(const BenchFlags& f) {
   c.workload.seconds = f.seconds_opt->count() != 0 ? b.seconds : 3.0;
   c.workload.shards = b.shards;
   if (f.cmd->get_option("--tags")->count() != 0) c.workload.tags = b.tags;  // else the Workload default
+  c.workload.payload = *ParsePayloadKind(f.payload);  // IsMember checked them
+  c.workload.compression = *ParseCompression(f.compression);
+  c.workload.compression_level = b.compression_level;
+  CheckPayloadFlags(f, c.workload.payload);
   c.peers = ParsePeers(f.peers, "--peers");
   c.probe = !f.no_probe;
   c.probe_seconds = f.probe_seconds;
@@ -113,6 +129,9 @@ void RunCompareCommand(const BenchFlags& f) {
 }
 
 void RunSweepCommand(const BenchFlags& f) {
+  for (const char* name : kCompareOnly) {
+    if (f.cmd->get_option(name)->count() != 0) throw CLI::ValidationError(std::string(name) + " does not apply to --sweep");
+  }
   for (const auto& [plain, axis] : kSweepAxes) {
     if (f.cmd->get_option(plain)->count() != 0) {
       throw CLI::ValidationError(std::string(plain) + " does not apply to --sweep (use " + axis + ")");
@@ -201,6 +220,9 @@ void RunBenchCommand(const BenchFlags& f) {
   BenchConfig c = f.config;
   c.durability = *ParseDurability(f.durability);  // IsMember checked them
   c.routing = *ParseRouting(f.routing);
+  c.payload = *ParsePayloadKind(f.payload);
+  c.compression = *ParseCompression(f.compression);
+  CheckPayloadFlags(f, c.payload);
   if (f.preallocation_opt->count() != 0) c.preallocation = *ParsePreallocation(f.preallocation);
   if (f.recycle_opt->count() != 0) c.recycle_segments = f.recycle;
   if (f.http_opt->count() != 0) c.http_port = f.http_port;
@@ -258,6 +280,30 @@ void AddBenchCommand(CLI::App& app) {
   cmd->add_option("--records", c.records, "Total records over all writers (split evenly) instead of --seconds")
       ->check(Positive())
       ->excludes(seconds);
+  cmd->add_option("--payload", flags->payload,
+                  "What the records hold: fixed (--record-bytes pseudo-random bytes) or timeseries (TSBS cpu-only "
+                  "points as InfluxDB line protocol, ~350 bytes: host tags, 10 float fields, increasing "
+                  "timestamps; the --tags are the hosts, and a point's tag is its host)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fixed", "timeseries"}));
+  CLI::Option* compression =
+      cmd->add_option("--compression", flags->compression,
+                      "Options::compression: batch bodies compressed by the flush threads (none, lz4, zstd)")
+          ->capture_default_str()
+          ->check(CLI::IsMember({"none", "lz4", "zstd"}));
+  cmd->add_option("--compression-level", c.compression_level,
+                  "Options::compression_level: zstd's level (1..19, 0 = its default 3) or lz4's acceleration "
+                  "(0 or 1 = the default; higher is faster and compresses less)")
+      ->type_name("N")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65537))
+      ->needs(compression);
+  cmd->add_option("--throttle-mbps", c.throttle_mbps,
+                  "Emulate a slower volume: the WAL's writes pass through a token bucket of this many MB/s "
+                  "(10^6 bytes; all shards and the segment preparation share it). 0: not throttled")
+      ->type_name("MB_PER_S")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e6));
   cmd->add_option("--durability", flags->durability,
                   "none: never synced for its own sake; async: synced in the background, appends do not wait; "
                   "group: each append returns once durable (group commit)")

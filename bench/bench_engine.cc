@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <system_error>
 #include <thread>
@@ -25,6 +26,8 @@
 #include "bench/latency_histogram.h"
 #include "bench/payload.h"
 #include "bench/scratch_dir.h"
+#include "bench/throttled_file_system.h"
+#include "bench/timeseries_payload.h"
 #include "bench/writer_gate.h"
 #include "shardwal/http_endpoint.h"
 #include "shardwal/options.h"
@@ -60,6 +63,7 @@ constexpr std::uint64_t kAsyncSampleEvery = 16;
 struct alignas(64) WriterState {
   LatencyHistogram latency;
   std::uint64_t appended = 0;
+  std::uint64_t payload_bytes = 0;  // of the records appended (tags excluded)
 };
 
 // Writer `id`: appends `quota` records (0: until the deadline). Everything
@@ -68,6 +72,11 @@ void RunWriter(Shared& sh, std::uint32_t id, std::uint64_t quota, WriterState& s
   const BenchConfig& c = *sh.config;
   std::uint64_t rng = WriterSeed(id);
   std::string payload = MakePayload(c.record_bytes, rng);
+  const bool timeseries = c.payload == PayloadKind::kTimeSeries;
+  // Time-series points: this writer's hosts (tags i, i + W, ...), their
+  // lines formatted into the generator's own buffer.
+  std::optional<TimeSeriesPoints> points;
+  if (timeseries) points.emplace(id, c.writers, c.tags);
 
   // Tag routing: with at least as many tags as writers, writer i owns tags
   // i, i + W, i + 2W, ... (so each tag has one writer and its records stay
@@ -86,7 +95,14 @@ void RunWriter(Shared& sh, std::uint32_t id, std::uint64_t quota, WriterState& s
   AppendOptions append_options;
   if (pipelined) append_options.durability = Durability::kAsync;
   auto append = [&](std::uint64_t seq) -> Result<Lsn> {
+    if (timeseries) {
+      const TimeSeriesPoints::Point p = points->Next();
+      st.payload_bytes += p.line.size();
+      return c.routing == Routing::kTag ? sh.wal->Append(p.tag, p.line, append_options)
+                                        : sh.wal->Append(p.line, append_options);
+    }
     StampSequence(payload, seq);
+    st.payload_bytes += payload.size();
     return ntags != 0 ? sh.wal->Append(tags[PickBelow(rng, ntags)], payload, append_options)
                       : sh.wal->Append(payload, append_options);
   };
@@ -156,6 +172,20 @@ void RunWriter(Shared& sh, std::uint32_t id, std::uint64_t quota, WriterState& s
 
 // ---- the engine ---------------------------------------------------------------------
 
+Status ValidateCompression(Compression compression, int level) {
+  if (compression == Compression::kNone && level != 0) {
+    return Status::InvalidArgument("compression-level: " + std::to_string(level) + " needs --compression lz4 or zstd");
+  }
+  if (compression == Compression::kZstd && (level < 0 || level > 19)) {
+    return Status::InvalidArgument("compression-level: " + std::to_string(level) + " (zstd: 1..19, 0 = its default 3)");
+  }
+  if (compression == Compression::kLz4 && (level < 0 || level > 65537)) {
+    return Status::InvalidArgument("compression-level: " + std::to_string(level) +
+                                   " (lz4: the acceleration, 0..65537; 0 or 1 = its default)");
+  }
+  return Status::OK();
+}
+
 Status ValidateBenchConfig(const BenchConfig& c) {
   if (c.shards > kMaxShards) return Status::InvalidArgument("shards: " + std::to_string(c.shards) + " (max 256)");
   if (c.writers < 1 || c.writers > kMaxWriters) {
@@ -188,6 +218,10 @@ Status ValidateBenchConfig(const BenchConfig& c) {
   if (c.recycle_segments && *c.recycle_segments > kMaxRecycle) {
     return Status::InvalidArgument("recycle: " + std::to_string(*c.recycle_segments) + " (max " +
                                    std::to_string(kMaxRecycle) + ")");
+  }
+  if (Status s = ValidateCompression(c.compression, c.compression_level); !s.ok()) return s;
+  if (!(c.throttle_mbps >= 0) || c.throttle_mbps > 1e6) {
+    return Status::InvalidArgument("throttle-mbps: " + std::to_string(c.throttle_mbps) + " (must be 0..1e6)");
   }
   if (const std::string why = ScratchDir::Unusable(c.dir, ""); !why.empty()) {
     return Status::InvalidArgument("dir: " + why);
@@ -235,13 +269,21 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
   if (c.recycle_segments) opt.recycle_segments = *c.recycle_segments;
   opt.publish_watermark = c.publish_watermark;
   if (c.segment_bytes != 0) opt.segment_bytes = c.segment_bytes;
+  opt.compression = c.compression;
+  opt.compression_level = c.compression_level;
+  if (c.throttle_mbps > 0) {
+    opt.file_system = std::make_shared<ThrottledFileSystem>(FileSystem::Default(), c.throttle_mbps * 1e6);
+  }
   // Room for the largest record (tag + payload) and a few of them buffered.
-  const std::size_t record_max = c.record_bytes + 64;
+  const std::size_t record_max =
+      (c.payload == PayloadKind::kTimeSeries ? TimeSeriesPoints::kMaxLineBytes : c.record_bytes) + 64;
   if (record_max > opt.max_record_bytes) {
     opt.max_record_bytes = static_cast<std::uint32_t>(record_max);
     opt.max_buffered_bytes = std::max(opt.max_buffered_bytes, 4 * (record_max + 64));
   }
 
+  // Device bytes from here to the end of Close (bench/write_volume.h).
+  const DeviceWriteCounter device(dir->path());
   auto opened = Wal::Open(opt);
   if (!opened.ok()) return opened.status();
   std::unique_ptr<Wal> wal = std::move(*opened);
@@ -361,6 +403,8 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
   const Clock::time_point close_start = Clock::now();
   const Status close_status = wal->Close();
   const Clock::time_point close_end = Clock::now();
+  const std::optional<std::uint64_t> device_bytes =
+      device.available() ? std::optional<std::uint64_t>(device.Bytes()) : std::nullopt;
   {
     Status failed = !start_error.ok()     ? start_error
                     : !sh.FirstError().ok() ? sh.FirstError()
@@ -377,12 +421,13 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
   for (const WriterState& st : states) {
     latency.Merge(st.latency);
     r.records += st.appended;
+    r.appended_payload_bytes += st.payload_bytes;
   }
   const WalStats stats = wal->Stats();
   r.seconds = Secs(end - start);
   r.close_seconds = Secs(close_end - close_start);
   r.records_per_s = Div(static_cast<double>(r.records), r.seconds);
-  r.mb_per_s = Div(static_cast<double>(r.records) * static_cast<double>(c.record_bytes), r.seconds) / 1e6;
+  r.mb_per_s = Div(static_cast<double>(r.appended_payload_bytes), r.seconds) / 1e6;
   r.batches = stats.total.batches;
   r.writes = stats.total.writes;
   r.fsyncs = stats.total.fsyncs;
@@ -415,6 +460,12 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
   r.shards = wal->num_shards();
   r.writers = c.writers;
   r.record_bytes = c.record_bytes;
+  r.payload = c.payload;
+  r.compression = c.compression;
+  r.compression_level = c.compression_level;
+  r.throttle_mbps = c.throttle_mbps;
+  r.volume = WalWriteVolume(stats, device_bytes);
+  if (device_bytes) r.volume.source = device.source();
   r.durability = c.durability;
   r.wait_every = c.wait_every;
   r.rate = c.rate;

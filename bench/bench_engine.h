@@ -12,10 +12,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json_fwd.hpp>
 
 #include "bench/ship_bench.h"
+#include "bench/timeseries_payload.h"
+#include "bench/write_volume.h"
 #include "shardwal/logging.h"
 #include "shardwal/status.h"
 #include "shardwal/types.h"
@@ -32,7 +35,18 @@ struct BenchConfig {
   bool keep = false;
   std::uint32_t shards = 0;  // 0: Options::DefaultShardCount()
   std::uint32_t writers = 4;
-  std::size_t record_bytes = 100;  // payload bytes per record
+  std::size_t record_bytes = 100;  // payload bytes per record (PayloadKind::kFixed)
+  // kTimeSeries: each record is one point (about 350 bytes) of a host; the
+  // hosts are the `tags` (host_0 .. host_<tags-1>, writer i owns i, i + W,
+  // ...), and with routing kTag a point's tag is its host.
+  PayloadKind payload = PayloadKind::kFixed;
+  // Options::compression and compression_level of the WAL.
+  Compression compression = Compression::kNone;
+  int compression_level = 0;
+  // > 0: the WAL's writes go through a ThrottledFileSystem
+  // (bench/throttled_file_system.h) passing at most this many MB/s
+  // (10^6 bytes), to emulate a slower volume. 0: the real file system.
+  double throttle_mbps = 0;
   // Run for `seconds`, or until `records` records (in total, split evenly
   // over the writers) are appended when records > 0.
   double seconds = 5.0;
@@ -92,6 +106,9 @@ struct BenchConfig {
   std::function<void(const BenchResult&)> on_result;
 };
 
+// --compression-level against --compression: InvalidArgument naming them, or OK.
+Status ValidateCompression(Compression compression, int level);
+
 // InvalidArgument naming the bad field, or OK. RunBench checks it too.
 Status ValidateBenchConfig(const BenchConfig& config);
 
@@ -100,7 +117,8 @@ struct BenchResult {
   double seconds = 0;          // writers' wall time (Close() excluded)
   double close_seconds = 0;    // time spent in Close() afterwards
   double records_per_s = 0;
-  double mb_per_s = 0;         // payload bytes, 10^6 bytes per MB
+  double mb_per_s = 0;         // payload bytes (tags excluded), 10^6 bytes per MB
+  std::uint64_t appended_payload_bytes = 0;  // the payloads the writers appended (tags excluded)
   std::uint64_t batches = 0;   // WalStats::total.batches after Close
   std::uint64_t writes = 0;    // WalStats::total.writes (pwritev calls)
   std::uint64_t fsyncs = 0;    // WalStats::total.fsyncs after Close
@@ -132,6 +150,13 @@ struct BenchResult {
   std::uint32_t shards = 0;
   std::uint32_t writers = 0;
   std::size_t record_bytes = 0;
+  PayloadKind payload = PayloadKind::kFixed;
+  Compression compression = Compression::kNone;
+  int compression_level = 0;
+  double throttle_mbps = 0;  // 0: not throttled
+  // Device bytes per payload byte (tag + payload), split
+  // (bench/write_volume.h): measured from Open to the end of Close.
+  WriteVolume volume;
   Durability durability = Durability::kGroup;
   std::uint32_t wait_every = 1;
   double rate = 0;  // the --rate asked for (0: none)

@@ -33,7 +33,19 @@ void PrintBenchSummary(std::ostream& out, const BenchResult& r) {
   line("durable_lsn:", "%llu (last_lsn %llu)", static_cast<ull>(r.durable_lsn), static_cast<ull>(r.last_lsn));
   line("shards:", "%u", r.shards);
   line("writers:", "%u", r.writers);
-  line("record bytes:", "%zu (payload)", r.record_bytes);
+  if (r.payload == PayloadKind::kTimeSeries) {
+    line("payload:", "timeseries (TSBS cpu-only points as line protocol, %.0f bytes each on average)",
+         r.records > 0 ? static_cast<double>(r.appended_payload_bytes) / static_cast<double>(r.records) : 0.0);
+  } else {
+    line("record bytes:", "%zu (payload)", r.record_bytes);
+  }
+  if (r.compression == Compression::kNone) {
+    line("compression:", "none");
+  } else {
+    line("compression:", "%s (level %d)", std::string(CompressionName(r.compression)).c_str(), r.compression_level);
+  }
+  if (r.throttle_mbps > 0) line("throttle:", "%.0f MB/s (writes through ThrottledFileSystem)", r.throttle_mbps);
+  PrintWriteVolume(out, r.volume);
   line("durability:", "%s", std::string(DurabilityName(r.durability)).c_str());
   if (r.rate > 0) line("rate:", "%.0f records/s asked (paced)", r.rate);
   if (r.wait_every > 1) line("wait every:", "%u (async appends, then one WaitDurable)", r.wait_every);
@@ -86,6 +98,12 @@ nlohmann::json BenchResultToJson(const BenchResult& r) {
   j["shards"] = r.shards;
   j["writers"] = r.writers;
   j["record_bytes"] = r.record_bytes;
+  j["payload"] = std::string(PayloadKindName(r.payload));
+  j["appended_payload_bytes"] = r.appended_payload_bytes;
+  j["compression"] = std::string(CompressionName(r.compression));
+  j["compression_level"] = r.compression_level;
+  if (r.throttle_mbps > 0) j["throttle_mbps"] = r.throttle_mbps;
+  AddWriteVolumeJson(j, r.volume);
   j["durability"] = std::string(DurabilityName(r.durability));
   j["routing"] = std::string(RoutingName(r.routing));
   j["tags"] = r.tags;

@@ -16,6 +16,7 @@
 #include <system_error>
 #include <utility>
 
+#include "bench/bench_engine.h"
 #include "bench/bench_limits.h"
 #include "bench/compare_peers.h"
 #include "bench/rocksdb_peer.h"
@@ -93,6 +94,7 @@ Status ValidateWorkload(const Workload& w) {
   if (!(w.seconds > 0) || w.seconds > 1e6) {
     return Status::InvalidArgument("seconds: " + std::to_string(w.seconds) + " (must be > 0)");
   }
+  if (Status s = ValidateCompression(w.compression, w.compression_level); !s.ok()) return s;
   if (w.shards > 256) return Status::InvalidArgument("shards: " + std::to_string(w.shards) + " (max 256)");
   if (w.tags < 1 || w.tags > kMaxTags) {
     return Status::InvalidArgument("tags: " + std::to_string(w.tags) + " (must be 1.." + std::to_string(kMaxTags) +

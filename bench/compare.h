@@ -42,6 +42,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "bench/timeseries_payload.h"
+#include "bench/write_volume.h"
 #include "shardwal/status.h"
 #include "shardwal/types.h"
 
@@ -59,6 +61,14 @@ struct Workload {
   double seconds = 3.0;                    // per peer
   std::uint32_t shards = 0;                // shardwal only; 0: Options::DefaultShardCount()
   std::uint32_t tags = 10000;              // tag routing over this many tags (shardwal, single-log)
+  // kTimeSeries: every peer appends the same points (record_bytes unused;
+  // the tags are the hosts). --compare only; --sweep runs fixed records.
+  PayloadKind payload = PayloadKind::kFixed;
+  // shardwal, single-log: Options::compression / compression_level;
+  // rocksdb: wal_compression = zstd for kZstd (its WAL has no other
+  // codec), none otherwise; naive: never compressed.
+  Compression compression = Compression::kNone;
+  int compression_level = 0;
 };
 
 struct PeerResult {
@@ -75,6 +85,10 @@ struct PeerResult {
   std::string note;             // what this peer does differently (printed under the table)
   double records_per_fsync = 0;  // records / fsyncs: how much one sync covered (0: no syncs counted)
   std::uint32_t shards = 0;      // shard logs used (shardwal, single-log); 0 for the others
+  // Device bytes per payload byte over the peer's whole run (open to
+  // close), split (bench/write_volume.h). Payload: what the peer was given
+  // (shardwal: tag + payload; rocksdb: key + value; naive: payload).
+  WriteVolume volume;
 };
 
 struct DeviceProbeResult {

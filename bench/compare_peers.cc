@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <string_view>
 #include <system_error>
 #include <thread>
@@ -42,10 +43,12 @@ class Target {
 struct alignas(64) WriterState {
   LatencyHistogram latency;
   std::uint64_t appended = 0;
+  std::uint64_t payload_bytes = 0;
 };
 
 struct WritersResult {
   std::uint64_t records = 0;
+  std::uint64_t payload_bytes = 0;  // of the records appended
   double seconds = 0;
   LatencyHistogram latency;
 };
@@ -68,6 +71,20 @@ Result<WritersResult> RunWriters(Target& target, const Workload& w, std::string_
     const bool owns = w.tags >= w.writers;
     const std::uint32_t base = owns ? id : 0, step = owns ? w.writers : 1;
     const std::uint64_t ntags = owns ? (w.tags - id + w.writers - 1) / w.writers : w.tags;
+    // Time-series points: this writer's hosts, as RunBench assigns them.
+    std::optional<TimeSeriesPoints> points;
+    if (w.payload == PayloadKind::kTimeSeries) points.emplace(id, w.writers, w.tags);
+    auto append = [&](std::uint64_t seq) {
+      if (points) {
+        const TimeSeriesPoints::Point p = points->Next();
+        st.payload_bytes += p.line.size();
+        return target.Append(p.host, seq, p.line, sync_each);
+      }
+      StampSequence(payload, seq);
+      st.payload_bytes += payload.size();
+      const auto tag = static_cast<std::uint32_t>(base + step * PickBelow(rng, ntags));
+      return target.Append(tag, seq, payload, sync_each);
+    };
     gate.ready.count_down();
     const Clock::time_point end = gate.AwaitStart();
     // As in `shardwal bench`: appends that do not wait are timed 1 in 16
@@ -76,9 +93,7 @@ Result<WritersResult> RunWriters(Target& target, const Workload& w, std::string_
     std::uint64_t seq = 0;
     while (!gate.Stopped()) {
       if ((seq & sample_mask) != 0) {
-        StampSequence(payload, seq);
-        const auto tag = static_cast<std::uint32_t>(base + step * PickBelow(rng, ntags));
-        if (Status s = target.Append(tag, seq, payload, sync_each); !s.ok()) {
+        if (Status s = append(seq); !s.ok()) {
           gate.Fail(s);
           return;
         }
@@ -90,9 +105,7 @@ Result<WritersResult> RunWriters(Target& target, const Workload& w, std::string_
       std::uint32_t n = 0;
       for (; n < per_round; ++n, ++seq) {
         if (n != 0 && gate.Stopped()) break;
-        StampSequence(payload, seq);
-        const auto tag = static_cast<std::uint32_t>(base + step * PickBelow(rng, ntags));
-        if (Status s = target.Append(tag, seq, payload, sync_each); !s.ok()) {
+        if (Status s = append(seq); !s.ok()) {
           gate.Fail(s);
           return;
         }
@@ -137,6 +150,7 @@ Result<WritersResult> RunWriters(Target& target, const Workload& w, std::string_
   for (const WriterState& st : states) {
     r.latency.Merge(st.latency);
     r.records += st.appended;
+    r.payload_bytes += st.payload_bytes;
   }
   return r;
 }
@@ -145,7 +159,7 @@ void FillFromWriters(PeerResult& p, const WritersResult& wr, const Workload& w) 
   p.records = wr.records;
   p.seconds = wr.seconds;
   p.records_per_s = Div(static_cast<double>(wr.records), wr.seconds);
-  p.mb_per_s = p.records_per_s * static_cast<double>(w.record_bytes) / 1e6;
+  p.mb_per_s = Div(static_cast<double>(wr.payload_bytes), wr.seconds) / 1e6;
   p.p50_us = wr.latency.PercentileUs(50);
   p.p99_us = wr.latency.PercentileUs(99);
   p.p999_us = wr.latency.PercentileUs(99.9);
@@ -204,6 +218,9 @@ Result<PeerResult> RunShardwalPeer(Peer peer, const Workload& w, const std::stri
   c.wait_every = w.wait_every;
   c.routing = Routing::kTag;
   c.tags = w.tags;
+  c.payload = w.payload;
+  c.compression = w.compression;
+  c.compression_level = w.compression_level;
   Result<BenchResult> b = RunBench(c);
   if (!b.ok()) return b.status().WithContext(PeerName(peer));
   PeerResult p;
@@ -219,6 +236,7 @@ Result<PeerResult> RunShardwalPeer(Peer peer, const Workload& w, const std::stri
   p.p99_us = b->p99_us;
   p.p999_us = b->p999_us;
   p.latency = b->latency;
+  p.volume = b->volume;
   const std::string common =
       " Records carry a global gap-free LSN, the tag and a CRC32C; one pwritev + fdatasync covers a whole batch "
       "(group commit) on preallocated, zero-filled segments (fdatasync writes no metadata).";
@@ -241,6 +259,7 @@ Result<PeerResult> RunShardwalPeer(Peer peer, const Workload& w, const std::stri
 }
 
 Result<PeerResult> RunNaivePeer(const Workload& w, const std::string& dir) {
+  const DeviceWriteCounter device(dir);
   auto wal = NaiveWal::Open(dir + "/naive.wal");
   if (!wal.ok()) return wal.status();
   NaiveTarget target(**wal);
@@ -255,6 +274,12 @@ Result<PeerResult> RunNaivePeer(const Workload& w, const std::string& dir) {
   p.label = "naive (1 file + 1 mutex)";
   FillFromWriters(p, *wr, w);
   FillSyncs(p, (*wal)->fsyncs());
+  p.volume.measured = device.available();
+  p.volume.source = device.source();
+  p.volume.device_bytes = device.Bytes();
+  p.volume.payload_bytes = wr->payload_bytes;
+  p.volume.framing_bytes = p.records * kNaiveHeaderBytes;
+  p.volume.Finish();
   p.note =
       "One file, one std::mutex; per append one writev of an 8-byte header (length, CRC32C) + the payload, no LSN "
       "or tag. No preallocation: the file grows with every write, so each fdatasync also writes the file size.";
@@ -272,6 +297,7 @@ Result<PeerResult> RunNaivePeer(const Workload& w, const std::string& dir) {
 Result<PeerResult> RunRocksPeer(const Workload& w, const std::string& dir) {
   if (!HaveRocksDb()) return Status::NotSupported(std::string(kNoRocksDbMessage));
   const bool sync = w.wait_every <= 1 && w.durability == Durability::kGroup;
+  const DeviceWriteCounter device(dir);
   RocksPeerOptions o;
   o.dir = dir;
   o.sync = sync;
@@ -279,6 +305,7 @@ Result<PeerResult> RunRocksPeer(const Workload& w, const std::string& dir) {
   // in the background when full): what a user of RocksDB as a log gets.
   o.memtable_only = false;
   o.statistics = true;
+  o.wal_compression_zstd = w.compression == Compression::kZstd;
   auto db = RocksPeer::Open(o);
   if (!db.ok()) return db.status().WithContext("rocksdb");
   RocksTarget target(**db);
@@ -288,14 +315,29 @@ Result<PeerResult> RunRocksPeer(const Workload& w, const std::string& dir) {
     if (Status s = (*db)->SyncWAL(); !s.ok()) return s.WithContext("rocksdb");  // untimed, as Close() is
   }
   const std::uint64_t syncs = (*db)->WalSyncs();
+  const std::uint64_t wal_bytes = (*db)->WalBytes();
   if (Status s = (*db)->Close(); !s.ok()) return s.WithContext("rocksdb");
   PeerResult p;
   p.peer = Peer::kRocksDb;
   const std::string version = RocksDbVersion();
   p.label = "rocksdb " + version +
-            (sync ? " (sync=true)" : w.wait_every > 1 ? " (sync=false + SyncWAL)" : " (sync=false)");
+            (sync ? " (sync=true" : w.wait_every > 1 ? " (sync=false + SyncWAL" : " (sync=false") +
+            (o.wal_compression_zstd ? ", wal_compression=zstd)" : ")");
   FillFromWriters(p, *wr, w);
   FillSyncs(p, syncs);
+  p.volume.measured = device.available();
+  p.volume.source = device.source();
+  p.volume.device_bytes = device.Bytes();
+  p.volume.payload_bytes = wr->payload_bytes + p.records * kRocksKeyBytes;
+  // Its WAL's own framing (compressed: what the WAL wrote below the payload
+  // is what compression saved, less the framing, which it cannot tell
+  // apart); "other" holds the memtable flushes to SST files.
+  if (wal_bytes >= p.volume.payload_bytes) {
+    p.volume.framing_bytes = wal_bytes - p.volume.payload_bytes;
+  } else {
+    p.volume.compression_saved_bytes = p.volume.payload_bytes - wal_bytes;
+  }
+  p.volume.Finish();
   p.note = "RocksDB " + version + " DB::Put with a 16-byte key: it also fills a memtable (and flushes it to SST " +
            "files in the background when full), which a WAL does not. Concurrent writers are grouped by its " +
            "write-group leader, so one WAL write + sync can cover many. fsyncs: its WAL_FILE_SYNCED ticker.";

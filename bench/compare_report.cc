@@ -29,13 +29,38 @@ const PeerResult* ShardwalResult(const CompareReport& report) {
   return nullptr;
 }
 
+// Device bytes per payload byte, per peer (bench/write_volume.h).
+void PrintCompareVolume(std::ostream& out, const CompareReport& report) {
+  out << "write amplification (device bytes / payload bytes over each peer's run, from open to close):\n";
+  for (const PeerResult& r : report.results) {
+    const WriteVolume& v = r.volume;
+    if (!v.measured || v.payload_bytes == 0) {
+      out << "  " << PeerName(r.peer) << ": not measured\n";
+      continue;
+    }
+    const double p = static_cast<double>(v.payload_bytes);
+    out << "  " << PeerName(r.peer) << ": " << Fixed(v.write_amplification, 3) << " (" << Grouped(v.device_bytes)
+        << " bytes for " << Grouped(v.payload_bytes) << "; framing " << Fixed(static_cast<double>(v.framing_bytes) / p, 3)
+        << ", preparation " << Fixed(static_cast<double>(v.preparation_bytes) / p, 3) << ", other "
+        << Fixed(static_cast<double>(v.other_bytes) / p, 3) << " per payload byte)\n";
+  }
+}
+
 }  // namespace
 
 void PrintCompareTable(std::ostream& out, const CompareReport& report) {
   const Workload& w = report.workload;
-  out << "workload: " << w.writers << " writers, " << w.record_bytes << "-byte records, durability "
+  out << "workload: " << w.writers << " writers, "
+      << (w.payload == PayloadKind::kTimeSeries ? std::string("time-series points")
+                                                : std::to_string(w.record_bytes) + "-byte records")
+      << ", durability "
       << DurabilityName(w.durability) << ", " << WaitingText(w) << ", " << Fixed(w.seconds, 1)
-      << " s per peer, tag routing over " << w.tags << " tags\n";
+      << " s per peer, tag routing over " << w.tags << " tags";
+  if (w.payload == PayloadKind::kTimeSeries) out << ", time-series points (TSBS cpu-only, " << w.tags << " hosts)";
+  if (w.compression != Compression::kNone) {
+    out << ", compression " << CompressionName(w.compression) << " (level " << w.compression_level << ")";
+  }
+  out << '\n';
   const std::optional<DeviceProbeResult>& probe = report.probe;
   if (probe) {
     out << "device probe (" << probe->dir << ", " << Fixed(probe->seconds, 1) << " s): 4 KiB pwrite + fdatasync "
@@ -82,6 +107,7 @@ void PrintCompareTable(std::ostream& out, const CompareReport& report) {
                                                : " (per append call; not durable on return)");
   if (probe) out << "; p99/probe: p99 over the probe's median 4 KiB fdatasync";
   out << '\n';
+  PrintCompareVolume(out, report);
   out << "notes:\n";
   for (const PeerResult& r : report.results) out << "  " << PeerName(r.peer) << ": " << r.note << '\n';
   for (const std::string& s : report.skipped) out << "  skipped " << s << '\n';
@@ -107,7 +133,10 @@ nlohmann::json CompareReportToJson(const CompareReport& report) {
                    {"wait_every", w.wait_every},
                    {"seconds", w.seconds},
                    {"shards", w.shards},
-                   {"tags", w.tags}};
+                   {"tags", w.tags},
+                   {"payload", std::string(PayloadKindName(w.payload))},
+                   {"compression", std::string(CompressionName(w.compression))},
+                   {"compression_level", w.compression_level}};
   if (report.probe) {
     j["probe"] = DeviceProbeToJson(*report.probe);
   } else {
@@ -131,6 +160,7 @@ nlohmann::json CompareReportToJson(const CompareReport& report) {
                         {"latency", r.latency},
                         {"shards", r.shards},
                         {"note", r.note}};
+    AddWriteVolumeJson(x, r.volume);
     // shardwal's records/s over this peer's (1 for shardwal; null without a shardwal row).
     x["shardwal_speedup"] = base != nullptr && r.records_per_s > 0 ? nlohmann::json(base->records_per_s / r.records_per_s)
                                                                    : nlohmann::json(nullptr);
@@ -150,7 +180,8 @@ void WriteCompareCsv(std::ostream& out, const CompareReport& report) {
   const std::streamsize precision = out.precision(10);  // full figures, not 2.08959e+06
   out << "peer,label,shards,writers,record_bytes,durability,wait_every,seconds,records,records_per_s,mb_per_s,"
          "p50_us,p99_us,p999_us,latency,fsyncs,fsyncs_per_s,records_per_fsync,shardwal_speedup,"
-         "probe_fdatasyncs_per_s,probe_fdatasync_p50_us,probe_fdatasync_p99_us,probe_synced_seq_mb_per_s\n";
+         "probe_fdatasyncs_per_s,probe_fdatasync_p50_us,probe_fdatasync_p99_us,probe_synced_seq_mb_per_s,"
+         "payload_bytes,device_bytes,write_amplification\n";
   for (const PeerResult& r : report.results) {
     out << PeerName(r.peer) << ',' << CsvField(r.label) << ',' << r.shards << ',' << w.writers << ','
         << w.record_bytes << ',' << DurabilityName(w.durability) << ',' << w.wait_every << ',' << r.seconds << ','
@@ -164,6 +195,12 @@ void WriteCompareCsv(std::ostream& out, const CompareReport& report) {
           << report.probe->fdatasync_p99_us << ',' << report.probe->synced_seq_mb_per_s;
     } else {
       out << ",,,";
+    }
+    out << ',';
+    if (r.volume.measured) {
+      out << r.volume.payload_bytes << ',' << r.volume.device_bytes << ',' << r.volume.write_amplification;
+    } else {
+      out << ",,";
     }
     out << '\n';
   }

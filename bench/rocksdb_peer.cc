@@ -87,6 +87,7 @@ Result<std::unique_ptr<RocksPeer>> RocksPeer::Open(const RocksPeerOptions& o) {
     opt.avoid_flush_during_recovery = true;   // reopen replays into a memtable and keeps it there
   }
   opt.compression = rocksdb::kNoCompression;
+  if (o.wal_compression_zstd) opt.wal_compression = rocksdb::kZSTD;
   auto impl = std::make_unique<Impl>();
   if (o.statistics) {
     impl->statistics = rocksdb::CreateDBStatistics();
@@ -117,6 +118,10 @@ Status RocksPeer::SyncWAL() {
 
 std::uint64_t RocksPeer::WalSyncs() const {
   return impl_->statistics ? impl_->statistics->getTickerCount(rocksdb::WAL_FILE_SYNCED) : 0;
+}
+
+std::uint64_t RocksPeer::WalBytes() const {
+  return impl_->statistics ? impl_->statistics->getTickerCount(rocksdb::WAL_FILE_BYTES) : 0;
 }
 
 Status RocksPeer::Close() {
@@ -157,6 +162,7 @@ Result<std::unique_ptr<RocksPeer>> RocksPeer::Open(const RocksPeerOptions&) {
 Status RocksPeer::Put(std::string_view, std::string_view) { return Status::NotSupported(std::string(kNoRocksDbMessage)); }
 Status RocksPeer::SyncWAL() { return Status::NotSupported(std::string(kNoRocksDbMessage)); }
 std::uint64_t RocksPeer::WalSyncs() const { return 0; }
+std::uint64_t RocksPeer::WalBytes() const { return 0; }
 Status RocksPeer::Close() { return Status::OK(); }
 Result<std::uint64_t> RocksPeer::MemtableEntries() const { return Status::NotSupported(std::string(kNoRocksDbMessage)); }
 Result<std::uint64_t> RocksPeer::LiveSstFiles() const { return Status::NotSupported(std::string(kNoRocksDbMessage)); }

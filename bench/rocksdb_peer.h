@@ -45,6 +45,8 @@ struct RocksPeerOptions {
   // Collect rocksdb::Statistics tickers (cheapest level: no histograms or
   // timers), so WalSyncs() can count the WAL's syncs.
   bool statistics = false;
+  // DBOptions::wal_compression = kZSTD (the only codec its WAL takes).
+  bool wal_compression_zstd = false;
 };
 
 class RocksPeer {
@@ -66,6 +68,9 @@ class RocksPeer {
   // The WAL_FILE_SYNCED ticker (syncs of the WAL, Put(sync=true) groups and
   // SyncWAL calls alike); 0 without RocksPeerOptions::statistics.
   std::uint64_t WalSyncs() const;
+  // The WAL_FILE_BYTES ticker: bytes written to the WAL (record framing
+  // included); 0 without RocksPeerOptions::statistics.
+  std::uint64_t WalBytes() const;
 
   // Closes the DB (with memtable_only: without flushing the memtable, so
   // the data stays in the WAL only). Idempotent.

@@ -58,7 +58,7 @@ std::string PointName(const SweepPoint& p) {
 constexpr const char* kCsvHeader =
     "peer,label,shards,writers,record_bytes,durability,wait_every,seconds,records,records_per_s,mb_per_s,p50_us,"
     "p99_us,p999_us,latency,fsyncs,fsyncs_per_s,records_per_fsync,probe_fdatasyncs_per_s,probe_fdatasync_p50_us,"
-    "probe_fdatasync_p99_us,probe_synced_seq_mb_per_s,error\n";
+    "probe_fdatasync_p99_us,probe_synced_seq_mb_per_s,error,payload_bytes,device_bytes,write_amplification\n";
 
 void WriteCsvRow(std::ostream& out, const SweepPoint& p, const std::optional<DeviceProbeResult>& probe) {
   const Workload& w = p.workload;
@@ -79,7 +79,13 @@ void WriteCsvRow(std::ostream& out, const SweepPoint& p, const std::optional<Dev
   } else {
     out << ",,,,";
   }
-  out << CsvField(p.error) << '\n';
+  out << CsvField(p.error) << ',';
+  if (r != nullptr && r->volume.measured) {
+    out << r->volume.payload_bytes << ',' << r->volume.device_bytes << ',' << r->volume.write_amplification;
+  } else {
+    out << ",,";
+  }
+  out << '\n';
 }
 
 nlohmann::json PointJson(const SweepPoint& p) {
@@ -104,6 +110,7 @@ nlohmann::json PointJson(const SweepPoint& p) {
     j["fsyncs"] = r->fsyncs;
     j["fsyncs_per_s"] = r->fsyncs_per_s;
     j["records_per_fsync"] = r->records_per_fsync;
+    AddWriteVolumeJson(j, r->volume);
   } else {
     j["shards"] = p.peer == Peer::kSingleLog ? 1 : w.shards;
   }

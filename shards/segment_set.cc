@@ -298,6 +298,7 @@ Status SegmentSet::PrepareFresh(const std::string& path, bool zero_fill, std::ui
     if (zero_fill) {
       // Written blocks: later overwrites need no extent conversion.
       if (Status z = WriteZeros(**file, 0, bytes); !z.ok()) return fail(z);
+      preparation_bytes_.fetch_add(bytes, std::memory_order_relaxed);
       out->flags = format::kSegmentPreallocated;
     }
   }
@@ -321,12 +322,14 @@ Status SegmentSet::PrepareRecycled(const std::string& from, const std::string& p
     char zeros[format::kSegmentHeaderBytes] = {};
     iovec iov{zeros, sizeof zeros};
     if (Status s = (*file)->PWritev(&iov, 1, 0); !s.ok()) return s;
+    preparation_bytes_.fetch_add(sizeof zeros, std::memory_order_relaxed);
     if (*size < config_.segment_bytes) {
       // Trimmed at a clean Close: grow it back, zero-filled like a fresh one.
       Status s = (*file)->Allocate(0, config_.segment_bytes);
       if (!s.ok() && !s.IsNotSupported()) return s;
       if (config_.preallocation == Preallocation::kZeroFill) {
         if (Status z = WriteZeros(**file, *size, config_.segment_bytes - *size); !z.ok()) return z;
+        preparation_bytes_.fetch_add(config_.segment_bytes - *size, std::memory_order_relaxed);
       }
     }
     if (Status s = (*file)->Sync(); !s.ok()) return s;

@@ -126,6 +126,9 @@ class SegmentSet {
   // Why TakeNext is blocked, for backpressure messages; empty if it is not.
   std::string BlockedReason() const EXCLUDES(mu_);
   std::uint64_t rotation_waits() const { return rotation_waits_.load(std::memory_order_relaxed); }
+  // Bytes written to prepare segments (zero fill, invalidated headers of
+  // recycled files): ShardStats::preparation_bytes.
+  std::uint64_t preparation_bytes() const { return preparation_bytes_.load(std::memory_order_relaxed); }
   // Called when TakeNext consumed the prepared segment (wakes the preparer).
   void SetPreparerWake(std::function<void()> wake) { wake_preparer_ = std::move(wake); }
 
@@ -207,6 +210,7 @@ class SegmentSet {
   bool cap_blocked_ GUARDED_BY(mu_) = false;   // the last preparation hit max_wal_bytes
   bool cap_lifted_ GUARDED_BY(mu_) = false;
   std::atomic<std::uint64_t> rotation_waits_{0};
+  std::atomic<std::uint64_t> preparation_bytes_{0};  // bumped once per prepared segment
   Durable durable_ GUARDED_BY(mu_);
   std::function<void()> wake_preparer_;  // unguarded: set once, before the flush thread starts
 };

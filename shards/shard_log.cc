@@ -171,6 +171,8 @@ ShardStats ShardLog::Stats() const {
   s.records = records_.load(std::memory_order_relaxed);
   s.bytes = bytes_.load(std::memory_order_relaxed);
   s.uncompressed_bytes = uncompressed_bytes_.load(std::memory_order_relaxed);
+  s.payload_bytes = payload_bytes_.load(std::memory_order_relaxed);
+  s.preparation_bytes = config_.segment_set->preparation_bytes();
   s.batches = batches_.load(std::memory_order_relaxed);
   s.writes = writes_.load(std::memory_order_relaxed);
   s.fsyncs = fsyncs_.load(std::memory_order_relaxed);
@@ -330,6 +332,10 @@ Status ShardLog::WriteBatch(bool sync) {
     segments_.Queue(batch.header, stored, batch.last_lsn, commit_time);
     bytes_.fetch_add(format::kBatchHeaderBytes + stored.size(), std::memory_order_relaxed);
     uncompressed_bytes_.fetch_add(format::kBatchHeaderBytes + body.size(), std::memory_order_relaxed);
+    // Every record header is the same size, so the user's bytes (tag +
+    // payload) are the uncompressed body less them: counted here, once per batch.
+    payload_bytes_.fetch_add(body.size() - std::size_t{batch.records} * format::kRecordHeaderBytes,
+                             std::memory_order_relaxed);
     batches_.fetch_add(1, std::memory_order_relaxed);
     batch_records_.Record(batch.records);
     batch_bytes_.Record(format::kBatchHeaderBytes + stored.size());

@@ -159,6 +159,7 @@ class ShardLog {
   std::atomic<std::uint64_t> records_{0}, append_bytes_{0}, buffered_records_{0}, backpressure_waits_{0};
   std::atomic<std::uint64_t> bytes_{0}, batches_{0}, writes_{0}, fsyncs_{0}, fsync_nanos_{0}, buffered_{0};
   std::atomic<std::uint64_t> uncompressed_bytes_{0};  // what bytes_ would be without compression
+  std::atomic<std::uint64_t> payload_bytes_{0};  // tag + payload of the records written (per batch)
   Histogram flush_ns_, fsync_ns_, batch_records_, batch_bytes_;  // unguarded: relaxed atomics inside
   std::atomic<std::int64_t> last_flush_ns_{-1};  // steady_clock, of the last successful flush; -1: none
   std::atomic<bool> flush_thread_alive_{false};

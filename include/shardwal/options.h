@@ -72,8 +72,11 @@ struct SHARDWAL_EXPORT Options {
   //             early, and block allocation is off the flush path;
   //  kZeroFill  fallocate'd and then written with zeros, so flushes only
   //             overwrite blocks: the cheapest fdatasync, paid for with one
-  //             extra sequential write of each new segment.
-  // Default kZeroFill. (The WAL's own.)
+  //             extra sequential write of each new segment - twice the
+  //             device bytes until segments are recycled, and pipelined
+  //             ingestion into fresh segments limited by the zero fill.
+  // Default kZeroFill (best group-commit latency; kAllocate writes half the
+  // bytes on fresh segments: docs/operations.md weighs them). (The WAL's own.)
   std::optional<Preallocation> preallocation;
 
   // Up to this many segments per shard that a checkpoint released are kept

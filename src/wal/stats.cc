@@ -37,7 +37,9 @@ WalStats WalImpl::Stats() const {
     ShardStats s = shard->Stats();
     st.total.records += s.records;
     st.total.bytes += s.bytes;
+    st.total.payload_bytes += s.payload_bytes;
     st.total.uncompressed_bytes += s.uncompressed_bytes;
+    st.total.preparation_bytes += s.preparation_bytes;
     st.total.batches += s.batches;
     st.total.writes += s.writes;
     st.total.fsyncs += s.fsyncs;
