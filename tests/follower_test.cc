@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: Apache-2.0
+// Read replicas and promotion (include/shardwal/follower.h,
+// docs/replication.md "Read replicas", "Promotion") against real
+// nats-server processes: one server (label nats) and, in
+// follower_cluster_test.cc, a 3-node cluster (label cluster). Shared
+// helpers: tests/follower_fixture.h.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/follower_fixture.h"
+
+namespace shardwal {
+namespace {
+
+using testing::NatsServer;
+
+class FollowerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(server_.Start().ok()); }
+  std::string url() const { return server_.client_url(); }
+
+  NatsServer server_;
+  testing::TempDir tmp_;
+};
+
+// A follower process tails while the primary appends and ships; it is
+// SIGKILLed at random moments and restarted; a LogTailer on its directory
+// delivers in LSN order, gap-free, never above the follower's watermark;
+// at the end it holds exactly the primary's records.
+TEST_F(FollowerTest, FollowerKilledAndRestartedHoldsThePrimarysPrefix) {
+  const std::string src = tmp_.Sub("primary"), dst = tmp_.Sub("replica");
+  auto wal = Wal::Open(follower_test::WalOptions(src));
+  ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+  auto shipper = Shipper::Attach(**wal, follower_test::Ship(url(), "P1"));
+  ASSERT_TRUE(shipper.ok()) << shipper.status().ToString();
+  follower_test::AppendRecords(**wal, 2000, 1);
+  ASSERT_TRUE((*shipper)->WaitForShipped(2000, std::chrono::seconds(20)).ok());
+
+  std::atomic<bool> stop{false};
+  std::atomic<Lsn> appended{2000};
+  std::thread writer([&] {
+    for (std::uint64_t round = 2; !stop.load() && appended.load() < 60000; ++round) {
+      appended.store(follower_test::AppendRecords(**wal, 500, round));
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // pace the primary, not a wait for a condition
+    }
+  });
+
+  // The tailer on the replica's directory (once the follower created it).
+  follower_test::TailCheck tail(dst);
+  std::mt19937_64 rng(::testing::UnitTest::GetInstance()->random_seed());
+  int killed_running = 0;
+  for (int i = 0; i < 6; ++i) {
+    const pid_t pid = follower_test::SpawnFollow(url(), "P1", dst);
+    ASSERT_GT(pid, 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(150 + rng() % 400));
+    if (i == 0) tail.Start();
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    if (WIFSIGNALED(status)) ++killed_running;
+  }
+  stop.store(true);
+  writer.join();
+  const Lsn n = appended.load();
+  ASSERT_TRUE((*shipper)->WaitForShipped(n, std::chrono::seconds(30)).ok());
+
+  // The last run, in-process: everything, then the check.
+  {
+    auto f = Follower::Open(follower_test::Follow(url(), "P1", dst));
+    ASSERT_TRUE(f.ok()) << f.status().ToString();
+    const Status held = (*f)->WaitForHeld(n, std::chrono::seconds(30));
+    ASSERT_TRUE(held.ok()) << held.ToString();
+    tail.WaitFor(n);
+    const FollowerStats st = (*f)->Stats();
+    EXPECT_EQ(st.held_lsn, n);
+    EXPECT_EQ(st.shards, follower_test::kShards);
+    (*f)->Stop();
+    EXPECT_TRUE((*f)->Wait().ok());
+  }
+  tail.Stop();
+  EXPECT_TRUE(tail.error().empty()) << tail.error();
+  EXPECT_EQ(tail.delivered(), n);
+  (*shipper)->Stop();
+  shipper->reset();
+  ASSERT_TRUE((*wal)->Close().ok());
+  std::printf("%d of 6 follower processes were killed while running; %llu records\n", killed_running,
+              static_cast<unsigned long long>(n));
+  EXPECT_GE(killed_running, 4);
+  EXPECT_TRUE(follower_test::SameRecords(src, dst, n));
+}
+
+// Promotion after the primary stops: the replica continues at R + 1, the
+// stale primary's shipper is fenced (nothing it sends lands), the promoted
+// WAL's shipper goes on after its fence, and a restore of the stream skips
+// the fences. An unpromoted replica refuses Wal::Open.
+TEST_F(FollowerTest, PromotionContinuesAtRPlusOneAndFencesTheStalePrimary) {
+  const std::string src = tmp_.Sub("primary"), dst = tmp_.Sub("replica"), restored = tmp_.Sub("restored");
+  auto wal = Wal::Open(follower_test::WalOptions(src));
+  ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+  auto shipper = Shipper::Attach(**wal, follower_test::Ship(url(), "P2"));
+  ASSERT_TRUE(shipper.ok()) << shipper.status().ToString();
+  const Lsn r = follower_test::AppendRecords(**wal, 5000, 1);
+  ASSERT_TRUE((*shipper)->WaitForShipped(r, std::chrono::seconds(20)).ok());
+  {
+    auto f = Follower::Open(follower_test::Follow(url(), "P2", dst));
+    ASSERT_TRUE(f.ok()) << f.status().ToString();
+    ASSERT_TRUE((*f)->WaitForHeld(r, std::chrono::seconds(20)).ok());
+    // A follower holds its directory.
+    PromoteOptions busy;
+    busy.dir = dst;
+    auto refused = Promote(busy);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_TRUE(refused.status().IsBusy()) << refused.status().ToString();
+  }
+  // Not writable before promotion.
+  {
+    auto w = Wal::Open(follower_test::WalOptions(dst));
+    ASSERT_FALSE(w.ok());
+    EXPECT_NE(w.status().ToString().find("read replica"), std::string::npos) << w.status().ToString();
+  }
+  // The primary "stops" (its shipper keeps running: the stale primary).
+  PromoteOptions po;
+  po.dir = dst;
+  auto promoted = Promote(po);
+  ASSERT_TRUE(promoted.ok()) << promoted.status().ToString();
+  EXPECT_EQ(promoted->last_lsn, r);
+  EXPECT_FALSE(promoted->fence.empty());
+  EXPECT_EQ(promoted->voided_records, 0u);
+
+  // The stale primary appends; its shipper is fenced.
+  const Lsn stale = follower_test::AppendRecords(**wal, 300, 7);
+  EXPECT_GT(stale, r);
+  const Status fenced = (*shipper)->Wait();
+  EXPECT_TRUE(fenced.IsBusy()) << fenced.ToString();
+  EXPECT_NE(fenced.ToString().find("fenced"), std::string::npos) << fenced.ToString();
+  shipper->reset();
+  ASSERT_TRUE((*wal)->Close().ok());
+
+  // The promoted WAL continues at R + 1 and ships after its fence.
+  {
+    auto w = Wal::Open(follower_test::WalOptions(dst));
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    auto ps = Shipper::Attach(**w, follower_test::Ship(url(), "P2"));
+    ASSERT_TRUE(ps.ok()) << ps.status().ToString();
+    auto lsn = (*w)->Append("t0", "after promotion");
+    ASSERT_TRUE(lsn.ok()) << lsn.status().ToString();
+    EXPECT_EQ(*lsn, r + 1);
+    const Lsn last = follower_test::AppendRecords(**w, 200, 9);
+    const Status shipped = (*ps)->WaitForShipped(last, std::chrono::seconds(20));
+    EXPECT_TRUE(shipped.ok()) << shipped.ToString();
+    ps->reset();
+    ASSERT_TRUE((*w)->Close().ok());
+    // The stream: the primary's 1..R, a fence per shard, the promoted WAL's
+    // R+1..last - none of the stale primary's records.
+    RestoreOptions ro;
+    ro.nats_url = url();
+    ro.stream = "P2";
+    ro.dir = restored;
+    auto rep = Restore(ro);
+    ASSERT_TRUE(rep.ok()) << rep.status().ToString();
+    EXPECT_EQ(rep->last_lsn, last);
+    EXPECT_EQ(rep->records, last);
+    EXPECT_TRUE(follower_test::SameRecords(dst, restored, last));
+  }
+}
+
+// A follower directory is refused by a second follower and by Wal::Open;
+// a WAL directory is refused by a follower.
+TEST_F(FollowerTest, DirectoriesAreNotMixedUp) {
+  const std::string src = tmp_.Sub("primary"), dst = tmp_.Sub("replica");
+  {
+    auto wal = Wal::Open(follower_test::WalOptions(src));
+    ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+    auto shipper = Shipper::Attach(**wal, follower_test::Ship(url(), "P3"));
+    ASSERT_TRUE(shipper.ok()) << shipper.status().ToString();
+    const Lsn r = follower_test::AppendRecords(**wal, 100, 1);
+    ASSERT_TRUE((*shipper)->WaitForShipped(r, std::chrono::seconds(20)).ok());
+    shipper->reset();
+    ASSERT_TRUE((*wal)->Close().ok());
+  }
+  auto f = Follower::Open(follower_test::Follow(url(), "P3", dst));
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  auto second = Follower::Open(follower_test::Follow(url(), "P3", dst));
+  ASSERT_FALSE(second.ok());
+  EXPECT_TRUE(second.status().IsBusy()) << second.status().ToString();
+  auto onto_wal = Follower::Open(follower_test::Follow(url(), "P3", src));
+  ASSERT_FALSE(onto_wal.ok());
+  EXPECT_NE(onto_wal.status().ToString().find("holds a WAL"), std::string::npos) << onto_wal.status().ToString();
+  (*f)->Stop();
+  EXPECT_TRUE((*f)->Wait().ok());
+  f->reset();
+  auto other_stream = Follower::Open(follower_test::Follow(url(), "P4", dst));
+  ASSERT_FALSE(other_stream.ok());
+  EXPECT_NE(other_stream.status().ToString().find("follows stream P3"), std::string::npos)
+      << other_stream.status().ToString();
+}
+
+}  // namespace
+}  // namespace shardwal
