@@ -90,7 +90,7 @@ class Replica {
   const std::string dir_;
   const std::uint64_t segment_bytes_;
   FollowerState state_;
-  std::vector<Received> received_;
+  std::deque<Received> received_;  // a deque: a Received cannot be copied, and its move may throw
   std::vector<std::unique_ptr<SegmentOutput>> out_;
   std::vector<bool> dirty_;
   std::uint64_t last_delivered_ = 0;
