@@ -119,7 +119,14 @@ class FollowerImpl final : public Follower {
     if (publisher_) publisher_->Stop();
   }
 
-  void Start() { thread_ = std::thread([this] { Run(); }); }
+  void Start() EXCLUDES(mu_) {
+    {
+      MutexLock lk(&mu_);
+      wal_id_ = replica_->state().wal_id;
+      shards_ = replica_->state().shards;
+    }
+    thread_ = std::thread([this] { Run(); });
+  }
 
   Status Wait() override EXCLUDES(mu_) {
     MutexLock lk(&mu_);
