@@ -17,6 +17,9 @@
 #include <thread>
 #include <vector>
 
+#include "src/foundation/format.h"
+#include "src/ship/message_codec.h"
+#include "src/ship/stream_client.h"
 #include "tests/follower_fixture.h"
 
 namespace shardwal {
@@ -172,6 +175,91 @@ TEST_F(FollowerTest, PromotionContinuesAtRPlusOneAndFencesTheStalePrimary) {
     EXPECT_EQ(rep->records, last);
     EXPECT_TRUE(follower_test::SameRecords(dst, restored, last));
   }
+}
+
+// One record "t0"/"hello" at `lsn`, in the on-disk framing.
+std::string OneRecord(Lsn lsn) {
+  std::string body(format::RecordBytes(2, 5), '\0');
+  format::EncodeRecord(body.data(), lsn, RecordType::kData, 0, "t0", "hello", format::BodyCrc("t0", "hello"));
+  return body;
+}
+
+// The old primary died having shipped LSN 4 of shard 0 but never LSN 3
+// (a gap): the promotion holds R = 2, its fence voids shard 0's LSN 4;
+// another follower drops it at the fence and takes the promoted WAL's LSN 3
+// after it; a restore refuses the voiding fence.
+TEST_F(FollowerTest, PromotionPastAGapVoidsWhatTheOldPrimaryShippedAboveIt) {
+  const std::string wal_id = "00112233445566778899aabbccddeeff";
+  auto client = ship::StreamClient::Connect(url(), std::chrono::milliseconds(200), std::chrono::seconds(5));
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  ASSERT_TRUE((*client)->EnsureStream("G", wal_id, 2, 1).ok());
+  const auto publish = [&](std::uint32_t shard, Lsn lsn, Lsn prev, std::uint64_t expect) {
+    ship::MessageMeta m;
+    m.wal_id = wal_id;
+    m.shard = shard;
+    m.shards = 2;
+    m.first_lsn = m.last_lsn = lsn;
+    m.prev_lsn = prev;
+    m.records = 1;
+    std::uint64_t seq = 0;
+    bool dup = false, conflict = false;
+    const Status s = (*client)->Publish(ship::ShardSubject("G", shard), m, OneRecord(lsn), expect, &seq, &dup, &conflict);
+    EXPECT_TRUE(s.ok() && !dup && !conflict) << s.ToString();
+  };
+  publish(0, 1, 0, 0);  // sequence 1
+  publish(1, 2, 0, 0);  // 2
+  publish(0, 4, 1, 1);  // 3: above the gap at LSN 3
+
+  const std::string a = tmp_.Sub("a"), b = tmp_.Sub("b");
+  {
+    auto f = Follower::Open(follower_test::Follow(url(), "G", a));
+    ASSERT_TRUE(f.ok()) << f.status().ToString();
+    ASSERT_TRUE((*f)->WaitForHeld(2, std::chrono::seconds(10)).ok());
+    EXPECT_TRUE((*f)->WaitForHeld(3, std::chrono::milliseconds(300)).IsBusy());  // never past the gap
+    EXPECT_EQ((*f)->Stats().received_lsn, 4u);
+  }
+  PromoteOptions po;
+  po.dir = a;
+  auto promoted = Promote(po);
+  ASSERT_TRUE(promoted.ok()) << promoted.status().ToString();
+  EXPECT_EQ(promoted->last_lsn, 2u);
+  EXPECT_EQ(promoted->voided_records, 1u);
+
+  Options o;
+  o.dir = a;
+  o.num_shards = 2;
+  auto w = Wal::Open(o);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  auto ps = Shipper::Attach(**w, follower_test::Ship(url(), "G"));
+  ASSERT_TRUE(ps.ok()) << ps.status().ToString();
+  std::vector<RecordSpec> specs = {{"x", "after"}, {"y", "the"}, {"z", "promotion"}};
+  auto appended = (*w)->AppendBatch(specs);
+  ASSERT_TRUE(appended.ok()) << appended.status().ToString();
+  EXPECT_EQ(appended->first, 3u);
+  const Status shipped = (*ps)->WaitForShipped(5, std::chrono::seconds(10));
+  EXPECT_TRUE(shipped.ok()) << shipped.ToString();
+  ps->reset();
+  ASSERT_TRUE((*w)->Close().ok());
+
+  auto fb = Follower::Open(follower_test::Follow(url(), "G", b));
+  ASSERT_TRUE(fb.ok()) << fb.status().ToString();
+  const Status held = (*fb)->WaitForHeld(5, std::chrono::seconds(10));
+  EXPECT_TRUE(held.ok()) << held.ToString();
+  EXPECT_EQ((*fb)->Stats().fences, 2u);
+  EXPECT_EQ((*fb)->Stats().received_lsn, 5u);
+  (*fb)->Stop();
+  EXPECT_TRUE((*fb)->Wait().ok());
+  fb->reset();
+  EXPECT_TRUE(follower_test::SameRecords(a, b, 5));
+
+  RestoreOptions ro;
+  ro.nats_url = url();
+  ro.stream = "G";
+  ro.dir = tmp_.Sub("restored");
+  auto r = Restore(ro);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsNotSupported()) << r.status().ToString();
+  EXPECT_NE(r.status().ToString().find("voids"), std::string::npos) << r.status().ToString();
 }
 
 // A follower directory is refused by a second follower and by Wal::Open;
