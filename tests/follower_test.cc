@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <fstream>
+#include <sstream>
 #include <chrono>
 #include <random>
 #include <string>
@@ -260,6 +262,61 @@ TEST_F(FollowerTest, PromotionPastAGapVoidsWhatTheOldPrimaryShippedAboveIt) {
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(r.status().IsNotSupported()) << r.status().ToString();
   EXPECT_NE(r.status().ToString().find("voids"), std::string::npos) << r.status().ToString();
+}
+
+// The CLI: `follow --json` until SIGTERM (exit 130, its figures as JSON),
+// then `promote --json` (exit 0, the next LSN).
+TEST_F(FollowerTest, FollowAndPromoteCommands) {
+  const std::string src = tmp_.Sub("primary"), dst = tmp_.Sub("replica"), out = tmp_.Sub("follow.json");
+  Lsn r = 0;
+  {
+    auto wal = Wal::Open(follower_test::WalOptions(src));
+    ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+    auto shipper = Shipper::Attach(**wal, follower_test::Ship(url(), "P5"));
+    ASSERT_TRUE(shipper.ok()) << shipper.status().ToString();
+    r = follower_test::AppendRecords(**wal, 3000, 3);
+    ASSERT_TRUE((*shipper)->WaitForShipped(r, std::chrono::seconds(20)).ok());
+    shipper->reset();
+    ASSERT_TRUE((*wal)->Close().ok());
+  }
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (std::freopen(out.c_str(), "w", stdout) == nullptr) ::_exit(126);
+    const std::string u = url();
+    const char* argv[] = {"shardwal", "follow", "--json", "--nats", u.c_str(), "--stream", "P5", dst.c_str(), nullptr};
+    ::execv(SHARDWAL_CLI_PATH, const_cast<char* const*>(argv));
+    ::_exit(127);
+  }
+  // Until its FOLLOWER file says it holds R (bounded).
+  const std::string want = "watermark " + std::to_string(r) + "\n";
+  bool held = false;
+  for (int i = 0; i < 400 && !held; ++i) {
+    std::ifstream f(dst + "/FOLLOWER");
+    std::stringstream text;
+    text << f.rdbuf();
+    held = text.str().find(want) != std::string::npos;
+    if (!held) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(held);
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  std::ifstream f(out);
+  std::stringstream json;
+  json << f.rdbuf();
+  EXPECT_NE(json.str().find("\"held_lsn\":" + std::to_string(r)), std::string::npos) << json.str();
+
+  const testing::CliResult p = testing::RunCli(SHARDWAL_CLI_PATH, "promote --json " + testing::Quote(dst));
+  ASSERT_EQ(p.code, 0) << testing::Describe(p);
+  EXPECT_NE(p.out.find("\"next_lsn\":" + std::to_string(r + 1)), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find("\"fenced\":true"), std::string::npos) << p.out;
+  // Promoted: a second promotion has nothing to promote.
+  const testing::CliResult again = testing::RunCli(SHARDWAL_CLI_PATH, "promote " + testing::Quote(dst));
+  EXPECT_EQ(again.code, 1) << testing::Describe(again);
+  EXPECT_NE(again.err.find("not a follower"), std::string::npos) << testing::Describe(again);
 }
 
 // A follower directory is refused by a second follower and by Wal::Open;
