@@ -319,6 +319,69 @@ TEST_F(FollowerTest, FollowAndPromoteCommands) {
   EXPECT_NE(again.err.find("not a follower"), std::string::npos) << testing::Describe(again);
 }
 
+// A stream that starts after the primary's checkpoint: the follower's base
+// is the checkpoint (known once every shard's first message came); a
+// LogTailer reads it from the checkpoint on; `shardwal dump` of both
+// directories agrees byte for byte; promoted, it keeps the checkpoint and
+// continues at R + 1.
+TEST_F(FollowerTest, CheckpointedStreamFollowsFromItsFirstLsn) {
+  const std::string src = tmp_.Sub("primary"), dst = tmp_.Sub("replica");
+  {
+    Options o = follower_test::WalOptions(src);
+    o.segment_bytes = 64u << 10;  // small segments: the checkpoint releases some
+    auto wal = Wal::Open(o);
+    ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+    follower_test::AppendRecords(**wal, 20000, 1);
+    ASSERT_TRUE((*wal)->Checkpoint(12000).ok());
+    ASSERT_TRUE((*wal)->Close().ok());
+    Options ro;
+    ro.dir = src;
+    auto shipper = Shipper::Open(ro, follower_test::Ship(url(), "P6"), false);
+    ASSERT_TRUE(shipper.ok()) << shipper.status().ToString();
+    ASSERT_TRUE((*shipper)->Wait().ok());
+  }
+  {
+    auto f = Follower::Open(follower_test::Follow(url(), "P6", dst));
+    ASSERT_TRUE(f.ok()) << f.status().ToString();
+    const Status held = (*f)->WaitForHeld(20000, std::chrono::seconds(20));
+    ASSERT_TRUE(held.ok()) << held.ToString();
+    Options o;
+    o.dir = dst;
+    TailerOptions t;
+    t.name = "from-the-checkpoint";
+    t.from_lsn = 12001;
+    auto tailer = LogTailer::Open(o, t);
+    ASSERT_TRUE(tailer.ok()) << tailer.status().ToString();
+    Lsn next = 12001;
+    while (next <= 20000) {
+      auto n = (*tailer)->Read([&](const ReplayRecord& r) {
+        EXPECT_EQ(r.lsn, next);
+        ++next;
+        return true;
+      });
+      ASSERT_TRUE(n.ok()) << n.status().ToString();
+      ASSERT_GT(*n, 0u);
+    }
+  }
+  const testing::CliResult a = testing::RunCli(SHARDWAL_CLI_PATH, "dump --json --payload hex " + testing::Quote(src));
+  const testing::CliResult b = testing::RunCli(SHARDWAL_CLI_PATH, "dump --json --payload hex " + testing::Quote(dst));
+  ASSERT_EQ(a.code, 0) << testing::Describe(a);
+  ASSERT_EQ(b.code, 0) << testing::Describe(b);
+  EXPECT_TRUE(a.out == b.out) << "dumps differ (" << a.out.size() << " vs " << b.out.size() << " bytes)";
+  PromoteOptions po;
+  po.dir = dst;
+  auto promoted = Promote(po);
+  ASSERT_TRUE(promoted.ok()) << promoted.status().ToString();
+  EXPECT_EQ(promoted->last_lsn, 20000u);
+  auto wal = Wal::Open(follower_test::WalOptions(dst));
+  ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+  EXPECT_EQ((*wal)->recovery_report().checkpoint_lsn, 12000u);
+  auto lsn = (*wal)->Append("t0", "after promotion");
+  ASSERT_TRUE(lsn.ok()) << lsn.status().ToString();
+  EXPECT_EQ(*lsn, 20001u);
+  EXPECT_TRUE((*wal)->Close().ok());
+}
+
 // A follower directory is refused by a second follower and by Wal::Open;
 // a WAL directory is refused by a follower.
 TEST_F(FollowerTest, DirectoriesAreNotMixedUp) {
