@@ -68,6 +68,48 @@ TEST(ShipCodec, HeadersRoundTrip) {
   EXPECT_TRUE(CheckBody(b.body(), *back, "here", nullptr).ok());
 }
 
+// A promotion's fence: no body, the Shardwal-Fence header, its own message
+// id; a promoted WAL's messages carry its fence in their message id only.
+TEST(ShipCodec, FenceRoundTripsAndMessageIdsDiffer) {
+  ASSERT_TRUE(nats_ready);
+  MessageMeta f;
+  f.wal_id = "00112233445566778899aabbccddeeff";
+  f.shard = 2;
+  f.shards = 4;
+  f.first_lsn = f.last_lsn = 40;
+  f.prev_lsn = 55;  // the shard's records 41..55 in the stream are void
+  f.records = 0;
+  f.fence = "host:/var/wal#0123456789abcdef";
+  natsMsg* raw = nullptr;
+  ASSERT_EQ(natsMsg_Create(&raw, "s.shard.2", nullptr, nullptr, 0), NATS_OK);
+  NatsMsgPtr msg(raw);
+  ASSERT_EQ(SetHeaders(msg.get(), f), NATS_OK);
+  auto back = GetHeaders(msg.get(), "here");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_TRUE(back->is_fence());
+  EXPECT_EQ(back->fence, f.fence);
+  EXPECT_EQ(back->last_lsn, 40u);
+  EXPECT_EQ(back->prev_lsn, 55u);
+  EXPECT_EQ(f.MsgId(), "00112233445566778899aabbccddeeff:2:fence:host:/var/wal#0123456789abcdef");
+  MessageMeta m;
+  m.wal_id = f.wal_id;
+  m.shard = 2;
+  m.first_lsn = 41;
+  EXPECT_EQ(m.MsgId(), "00112233445566778899aabbccddeeff:2:41");
+  m.generation = f.fence;
+  EXPECT_EQ(m.MsgId(), "00112233445566778899aabbccddeeff:2:41:host:/var/wal#0123456789abcdef");
+  // A fence that claims records is refused.
+  f.records = 1;
+  raw = nullptr;
+  ASSERT_EQ(natsMsg_Create(&raw, "s.shard.2", nullptr, nullptr, 0), NATS_OK);
+  NatsMsgPtr bad(raw);
+  ASSERT_EQ(SetHeaders(bad.get(), f), NATS_OK);
+  auto refused = GetHeaders(bad.get(), "there");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(refused.status().IsCorruption());
+  EXPECT_NE(refused.status().message().find("there"), std::string::npos) << refused.status().ToString();
+}
+
 TEST(ShipCodec, DropThroughKeepsBodyAndRunsConsistent) {
   BodyBuilder b;
   for (Lsn l = 1; l <= 10; ++l) b.Append(Rec(l * 2, l <= 4 ? 1 : 2, std::string(l, 'x')));

@@ -409,7 +409,9 @@ Status Fence(StreamClient& client, Replica& replica, const std::string& stream, 
     meta.wal_id = st.wal_id;
     meta.shard = i;
     meta.shards = st.shards;
-    meta.first_lsn = meta.last_lsn = st.shard[i].applied_lsn;
+    // The checkpoint when higher: the promoted WAL's shipper goes on after
+    // Last-Lsn, and may not start at or below the checkpoint.
+    meta.first_lsn = meta.last_lsn = std::max(st.shard[i].applied_lsn, st.base.value_or(kNoLsn));
     meta.prev_lsn = replica.chain_of(i);
     meta.records = 0;
     meta.fence = name;

@@ -122,7 +122,7 @@ Result<MessageMeta> GetHeaders(natsMsg* msg, const std::string& where) {
   const char* fence = nullptr;
   if (natsMsgHeader_Get(msg, kFence, &fence) == NATS_OK && fence != nullptr && *fence != '\0') {
     m.fence = fence;
-    if (m.records != 0 || m.first_lsn != m.last_lsn || m.prev_lsn < m.last_lsn || m.shard >= m.shards) {
+    if (m.records != 0 || m.first_lsn != m.last_lsn || m.shard >= m.shards) {
       return Status::Corruption(where + ": inconsistent fence headers: shard " + std::to_string(m.shard) + " of " +
                                 std::to_string(m.shards) + ", LSN " + std::to_string(m.first_lsn) + ".." +
                                 std::to_string(m.last_lsn) + " after " + std::to_string(m.prev_lsn) + ", " +

@@ -20,9 +20,10 @@
 // A fence (published by a promotion, docs/replication.md "Promotion") has
 // no body and no records: Shardwal-Fence names who took the stream over,
 // Prev-Lsn = the shard's last Last-Lsn in the stream, First-Lsn = Last-Lsn
-// = the shard's last LSN the promoted WAL holds (at or below Prev-Lsn: the
-// shard's records above it, shipped by the old primary past a gap, are
-// void; the chain goes on from Last-Lsn), Records 0, Nats-Msg-Id
+// = the shard's last LSN the promoted WAL holds, or its checkpoint if
+// higher (below Prev-Lsn: the shard's records above it, shipped by the old
+// primary past a gap, are void; the chain goes on from Last-Lsn), Records
+// 0, Nats-Msg-Id
 // <wal id>:<shard>:fence:<Shardwal-Fence>. A promoted WAL's own messages
 // carry Nats-Msg-Id <wal id>:<shard>:<first LSN>:<its fence>, so a voided
 // message of the same first LSN cannot deduplicate them away.

@@ -143,12 +143,13 @@ Result<RestoreReport> Restore(const RestoreOptions& options) {
                                   std::to_string(meta.prev_lsn) + ", but the previous message of " + subject +
                                   " ended at LSN " + std::to_string(sh.last_lsn));
       }
-      if (meta.last_lsn != sh.last_lsn) {
+      if (meta.last_lsn < sh.last_lsn) {
         return Status::NotSupported(where + ": a fence (" + meta.fence + ") voids this shard's records above LSN " +
                                     std::to_string(meta.last_lsn) + " (shipped past a gap before a promotion); " +
                                     "restore does not drop voided records: restore with --until-lsn below them, " +
                                     "or restore a follower's directory instead");
       }
+      sh.last_lsn = meta.last_lsn;
       sh.last_seq = seq;
       continue;
     }
