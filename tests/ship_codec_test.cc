@@ -4,9 +4,11 @@
 // damage is reported with where it is.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 
 #include "src/foundation/format.h"
+#include "src/ship/follower_state.h"
 #include "src/ship/message_codec.h"
 #include "src/ship/nats_handles.h"
 
@@ -108,6 +110,43 @@ TEST(ShipCodec, FenceRoundTripsAndMessageIdsDiffer) {
   ASSERT_FALSE(refused.ok());
   EXPECT_TRUE(refused.status().IsCorruption());
   EXPECT_NE(refused.status().message().find("there"), std::string::npos) << refused.status().ToString();
+}
+
+// A follower's progress file (src/ship/follower_state.h) round-trips, and
+// a damaged one is refused naming the file and line.
+TEST(ShipCodec, FollowerStateRoundTripsAndDamageIsNamed) {
+  FollowerState st;
+  st.stream = "S";
+  st.nats_url = "nats://a:1,nats://b:2";
+  st.wal_id = "00112233445566778899aabbccddeeff";
+  st.shards = 2;
+  st.base = 12000;
+  st.resume_seq = 77;
+  st.watermark = 12345;
+  st.shard.resize(2);
+  st.shard[1].done_seq = 70;
+  st.shard[1].chain_lsn = 12340;
+  st.shard[1].applied_lsn = 12344;
+  st.shard[1].position.segment_seq = 3;
+  st.shard[1].position.offset = 4096;
+  st.shard[1].position.segment_last_lsn = 12344;
+  st.shard[1].position.last_commit_ns = 99;
+  auto back = FollowerState::Parse(st.Encode(), "F");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->Encode(), st.Encode());
+  EXPECT_EQ(back->base, std::optional<Lsn>(12000));
+  EXPECT_EQ(back->shard[1].position.shard_last_lsn, 12344u);
+  FollowerState fresh;
+  fresh.stream = "S";
+  auto f = FollowerState::Parse(fresh.Encode(), "F");
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_FALSE(f->base.has_value());
+  std::string text = st.Encode();
+  text.replace(text.find("shard 1 70"), 10, "shard 1 x0");
+  auto bad = FollowerState::Parse(text, "F");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(bad.status().IsCorruption());
+  EXPECT_NE(bad.status().message().find("F line 10"), std::string::npos) << bad.status().ToString();
 }
 
 TEST(ShipCodec, DropThroughKeepsBodyAndRunsConsistent) {

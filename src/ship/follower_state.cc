@@ -98,7 +98,8 @@ Result<FollowerState> FollowerState::Parse(const std::string& text, const std::s
   }
   if (lineno == 0) return Status::Corruption(path + " is empty");
   if (st.stream.empty()) return Status::Corruption(path + ": no stream line");
-  if (st.shard.size() != st.shards && !st.shard.empty()) {
+  if (st.shard.empty()) st.shard.resize(st.shards);  // nothing held yet
+  if (st.shard.size() != st.shards) {
     return Status::Corruption(path + ": " + std::to_string(st.shard.size()) + " shard lines for " +
                               std::to_string(st.shards) + " shards");
   }
