@@ -382,6 +382,37 @@ TEST_F(FollowerTest, CheckpointedStreamFollowsFromItsFirstLsn) {
   EXPECT_TRUE((*wal)->Close().ok());
 }
 
+// The server stops under a running follower (and the primary's shipper)
+// and comes back: the follower re-subscribes from what it received and
+// catches up.
+TEST_F(FollowerTest, ServerRestartedUnderTheFollowerItCatchesUp) {
+  const std::string src = tmp_.Sub("primary"), dst = tmp_.Sub("replica");
+  auto wal = Wal::Open(follower_test::WalOptions(src));
+  ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+  auto shipper = Shipper::Attach(**wal, follower_test::Ship(url(), "P7"));
+  ASSERT_TRUE(shipper.ok()) << shipper.status().ToString();
+  Lsn r = follower_test::AppendRecords(**wal, 3000, 1);
+  auto f = Follower::Open(follower_test::Follow(url(), "P7", dst));
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  ASSERT_TRUE((*f)->WaitForHeld(r, std::chrono::seconds(20)).ok());
+  ASSERT_TRUE(server_.Stop().ok());
+  r = follower_test::AppendRecords(**wal, 3000, 2);  // local appends go on
+  ASSERT_TRUE(server_.Restart().ok());
+  r = follower_test::AppendRecords(**wal, 3000, 3);
+  const Status shipped = (*shipper)->WaitForShipped(r, std::chrono::seconds(30));
+  ASSERT_TRUE(shipped.ok()) << shipped.ToString();
+  const Status held = (*f)->WaitForHeld(r, std::chrono::seconds(30));
+  EXPECT_TRUE(held.ok()) << held.ToString() << " (last error: " << (*f)->Stats().last_error << ")";
+  std::printf("follower: %llu re-subscriptions; last error: %s\n",
+              static_cast<unsigned long long>((*f)->Stats().resubscribes), (*f)->Stats().last_error.c_str());
+  (*f)->Stop();
+  EXPECT_TRUE((*f)->Wait().ok());
+  f->reset();
+  shipper->reset();
+  ASSERT_TRUE((*wal)->Close().ok());
+  EXPECT_TRUE(follower_test::SameRecords(src, dst, r));
+}
+
 // A follower directory is refused by a second follower and by Wal::Open;
 // a WAL directory is refused by a follower.
 TEST_F(FollowerTest, DirectoriesAreNotMixedUp) {
