@@ -184,7 +184,9 @@ Status Replica::CreateFiles() {
   Manifest m = Manifest::Create(id, dirs);
   if (*state_.base > 0) m.SetCheckpoint(*state_.base, {}, {1});
   if (Status s = m.Save(fs_, dir_); !s.ok()) return s.WithContext(dir_);
-  if (Status s = OpenOutputs(false); !s.ok()) return s;
+  // As a resume from nothing: segments a crash left from an earlier attempt
+  // (written before any FOLLOWER recorded the base) are deleted.
+  if (Status s = OpenOutputs(true); !s.ok()) return s;
   changed_ = true;
   return Status::OK();
 }
