@@ -494,6 +494,7 @@ TEST_F(FollowerTest, DirectoriesAreNotMixedUp) {
   }
   auto f = Follower::Open(follower_test::Follow(url(), "P3", dst));
   ASSERT_TRUE(f.ok()) << f.status().ToString();
+  ASSERT_TRUE((*f)->WaitForHeld(100, std::chrono::seconds(20)).ok());
   auto second = Follower::Open(follower_test::Follow(url(), "P3", dst));
   ASSERT_FALSE(second.ok());
   EXPECT_TRUE(second.status().IsBusy()) << second.status().ToString();
@@ -507,6 +508,28 @@ TEST_F(FollowerTest, DirectoriesAreNotMixedUp) {
   ASSERT_FALSE(other_stream.ok());
   EXPECT_NE(other_stream.status().ToString().find("follows stream P3"), std::string::npos)
       << other_stream.status().ToString();
+
+  // Promoted without fencing (the stream gone for good): nothing is
+  // published, no PROMOTED file, and the WAL goes on at R + 1.
+  auto before = ship::StreamClient::Connect(url(), std::chrono::milliseconds(200), std::chrono::seconds(5));
+  ASSERT_TRUE(before.ok());
+  const auto last_seq = (*before)->State("P3");
+  ASSERT_TRUE(last_seq.ok());
+  PromoteOptions po;
+  po.dir = dst;
+  po.fence = false;
+  auto promoted = Promote(po);
+  ASSERT_TRUE(promoted.ok()) << promoted.status().ToString();
+  EXPECT_EQ(promoted->last_lsn, 100u);
+  EXPECT_TRUE(promoted->fence.empty());
+  EXPECT_EQ((*before)->State("P3")->last_seq, last_seq->last_seq);
+  EXPECT_FALSE(std::ifstream(dst + "/PROMOTED").good());
+  auto w = Wal::Open(follower_test::WalOptions(dst));
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  auto lsn = (*w)->Append("t0", "unfenced");
+  ASSERT_TRUE(lsn.ok()) << lsn.status().ToString();
+  EXPECT_EQ(*lsn, 101u);
+  EXPECT_TRUE((*w)->Close().ok());
 }
 
 }  // namespace
