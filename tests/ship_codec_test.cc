@@ -4,9 +4,11 @@
 // damage is reported with where it is.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 
 #include "src/foundation/format.h"
+#include "src/ship/follower_state.h"
 #include "src/ship/message_codec.h"
 #include "src/ship/nats_handles.h"
 
@@ -66,6 +68,85 @@ TEST(ShipCodec, HeadersRoundTrip) {
   EXPECT_EQ(back->commit_runs[1].time_ns, 200u);
   EXPECT_EQ(m.MsgId(), "00112233445566778899aabbccddeeff:1:3");
   EXPECT_TRUE(CheckBody(b.body(), *back, "here", nullptr).ok());
+}
+
+// A promotion's fence: no body, the Shardwal-Fence header, its own message
+// id; a promoted WAL's messages carry its fence in their message id only.
+TEST(ShipCodec, FenceRoundTripsAndMessageIdsDiffer) {
+  ASSERT_TRUE(nats_ready);
+  MessageMeta f;
+  f.wal_id = "00112233445566778899aabbccddeeff";
+  f.shard = 2;
+  f.shards = 4;
+  f.first_lsn = f.last_lsn = 40;
+  f.prev_lsn = 55;  // the shard's records 41..55 in the stream are void
+  f.records = 0;
+  f.fence = "host:/var/wal#0123456789abcdef";
+  natsMsg* raw = nullptr;
+  ASSERT_EQ(natsMsg_Create(&raw, "s.shard.2", nullptr, nullptr, 0), NATS_OK);
+  NatsMsgPtr msg(raw);
+  ASSERT_EQ(SetHeaders(msg.get(), f), NATS_OK);
+  auto back = GetHeaders(msg.get(), "here");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_TRUE(back->is_fence());
+  EXPECT_EQ(back->fence, f.fence);
+  EXPECT_EQ(back->last_lsn, 40u);
+  EXPECT_EQ(back->prev_lsn, 55u);
+  EXPECT_EQ(f.MsgId(), "00112233445566778899aabbccddeeff:2:fence:host:/var/wal#0123456789abcdef");
+  MessageMeta m;
+  m.wal_id = f.wal_id;
+  m.shard = 2;
+  m.first_lsn = 41;
+  EXPECT_EQ(m.MsgId(), "00112233445566778899aabbccddeeff:2:41");
+  m.generation = f.fence;
+  EXPECT_EQ(m.MsgId(), "00112233445566778899aabbccddeeff:2:41:host:/var/wal#0123456789abcdef");
+  // A fence that claims records is refused.
+  f.records = 1;
+  raw = nullptr;
+  ASSERT_EQ(natsMsg_Create(&raw, "s.shard.2", nullptr, nullptr, 0), NATS_OK);
+  NatsMsgPtr bad(raw);
+  ASSERT_EQ(SetHeaders(bad.get(), f), NATS_OK);
+  auto refused = GetHeaders(bad.get(), "there");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(refused.status().IsCorruption());
+  EXPECT_NE(refused.status().message().find("there"), std::string::npos) << refused.status().ToString();
+}
+
+// A follower's progress file (src/ship/follower_state.h) round-trips, and
+// a damaged one is refused naming the file and line.
+TEST(ShipCodec, FollowerStateRoundTripsAndDamageIsNamed) {
+  FollowerState st;
+  st.stream = "S";
+  st.nats_url = "nats://a:1,nats://b:2";
+  st.wal_id = "00112233445566778899aabbccddeeff";
+  st.shards = 2;
+  st.base = 12000;
+  st.resume_seq = 77;
+  st.watermark = 12345;
+  st.shard.resize(2);
+  st.shard[1].done_seq = 70;
+  st.shard[1].chain_lsn = 12340;
+  st.shard[1].applied_lsn = 12344;
+  st.shard[1].position.segment_seq = 3;
+  st.shard[1].position.offset = 4096;
+  st.shard[1].position.segment_last_lsn = 12344;
+  st.shard[1].position.last_commit_ns = 99;
+  auto back = FollowerState::Parse(st.Encode(), "F");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->Encode(), st.Encode());
+  EXPECT_EQ(back->base, std::optional<Lsn>(12000));
+  EXPECT_EQ(back->shard[1].position.shard_last_lsn, 12344u);
+  FollowerState fresh;
+  fresh.stream = "S";
+  auto f = FollowerState::Parse(fresh.Encode(), "F");
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_FALSE(f->base.has_value());
+  std::string text = st.Encode();
+  text.replace(text.find("shard 1 70"), 10, "shard 1 x0");
+  auto bad = FollowerState::Parse(text, "F");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(bad.status().IsCorruption());
+  EXPECT_NE(bad.status().message().find("F line 10"), std::string::npos) << bad.status().ToString();
 }
 
 TEST(ShipCodec, DropThroughKeepsBodyAndRunsConsistent) {

@@ -56,6 +56,8 @@ int main(int argc, char** argv) {
   // Shipping to NATS JetStream and back (tools/ship_commands.h).
   shardwal::tools::AddShipCommand(app);
   shardwal::tools::AddRestoreCommand(app);
+  shardwal::tools::AddFollowCommand(app);
+  shardwal::tools::AddPromoteCommand(app);
 
   try {
     app.parse(argc, argv);

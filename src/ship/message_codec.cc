@@ -18,6 +18,7 @@ constexpr const char* kLast = "Shardwal-Last-Lsn";
 constexpr const char* kPrev = "Shardwal-Prev-Lsn";
 constexpr const char* kRecords = "Shardwal-Records";
 constexpr const char* kCommitTimes = "Shardwal-Commit-Times";
+constexpr const char* kFence = "Shardwal-Fence";
 
 Result<std::uint64_t> GetNumber(natsMsg* msg, const char* key, const std::string& where) {
   const char* v = nullptr;
@@ -36,6 +37,8 @@ Result<std::uint64_t> GetNumber(natsMsg* msg, const char* key, const std::string
 }  // namespace
 
 std::string MessageMeta::MsgId() const {
+  if (is_fence()) return wal_id + ":" + std::to_string(shard) + ":fence:" + fence;
+  if (!generation.empty()) return wal_id + ":" + std::to_string(shard) + ":" + std::to_string(first_lsn) + ":" + generation;
   return wal_id + ":" + std::to_string(shard) + ":" + std::to_string(first_lsn);
 }
 
@@ -62,6 +65,7 @@ natsStatus SetHeaders(natsMsg* msg, const MessageMeta& m) {
     }
     s = natsMsgHeader_Set(msg, kCommitTimes, runs.c_str());
   }
+  if (s == NATS_OK && m.is_fence()) s = natsMsgHeader_Set(msg, kFence, m.fence.c_str());
   if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Nats-Msg-Id", m.MsgId().c_str());
   return s;
 }
@@ -114,6 +118,17 @@ Result<MessageMeta> GetHeaders(natsMsg* msg, const std::string& where) {
       return Status::Corruption(where + ": header " + std::string(kCommitTimes) + " covers " +
                                 std::to_string(total) + " records, not " + std::to_string(m.records));
     }
+  }
+  const char* fence = nullptr;
+  if (natsMsgHeader_Get(msg, kFence, &fence) == NATS_OK && fence != nullptr && *fence != '\0') {
+    m.fence = fence;
+    if (m.records != 0 || m.first_lsn != m.last_lsn || m.shard >= m.shards) {
+      return Status::Corruption(where + ": inconsistent fence headers: shard " + std::to_string(m.shard) + " of " +
+                                std::to_string(m.shards) + ", LSN " + std::to_string(m.first_lsn) + ".." +
+                                std::to_string(m.last_lsn) + " after " + std::to_string(m.prev_lsn) + ", " +
+                                std::to_string(m.records) + " records (a fence holds none)");
+    }
+    return m;
   }
   if (m.records == 0 || m.first_lsn == kNoLsn || m.last_lsn < m.first_lsn || m.prev_lsn >= m.first_lsn ||
       m.shard >= m.shards) {

@@ -16,6 +16,17 @@
 //                       in record order, counts summing to Records (a
 //                       restored WAL replays the same commit times)
 //   Nats-Msg-Id         <wal id>:<shard>:<first LSN> (JetStream deduplication)
+//
+// A fence (published by a promotion, docs/replication.md "Promotion") has
+// no body and no records: Shardwal-Fence names who took the stream over,
+// Prev-Lsn = the shard's last Last-Lsn in the stream, First-Lsn = Last-Lsn
+// = the shard's last LSN the promoted WAL holds, or its checkpoint if
+// higher (below Prev-Lsn: the shard's records above it, shipped by the old
+// primary past a gap, are void; the chain goes on from Last-Lsn), Records
+// 0, Nats-Msg-Id
+// <wal id>:<shard>:fence:<Shardwal-Fence>. A promoted WAL's own messages
+// carry Nats-Msg-Id <wal id>:<shard>:<first LSN>:<its fence>, so a voided
+// message of the same first LSN cannot deduplicate them away.
 #pragma once
 
 #include <nats/nats.h>
@@ -49,7 +60,13 @@ struct MessageMeta {
     std::uint64_t time_ns = 0;
   };
   std::vector<CommitRun> commit_runs;
+  // Non-empty: a fence (no records), naming the promotion that wrote it.
+  std::string fence;
+  // The fence of the promotion that made the shipping WAL (never sent as a
+  // header: it only makes the Nats-Msg-Id differ from the old primary's).
+  std::string generation;
 
+  bool is_fence() const { return !fence.empty(); }
   std::string MsgId() const;
 };
 

@@ -136,6 +136,23 @@ Result<RestoreReport> Restore(const RestoreOptions& options) {
     }
     ShardState& sh = shards[meta.shard];
     if (sh.done) continue;
+    if (meta.is_fence()) {
+      // A promotion's fence: no records; the chain goes on from its Last-Lsn.
+      if (meta.prev_lsn != sh.last_lsn) {
+        return Status::Corruption(where + ": broken chain: a fence (" + meta.fence + ") follows LSN " +
+                                  std::to_string(meta.prev_lsn) + ", but the previous message of " + subject +
+                                  " ended at LSN " + std::to_string(sh.last_lsn));
+      }
+      if (meta.last_lsn < sh.last_lsn) {
+        return Status::NotSupported(where + ": a fence (" + meta.fence + ") voids this shard's records above LSN " +
+                                    std::to_string(meta.last_lsn) + " (shipped past a gap before a promotion); " +
+                                    "restore does not drop voided records: restore with --until-lsn below them, " +
+                                    "or restore a follower's directory instead");
+      }
+      sh.last_lsn = meta.last_lsn;
+      sh.last_seq = seq;
+      continue;
+    }
     if (meta.prev_lsn != sh.last_lsn) {
       return Status::Corruption(where + ": broken chain: the message follows LSN " + std::to_string(meta.prev_lsn) +
                                 " (LSN " + std::to_string(meta.first_lsn) + ".." + std::to_string(meta.last_lsn) +

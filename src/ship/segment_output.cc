@@ -3,6 +3,8 @@
 
 #include <sys/uio.h>
 
+#include <algorithm>
+
 namespace shardwal::ship {
 
 SegmentOutput::SegmentOutput(FileSystem& fs, std::string dir, Identity id, std::uint64_t segment_bytes)
@@ -22,6 +24,7 @@ Status SegmentOutput::StartSegment(Lsn first_lsn) {
   auto f = fs_.NewWritableFile(path);
   if (!f.ok()) return f.status().WithContext("restoring shard " + std::to_string(id_.shard));
   file_ = std::move(*f);
+  dir_dirty_ = true;
   offset_ = 0;
   segment_last_lsn_ = kNoLsn;
   format::SegmentHeader h;
@@ -95,6 +98,42 @@ Status SegmentOutput::Finish() {
     if (!s.ok()) return s;
   }
   return fs_.SyncDir(dir_).WithContext("restoring shard " + std::to_string(id_.shard));
+}
+
+Status SegmentOutput::Sync() {
+  const std::string what = "syncing shard " + std::to_string(id_.shard) + " segment " + std::to_string(seq_);
+  if (file_ != nullptr) {
+    if (Status s = file_->Sync(); !s.ok()) return s.WithContext(what);
+  }
+  if (dir_dirty_) {
+    if (Status s = fs_.SyncDir(dir_); !s.ok()) return s.WithContext(what);
+    dir_dirty_ = false;
+  }
+  return Status::OK();
+}
+
+Status SegmentOutput::ResumeAt(const Position& p) {
+  const std::string what = "resuming shard " + std::to_string(id_.shard) + " at segment " +
+                           std::to_string(p.segment_seq) + " offset " + std::to_string(p.offset);
+  auto names = fs_.ListDir(dir_);
+  if (!names.ok()) return names.status().WithContext(what);
+  for (std::uint64_t later = p.segment_seq + 1;; ++later) {
+    const std::string name = format::SegmentFileName(id_.shard, later);
+    if (std::find(names->begin(), names->end(), name) == names->end()) break;
+    if (Status s = fs_.DeleteFile(dir_ + "/" + name); !s.ok()) return s.WithContext(what);
+    dir_dirty_ = true;
+  }
+  seq_ = p.segment_seq;
+  offset_ = p.offset;
+  segment_last_lsn_ = p.segment_last_lsn;
+  shard_last_lsn_ = p.shard_last_lsn;
+  last_commit_ns_ = p.last_commit_ns;
+  if (p.segment_seq == 0) return Sync();
+  auto f = fs_.ReopenWritableFile(dir_ + "/" + format::SegmentFileName(id_.shard, p.segment_seq));
+  if (!f.ok()) return f.status().WithContext(what);
+  file_ = std::move(*f);
+  if (Status s = file_->Truncate(p.offset); !s.ok()) return s.WithContext(what);
+  return Sync();
 }
 
 }  // namespace shardwal::ship

@@ -5,6 +5,11 @@
 // the end of every segment, each segment fdatasync'd. docs/format.md is the
 // layout; recovery reads the result like a WAL closed cleanly.
 //
+// A follower (src/ship/follower.cc) appends to one incrementally: Sync
+// after each round, Position to record where it got, ResumeAt to go on
+// from a recorded position after a restart (what was written after it is
+// truncated away).
+//
 // (shards/SegmentWriter writes a live WAL's segments, prepared ahead by the
 // SegmentPreparer; a restore has no preparer, no concurrency and no
 // preallocation, so it writes plain files itself.)
@@ -38,6 +43,24 @@ class SegmentOutput {
   // a header and a seal), then syncs the directory.
   Status Finish();
 
+  // Where the output stands: enough to go on after a restart.
+  struct Position {
+    std::uint64_t segment_seq = 0;  // 0: no segment yet
+    std::uint64_t offset = 0;       // bytes of segment_seq written
+    Lsn segment_last_lsn = kNoLsn;  // last LSN in segment_seq
+    Lsn shard_last_lsn = kNoLsn;
+    std::uint64_t last_commit_ns = 0;
+  };
+  Position position() const {
+    return {seq_, offset_, segment_last_lsn_, shard_last_lsn_, last_commit_ns_};
+  }
+  // fdatasyncs the open segment, and the directory if a segment was created
+  // since the last Sync.
+  Status Sync();
+  // Goes on from `p` (recorded after a Sync): reopens its segment cut back
+  // to p.offset and deletes the segments after it (written after p was).
+  Status ResumeAt(const Position& p);
+
   std::uint64_t segments() const { return seq_; }
   Lsn last_lsn() const { return shard_last_lsn_; }
 
@@ -56,6 +79,7 @@ class SegmentOutput {
   Lsn segment_last_lsn_ = kNoLsn;
   Lsn shard_last_lsn_ = kNoLsn;
   std::uint64_t last_commit_ns_ = 0;
+  bool dir_dirty_ = false;  // a segment was created since the last Sync
 };
 
 }  // namespace shardwal::ship

@@ -89,6 +89,12 @@ Status ShardShipper::Resume() {
                                        std::to_string(m.shards) + "; this WAL has " + std::to_string(ctx_.shards) +
                                        " shards");
       }
+      if (m.is_fence() && m.fence != ctx_.fence_token) {
+        return Status::Busy("fenced: stream " + ctx_.stream + " subject " + subject_ + " was taken over by the " +
+                            "promotion of " + m.fence + " at LSN " + std::to_string(m.last_lsn) + " (sequence " +
+                            std::to_string(last->seq) + "): this WAL is no longer the primary and ships nothing " +
+                            "more (docs/replication.md, Promotion)");
+      }
       if (m.last_lsn < shipped_lsn_.load()) {
         return Status::Corruption("stream " + ctx_.stream + " subject " + subject_ + " went backwards: its last " +
                                   "message (sequence " + std::to_string(last->seq) + ") ends at LSN " +
@@ -160,6 +166,7 @@ Status ShardShipper::PublishPending() {
     meta.wal_id = ctx_.wal_id;
     meta.shard = shard_;
     meta.shards = ctx_.shards;
+    meta.generation = ctx_.fence_token;
     // The front of what is held, as much as fits in one message (the same
     // message again on a retry: the same Nats-Msg-Id and contents).
     BodyBuilder::Prefix front = pending_.FittingPrefix(ctx_.options.max_message_bytes);

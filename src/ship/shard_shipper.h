@@ -13,6 +13,11 @@
 // it and goes on after it. So two shippers on one WAL each win some
 // messages and neither duplicates nor skips a range.
 //
+// A fence as the subject's last message (a promotion took the stream over,
+// docs/replication.md "Promotion") stops the shipper with Busy ("fenced:
+// ..."), never reconciled past - unless it is this WAL's own promotion's
+// fence (ShipContext::fence_token): the promoted WAL goes on after it.
+//
 // Publishing errors (NATS down, slow, restarted) are retried with the same
 // message and Nats-Msg-Id, waiting a backoff that doubles up to
 // max_backoff; nothing is dropped and nothing skipped. Stop interrupts the
@@ -65,6 +70,9 @@ class ShipContext {
   const std::string wal_id;
   const std::uint32_t shards;
   const ShipOptions options;
+  // The fence this WAL's own promotion wrote (<dir>/PROMOTED, src/ship/
+  // follower.h): a fence naming anything else stops the shipper.
+  std::string fence_token;  // unguarded: set by NewShipper before any shard thread starts
   std::atomic<std::uint64_t> publish_errors{0};
   // publish latency, bucket i: [2^i, 2^(i+1)) ns
   std::atomic<std::uint64_t> latency_buckets[48] = {};

@@ -20,6 +20,7 @@
 #include "shardwal/ship.h"
 #include "src/foundation/format.h"
 #include "src/foundation/manifest.h"
+#include "src/ship/follower_state.h"
 #include "src/ship/shard_shipper.h"
 #include "src/ship/stream_client.h"
 #include "src/ship/tailer_source.h"
@@ -60,6 +61,8 @@ class ShipperImpl final : public Shipper {
   // Keeps a lock (the WAL directory's shipper lock; the WAL's own while a
   // closed WAL is read) until destroyed.
   void HoldLock(std::unique_ptr<FileLock> lock) { locks_.push_back(std::move(lock)); }
+  // The fence of this WAL's own promotion (<dir>/PROMOTED): before Start.
+  void SetFenceToken(std::string token) { ctx_.fence_token = std::move(token); }
   // The WAL's first record not released by a checkpoint (checkpoint + 1):
   // where a fresh stream starts. Before Start.
   void SetFirstAvailable(Lsn lsn) { first_available_ = lsn; }
@@ -311,6 +314,9 @@ Result<std::unique_ptr<ShipperImpl>> NewShipper(const Options& wal, const ShipOp
   if (Status st = (*client)->EnsureStream(stream, wal_id, shards, options.replicas); !st.ok()) return st;
   auto impl = std::make_unique<ShipperImpl>(std::move(*client), stream, wal_id, shards, options);
   impl->HoldLock(std::move(*lock));
+  auto fence = ship::ReadPromotedFence(*fs, wal.dir);
+  if (!fence.ok()) return fence.status().WithContext("shipping " + wal.dir);
+  impl->SetFenceToken(std::move(*fence));
   impl->SetFirstAvailable(manifest->checkpoint_lsn() + 1);
   return impl;
 }

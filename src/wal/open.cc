@@ -139,6 +139,17 @@ void LowerInventory(const RecoveryScan& scan, const Manifest& old, Manifest* nex
 Result<std::unique_ptr<Wal>> Wal::Open(const Options& in) {
   std::shared_ptr<FileSystem> fs_owner = in.file_system ? in.file_system : FileSystem::Default();
   FileSystem& fs = *fs_owner;
+  // A read replica's directory (shardwal::Follower, src/ship/follower.cc)
+  // mirrors a stream: writable only once promoted (which removes FOLLOWER).
+  if (!in.dir.empty()) {
+    auto follower = fs.FileExists(in.dir + "/FOLLOWER");
+    if (!follower.ok()) return follower.status().WithContext("opening " + in.dir);
+    if (*follower) {
+      return Status::InvalidArgument(in.dir + " is a read replica (" + in.dir + "/FOLLOWER: it follows a NATS " +
+                                     "stream): promote it first (`shardwal promote " + in.dir +
+                                     "`, docs/replication.md) to write to it");
+    }
+  }
   std::optional<Manifest> manifest;
   // Validated before anything is created; again under the lock, where the
   // MANIFEST read is the one that counts.
