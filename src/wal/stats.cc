@@ -33,6 +33,7 @@ WalStats WalImpl::Stats() const {
   WalStats st;
   st.last_lsn = LastLsn();
   st.durable_lsn = DurableLsn();
+  st.replicated_lsn = ReplicatedLsn();
   for (const auto& shard : shards_) {
     ShardStats s = shard->Stats();
     st.total.records += s.records;
