@@ -27,6 +27,7 @@
 
 #include <gtest/gtest.h>
 
+#include "shardwal/recovery.h"
 #include "shardwal/ship.h"
 #include "shardwal/wal.h"
 #include "tests/nats_server.h"
@@ -52,10 +53,20 @@ int StreamLeader(NatsCluster& cluster, const std::string& stream) {
   return cluster.IndexOf(info->Cluster->Leader);
 }
 
-// Every record of the WAL in `dir`, LSN -> payload.
+// Every record recovery finds in the WAL in `dir` (all its shards, as the
+// MANIFEST lists them), LSN -> payload.
 std::map<Lsn, std::string> Records(const std::string& dir) {
   std::map<Lsn, std::string> out;
-  for (const StoredRecord& r : ReadWal(TestOptions(dir, 0))) out[r.lsn] = r.payload;
+  Options o;
+  o.dir = dir;
+  auto reader = LogReader::Open(o);
+  EXPECT_TRUE(reader.ok()) << reader.status().ToString();
+  if (!reader.ok()) return out;
+  Status s = (*reader)->Replay(1, [&](const ReplayRecord& r) {
+    out[r.lsn] = std::string(r.payload);
+    return true;
+  });
+  EXPECT_TRUE(s.ok()) << s.ToString();
   return out;
 }
 

@@ -44,11 +44,13 @@ void ShipContext::NotifyProgress() {
   cv_.NotifyAll();
 }
 
-void ShipContext::Cleared(std::uint32_t shard, Lsn lsn) {
+void ShipContext::Cleared(std::uint32_t shard, Lsn lsn, bool answered) {
   if (replicator_ != nullptr) {
-    // The stream acknowledged again: the last error no longer explains a
-    // wait (one exchange per ack while healthy).
-    if (replicator_error_.exchange(false)) replicator_->SetError(Status::OK());
+    // The stream answered again: the last error no longer explains a wait
+    // (one load per ack while healthy).
+    if (answered && replicator_error_.load() && replicator_error_.exchange(false)) {
+      replicator_->SetError(Status::OK());
+    }
     replicator_->Advance(shard, lsn);
   }
   NotifyProgress();
@@ -80,7 +82,7 @@ void ShardShipper::MarkCaughtUp(Lsn lsn) {
   Lsn cur = clear_through_.load();
   while (cur < lsn && !clear_through_.compare_exchange_weak(cur, lsn)) {
   }
-  ctx_.Cleared(shard_, clear_through());
+  ctx_.Cleared(shard_, clear_through(), /*answered=*/false);
 }
 
 ShardShipper::ShardShipper(ShipContext& ctx, std::uint32_t shard)
@@ -112,7 +114,7 @@ Status ShardShipper::Resume() {
       shipped_lsn_.store(m.last_lsn);
       seq_.store(last->seq);
       // What the subject holds is replicated: R may start there.
-      ctx_.Cleared(shard_, clear_through());
+      ctx_.Cleared(shard_, clear_through(), /*answered=*/true);
       return Status::OK();
     }
     if (last.status().code() == Status::Code::kNotFound) {
@@ -202,7 +204,7 @@ Status ShardShipper::PublishPending() {
       oldest_pending_ns_.store(pending_.empty() ? 0 : std::max<std::uint64_t>(1, pending_.commit_runs().front().time_ns));
       // Straight from the ack: a kReplicated append waiting for this
       // message wakes now, not at the next Read.
-      ctx_.Cleared(shard_, clear_through());
+      ctx_.Cleared(shard_, clear_through(), /*answered=*/true);
       return Status::OK();
     }
     if (s.ok()) {

@@ -57,8 +57,11 @@ class ShipContext {
   // A shard shipped something or caught up: wakes WaitForProgress.
   void NotifyProgress() EXCLUDES(mu_);
   // Shard `shard`'s records up to `lsn` are in the stream: tells the WAL's
-  // replicated watermark (Attach), then wakes WaitForProgress.
-  void Cleared(std::uint32_t shard, Lsn lsn) EXCLUDES(mu_);
+  // replicated watermark (Attach), then wakes WaitForProgress. `answered`:
+  // the stream answered just now (an ack, a last message read), so the
+  // last error reported to the replicator no longer holds; a feed that
+  // merely caught up says nothing about the stream.
+  void Cleared(std::uint32_t shard, Lsn lsn, bool answered) EXCLUDES(mu_);
   // The replicator handle of the WAL (Shipper::Attach); null: none. Set
   // before the shard threads start.
   void SetReplicator(ReplicatorHandle* r) { replicator_ = r; }
