@@ -187,6 +187,9 @@ struct Probe {
     jsOptions_Init(&o);
     o.Wait = 10000;
     o.PublishAsync.MaxPending = max_pending;
+    // With MaxPending in flight a publish waits for an ack; libnats' default
+    // (200 ms) fails the probe on a replicated stream of a loaded machine.
+    o.PublishAsync.StallWait = 10000;
     o.PublishAsync.ErrHandler = OnAsyncError;
     o.PublishAsync.ErrHandlerClosure = &async_errors;
     jsCtx* raw = nullptr;
@@ -265,7 +268,18 @@ Result<ShipProbeResult> RunShipProbe(const std::string& url, double seconds_each
   natsStatus s = natsOptions_Create(&raw_opts);
   if (s != NATS_OK) return Status::IOError(NatsError("natsOptions_Create", s));
   NatsOptionsPtr opts(raw_opts);
-  if (s == NATS_OK) s = natsOptions_SetURL(opts.get(), url.c_str());
+  // A comma-separated list (a cluster's nodes) goes in as a server list, as
+  // the shipper's StreamClient does.
+  std::vector<std::string> list;
+  for (std::size_t start = 0; start <= url.size();) {
+    std::size_t comma = url.find(',', start);
+    if (comma == std::string::npos) comma = url.size();
+    if (comma > start) list.push_back(url.substr(start, comma - start));
+    start = comma + 1;
+  }
+  std::vector<const char*> servers;
+  for (const auto& u : list) servers.push_back(u.c_str());
+  if (s == NATS_OK) s = natsOptions_SetServers(opts.get(), servers.data(), static_cast<int>(servers.size()));
   if (s == NATS_OK) s = natsOptions_SetTimeout(opts.get(), 5000);
   if (s != NATS_OK) return Status::InvalidArgument(NatsError("NATS options for " + url, s));
   natsConnection* raw_conn = nullptr;
