@@ -198,6 +198,20 @@ TEST(Replicated, AppendReturnsOnceTheReplicatorAdvances) {
   EXPECT_EQ(w.Stats().replicated_lsn, 1u);
   EXPECT_TRUE(replicated.get().ok());
   EXPECT_TRUE(w.WaitReplicated(1).ok());
+
+  // A batch over both shards returns once R covers its last record.
+  const RecordSpec specs[] = {{"a", "1"}, {"b", "2"}, {"c", "3"}, {"d", "4"}};
+  auto batch = std::async(std::launch::async, [&] { return w.AppendBatch(specs, Durability::kReplicated); });
+  while (w.LastLsn() < 5) std::this_thread::yield();  // (test) the batch took its LSNs
+  ASSERT_TRUE(w.WaitDurable(5).ok());
+  EXPECT_EQ(batch.wait_for(50ms), std::future_status::timeout);
+  (*handle)->Advance(0, 5);
+  EXPECT_EQ(batch.wait_for(50ms), std::future_status::timeout);  // shard 1 has not reported
+  (*handle)->Advance(1, 5);
+  auto range = batch.get();
+  ASSERT_TRUE(range.ok()) << range.status().ToString();
+  EXPECT_EQ(range->last, 5u);
+  EXPECT_EQ(w.ReplicatedLsn(), 5u);
 }
 
 TEST(Replicated, TimesOutNamingTheReplicatorAndItsError) {

@@ -142,9 +142,10 @@ Result<LsnRange> WalImpl::AppendBatchUncounted(std::span<const RecordSpec> recor
   if (WaitsForDurable(d)) {
     // Per-shard consistency: each shard's own frontier must cover the
     // batch's last record in it.
-    std::vector<Lsn> last_in(num_shards_, kNoLsn);
-    for (std::size_t i = 0; i < records.size(); ++i) last_in[shard_of[i]] = range.first + i;
+    std::vector<Lsn> last_in;
     if (options_.consistency == Consistency::kPerShard) {
+      last_in.assign(num_shards_, kNoLsn);
+      for (std::size_t i = 0; i < records.size(); ++i) last_in[shard_of[i]] = range.first + i;
       for (std::uint32_t s : involved) {
         if (Status st = core_.watermark.WaitShard(last_in[s], s); !st.ok()) return st;
       }
