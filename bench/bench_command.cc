@@ -68,7 +68,7 @@ constexpr const char* kSingleRunOnly[] = {"--records",    "--routing",          
                                           "--http",       "--http-address",     "--http-linger",
                                           "--allow-group-access", "--rate",         "--ship",         "--stream",
                                           "--ship-probe",         "--ship-probe-seconds", "--ship-catchup-timeout",
-                                          "--throttle-mbps"};
+                                          "--throttle-mbps",        "--ship-replicas"};
 // Flags --compare takes and --sweep does not (its runs are fixed records, uncompressed).
 constexpr const char* kCompareOnly[] = {"--payload", "--compression", "--compression-level"};
 // Flags --sweep takes from its own axes instead.
@@ -306,9 +306,10 @@ void AddBenchCommand(CLI::App& app) {
       ->check(CLI::Range(0.0, 1e6));
   cmd->add_option("--durability", flags->durability,
                   "none: never synced for its own sake; async: synced in the background, appends do not wait; "
-                  "group: each append returns once durable (group commit)")
+                  "group: each append returns once durable (group commit); replicated: once durable and "
+                  "acknowledged by the stream of --ship (Durability::kReplicated; latency append_to_replicated)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"none", "async", "group"}));
+      ->check(CLI::IsMember({"none", "async", "group", "replicated"}));
   cmd->add_option("--wait-every", c.wait_every,
                   "Pipelined ingestion: each writer appends N records with durability async, then waits once "
                   "(WaitDurable of its last LSN); latency is then per wait (N appends + the wait). 1: every append "
@@ -461,6 +462,13 @@ void AddBenchCommand(CLI::App& app) {
           ->type_name("URL");
   cmd->add_option("--stream", c.ship_stream, "With --ship: the stream (default shardwal-<WAL id>)")
       ->type_name("STREAM")
+      ->needs(ship);
+  cmd->add_option("--ship-replicas", c.ship_replicas,
+                  "With --ship: the stream's replicas if the shipper creates it, and the probe's (3 for a 3-node "
+                  "cluster)")
+      ->type_name("N")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 5))
       ->needs(ship);
   cmd->add_option("--ship-catchup-timeout", c.ship_catchup_seconds,
                   "With --ship: how long to wait for shipping to catch up after the writers stop")

@@ -116,7 +116,7 @@ void RunWriter(Shared& sh, std::uint32_t id, std::uint64_t quota, WriterState& s
   // kAsyncSampleEvery - a uniform sample, percentiles unbiased - while every
   // append is counted. Appends that wait (group, or a round ending in
   // WaitDurable) are all timed.
-  const bool sampled = !pipelined && c.durability != Durability::kGroup;
+  const bool sampled = !pipelined && c.durability != Durability::kGroup && c.durability != Durability::kReplicated;
   const std::uint64_t sample_mask = sampled ? kAsyncSampleEvery - 1 : 0;
   std::uint64_t seq = 0;
   // --rate: this writer's share, paced from its start (a sleep until the
@@ -228,6 +228,18 @@ Status ValidateBenchConfig(const BenchConfig& c) {
   }
   if (!(c.rate >= 0) || c.rate > 1e9) return Status::InvalidArgument("rate: " + std::to_string(c.rate) + " (must be >= 0)");
   if (c.ship_probe && c.ship_url.empty()) return Status::InvalidArgument("ship-probe: needs --ship URL");
+  // kReplicated waits for the stream's acknowledgement: without a shipper
+  // every append would fail.
+  if (c.durability == Durability::kReplicated && c.ship_url.empty()) {
+    return Status::InvalidArgument("durability replicated: needs --ship URL (a shipper to replicate to)");
+  }
+  if (c.durability == Durability::kReplicated && c.wait_every > 1) {
+    return Status::InvalidArgument("durability replicated: not with --wait-every " + std::to_string(c.wait_every) +
+                                   " (pipelined rounds append async)");
+  }
+  if (c.ship_replicas < 1 || c.ship_replicas > 5) {
+    return Status::InvalidArgument("ship-replicas: " + std::to_string(c.ship_replicas) + " (must be 1..5)");
+  }
   if (!c.ship_url.empty() && !(c.ship_catchup_seconds > 0 && c.ship_catchup_seconds < 1e6)) {
     return Status::InvalidArgument("ship catch-up timeout: " + std::to_string(c.ship_catchup_seconds) +
                                    " s (must be > 0)");
@@ -250,7 +262,7 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
   std::optional<ShipProbeResult> probe;
   if (c.ship_probe) {
     if (c.progress != nullptr) *c.progress << "shardwal bench: probing " << c.ship_url << std::endl;
-    auto p = RunShipProbe(c.ship_url, c.ship_probe_seconds);
+    auto p = RunShipProbe(c.ship_url, c.ship_probe_seconds, c.ship_replicas);
     if (!p.ok()) return p.status();
     probe = *p;
   }
@@ -322,7 +334,7 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
   // before Close. Declared after `wal`: destroyed (stopped) first.
   std::unique_ptr<ShipRun> ship;
   if (!c.ship_url.empty()) {
-    auto started = ShipRun::Start(*wal, c.ship_url, c.ship_stream, c.progress, Clock::now());
+    auto started = ShipRun::Start(*wal, c.ship_url, c.ship_stream, c.ship_replicas, c.progress, Clock::now());
     if (!started.ok()) {
       (void)wal->Close();  // the error reported is the shipper's
       return started.status();
@@ -445,11 +457,14 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
   r.wal_bytes = stats.wal_bytes;
   r.checkpoint_lsn = stats.checkpoint_lsn;
   r.checkpoints = checkpointer ? checkpointer->checkpoints() : 0;
-  r.latency = c.wait_every > 1                   ? "wait_every_" + std::to_string(c.wait_every)
-              : c.durability == Durability::kGroup ? "append_to_durable"
-                                                   : "append_call";
-  r.latency_sampled_every =
-      c.wait_every <= 1 && c.durability != Durability::kGroup ? static_cast<std::uint32_t>(kAsyncSampleEvery) : 1;
+  r.latency = c.wait_every > 1                        ? "wait_every_" + std::to_string(c.wait_every)
+              : c.durability == Durability::kGroup      ? "append_to_durable"
+              : c.durability == Durability::kReplicated ? "append_to_replicated"
+                                                        : "append_call";
+  r.latency_sampled_every = c.wait_every <= 1 && c.durability != Durability::kGroup &&
+                                    c.durability != Durability::kReplicated
+                                ? static_cast<std::uint32_t>(kAsyncSampleEvery)
+                                : 1;
   r.p50_us = latency.PercentileUs(50);
   r.p99_us = latency.PercentileUs(99);
   r.p999_us = latency.PercentileUs(99.9);

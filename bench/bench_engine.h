@@ -96,6 +96,9 @@ struct BenchConfig {
   // waits up to ship_catchup_seconds for it to catch up. Empty: no shipping.
   std::string ship_url;
   std::string ship_stream;
+  // --ship-replicas: the stream's replicas when the shipper creates it (3
+  // for a 3-node cluster), and the probe's scratch stream's.
+  int ship_replicas = 1;
   double ship_catchup_seconds = 120;
   // --ship-probe: first measure what the server accepts from a plain client
   // (bench/ship_bench.h), ship_probe_seconds per kind of publish.

@@ -187,6 +187,9 @@ struct Probe {
     jsOptions_Init(&o);
     o.Wait = 10000;
     o.PublishAsync.MaxPending = max_pending;
+    // With MaxPending in flight a publish waits for an ack; libnats' default
+    // (200 ms) fails the probe on a replicated stream of a loaded machine.
+    o.PublishAsync.StallWait = 10000;
     o.PublishAsync.ErrHandler = OnAsyncError;
     o.PublishAsync.ErrHandlerClosure = &async_errors;
     jsCtx* raw = nullptr;
@@ -248,23 +251,35 @@ struct Probe {
 bool ShipSupported() { return true; }
 
 Result<std::unique_ptr<ShipRun>> ShipRun::Start(Wal& wal, const std::string& url, const std::string& stream,
-                                                std::ostream* progress, Clock::time_point start) {
+                                                int replicas, std::ostream* progress, Clock::time_point start) {
   ShipOptions o;
   o.nats_url = url;
   o.stream = stream;
+  o.replicas = replicas;
   auto shipper = Shipper::Attach(wal, o);
   if (!shipper.ok()) return shipper.status().WithContext("attaching a shipper to " + url);
   return std::unique_ptr<ShipRun>(new ShipRunImpl(std::move(*shipper), url, progress, start));
 }
 
-Result<ShipProbeResult> RunShipProbe(const std::string& url, double seconds_each) {
+Result<ShipProbeResult> RunShipProbe(const std::string& url, double seconds_each, int replicas) {
   Probe p;
   p.url = url;
   natsOptions* raw_opts = nullptr;
   natsStatus s = natsOptions_Create(&raw_opts);
   if (s != NATS_OK) return Status::IOError(NatsError("natsOptions_Create", s));
   NatsOptionsPtr opts(raw_opts);
-  if (s == NATS_OK) s = natsOptions_SetURL(opts.get(), url.c_str());
+  // A comma-separated list (a cluster's nodes) goes in as a server list, as
+  // the shipper's StreamClient does.
+  std::vector<std::string> list;
+  for (std::size_t start = 0; start <= url.size();) {
+    std::size_t comma = url.find(',', start);
+    if (comma == std::string::npos) comma = url.size();
+    if (comma > start) list.push_back(url.substr(start, comma - start));
+    start = comma + 1;
+  }
+  std::vector<const char*> servers;
+  for (const auto& u : list) servers.push_back(u.c_str());
+  if (s == NATS_OK) s = natsOptions_SetServers(opts.get(), servers.data(), static_cast<int>(servers.size()));
   if (s == NATS_OK) s = natsOptions_SetTimeout(opts.get(), 5000);
   if (s != NATS_OK) return Status::InvalidArgument(NatsError("NATS options for " + url, s));
   natsConnection* raw_conn = nullptr;
@@ -285,6 +300,7 @@ Result<ShipProbeResult> RunShipProbe(const std::string& url, double seconds_each
   cfg.Subjects = subjects;
   cfg.SubjectsLen = 1;
   cfg.Storage = js_FileStorage;
+  cfg.Replicas = replicas;
   jsStreamInfo* info = nullptr;
   jsErrCode err = static_cast<jsErrCode>(0);
   s = js_AddStream(&info, js->get(), &cfg, nullptr, &err);
@@ -295,7 +311,12 @@ Result<ShipProbeResult> RunShipProbe(const std::string& url, double seconds_each
   ShipProbeResult r;
   r.url = url;
   r.seconds_each = seconds_each;
-  const std::string small(4096, 'x'), large(256 * 1024, 'y');
+  r.replicas = replicas;
+  const std::string tiny(100, 'r'), small(4096, 'x'), large(256 * 1024, 'y');
+  auto sync_tiny = p.Sync(js->get(), tiny, seconds_each);
+  if (!sync_tiny.ok()) return sync_tiny.status();
+  r.sync_100b_msgs_per_s = *sync_tiny;
+  r.sync_100b_rtt_us = Div(1e6, *sync_tiny);
   auto sync = p.Sync(js->get(), small, seconds_each);
   if (!sync.ok()) return sync.status();
   r.sync_4k_msgs_per_s = *sync;
@@ -317,13 +338,13 @@ Result<ShipProbeResult> RunShipProbe(const std::string& url, double seconds_each
 
 bool ShipSupported() { return false; }
 
-Result<std::unique_ptr<ShipRun>> ShipRun::Start(Wal&, const std::string& url, const std::string&, std::ostream*,
-                                                Clock::time_point) {
+Result<std::unique_ptr<ShipRun>> ShipRun::Start(Wal&, const std::string& url, const std::string&, int,
+                                                std::ostream*, Clock::time_point) {
   return Status::NotSupported("--ship " + url + ": this shardwal was not built with NATS (SHARDWAL_WITH_NATS=OFF; "
                               "install libnats-dev and nats-server, see scripts/setup.sh)");
 }
 
-Result<ShipProbeResult> RunShipProbe(const std::string& url, double) {
+Result<ShipProbeResult> RunShipProbe(const std::string& url, double, int) {
   return Status::NotSupported("--ship-probe " + url + ": this shardwal was not built with NATS (SHARDWAL_WITH_NATS="
                               "OFF; install libnats-dev and nats-server, see scripts/setup.sh)");
 }
@@ -333,11 +354,13 @@ Result<ShipProbeResult> RunShipProbe(const std::string& url, double) {
 // ---- the report -------------------------------------------------------------------
 
 void PrintShipProbe(std::ostream& out, const ShipProbeResult& p) {
-  char buf[256];
+  char buf[512];
   std::snprintf(buf, sizeof buf,
-                "probe:             %s, %.1f s each: sync 4 KiB %.0f msgs/s (%.0f us round trip); async 4 KiB "
+                "probe:             %s, %d replica(s), %.1f s each: sync 100 B %.0f msgs/s (%.0f us round trip); "
+                "sync 4 KiB %.0f msgs/s (%.0f us round trip); async 4 KiB "
                 "%.0f msgs/s (%.1f MB/s); async 256 KiB %.0f msgs/s (%.1f MB/s)\n",
-                p.url.c_str(), p.seconds_each, p.sync_4k_msgs_per_s, p.sync_4k_rtt_us, p.async_4k_msgs_per_s,
+                p.url.c_str(), p.replicas, p.seconds_each, p.sync_100b_msgs_per_s, p.sync_100b_rtt_us,
+                p.sync_4k_msgs_per_s, p.sync_4k_rtt_us, p.async_4k_msgs_per_s,
                 p.async_4k_mb_per_s, p.async_256k_msgs_per_s, p.async_256k_mb_per_s);
   out << buf;
 }
@@ -375,6 +398,9 @@ void PrintShipSummary(std::ostream& out, const ShipBenchResult& s) {
 nlohmann::json ShipProbeToJson(const ShipProbeResult& p) {
   return nlohmann::json{{"url", p.url},
                         {"seconds_each", p.seconds_each},
+                        {"replicas", p.replicas},
+                        {"sync_100b_msgs_per_s", p.sync_100b_msgs_per_s},
+                        {"sync_100b_rtt_us", p.sync_100b_rtt_us},
                         {"sync_4k_msgs_per_s", p.sync_4k_msgs_per_s},
                         {"sync_4k_rtt_us", p.sync_4k_rtt_us},
                         {"async_4k_msgs_per_s", p.async_4k_msgs_per_s},

@@ -45,6 +45,10 @@ struct ShipOutage {
 struct ShipProbeResult {
   std::string url;
   double seconds_each = 0;
+  int replicas = 1;
+  // The synchronous-publish round trip of a small message: the limit that
+  // Durability::kReplicated adds to an append (docs/replication.md).
+  double sync_100b_msgs_per_s = 0, sync_100b_rtt_us = 0;
   double sync_4k_msgs_per_s = 0, sync_4k_rtt_us = 0;
   double async_4k_msgs_per_s = 0, async_4k_mb_per_s = 0;
   double async_256k_msgs_per_s = 0, async_256k_mb_per_s = 0;
@@ -78,7 +82,7 @@ class ShipRun {
   // Attaches (the stream created if missing). `progress`: one "ship:" line
   // per second there; null: none.
   static Result<std::unique_ptr<ShipRun>> Start(Wal& wal, const std::string& url, const std::string& stream,
-                                                std::ostream* progress, Clock::time_point start);
+                                                int replicas, std::ostream* progress, Clock::time_point start);
   virtual ~ShipRun() = default;
   // The writers stopped at `end`, `last_lsn` the last LSN appended: waits
   // (event-driven, up to `timeout`) until everything up to it is shipped,
@@ -90,10 +94,10 @@ class ShipRun {
   ShipRun() = default;
 };
 
-// The publish probe on `url`: a scratch stream (deleted afterwards),
-// `seconds_each` of synchronous 4 KiB, asynchronous 4 KiB and asynchronous
-// 256 KiB publishes.
-Result<ShipProbeResult> RunShipProbe(const std::string& url, double seconds_each);
+// The publish probe on `url`: a scratch stream of `replicas` (deleted
+// afterwards), `seconds_each` of synchronous 100 B, synchronous 4 KiB,
+// asynchronous 4 KiB and asynchronous 256 KiB publishes.
+Result<ShipProbeResult> RunShipProbe(const std::string& url, double seconds_each, int replicas = 1);
 
 void PrintShipProbe(std::ostream& out, const ShipProbeResult& p);
 void PrintShipSummary(std::ostream& out, const ShipBenchResult& s);

@@ -183,6 +183,7 @@ TEST(Prometheus, TextFormatIsWellFormedAndNamedByConvention) {
       {"shardwal_batch_records", "histogram"},            {"shardwal_batch_bytes", "histogram"},
       {"shardwal_flush_duration_seconds", "histogram"},   {"shardwal_last_lsn", "gauge"},
       {"shardwal_durable_lsn", "gauge"},           {"shardwal_watermark_lag", "gauge"},
+      {"shardwal_replicated_lsn", "gauge"},
       {"shardwal_buffered_bytes", "gauge"},        {"shardwal_buffered_records", "gauge"},
       {"shardwal_durable_frontier", "gauge"},      {"shardwal_up", "gauge"},
       {"shardwal_device_free_bytes", "gauge"},     {"shardwal_device_total_bytes", "gauge"},
@@ -207,6 +208,7 @@ TEST(Prometheus, TextFormatIsWellFormedAndNamedByConvention) {
   EXPECT_EQ(one("shardwal_up"), 1);
   EXPECT_EQ(one("shardwal_last_lsn"), static_cast<double>(m.last_lsn));
   EXPECT_EQ(one("shardwal_durable_lsn"), static_cast<double>(m.durable_lsn));
+  EXPECT_EQ(one("shardwal_replicated_lsn"), static_cast<double>(m.replicated_lsn));
   EXPECT_EQ(one("shardwal_watermark_lag"), static_cast<double>(m.watermark_lag));
   EXPECT_EQ(one("shardwal_errors_total", "kind=\"invalid_argument\""), 1);
   EXPECT_EQ(one("shardwal_errors_total", "kind=\"backpressure\""), 0);

@@ -316,6 +316,37 @@ TEST_F(ShipTest, BenchShipReportsShippedFiguresAndTheProbe) {
   EXPECT_NE(down.err.find("nats://127.0.0.1:1"), std::string::npos) << testing::Describe(down);
 }
 
+// `shardwal bench --durability replicated`: every append waits for the
+// stream's ack (latency append_to_replicated), every record is shipped; the
+// probe reports the small synchronous publish's round trip beside it.
+// Without --ship it is a usage error.
+TEST_F(ShipTest, BenchDurabilityReplicated) {
+  const testing::CliResult r =
+      Cli("bench --ship " + server_.client_url() +
+          " --stream bench-replicated --ship-probe --ship-probe-seconds 0.1 --records 2000 --writers 4 --shards 2 "
+          "--record-bytes 100 --durability replicated --json");
+  ASSERT_EQ(r.code, 0) << testing::Describe(r);
+  std::string last, line;
+  std::istringstream lines(r.out);
+  while (std::getline(lines, line)) {
+    if (!line.empty()) last = line;
+  }
+  const nlohmann::json j = nlohmann::json::parse(last);
+  EXPECT_EQ(j["records"].get<std::uint64_t>(), 2000u);
+  EXPECT_EQ(j["latency"], "append_to_replicated") << last;
+  EXPECT_EQ(j["latency_sampled_every"].get<std::uint32_t>(), 1u) << last;
+  EXPECT_GT(j["p50_us"].get<double>(), 0.0) << last;
+  EXPECT_GT(j["ship"]["probe"]["sync_100b_rtt_us"].get<double>(), 0.0) << last;
+  EXPECT_EQ(j["ship"]["records"].get<std::uint64_t>(), 2000u) << last;
+  EXPECT_TRUE(ReadStream(server_.client_url(), "bench-replicated").ExactlyOnce(2000));
+  for (const char* args : {"bench --durability replicated --seconds 0.1",
+                           "bench --ship nats://127.0.0.1:1 --durability replicated --wait-every 10 --seconds 0.1"}) {
+    const testing::CliResult u = Cli(args);
+    EXPECT_EQ(u.code, 2) << args << "\n" << testing::Describe(u);
+    EXPECT_NE(u.err.find("durability replicated"), std::string::npos) << testing::Describe(u);
+  }
+}
+
 TEST_F(ShipTest, ResumesAfterTheStreamsLastMessage) {
   const std::string src = tmp_.Sub("src");
   MakeWal(src, 5000);

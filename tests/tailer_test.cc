@@ -497,6 +497,44 @@ TEST(Tailer, InterruptEndsABlockedRead) {
   EXPECT_EQ(*n, 0u);
 }
 
+// TailReadOptions::return_when_durable_moves: a one-shard tailer blocked
+// in Read returns (0) once W moves past records of other shards only, not
+// at its timeout; without the option it keeps waiting. (The shipper of an
+// idle shard reports its replicated frontier that way.)
+TEST(Tailer, ReturnWhenDurableMovesEndsAWaitWithNothingOfItsShard) {
+  TempDir dir;
+  auto wal = OpenOrDie(SmallSegments(dir.path(), 2));
+  std::string other;  // a tag of shard 0
+  for (int i = 0; other.empty(); ++i) {
+    if (wal->ShardForTag("t" + std::to_string(i)) == 0) other = "t" + std::to_string(i);
+  }
+  auto tailer = LogTailer::Attach(*wal, {.shard = 1u, .name = "shard1"});
+  ASSERT_TRUE(tailer.ok()) << tailer.status().ToString();
+  Collector c{wal.get()};
+  TailReadOptions read;
+  read.timeout = std::chrono::seconds(30);
+  read.return_when_durable_moves = true;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto reader = std::async(std::launch::async, [&] { return (*tailer)->Read(c.callback(), read); });
+  // Whether the Read is blocked yet or not: W moves past a shard-0 record
+  // (appended until it returns, so a Read that started late sees a move).
+  while (reader.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready) {
+    ASSERT_TRUE(wal->Append(other, "x").ok());
+  }
+  auto n = reader.get();
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(*n, 0u);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+  // Without it, the same wait runs to its timeout.
+  read.return_when_durable_moves = false;
+  read.timeout = std::chrono::milliseconds(300);
+  const auto t1 = std::chrono::steady_clock::now();
+  auto plain = std::async(std::launch::async, [&] { return (*tailer)->Read(c.callback(), read); });
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(wal->Append(other, "y").ok());
+  ASSERT_TRUE(plain.get().ok());
+  EXPECT_GE(std::chrono::steady_clock::now() - t1, std::chrono::milliseconds(300));
+}
+
 // Blocked on an idle WAL, a Read sleeps: its thread burns (almost) no CPU
 // over the whole timeout.
 TEST(Tailer, AnIdleWaitTakesNoCpu) {

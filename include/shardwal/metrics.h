@@ -100,6 +100,7 @@ struct WalMetrics {
   // Gauges.
   Lsn last_lsn = kNoLsn;
   Lsn durable_lsn = kNoLsn;           // the watermark W
+  Lsn replicated_lsn = kNoLsn;        // the replicated watermark R (Durability::kReplicated; <= W)
   std::uint64_t watermark_lag = 0;    // last_lsn - durable_lsn
   Lsn checkpoint_lsn = kNoLsn;
   std::uint64_t wal_bytes = 0;

@@ -120,6 +120,13 @@ struct SHARDWAL_EXPORT Options {
   std::size_t max_buffered_bytes = 16u << 20;
   std::chrono::milliseconds backpressure_timeout{5000};
 
+  // Durability::kReplicated and WaitReplicated without a timeout of their
+  // own: how long to wait for the replica's acknowledgement (the record is
+  // durable locally by then) before failing with Busy. Must be positive.
+  // JetStream needs 4-9 s to elect a new stream leader after losing one, so
+  // keep it above that if a single server's loss should not fail appends.
+  std::chrono::milliseconds replication_timeout{10000};
+
   // The file-system seam; null means FileSystem::Default().
   std::shared_ptr<FileSystem> file_system;
 

@@ -95,6 +95,10 @@ class SHARDWAL_SHIP_EXPORT Shipper {
   // LogTailer::Attach per shard: durable records only), on threads of its
   // own, until destroyed (or Stop). `wal` must outlive it. FellBehind if the
   // WAL already released what the stream lacks (a checkpoint past it).
+  // Registers as the WAL's replicator (Wal::AttachReplicator, "ship:<stream>
+  // at <url>"): the replicated watermark R, and so Durability::kReplicated
+  // appends, follow what the stream acknowledges, per shard; destroying the
+  // shipper detaches it (Busy if another replicator is attached).
   static Result<std::unique_ptr<Shipper>> Attach(Wal& wal, const ShipOptions& options);
   // Another process (`shardwal ship`): ships an existing WAL directory
   // (read-only, no lock). follow = false: stops once everything durable at

@@ -29,7 +29,9 @@ class [[nodiscard]] Status {
     kIOError,          // a write, sync, open, ... failed; sys_errno() says why
     kBackpressure,     // a shard's buffer stayed full for the whole timeout
     kClosed,           // the WAL was closed
-    kBusy,             // a directory is locked by another WAL instance
+    kBusy,             // a directory is locked by another WAL instance; or a bounded wait on
+                       // another party ran out (Durability::kReplicated's replication_timeout,
+                       // Shipper::WaitForShipped)
     kCorruption,       // on-disk data failed validation
     kNotSupported,     // valid request this version cannot serve
     kNotFound,

@@ -99,6 +99,12 @@ struct TailReadOptions {
   // Stop before the record that would take the bytes delivered (tag +
   // payload + framing) past this; the first record is always delivered.
   std::size_t max_bytes = std::numeric_limits<std::size_t>::max();
+  // While waiting: return 0 as soon as the durable watermark moved and
+  // nothing new of the tailer's shards was found up to it, instead of
+  // waiting on for a record until the timeout. For a caller that needs to
+  // know "nothing of my shard up to W" promptly: the shipper of one shard
+  // reports its replicated frontier that way (Durability::kReplicated).
+  bool return_when_durable_moves = false;
 };
 
 class SHARDWAL_EXPORT LogTailer {

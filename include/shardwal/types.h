@@ -40,6 +40,13 @@ enum class Durability : std::uint8_t {
   kAsync,  // fdatasync'd in the background within max_batch_delay; the
            // caller does not wait (use WaitDurable / OnDurable to wait later)
   kGroup,  // the call returns once the global durable watermark covers it
+  kReplicated,  // as kGroup, and then until the replicated watermark R covers
+                // it: durable here and acknowledged by the replica (a
+                // JetStream stream with its own quorum; needs an attached
+                // replicator, Shipper::Attach). Waits up to
+                // Options::replication_timeout, then fails with Busy
+                // naming the replicator, R and its last error (the record
+                // stays durable locally). Wal::WaitReplicated says more.
 };
 SHARDWAL_EXPORT std::string_view DurabilityName(Durability d);
 SHARDWAL_EXPORT std::optional<Durability> ParseDurability(std::string_view s);

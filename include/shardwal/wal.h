@@ -21,11 +21,14 @@
 // never exceptions.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -72,12 +75,33 @@ struct TailerStats {
   bool fell_behind = false;
 };
 
+// What a replicator (Shipper::Attach, or your own) holds while it tells the
+// WAL what the replica has acknowledged (Wal::AttachReplicator). Destroying
+// it detaches: kReplicated waiters then fail with Closed. Must not outlive
+// the Wal. Threading: any thread; Advance is cheap (an atomic, and a mutex
+// only the replicated waiters take).
+class SHARDWAL_EXPORT ReplicatorHandle {
+ public:
+  virtual ~ReplicatorHandle() = default;
+  // Every record of `shard` with an LSN <= `lsn` is in the replica (and
+  // durable there as the replica defines it). Lower values than before are
+  // ignored: the replicated watermark never moves down.
+  virtual void Advance(std::uint32_t shard, Lsn lsn) = 0;
+  // Why the replica is not acknowledging now (disconnected, no quorum, ...);
+  // OK once it is again. Named in kReplicated's timeout error.
+  virtual void SetError(const Status& error) = 0;
+
+ protected:
+  ReplicatorHandle() = default;
+};
+
 struct WalStats {
   std::vector<ShardStats> shards;
   std::vector<TailerStats> tailers;  // attached LogTailers (LogTailer::Attach)
   ShardStats total;                 // sums (durable_frontier: the watermark)
   Lsn last_lsn = kNoLsn;            // last assigned
   Lsn durable_lsn = kNoLsn;         // the watermark W
+  Lsn replicated_lsn = kNoLsn;      // the replicated watermark R (<= W)
   Lsn checkpoint_lsn = kNoLsn;      // the last Checkpoint (0: none)
   std::uint64_t wal_bytes = 0;      // bytes of all segment files, against max_wal_bytes
 };
@@ -102,7 +126,11 @@ class SHARDWAL_EXPORT Wal {
 
   // Appends one record routed by `tag` (Routing::kTag) or by the calling
   // thread (Routing::kThread). With Durability::kGroup, returns once the
-  // record and every lower LSN are durable. A rejected append gets no LSN.
+  // record and every lower LSN are durable; with kReplicated, once they are
+  // durable and replicated too (see WaitReplicated; with no replicator
+  // attached it fails at once with InvalidArgument, no LSN taken; after the
+  // replication timeout with Busy, the record durable locally and its LSN
+  // in the message). A rejected append gets no LSN.
   // Errors: InvalidArgument (tag + payload over max_record_bytes, tag over
   // 65535 bytes, bad record type), Backpressure (buffer full for
   // backpressure_timeout), Closed, or the IOError that put the WAL into
@@ -144,6 +172,28 @@ class SHARDWAL_EXPORT Wal {
   virtual void OnDurable(Lsn lsn, std::function<void(const Status&)> done) = 0;
   // The same as a future (OnDurable sets it). Threading: as OnDurable.
   std::future<Status> DurableFuture(Lsn lsn);
+
+  // Replication (Durability::kReplicated; docs/replication.md, "Durability
+  // levels"). The replicated watermark R: every LSN <= R is durable here
+  // and acknowledged by the replica. R <= W and R only moves up. With
+  // Consistency::kPerShard a kReplicated append waits for its own shard's
+  // R(s) instead. Threading (all four): any thread.
+  virtual Lsn ReplicatedLsn() const = 0;
+  // Blocks until every LSN <= lsn is durable and replicated, up to
+  // `timeout` (default Options::replication_timeout). Errors: Busy on
+  // timeout (naming the replicator, R, W and the replicator's last error;
+  // the records stay durable locally), NotSupported when no replicator is
+  // attached, Closed when it detaches or the WAL closes first,
+  // InvalidArgument for an LSN never assigned, the WAL's error.
+  virtual Status WaitReplicated(Lsn lsn, std::optional<std::chrono::milliseconds> timeout = std::nullopt) = 0;
+  // Calls `done` once R covers `lsn`, on a completion thread of its own, in
+  // LSN order; with Closed if the WAL closes first, or the WAL's error. No
+  // timeout: use WaitReplicated for a bounded wait. As OnDurable otherwise.
+  virtual void OnReplicated(Lsn lsn, std::function<void(const Status&)> done) = 0;
+  std::future<Status> ReplicatedFuture(Lsn lsn);
+  // Registers the replicator that advances R (one at a time: Busy if one is
+  // attached). `description` names it in errors, e.g. "ship:<stream>".
+  virtual Result<std::unique_ptr<ReplicatorHandle>> AttachReplicator(std::string description) = 0;
 
   // The durable watermark W: every LSN <= W is on stable storage. Monotonic.
   // Threading: any thread; one atomic load, never blocks.

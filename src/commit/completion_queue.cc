@@ -7,8 +7,8 @@ void CompletionQueue::Add(Lsn lsn, Callback done) {
   std::unique_lock lk(mu_);
   if (stop_) {
     lk.unlock();
-    const bool durable = core_->watermark.published() >= lsn;
-    done(durable ? Status::OK() : core_->failed() ? core_->error() : Status::Closed("OnDurable after Close"));
+    const bool durable = watermark_() >= lsn;
+    done(durable ? Status::OK() : core_->failed() ? core_->error() : Status::Closed(std::string("waiting for LSN ") + std::to_string(lsn) + " to become " + what_ + " after Close"));
     return;
   }
   if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
@@ -24,7 +24,7 @@ bool CompletionQueue::DueLocked() const {
   // CPUs: without this fence both could read the old values, and the
   // callback would sleep through the W that covers it.
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  return !pending_.empty() && (pending_.top().lsn <= core_->watermark.published() || core_->failed());
+  return !pending_.empty() && (pending_.top().lsn <= watermark_() || core_->failed());
 }
 
 void CompletionQueue::OnPublished(Lsn w) {
@@ -43,7 +43,7 @@ void CompletionQueue::Run() {
   std::unique_lock lk(mu_);
   for (;;) {
     cv_.wait(lk, [&] { return stop_ || DueLocked(); });
-    const Lsn w = core_->watermark.published();
+    const Lsn w = watermark_();
     const bool failed = core_->failed();
     while (!pending_.empty() && (pending_.top().lsn <= w || failed || stop_)) {
       // priority_queue::top is const; the entry is popped right after.
@@ -57,7 +57,7 @@ void CompletionQueue::Run() {
     for (Entry& e : due) {
       if (e.lsn <= w) e.done(Status::OK());
       else e.done(failed ? core_->error() : Status::Closed("WAL closed before LSN " + std::to_string(e.lsn) +
-                                                           " became durable"));
+                                                           " became " + what_));
     }
     due.clear();
     lk.lock();

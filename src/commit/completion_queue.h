@@ -23,7 +23,12 @@ class CompletionQueue {
  public:
   using Callback = std::function<void(const Status&)>;
 
-  explicit CompletionQueue(WalCore* core) : core_(core) {}
+  explicit CompletionQueue(WalCore* core)
+      : CompletionQueue(core, [core] { return core->watermark.published(); }, "durable") {}
+  // The same over another watermark (the replicated one, R): `watermark`
+  // reads it; `what` names it in errors ("became <what>").
+  CompletionQueue(WalCore* core, std::function<Lsn()> watermark, const char* what)
+      : core_(core), watermark_(std::move(watermark)), what_(what) {}
   ~CompletionQueue() { Stop(); }
 
   void Add(Lsn lsn, Callback done);
@@ -47,6 +52,8 @@ class CompletionQueue {
   bool DueLocked() const;
 
   WalCore* core_;
+  const std::function<Lsn()> watermark_;
+  const char* const what_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::priority_queue<Entry, std::vector<Entry>, std::greater<>> pending_;

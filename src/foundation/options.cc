@@ -124,6 +124,9 @@ Status ValidateOptions(const Options& o) {
   }
   if (Status s = ValidateCompression(o); !s.ok()) return s;
   if (o.backpressure_timeout.count() < 0) return Bad("backpressure_timeout: negative");
+  if (o.replication_timeout.count() <= 0) {
+    return Bad("replication_timeout: " + std::to_string(o.replication_timeout.count()) + " ms, must be positive");
+  }
   if (o.retain_age->count() < 0) return Bad("retain_age: negative");
   if (o.slow_fsync_threshold.count() < 0) return Bad("slow_fsync_threshold: negative");
   if (*o.max_wal_bytes != 0 && *o.max_wal_bytes < 2 * *o.segment_bytes * o.num_shards) {

@@ -25,6 +25,7 @@ std::string_view DurabilityName(Durability d) {
     case Durability::kNone: return "none";
     case Durability::kAsync: return "async";
     case Durability::kGroup: return "group";
+    case Durability::kReplicated: return "replicated";
   }
   return "unknown";
 }
@@ -33,6 +34,7 @@ std::optional<Durability> ParseDurability(std::string_view s) {
   if (s == "none") return Durability::kNone;
   if (s == "async") return Durability::kAsync;
   if (s == "group") return Durability::kGroup;
+  if (s == "replicated") return Durability::kReplicated;
   return std::nullopt;
 }
 

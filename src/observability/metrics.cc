@@ -161,6 +161,10 @@ std::string PrometheusText(const WalMetrics& m) {
   e.Single("shardwal_last_lsn", "gauge", "The last LSN assigned.", m.last_lsn);
   e.Single("shardwal_durable_lsn", "gauge",
            "The durable watermark W: every LSN <= W is on stable storage.", m.durable_lsn);
+  e.Single("shardwal_replicated_lsn", "gauge",
+           "The replicated watermark R: every LSN <= R is durable here and acknowledged by the replica "
+           "(0 while no replicator reported).",
+           m.replicated_lsn);
   e.Single("shardwal_watermark_lag", "gauge",
            "LSNs assigned but not yet durable (last_lsn - durable_lsn).", m.watermark_lag);
   e.Single("shardwal_checkpoint_lsn", "gauge", "LSN of the last checkpoint (0: none).", m.checkpoint_lsn);
@@ -271,6 +275,7 @@ std::string HealthJson(const WalMetrics& m) {
   j["num_shards"] = m.num_shards;
   j["last_lsn"] = m.last_lsn;
   j["durable_lsn"] = m.durable_lsn;
+  j["replicated_lsn"] = m.replicated_lsn;
   j["watermark_lag"] = m.watermark_lag;
   j["checkpoint_lsn"] = m.checkpoint_lsn;
   json shards = json::array();

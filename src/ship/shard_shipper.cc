@@ -25,6 +25,10 @@ void ShipContext::Stop() {
 
 void ShipContext::RecordError(const Status& s) {
   publish_errors.fetch_add(1);
+  if (replicator_ != nullptr) {
+    replicator_error_.store(true);
+    replicator_->SetError(s);
+  }
   MutexLock lk(&mu_);
   last_error_ = s.ToString();
 }
@@ -38,6 +42,18 @@ void ShipContext::NotifyProgress() {
   MutexLock lk(&mu_);
   ++progress_;
   cv_.NotifyAll();
+}
+
+void ShipContext::Cleared(std::uint32_t shard, Lsn lsn, bool answered) {
+  if (replicator_ != nullptr) {
+    // The stream answered again: the last error no longer explains a wait
+    // (one load per ack while healthy).
+    if (answered && replicator_error_.load() && replicator_error_.exchange(false)) {
+      replicator_->SetError(Status::OK());
+    }
+    replicator_->Advance(shard, lsn);
+  }
+  NotifyProgress();
 }
 
 bool ShipContext::WaitForProgress(const std::function<bool()>& done, std::chrono::steady_clock::time_point deadline) {
@@ -66,7 +82,7 @@ void ShardShipper::MarkCaughtUp(Lsn lsn) {
   Lsn cur = clear_through_.load();
   while (cur < lsn && !clear_through_.compare_exchange_weak(cur, lsn)) {
   }
-  ctx_.NotifyProgress();
+  ctx_.Cleared(shard_, clear_through(), /*answered=*/false);
 }
 
 ShardShipper::ShardShipper(ShipContext& ctx, std::uint32_t shard)
@@ -103,6 +119,8 @@ Status ShardShipper::Resume() {
       }
       shipped_lsn_.store(m.last_lsn);
       seq_.store(last->seq);
+      // What the subject holds is replicated: R may start there.
+      ctx_.Cleared(shard_, clear_through(), /*answered=*/true);
       return Status::OK();
     }
     if (last.status().code() == Status::Code::kNotFound) {
@@ -191,7 +209,9 @@ Status ShardShipper::PublishPending() {
       pending_.DropThrough(meta.last_lsn);
       pending_bytes_.store(pending_.bytes());
       oldest_pending_ns_.store(pending_.empty() ? 0 : std::max<std::uint64_t>(1, pending_.commit_runs().front().time_ns));
-      ctx_.NotifyProgress();
+      // Straight from the ack: a kReplicated append waiting for this
+      // message wakes now, not at the next Read.
+      ctx_.Cleared(shard_, clear_through(), /*answered=*/true);
       return Status::OK();
     }
     if (s.ok()) {

@@ -37,6 +37,7 @@
 #include "shardwal/recovery.h"
 #include "shardwal/ship.h"
 #include "shardwal/status.h"
+#include "shardwal/wal.h"
 #include "src/foundation/mutex.h"
 #include "src/ship/message_codec.h"
 #include "src/ship/stream_client.h"
@@ -60,6 +61,15 @@ class ShipContext {
   std::string last_error() const EXCLUDES(mu_);
   // A shard shipped something or caught up: wakes WaitForProgress.
   void NotifyProgress() EXCLUDES(mu_);
+  // Shard `shard`'s records up to `lsn` are in the stream: tells the WAL's
+  // replicated watermark (Attach), then wakes WaitForProgress. `answered`:
+  // the stream answered just now (an ack, a last message read), so the
+  // last error reported to the replicator no longer holds; a feed that
+  // merely caught up says nothing about the stream.
+  void Cleared(std::uint32_t shard, Lsn lsn, bool answered) EXCLUDES(mu_);
+  // The replicator handle of the WAL (Shipper::Attach); null: none. Set
+  // before the shard threads start.
+  void SetReplicator(ReplicatorHandle* r) { replicator_ = r; }
   // Waits until `done()` (checked, without the lock, after every progress
   // notification), Stop, or `deadline`; returns done().
   bool WaitForProgress(const std::function<bool()>& done, std::chrono::steady_clock::time_point deadline)
@@ -83,6 +93,8 @@ class ShipContext {
   std::uint64_t progress_ GUARDED_BY(mu_) = 0;
   std::string last_error_ GUARDED_BY(mu_);
   std::atomic<bool> stopping_{false};
+  ReplicatorHandle* replicator_ = nullptr;  // unguarded: set before the threads start; thread-safe
+  std::atomic<bool> replicator_error_{false};  // an error was reported to it and not yet cleared
 };
 
 class ShardShipper {

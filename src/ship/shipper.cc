@@ -58,6 +58,13 @@ class ShipperImpl final : public Shipper {
     Join();
   }
 
+  // Attach: the WAL's replicated watermark follows what the stream
+  // acknowledges. Before Start.
+  void SetReplicator(std::unique_ptr<ReplicatorHandle> r) {
+    replicator_ = std::move(r);
+    ctx_.SetReplicator(replicator_.get());
+  }
+
   // Keeps a lock (the WAL directory's shipper lock; the WAL's own while a
   // closed WAL is read) until destroyed.
   void HoldLock(std::unique_ptr<FileLock> lock) { locks_.push_back(std::move(lock)); }
@@ -218,6 +225,9 @@ class ShipperImpl final : public Shipper {
   std::function<Lsn()> durable_;          // unguarded: set by Start before the threads; thread-safe
   std::vector<std::unique_ptr<FileLock>> locks_;  // unguarded: set before Start
   Lsn first_available_ = 1;          // unguarded: set once, before Start
+  // Detached (kReplicated waiters fail with Closed) when the shipper is
+  // destroyed, after its threads are joined.
+  std::unique_ptr<ReplicatorHandle> replicator_;  // unguarded: set before Start, thread-safe
   Mutex join_mu_;
   std::vector<std::thread> threads_ GUARDED_BY(join_mu_);  // started by Start before any Join
   mutable Mutex mu_;
@@ -327,6 +337,10 @@ Result<std::unique_ptr<Shipper>> Shipper::Attach(Wal& wal, const ShipOptions& op
   auto made = NewShipper(wal.options(), options, wal.num_shards());
   if (!made.ok()) return made.status();
   std::unique_ptr<ShipperImpl> impl = std::move(*made);
+  // The replicated watermark R (Durability::kReplicated) follows the acks.
+  auto replicator = wal.AttachReplicator("ship:" + impl->stream() + " at " + options.nats_url);
+  if (!replicator.ok()) return replicator.status().WithContext("shipping " + wal.options().dir);
+  impl->SetReplicator(std::move(*replicator));
   auto tailers = std::make_shared<std::vector<std::shared_ptr<LogTailer>>>();
   Wal* w = &wal;
   Status st = impl->Start(TailerFeeds([w](const TailerOptions& t) { return LogTailer::Attach(*w, t); },

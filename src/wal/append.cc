@@ -26,6 +26,9 @@ Status WalImpl::ValidateRecord(const RecordSpec& rec) const {
 
 Result<Lsn> WalImpl::AppendOne(std::uint32_t shard_id, const RecordSpec& rec, Durability durability, bool block) {
   if (Status s = ValidateRecord(rec); !s.ok()) return s;
+  if (durability == Durability::kReplicated) {
+    if (Status s = CheckReplicator(); !s.ok()) return s;
+  }
   // A tailer with LagPolicy::kBackpressure holds back too much: one relaxed
   // load while none does.
   if (tailers_.lagging()) [[unlikely]] return tailers_.LagStatus();
@@ -35,7 +38,7 @@ Result<Lsn> WalImpl::AppendOne(std::uint32_t shard_id, const RecordSpec& rec, Du
   const std::size_t bytes = format::RecordBytes(rec.tag.size(), rec.payload.size());
   ShardLog& shard = *shards_[shard_id];
   // Append-to-durable latency: only blocking group appends read the clock.
-  const bool timed = durability == Durability::kGroup && block;
+  const bool timed = WaitsForDurable(durability) && block;
   std::chrono::steady_clock::time_point t0{};
   if (timed) t0 = std::chrono::steady_clock::now();
   Lsn lsn;
@@ -45,7 +48,7 @@ Result<Lsn> WalImpl::AppendOne(std::uint32_t shard_id, const RecordSpec& rec, Du
     if (Status s = shard.WaitForRoomLocked(lk, bytes, block, options_.backpressure_timeout); !s.ok()) return s;
     shard.ReserveFloorLocked();
     lsn = core_.next_lsn.fetch_add(1, std::memory_order_seq_cst);
-    wake = shard.AddRecordLocked(lsn, rec, body_crc, durability);
+    wake = shard.AddRecordLocked(lsn, rec, body_crc, LocalDurability(durability));
   }
   if (wake) shard.WakeFlusher();
   ReturnFromCohort();
@@ -53,6 +56,9 @@ Result<Lsn> WalImpl::AppendOne(std::uint32_t shard_id, const RecordSpec& rec, Du
     if (Status s = WaitGroup(lsn, shard_id); !s.ok()) return s;
     append_to_durable_ns_.Record(
         static_cast<std::uint64_t>((std::chrono::steady_clock::now() - t0) / std::chrono::nanoseconds(1)));
+    if (durability == Durability::kReplicated) {
+      if (Status s = WaitReplicatedFor(lsn, shard_id, t0); !s.ok()) return s;
+    }
   }
   return lsn;
 }
@@ -62,8 +68,11 @@ Result<LsnRange> WalImpl::AppendBatchUncounted(std::span<const RecordSpec> recor
   if (records.empty()) return Status::InvalidArgument("AppendBatch of no records");
   if (tailers_.lagging()) [[unlikely]] return tailers_.LagStatus();
   const Durability d = durability.value_or(options_.durability);
+  if (d == Durability::kReplicated) {
+    if (Status s = CheckReplicator(); !s.ok()) return s;
+  }
   std::chrono::steady_clock::time_point t0{};
-  if (d == Durability::kGroup) t0 = std::chrono::steady_clock::now();
+  if (WaitsForDurable(d)) t0 = std::chrono::steady_clock::now();
   std::vector<std::uint32_t> shard_of(records.size());
   std::vector<std::uint32_t> crc(records.size());
   std::vector<std::size_t> need(num_shards_, 0);
@@ -113,7 +122,9 @@ Result<LsnRange> WalImpl::AppendBatchUncounted(std::span<const RecordSpec> recor
       range.last = range.first + records.size() - 1;
       for (std::size_t i = 0; i < records.size(); ++i) {
         shards_[shard_of[i]]->mu().AssertHeld();
-        if (shards_[shard_of[i]]->AddRecordLocked(range.first + i, records[i], crc[i], d)) wake[shard_of[i]] = true;
+        if (shards_[shard_of[i]]->AddRecordLocked(range.first + i, records[i], crc[i], LocalDurability(d))) {
+          wake[shard_of[i]] = true;
+        }
       }
       break;
     }
@@ -128,10 +139,12 @@ Result<LsnRange> WalImpl::AppendBatchUncounted(std::span<const RecordSpec> recor
     if (wake[s]) shards_[s]->WakeFlusher();
   }
   ReturnFromCohort();
-  if (d == Durability::kGroup) {
+  if (WaitsForDurable(d)) {
+    // Per-shard consistency: each shard's own frontier must cover the
+    // batch's last record in it.
+    std::vector<Lsn> last_in;
     if (options_.consistency == Consistency::kPerShard) {
-      // Each shard's own frontier must cover the batch's last record in it.
-      std::vector<Lsn> last_in(num_shards_, kNoLsn);
+      last_in.assign(num_shards_, kNoLsn);
       for (std::size_t i = 0; i < records.size(); ++i) last_in[shard_of[i]] = range.first + i;
       for (std::uint32_t s : involved) {
         if (Status st = core_.watermark.WaitShard(last_in[s], s); !st.ok()) return st;
@@ -142,6 +155,15 @@ Result<LsnRange> WalImpl::AppendBatchUncounted(std::span<const RecordSpec> recor
     // One observation per call, as for Append.
     append_to_durable_ns_.Record(
         static_cast<std::uint64_t>((std::chrono::steady_clock::now() - t0) / std::chrono::nanoseconds(1)));
+    if (d == Durability::kReplicated) {
+      if (options_.consistency == Consistency::kPerShard) {
+        for (std::uint32_t s : involved) {
+          if (Status st = WaitReplicatedFor(last_in[s], s, t0); !st.ok()) return st;
+        }
+      } else if (Status s = WaitReplicatedFor(range.last, shard_of.back(), t0); !s.ok()) {
+        return s;
+      }
+    }
   }
   return range;
 }
@@ -167,6 +189,66 @@ Status WalImpl::WaitDurableUncounted(Lsn lsn) {
                                    std::to_string(LastLsn()) + ")");
   }
   return WaitCovered(lsn, ShardForThisThread(num_shards_));
+}
+
+Status WalImpl::CheckReplicator() const {
+  if (replicated_.attached()) return Status::OK();
+  return Status::InvalidArgument(
+      "durability replicated needs an attached replicator, e.g. Shipper::Attach (WAL " + options_.dir +
+      ", replicated LSN " + std::to_string(ReplicatedLsn()) + "); the record was not appended");
+}
+
+Status WalImpl::WaitReplicatedFor(Lsn lsn, std::uint32_t shard, std::chrono::steady_clock::time_point start) {
+  // The timeout runs from the append's start: local durability is part of
+  // the time a caller gives replication.
+  const auto timeout = options_.replication_timeout;
+  std::optional<std::uint32_t> lane;
+  if (options_.consistency == Consistency::kPerShard) lane = shard;
+  return replicated_.Wait(lsn, lane, start + timeout, timeout);
+}
+
+Status WalImpl::WaitReplicatedUncounted(Lsn lsn, std::chrono::milliseconds timeout) {
+  if (lsn == kNoLsn) return Status::OK();
+  if (lsn > LastLsn()) {
+    return Status::InvalidArgument("WaitReplicated(" + std::to_string(lsn) + "): LSN never assigned (last is " +
+                                   std::to_string(LastLsn()) + ")");
+  }
+  const auto start = std::chrono::steady_clock::now();
+  // Durable first (and synced now, whatever its durability): R never
+  // passes W.
+  if (Status s = WaitCovered(lsn, ShardForThisThread(num_shards_)); !s.ok()) return s;
+  return replicated_.Wait(lsn, std::nullopt, start + timeout, timeout);
+}
+
+void WalImpl::OnReplicated(Lsn lsn, std::function<void(const Status&)> done) {
+  if (lsn > LastLsn()) {
+    done(Status::InvalidArgument("OnReplicated(" + std::to_string(lsn) + "): LSN never assigned"));
+    return;
+  }
+  for (auto& shard : shards_) shard->RequestSync(lsn);
+  replicated_completions_.Add(lsn, std::move(done));
+}
+
+namespace {
+
+class ReplicatorHandleImpl final : public ReplicatorHandle {
+ public:
+  ReplicatorHandleImpl(ReplicatedWatermark& r, std::uint64_t token) : r_(r), token_(token) {}
+  ~ReplicatorHandleImpl() override { r_.Detach(token_); }
+  void Advance(std::uint32_t shard, Lsn lsn) override { r_.Advance(shard, lsn); }
+  void SetError(const Status& error) override { r_.SetError(error); }
+
+ private:
+  ReplicatedWatermark& r_;
+  const std::uint64_t token_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ReplicatorHandle>> WalImpl::AttachReplicator(std::string description) {
+  auto token = replicated_.Attach(std::move(description));
+  if (!token.ok()) return token.status();
+  return std::unique_ptr<ReplicatorHandle>(new ReplicatorHandleImpl(replicated_, *token));
 }
 
 void WalImpl::OnDurable(Lsn lsn, std::function<void(const Status&)> done) {

@@ -181,7 +181,7 @@ Status OpenedTailer::Missing(Lsn next, const Status& where) {
 
 Result<std::size_t> OpenedTailer::Read(const ReplayCallback& callback, const TailReadOptions& read) {
   const auto deadline = std::chrono::steady_clock::now() + read.timeout;
-  for (;;) {
+  for (bool woken = false;; woken = true) {
     if (Status s = ReadWatermark(); !s.ok()) return s;
     TailMerge::Budget b(read);
     Status s = Deliver(callback, published_.w, &b);
@@ -189,9 +189,10 @@ Result<std::size_t> OpenedTailer::Read(const ReplayCallback& callback, const Tai
     if (!s.ok()) return s;
     if (b.records > 0 || b.stopped) return b.records;
     if (read.timeout.count() <= 0 || std::chrono::steady_clock::now() >= deadline) return std::size_t{0};
-    auto woken = watch_.Wait(deadline);
-    if (!woken.ok()) return woken.status();
-    if (*woken != FileWatch::Woken::kChanged) return std::size_t{0};
+    if (woken && read.return_when_durable_moves) return std::size_t{0};  // W moved, nothing of ours up to it
+    auto changed = watch_.Wait(deadline);
+    if (!changed.ok()) return changed.status();
+    if (*changed != FileWatch::Woken::kChanged) return std::size_t{0};
   }
 }
 

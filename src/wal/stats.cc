@@ -33,6 +33,7 @@ WalStats WalImpl::Stats() const {
   WalStats st;
   st.last_lsn = LastLsn();
   st.durable_lsn = DurableLsn();
+  st.replicated_lsn = ReplicatedLsn();
   for (const auto& shard : shards_) {
     ShardStats s = shard->Stats();
     st.total.records += s.records;
@@ -65,6 +66,7 @@ WalMetrics WalImpl::Metrics() const {
   m.num_shards = num_shards_;
   m.last_lsn = st.last_lsn;
   m.durable_lsn = st.durable_lsn;
+  m.replicated_lsn = st.replicated_lsn;
   m.watermark_lag = st.last_lsn - std::min(st.last_lsn, st.durable_lsn);
   m.checkpoint_lsn = st.checkpoint_lsn;
   for (const TailerStats& t : st.tailers) m.tailers.push_back({t.name, t.position, t.retained_bytes, t.fell_behind});

@@ -139,7 +139,7 @@ Status AttachedTailer::DeliverRecovered(const ReplayCallback& cb, Lsn limit, Tai
 
 Result<std::size_t> AttachedTailer::Read(const ReplayCallback& callback, const TailReadOptions& read) {
   const auto deadline = std::chrono::steady_clock::now() + read.timeout;
-  for (;;) {
+  for (bool woken = false;; woken = true) {
     if (fell_behind()) return FellBehind();
     if (entry_->interrupted.exchange(false, std::memory_order_acq_rel)) return std::size_t{0};
     // Closed first: once it is seen, the W read next is the final one.
@@ -164,6 +164,7 @@ Result<std::size_t> AttachedTailer::Read(const ReplayCallback& callback, const T
                             "durable LSN " + std::to_string(limit) + " was delivered");
     }
     if (read.timeout.count() <= 0 || std::chrono::steady_clock::now() >= deadline) return std::size_t{0};
+    if (woken && read.return_when_durable_moves) return std::size_t{0};  // W moved, nothing of ours up to it
     wal_.tailers_.Wait(
         [&] {
           return Limit() > limit || wal_.tailers_.closed() || Failed() || fell_behind() ||

@@ -14,6 +14,8 @@ WalImpl::WalImpl(Options options, OpenState state, std::vector<std::unique_ptr<F
       log_(options_.log, options_.log_level),
       core_(num_shards_, state.next_lsn),
       completions_(&core_),
+      replicated_(num_shards_, &core_.watermark, options_.consistency == Consistency::kPerShard),
+      replicated_completions_(&core_, [this] { return replicated_.published(); }, "replicated"),
       tailers_(num_shards_, state.manifest.checkpoint_lsn()),
       space_(std::move(state.space)),
       sets_(std::move(state.sets)),
@@ -55,6 +57,7 @@ WalImpl::WalImpl(Options options, OpenState state, std::vector<std::unique_ptr<F
     if (options_.watermark_listener) options_.watermark_listener(w);
   });
   core_.watermark.SetShardPublishHook([this] { tailers_.Notify(); });
+  replicated_.SetPublishHook([this](Lsn r) { replicated_completions_.OnPublished(r); });
   core_.on_first_failure = [this](const Status& error) { OnFirstFailure(error); };
 }
 
@@ -101,6 +104,7 @@ ShardConfig WalImpl::ShardConfigFor(std::uint32_t shard, const Manifest& manifes
 void WalImpl::OnFirstFailure(const Status& error) {
   log_.Error("{}", error.ToString());
   completions_.OnFailed();
+  replicated_completions_.OnFailed();
   for (auto& p : preparers_) p->Halt();
   lifecycle_->Halt();
   // A flush thread waiting for a segment (at the size cap) gets the error.
@@ -185,6 +189,10 @@ Status WalImpl::Close() {
   tailers_.Close();
   if (watermark_file_) watermark_file_->Stop(/*closed=*/core_.error().ok());
   completions_.Stop();
+  // Replication waits end here (Closed): a replicator may still ship what
+  // Close made durable, but nobody waits on this WAL for it any more.
+  replicated_.Shutdown();
+  replicated_completions_.Stop();
   locks_.clear();
   closed_ = true;
   close_status_ = core_.error();
@@ -194,6 +202,13 @@ Status WalImpl::Close() {
     log_.Error("closed {} in failed state: {}", options_.dir, close_status_.ToString());
   }
   return close_status_;
+}
+
+std::future<Status> Wal::ReplicatedFuture(Lsn lsn) {
+  auto promise = std::make_shared<std::promise<Status>>();
+  std::future<Status> f = promise->get_future();
+  OnReplicated(lsn, [promise](const Status& s) { promise->set_value(s); });
+  return f;
 }
 
 std::future<Status> Wal::DurableFuture(Lsn lsn) {

@@ -24,6 +24,7 @@
 #include "shards/shard_log.h"
 #include "shardwal/wal.h"
 #include "src/commit/completion_queue.h"
+#include "src/commit/replicated_watermark.h"
 #include "src/commit/wal_core.h"
 #include "src/foundation/logger.h"
 #include "src/foundation/manifest.h"
@@ -87,6 +88,12 @@ class WalImpl final : public Wal {
   Status WaitDurable(Lsn lsn) override { return Counted(WaitDurableUncounted(lsn)); }
   void OnDurable(Lsn lsn, std::function<void(const Status&)> done) override;
   Lsn DurableLsn() const override { return core_.watermark.published(); }
+  Lsn ReplicatedLsn() const override { return replicated_.published(); }
+  Status WaitReplicated(Lsn lsn, std::optional<std::chrono::milliseconds> timeout) override {
+    return Counted(WaitReplicatedUncounted(lsn, timeout.value_or(options_.replication_timeout)));
+  }
+  void OnReplicated(Lsn lsn, std::function<void(const Status&)> done) override;
+  Result<std::unique_ptr<ReplicatorHandle>> AttachReplicator(std::string description) override;
   Lsn LastLsn() const override { return core_.next_lsn.load(std::memory_order_acquire) - 1; }
   Status health() const override { return core_.error(); }
   Status Close() override EXCLUDES(close_mu_);
@@ -136,7 +143,15 @@ class WalImpl final : public Wal {
   // append.cc
   Result<LsnRange> AppendBatchUncounted(std::span<const RecordSpec> records, std::optional<Durability> durability);
   Status WaitDurableUncounted(Lsn lsn);
-  Status ValidateRecord(const RecordSpec& rec) const;
+  Status CheckReplicator() const;
+  // kReplicated waits for local durability as kGroup does; the shard log
+  // treats it as kGroup (flushed at once, synced).
+  static bool WaitsForDurable(Durability d) { return d == Durability::kGroup || d == Durability::kReplicated; }
+  static Durability LocalDurability(Durability d) { return d == Durability::kReplicated ? Durability::kGroup : d; }
+  Status WaitReplicatedUncounted(Lsn lsn, std::chrono::milliseconds timeout);
+  // A kReplicated append's wait after its record is durable: R (or R(s)
+  // with per-shard consistency) must cover it within the timeout.
+  Status WaitReplicatedFor(Lsn lsn, std::uint32_t shard, std::chrono::steady_clock::time_point start);  Status ValidateRecord(const RecordSpec& rec) const;
   Result<Lsn> AppendOne(std::uint32_t shard, const RecordSpec& rec, Durability durability, bool block);
   // Blocks until W >= lsn, first asking every shard holding unsynced records
   // <= lsn to sync them (they may be kNone records nobody else waits for).
@@ -171,6 +186,8 @@ class WalImpl final : public Wal {
   const Logger log_;
   WalCore core_;                             // unguarded: atomics and its own lock
   CompletionQueue completions_;              // unguarded: locks itself
+  ReplicatedWatermark replicated_;           // unguarded: atomics and its own lock
+  CompletionQueue replicated_completions_;   // unguarded: locks itself (OnReplicated)
   TailerRegistry tailers_;                   // unguarded: locks itself
   std::unique_ptr<WalSpace> space_;          // unguarded: set by the constructor; atomic
   std::vector<std::unique_ptr<SegmentSet>> sets_;  // unguarded: set by the constructor; shard i's is sets_[i]
