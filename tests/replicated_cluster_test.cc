@@ -7,7 +7,7 @@
 //    up, and the stream restores to exactly the WAL's records;
 //  - the primary process SIGKILLed at 20 random moments while appending
 //    kReplicated: every acknowledged record is in the stream and comes back
-//    through Restore.
+//    through Restore and through a Follower.
 // Label "cluster" (scripts/test.sh runs it in the cluster stage).
 #include <fcntl.h>
 #include <signal.h>
@@ -27,6 +27,7 @@
 
 #include <gtest/gtest.h>
 
+#include "shardwal/follower.h"
 #include "shardwal/recovery.h"
 #include "shardwal/ship.h"
 #include "shardwal/wal.h"
@@ -256,6 +257,32 @@ TEST(ReplicatedCluster, EveryAcknowledgedRecordSurvivesSigkillsOfThePrimary) {
     }
   }
   EXPECT_EQ(missing, 0) << "of " << acked.size() << " acknowledged records";
+
+  // And through a read replica: a Follower of the same stream holds every
+  // acknowledged record with its payload.
+  ASSERT_FALSE(acked.empty());
+  const std::string replica = tmp.Sub("replica");
+  {
+    FollowerOptions fo;
+    fo.nats_url = cluster.client_urls();
+    fo.stream = "KWAL";
+    fo.dir = replica;
+    auto follower = Follower::Open(fo);
+    ASSERT_TRUE(follower.ok()) << follower.status().ToString();
+    const Status held = (*follower)->WaitForHeld(acked.rbegin()->first, 30s);
+    ASSERT_TRUE(held.ok()) << held.ToString();
+    (*follower)->Stop();
+    ASSERT_TRUE((*follower)->Wait().ok());
+  }
+  const std::map<Lsn, std::string> followed = Records(replica);
+  int missing_in_replica = 0;
+  for (const auto& [lsn, payload] : acked) {
+    auto it = followed.find(lsn);
+    if (it == followed.end() || it->second != payload) {
+      if (++missing_in_replica <= 10) ADD_FAILURE() << "acknowledged LSN " << lsn << " not in the follower's copy";
+    }
+  }
+  EXPECT_EQ(missing_in_replica, 0) << "of " << acked.size() << " acknowledged records";
 }
 
 }  // namespace

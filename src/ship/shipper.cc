@@ -208,6 +208,10 @@ class ShipperImpl final : public Shipper {
     if (error_.ok()) {
       error_ = st;
       lk.Unlock();
+      // kReplicated appends waiting on this shipper time out naming why it
+      // stopped (fenced, fell behind, another WAL's stream) rather than the
+      // last transient publish error.
+      if (replicator_ != nullptr) replicator_->SetError(st.WithContext("the shipper stopped"));
       ctx_.Stop();  // one shard failed: the others stop too
     }
   }
