@@ -182,8 +182,9 @@ class SHARDWAL_EXPORT Wal {
   // Blocks until every LSN <= lsn is durable and replicated, up to
   // `timeout` (default Options::replication_timeout). Errors: Busy on
   // timeout (naming the replicator, R, W and the replicator's last error;
-  // the records stay durable locally), NotSupported when no replicator is
-  // attached, Closed when it detaches or the WAL closes first,
+  // the records stay durable locally), NotSupported when no replicator was
+  // ever attached, Closed when it detaches (before or during the wait, until
+  // another attaches) or the WAL closes first,
   // InvalidArgument for an LSN never assigned, the WAL's error.
   virtual Status WaitReplicated(Lsn lsn, std::optional<std::chrono::milliseconds> timeout = std::nullopt) = 0;
   // Calls `done` once R covers `lsn`, on a completion thread of its own, in

@@ -33,6 +33,7 @@ Result<std::uint64_t> ReplicatedWatermark::Attach(std::string description) {
   token_ = next_token_++;
   description_ = std::move(description);
   last_error_ = Status::OK();
+  detached_ = Status::OK();
   attached_.store(true, std::memory_order_release);
   return token_;
 }
@@ -42,9 +43,10 @@ void ReplicatedWatermark::Detach(std::uint64_t token) {
   if (token_ != token || token == 0) return;
   token_ = 0;
   attached_.store(false, std::memory_order_release);
-  FailAllLocked(Status::Closed("replicator '" + description_ + "' detached at replicated LSN " +
-                               std::to_string(published()) + " (durable LSN " +
-                               std::to_string(durable_->published()) + ")"));
+  detached_ = Status::Closed("replicator '" + description_ + "' detached at replicated LSN " +
+                             std::to_string(published()) + " (durable LSN " + std::to_string(durable_->published()) +
+                             ")");
+  FailAllLocked(detached_);
 }
 
 void ReplicatedWatermark::Shutdown() {
@@ -136,6 +138,9 @@ Status ReplicatedWatermark::Wait(Lsn lsn, std::optional<std::uint32_t> shard,
   if (covered()) return Status::OK();  // R rose before we took the lock
   if (shut_down_) return Status::Closed("WAL closed at replicated LSN " + std::to_string(published()));
   if (token_ == 0) {
+    // An append that found the replicator attached and got here after it
+    // detached ends as the waiters it would have joined did.
+    if (!detached_.ok()) return detached_;
     return Status::NotSupported("durability replicated: LSN " + std::to_string(lsn) +
                                 " cannot be replicated: no replicator is attached (attach one, e.g. Shipper::Attach)");
   }

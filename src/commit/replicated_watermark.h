@@ -65,8 +65,9 @@ class ReplicatedWatermark {
   Lsn ShardPublished(std::uint32_t shard) const { return shards_[shard].published.load(std::memory_order_acquire); }
 
   // Blocks until R >= lsn (or R(shard) >= lsn, with `shard`), the deadline,
-  // or a detach. Busy on timeout, NotSupported without a replicator, Closed
-  // after a detach, Closed after Close (Shutdown).
+  // or a detach. Busy on timeout, NotSupported if no replicator was ever
+  // attached, Closed after a detach (also for a wait that starts after it,
+  // until another attaches), Closed after Close (Shutdown).
   Status Wait(Lsn lsn, std::optional<std::uint32_t> shard, std::chrono::steady_clock::time_point deadline,
               std::chrono::milliseconds timeout) EXCLUDES(mu_);
 
@@ -109,6 +110,9 @@ class ReplicatedWatermark {
   std::uint64_t next_token_ GUARDED_BY(mu_) = 1;
   std::string description_ GUARDED_BY(mu_);
   Status last_error_ GUARDED_BY(mu_);
+  // Closed naming the last replicator that detached (OK while one is
+  // attached, or none ever was): what a wait finding none gets.
+  Status detached_ GUARDED_BY(mu_);
   bool shut_down_ GUARDED_BY(mu_) = false;
 };
 
