@@ -49,9 +49,34 @@ char* Put(char* out, std::string_view s) {
   return out + s.size();
 }
 
+// Host n's own random stream: its tags, then its fields' starting values.
+std::uint64_t HostSeed(std::uint32_t n) { return WriterSeed(n) ^ 0xC2B2AE3D27D4EB4Full; }
+
 }  // namespace
 
 std::string TimeSeriesHostName(std::uint32_t n) { return "host_" + std::to_string(n); }
+
+std::string TimeSeriesHostPrefix(std::uint32_t n) {
+  std::uint64_t rng = HostSeed(n);
+  return HostPrefix(TimeSeriesHostName(n), rng);
+}
+
+char* FormatTimeSeriesLine(char* out, std::string_view prefix,
+                           const std::array<std::uint16_t, TimeSeriesPoints::kFields>& tenths,
+                           std::uint64_t timestamp_ns) {
+  char* const end = out + TimeSeriesPoints::kMaxLineBytes;
+  out = Put(out, prefix);
+  for (std::size_t i = 0; i < TimeSeriesPoints::kFields; ++i) {
+    if (i != 0) *out++ = ',';
+    out = Put(out, kFieldNames[i]);
+    *out++ = '=';
+    out = std::to_chars(out, end, tenths[i] / 10).ptr;
+    *out++ = '.';
+    *out++ = static_cast<char>('0' + tenths[i] % 10);
+  }
+  *out++ = ' ';
+  return std::to_chars(out, end, timestamp_ns).ptr;
+}
 
 std::string_view PayloadKindName(PayloadKind k) { return k == PayloadKind::kTimeSeries ? "timeseries" : "fixed"; }
 
@@ -67,7 +92,7 @@ TimeSeriesPoints::TimeSeriesPoints(std::uint32_t writer, std::uint32_t writers, 
   const std::uint32_t step = std::max<std::uint32_t>(1, writers);
   for (std::uint32_t h = writer; h < hosts || hosts_.empty(); h += step) {
     // A host's tags depend on its number only, whichever writer owns it.
-    std::uint64_t host_rng = WriterSeed(h) ^ 0xC2B2AE3D27D4EB4Full;
+    std::uint64_t host_rng = HostSeed(h);
     Host host;
     host.number = h;
     host.name = TimeSeriesHostName(h);
@@ -81,21 +106,12 @@ TimeSeriesPoints::TimeSeriesPoints(std::uint32_t writer, std::uint32_t writers, 
 TimeSeriesPoints::Point TimeSeriesPoints::Next() {
   Host& h = hosts_[next_];
   next_ = next_ + 1 == hosts_.size() ? 0 : next_ + 1;
-  char* out = Put(line_.data(), h.prefix);
-  char* const end = line_.data() + line_.size();
-  for (std::size_t i = 0; i < kFields; ++i) {
+  for (std::uint16_t& v : h.tenths) {
     // A random walk: -2.0 .. +2.0 per point, clamped to [0, 100].
     const int step = static_cast<int>(PickBelow(rng_, 41)) - 20;
-    h.tenths[i] = static_cast<std::uint16_t>(std::clamp(static_cast<int>(h.tenths[i]) + step, 0, 1000));
-    if (i != 0) *out++ = ',';
-    out = Put(out, kFieldNames[i]);
-    *out++ = '=';
-    out = std::to_chars(out, end, h.tenths[i] / 10).ptr;
-    *out++ = '.';
-    *out++ = static_cast<char>('0' + h.tenths[i] % 10);
+    v = static_cast<std::uint16_t>(std::clamp(static_cast<int>(v) + step, 0, 1000));
   }
-  *out++ = ' ';
-  out = std::to_chars(out, end, h.timestamp_ns).ptr;
+  char* const out = FormatTimeSeriesLine(line_.data(), h.prefix, h.tenths, h.timestamp_ns);
   h.timestamp_ns += interval_ns_;
   return Point{h.number, h.name, std::string_view(line_.data(), static_cast<std::size_t>(out - line_.data()))};
 }
