@@ -111,6 +111,14 @@ TEST_F(DemoCliTest, ShortRunRecoversEveryAcknowledgedPoint) {
   EXPECT_EQ(ingest["durable_lsn"], ingest["points"]);
   EXPECT_EQ(ingest["writers"], 8);
   EXPECT_EQ(ingest["tags"], 100);
+  // Line protocol points (~360 bytes) and the WAL's write volume, uncompressed.
+  EXPECT_NE(r.out.find("MB/s of line protocol"), std::string::npos) << Describe(r);
+  EXPECT_GT(ingest["avg_point_bytes"].get<double>(), 250.0);
+  EXPECT_LT(ingest["avg_point_bytes"].get<double>(), 512.0);
+  EXPECT_NEAR(ingest["payload_bytes"].get<double>(),
+              ingest["avg_point_bytes"].get<double>() * ingest["points"].get<double>(), 1.0);
+  EXPECT_GT(ingest["segment_bytes"].get<std::uint64_t>(), ingest["payload_bytes"].get<std::uint64_t>());
+  EXPECT_EQ(ingest["compression"], "none");
   ExpectCrashVerified(j["crash"]);
   EXPECT_GT(j["crash"]["tags_seen"].get<std::uint32_t>(), 0u);
   EXPECT_FALSE(j["dir_kept"].get<bool>());
@@ -129,14 +137,21 @@ TEST_F(DemoCliTest, ChildKilledEarlyStillVerifies) {
 
 // --dir: the step sub-directories are made there; with --keep they stay and
 // are ordinary WALs (`shardwal verify` accepts them; the crashed one was
-// recovered by the demo, so it is clean too).
+// recovered by the demo, so it is clean too). Step 1's WAL is zstd-compressed
+// here: line protocol text compresses, and the report says by how much.
 TEST_F(DemoCliTest, KeepLeavesVerifiableWals) {
   const std::string d = dir_.Sub("kept");
-  const CliResult r =
-      Cli("demo --writers 4 --tags 8 --seconds 0.3 --crash-after 0.3 --skip-ship --skip-compare --keep --json --dir " +
-              Quote(d),
-          Tmp());
+  const CliResult r = Cli(
+      "demo --writers 4 --tags 8 --seconds 0.3 --crash-after 0.3 --compression zstd --skip-ship --skip-compare "
+      "--keep --json --dir " +
+          Quote(d),
+      Tmp());
   ASSERT_EQ(r.code, 0) << Describe(r);
+  const json j = LastJson(r);
+  const json& ingest = j["ingest"];
+  EXPECT_EQ(ingest["compression"], "zstd");
+  EXPECT_GT(ingest["uncompressed_bytes"].get<std::uint64_t>(), 2 * ingest["segment_bytes"].get<std::uint64_t>());
+  EXPECT_NE(r.out.find(":1 ("), std::string::npos) << Describe(r);
   EXPECT_TRUE(LastJson(r)["dir_kept"].get<bool>());
   for (const char* step : {"ingest", "crash"}) {
     const CliResult v = Cli("verify " + Quote(d + "/" + step), Tmp());
@@ -228,7 +243,7 @@ TEST_F(DemoCliTest, BadFlagsExitWithUsageError) {
   for (const std::string& args :
        {std::string("demo --writers 0"), std::string("demo --bogus"), std::string("demo --tags 4 --writers 8"),
         std::string("demo --seconds 0"), std::string("demo --crash-after -1"), std::string("demo --peers nosuch"),
-        std::string("demo --ship-seconds 0"),
+        std::string("demo --ship-seconds 0"), std::string("demo --compression gzip"),
         "demo --dir " + Quote(full), std::string("demo --seconds abc")}) {
     const CliResult r = Cli(args, Tmp());
     EXPECT_EQ(r.code, 2) << args << "\n" << Describe(r);

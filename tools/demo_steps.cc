@@ -43,7 +43,9 @@ json RunIngestStep(const DemoFlags& f, const std::string& root, const Progress& 
                    bool* interrupted) {
   std::cout << "\n1/4 time-series ingestion\n";
   StepDir dir(root, "ingest", f.keep);
-  auto opened = Wal::Open(demo::DemoWalOptions(dir.path()));
+  Options options = demo::DemoWalOptions(dir.path());
+  options.compression = *ParseCompression(f.compression);  // checked by the flag
+  auto opened = Wal::Open(options);
   if (!opened.ok()) throw StepFailure{"1/4 ingestion", opened.status()};
   Wal& wal = **opened;
   std::cout << "  " << f.writers << " writer threads append points of " << Grouped(std::uint64_t{f.tags})
@@ -93,10 +95,14 @@ json RunIngestStep(const DemoFlags& f, const std::string& root, const Progress& 
                                 " points/s (" + Fixed(mb_per_s, 1) + " MB/s of line protocol, " + Fixed(avg_point_bytes, 0) +
                                 " bytes a point on average)");
   // payload_bytes counts tag + payload, bytes the segment writes (framing included).
-  Line(std::cout, "write volume", Fixed(volume.payload_bytes / 1e6, 1) + " MB appended (tags + points) -> " +
-                                      Fixed(volume.bytes / 1e6, 1) + " MB written to segments (x" +
-                                      Fixed(Div(static_cast<double>(volume.bytes),
-                                                static_cast<double>(volume.payload_bytes)), 2) + ")");
+  std::string written = Fixed(volume.bytes / 1e6, 1) + " MB written to segments (x" +
+                        Fixed(Div(static_cast<double>(volume.bytes), static_cast<double>(volume.payload_bytes)), 2) + ")";
+  if (options.compression != Compression::kNone) {
+    written += "; " + std::string(CompressionName(options.compression)) + " " +
+               Fixed(Div(static_cast<double>(volume.uncompressed_bytes), static_cast<double>(volume.bytes)), 2) +
+               ":1 (" + Fixed(volume.uncompressed_bytes / 1e6, 1) + " MB uncompressed)";
+  }
+  Line(std::cout, "write volume", Fixed(volume.payload_bytes / 1e6, 1) + " MB appended (tags + points) -> " + written);
   Line(std::cout, "fsyncs", Grouped(m.fsyncs) + " = " + Grouped(fsyncs_per_s) + "/s; " + Fixed(per_fsync, 1) +
                                 " points per fdatasync, " + Fixed(avg_batch, 1) + " per batch");
   Line(std::cout, "append->durable", "p50 " + demo::FormatSeconds(lat.p50) + ", p99 " + demo::FormatSeconds(lat.p99) +
@@ -118,6 +124,8 @@ json RunIngestStep(const DemoFlags& f, const std::string& root, const Progress& 
               {"payload_bytes", r->payload_bytes},
               {"avg_point_bytes", avg_point_bytes},
               {"segment_bytes", volume.bytes},
+              {"uncompressed_bytes", volume.uncompressed_bytes},
+              {"compression", f.compression},
               {"fsyncs", m.fsyncs},
               {"fsyncs_per_s", fsyncs_per_s},
               {"batches", m.batches},
