@@ -85,7 +85,10 @@ std::string TimeSeriesHostName(std::uint32_t n);
 //
 // Host n's measurement and tag set, "cpu,hostname=host_<n>,...,
 // service_environment=staging " (with the trailing space), the same as
-// TimeSeriesPoints uses for host n.
+// TimeSeriesPoints uses for host n: written at `out` (room for
+// TimeSeriesPoints::kMaxLineBytes; returns the end; never allocates), or
+// returned.
+char* FormatTimeSeriesHostPrefix(char* out, std::uint32_t n);
 std::string TimeSeriesHostPrefix(std::uint32_t n);
 // Writes prefix, the 10 fields "usage_user=58.1,..." (values in tenths,
 // 0..1000) and " <timestamp_ns>" at `out`, which must have room for
@@ -93,5 +96,8 @@ std::string TimeSeriesHostPrefix(std::uint32_t n);
 char* FormatTimeSeriesLine(char* out, std::string_view prefix,
                            const std::array<std::uint16_t, TimeSeriesPoints::kFields>& tenths,
                            std::uint64_t timestamp_ns);
+// The same without the prefix: the 10 fields and " <timestamp_ns>".
+char* FormatTimeSeriesFields(char* out, const std::array<std::uint16_t, TimeSeriesPoints::kFields>& tenths,
+                             std::uint64_t timestamp_ns);
 
 }  // namespace shardwal::tools

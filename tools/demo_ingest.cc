@@ -43,7 +43,6 @@ constexpr std::size_t kAcksPerWrite = PIPE_BUF / sizeof(AckedPoint);
 struct Shared : WriterGate {
   const IngestConfig* config = nullptr;
   const std::vector<std::string>* tag_names = nullptr;
-  const PointFormat* format = nullptr;  // every tag's line protocol tag set
 
   explicit Shared(std::ptrdiff_t writers) : WriterGate(writers) {}
 
@@ -112,7 +111,7 @@ void RunWriter(Shared& sh, std::uint32_t id, WriterState& st) {
   const Clock::time_point deadline = sh.AwaitStart();
 
   for (std::size_t k = 0; !tags.empty() && !sh.Stopping(); k = k + 1 == tags.size() ? 0 : k + 1) {
-    const std::size_t bytes = sh.format->Encode(tags[k], seqs[k], payload.data());
+    const std::size_t bytes = EncodePoint(tags[k], seqs[k], payload.data());
     Result<Lsn> r = c.wal->Append(names[k], std::string_view(payload.data(), bytes));
     if (!r.ok()) {
       sh.Fail(r.status().WithContext("append " + std::string(names[k]) + " seq " + std::to_string(seqs[k])));
@@ -256,12 +255,10 @@ Result<IngestResult> RunIngest(const IngestConfig& c) {
   std::vector<std::string> names;
   names.reserve(c.tags);
   for (std::uint32_t t = 0; t < c.tags; ++t) names.push_back(TagName(t));
-  const PointFormat format(c.tags);
 
   Shared sh(c.writers);
   sh.config = &c;
   sh.tag_names = &names;
-  sh.format = &format;
   std::vector<WriterState> states(c.writers);
   std::vector<std::thread> threads;
   threads.reserve(c.writers);

@@ -39,35 +39,6 @@ bool ParseNumber(std::string_view s, std::uint64_t max, std::uint64_t* v) {
   return ec == std::errc() && end == s.data() + s.size() && *v <= max;
 }
 
-PointFormat::Host MakeHost(std::uint32_t tag) {
-  PointFormat::Host h;
-  h.prefix = TimeSeriesHostPrefix(tag);
-  for (std::size_t i = 0; i < h.base.size(); ++i) {
-    // The seq argument is out of the range real points reach (per-host constants).
-    const std::uint64_t m = Mix(tag, 0xFFFF'FF00u + static_cast<std::uint32_t>(i));
-    h.base[i] = static_cast<std::uint16_t>(150 + m % 501);  // 15.0 .. 65.0 %
-    h.phase[i] = static_cast<std::uint16_t>((m >> 32) % kWavePeriod);
-  }
-  return h;
-}
-
-// Point (tag, seq) of host h at out[0..kMaxPointBytes); returns its size.
-// Seqs past ~7.5e8 (240 years of points) would overflow the timestamp.
-std::size_t EncodeWith(const PointFormat::Host& h, std::uint32_t tag, std::uint32_t seq, char* out) {
-  const std::uint64_t noise = Mix(tag, seq);
-  std::array<std::uint16_t, TimeSeriesPoints::kFields> tenths;
-  for (std::size_t i = 0; i < tenths.size(); ++i) {
-    // A triangle wave of +-6.0 around the field's base, plus +-1.6 of noise
-    // (6 bits of the hash per field).
-    const std::uint32_t at = (seq % kWavePeriod + h.phase[i]) % kWavePeriod;
-    const int wave = static_cast<int>(at < kWavePeriod / 2 ? at : kWavePeriod - at) * 2 / 3 - 60;
-    const int jitter = static_cast<int>((noise >> (6 * i)) & 31) - 16;
-    tenths[i] = static_cast<std::uint16_t>(std::clamp(h.base[i] + wave + jitter, 0, 1000));
-  }
-  const std::uint64_t ts = FirstTimestampNs(tag) + std::uint64_t{seq} * kIntervalNs;
-  return static_cast<std::size_t>(FormatTimeSeriesLine(out, h.prefix, tenths, ts) - out);
-}
-
 std::string Printable(std::string_view s) {
   std::string out;
   for (char c : s.substr(0, 40)) {
@@ -83,6 +54,26 @@ std::string Printable(std::string_view s) {
 }
 
 }  // namespace
+
+std::size_t EncodePoint(std::uint32_t tag, std::uint32_t seq, char* out) {
+  const std::uint64_t noise = Mix(tag, seq);
+  std::array<std::uint16_t, TimeSeriesPoints::kFields> tenths;
+  for (std::size_t i = 0; i < tenths.size(); ++i) {
+    // Per (tag, field): a base level of 15.0 .. 65.0 % and a phase (the seq
+    // argument is beyond what real points reach). Around the base, a
+    // triangle wave of +-6.0 and +-1.6 of noise (6 bits of the hash each).
+    const std::uint64_t m = Mix(tag, 0xFFFF'FF00u + static_cast<std::uint32_t>(i));
+    const auto base = static_cast<int>(150 + m % 501);
+    const std::uint32_t at = static_cast<std::uint32_t>((seq % kWavePeriod + (m >> 32) % kWavePeriod) % kWavePeriod);
+    const int wave = static_cast<int>(at < kWavePeriod / 2 ? at : kWavePeriod - at) * 2 / 3 - 60;
+    const int jitter = static_cast<int>((noise >> (6 * i)) & 31) - 16;
+    tenths[i] = static_cast<std::uint16_t>(std::clamp(base + wave + jitter, 0, 1000));
+  }
+  // Seqs past ~7.5e8 (240 years of points) would overflow the timestamp.
+  const std::uint64_t ts = FirstTimestampNs(tag) + std::uint64_t{seq} * kIntervalNs;
+  char* const fields = FormatTimeSeriesHostPrefix(out, tag);
+  return static_cast<std::size_t>(FormatTimeSeriesFields(fields, tenths, ts) - out);
+}
 
 std::string TagName(std::uint32_t index) {
   char buf[32];
@@ -110,18 +101,9 @@ bool ParseTagName(std::string_view name, std::uint32_t tags, std::uint32_t* inde
   return true;
 }
 
-PointFormat::PointFormat(std::uint32_t tags) {
-  hosts_.reserve(tags);
-  for (std::uint32_t t = 0; t < tags; ++t) hosts_.push_back(MakeHost(t));
-}
-
-std::size_t PointFormat::Encode(std::uint32_t tag, std::uint32_t seq, char* out) const {
-  return EncodeWith(hosts_[tag], tag, seq, out);
-}
-
 std::string EncodePoint(std::uint32_t tag, std::uint32_t seq) {
   std::array<char, kMaxPointBytes> buf;
-  return std::string(buf.data(), EncodeWith(MakeHost(tag), tag, seq, buf.data()));
+  return std::string(buf.data(), EncodePoint(tag, seq, buf.data()));
 }
 
 bool DecodePoint(std::string_view payload, Point* point) {
@@ -142,7 +124,7 @@ bool DecodePoint(std::string_view payload, Point* point) {
   return true;
 }
 
-Verifier::Verifier(std::uint32_t tags) : tags_(tags), format_(tags), next_seq_(tags, 0) {}
+Verifier::Verifier(std::uint32_t tags) : tags_(tags), next_seq_(tags, 0) {}
 
 void Verifier::Problem(std::string text) {
   if (report_.problems.size() < kMaxProblems) report_.problems.push_back(std::move(text));
@@ -169,7 +151,7 @@ void Verifier::Add(Lsn lsn, std::string_view tag, std::string_view payload) {
     Problem("LSN " + std::to_string(lsn) + " (tag " + std::string(tag) + "): payload of " +
             std::to_string(payload.size()) + " bytes is not a point of this tag (hostname or timestamp): '" +
             Printable(payload) + "'");
-  } else if (std::string_view(expected.data(), format_.Encode(p.tag, p.seq, expected.data())) != payload) {
+  } else if (std::string_view(expected.data(), EncodePoint(p.tag, p.seq, expected.data())) != payload) {
     Problem("LSN " + std::to_string(lsn) + " (tag " + std::string(tag) + " seq " + std::to_string(p.seq) +
             "): payload differs from the point that was appended");
   } else {

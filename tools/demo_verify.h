@@ -47,28 +47,11 @@ std::string TagName(std::uint32_t index);
 // The index of a tag name TagName made, if it is one (and < `tags`).
 bool ParseTagName(std::string_view name, std::uint32_t tags, std::uint32_t* index);
 
-// Formats the points of tags 0 .. tags-1. Builds every tag's tag set up
-// front (~250 bytes a tag), so that Encode allocates nothing: the writers'
-// loop formats into a reused buffer. Encode is const, safe from any thread.
-class PointFormat {
- public:
-  explicit PointFormat(std::uint32_t tags);
-  std::uint32_t tags() const { return static_cast<std::uint32_t>(hosts_.size()); }
-  // Writes point (tag, seq), tag < tags(), at out[0..kMaxPointBytes);
-  // returns its size.
-  std::size_t Encode(std::uint32_t tag, std::uint32_t seq, char* out) const;
-
-  struct Host {
-    std::string prefix;  // "cpu,hostname=host_<tag>,... " (bench/timeseries_payload.h)
-    std::array<std::uint16_t, TimeSeriesPoints::kFields> base{};   // tenths
-    std::array<std::uint16_t, TimeSeriesPoints::kFields> phase{};  // points into the wave
-  };
-
- private:
-  std::vector<Host> hosts_;
-};
-
-// The payload of point (tag, seq) (allocates: for tests and one-offs).
+// Writes the payload of point (tag, seq) at out[0..kMaxPointBytes) and
+// returns its size. Never allocates: the writers' loop formats each point
+// into one reused buffer.
+std::size_t EncodePoint(std::uint32_t tag, std::uint32_t seq, char* out);
+// The same, returned (for tests and one-offs).
 std::string EncodePoint(std::uint32_t tag, std::uint32_t seq);
 
 struct Point {
@@ -139,7 +122,6 @@ class Verifier {
   void Problem(std::string text);
 
   std::uint32_t tags_;
-  PointFormat format_;                   // regenerates each recovered point
   std::vector<std::uint32_t> next_seq_;  // per tag: the seq its next record must have
   std::vector<Entry> recovered_;         // in LSN order
   Lsn expected_lsn_ = 1;
