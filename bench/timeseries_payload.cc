@@ -28,30 +28,67 @@ std::string_view Pick(const std::string_view (&values)[N], std::uint64_t& rng) {
   return values[PickBelow(rng, N)];
 }
 
-std::string HostPrefix(const std::string& name, std::uint64_t& rng) {
-  const std::string_view region = Pick(kRegions, rng);
-  std::string p = "cpu,hostname=" + name;
-  p += ",region=" + std::string(region);
-  p += ",datacenter=" + std::string(region) + std::string(Pick(kDatacenterSuffixes, rng));
-  p += ",rack=" + std::to_string(PickBelow(rng, 100));
-  p += ",os=" + std::string(Pick(kOses, rng));
-  p += ",arch=" + std::string(Pick(kArches, rng));
-  p += ",team=" + std::string(Pick(kTeams, rng));
-  p += ",service=" + std::to_string(PickBelow(rng, 20));
-  p += ",service_version=" + std::to_string(PickBelow(rng, 2));
-  p += ",service_environment=" + std::string(Pick(kEnvironments, rng));
-  p += ' ';
-  return p;
-}
-
 char* Put(char* out, std::string_view s) {
   std::memcpy(out, s.data(), s.size());
   return out + s.size();
 }
 
+char* PutNumber(char* out, std::uint64_t v) { return std::to_chars(out, out + 20, v).ptr; }
+
+// Host n's measurement and tags, drawn from rng in TSBS's order.
+char* PutHostPrefix(char* out, std::uint32_t n, std::uint64_t& rng) {
+  const std::string_view region = Pick(kRegions, rng);
+  out = PutNumber(Put(out, "cpu,hostname=host_"), n);
+  out = Put(Put(out, ",region="), region);
+  out = Put(Put(Put(out, ",datacenter="), region), Pick(kDatacenterSuffixes, rng));
+  out = PutNumber(Put(out, ",rack="), PickBelow(rng, 100));
+  out = Put(Put(out, ",os="), Pick(kOses, rng));
+  out = Put(Put(out, ",arch="), Pick(kArches, rng));
+  out = Put(Put(out, ",team="), Pick(kTeams, rng));
+  out = PutNumber(Put(out, ",service="), PickBelow(rng, 20));
+  out = PutNumber(Put(out, ",service_version="), PickBelow(rng, 2));
+  out = Put(Put(out, ",service_environment="), Pick(kEnvironments, rng));
+  *out++ = ' ';
+  return out;
+}
+
+// Host n's own random stream: its tags, then its fields' starting values.
+std::uint64_t HostSeed(std::uint32_t n) { return WriterSeed(n) ^ 0xC2B2AE3D27D4EB4Full; }
+
 }  // namespace
 
 std::string TimeSeriesHostName(std::uint32_t n) { return "host_" + std::to_string(n); }
+
+char* FormatTimeSeriesHostPrefix(char* out, std::uint32_t n) {
+  std::uint64_t rng = HostSeed(n);
+  return PutHostPrefix(out, n, rng);
+}
+
+std::string TimeSeriesHostPrefix(std::uint32_t n) {
+  std::array<char, TimeSeriesPoints::kMaxLineBytes> buf;
+  return std::string(buf.data(), FormatTimeSeriesHostPrefix(buf.data(), n));
+}
+
+char* FormatTimeSeriesLine(char* out, std::string_view prefix,
+                           const std::array<std::uint16_t, TimeSeriesPoints::kFields>& tenths,
+                           std::uint64_t timestamp_ns) {
+  return FormatTimeSeriesFields(Put(out, prefix), tenths, timestamp_ns);
+}
+
+char* FormatTimeSeriesFields(char* out, const std::array<std::uint16_t, TimeSeriesPoints::kFields>& tenths,
+                             std::uint64_t timestamp_ns) {
+  char* const end = out + TimeSeriesPoints::kMaxLineBytes;
+  for (std::size_t i = 0; i < TimeSeriesPoints::kFields; ++i) {
+    if (i != 0) *out++ = ',';
+    out = Put(out, kFieldNames[i]);
+    *out++ = '=';
+    out = std::to_chars(out, end, tenths[i] / 10).ptr;
+    *out++ = '.';
+    *out++ = static_cast<char>('0' + tenths[i] % 10);
+  }
+  *out++ = ' ';
+  return std::to_chars(out, end, timestamp_ns).ptr;
+}
 
 std::string_view PayloadKindName(PayloadKind k) { return k == PayloadKind::kTimeSeries ? "timeseries" : "fixed"; }
 
@@ -67,11 +104,12 @@ TimeSeriesPoints::TimeSeriesPoints(std::uint32_t writer, std::uint32_t writers, 
   const std::uint32_t step = std::max<std::uint32_t>(1, writers);
   for (std::uint32_t h = writer; h < hosts || hosts_.empty(); h += step) {
     // A host's tags depend on its number only, whichever writer owns it.
-    std::uint64_t host_rng = WriterSeed(h) ^ 0xC2B2AE3D27D4EB4Full;
+    std::uint64_t host_rng = HostSeed(h);
     Host host;
     host.number = h;
     host.name = TimeSeriesHostName(h);
-    host.prefix = HostPrefix(host.name, host_rng);
+    std::array<char, kMaxLineBytes> prefix;
+    host.prefix.assign(prefix.data(), PutHostPrefix(prefix.data(), h, host_rng));
     for (std::uint16_t& v : host.tenths) v = static_cast<std::uint16_t>(PickBelow(host_rng, 1001));
     hosts_.push_back(std::move(host));
     if (h >= hosts) break;  // the one host of a writer beyond `hosts`
@@ -81,21 +119,12 @@ TimeSeriesPoints::TimeSeriesPoints(std::uint32_t writer, std::uint32_t writers, 
 TimeSeriesPoints::Point TimeSeriesPoints::Next() {
   Host& h = hosts_[next_];
   next_ = next_ + 1 == hosts_.size() ? 0 : next_ + 1;
-  char* out = Put(line_.data(), h.prefix);
-  char* const end = line_.data() + line_.size();
-  for (std::size_t i = 0; i < kFields; ++i) {
+  for (std::uint16_t& v : h.tenths) {
     // A random walk: -2.0 .. +2.0 per point, clamped to [0, 100].
     const int step = static_cast<int>(PickBelow(rng_, 41)) - 20;
-    h.tenths[i] = static_cast<std::uint16_t>(std::clamp(static_cast<int>(h.tenths[i]) + step, 0, 1000));
-    if (i != 0) *out++ = ',';
-    out = Put(out, kFieldNames[i]);
-    *out++ = '=';
-    out = std::to_chars(out, end, h.tenths[i] / 10).ptr;
-    *out++ = '.';
-    *out++ = static_cast<char>('0' + h.tenths[i] % 10);
+    v = static_cast<std::uint16_t>(std::clamp(static_cast<int>(v) + step, 0, 1000));
   }
-  *out++ = ' ';
-  out = std::to_chars(out, end, h.timestamp_ns).ptr;
+  char* const out = FormatTimeSeriesLine(line_.data(), h.prefix, h.tenths, h.timestamp_ns);
   h.timestamp_ns += interval_ns_;
   return Point{h.number, h.name, std::string_view(line_.data(), static_cast<std::size_t>(out - line_.data()))};
 }

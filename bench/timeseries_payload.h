@@ -79,4 +79,25 @@ class TimeSeriesPoints {
 // The host a writer's points name, for tests: "host_<n>".
 std::string TimeSeriesHostName(std::uint32_t n);
 
+// The pieces of a line, for points whose values come from elsewhere (the
+// demo derives them from (tag, seq) so that its verifier can regenerate a
+// point's exact bytes):
+//
+// Host n's measurement and tag set, "cpu,hostname=host_<n>,...,
+// service_environment=staging " (with the trailing space), the same as
+// TimeSeriesPoints uses for host n: written at `out` (room for
+// TimeSeriesPoints::kMaxLineBytes; returns the end; never allocates), or
+// returned.
+char* FormatTimeSeriesHostPrefix(char* out, std::uint32_t n);
+std::string TimeSeriesHostPrefix(std::uint32_t n);
+// Writes prefix, the 10 fields "usage_user=58.1,..." (values in tenths,
+// 0..1000) and " <timestamp_ns>" at `out`, which must have room for
+// TimeSeriesPoints::kMaxLineBytes; returns the end of what it wrote.
+char* FormatTimeSeriesLine(char* out, std::string_view prefix,
+                           const std::array<std::uint16_t, TimeSeriesPoints::kFields>& tenths,
+                           std::uint64_t timestamp_ns);
+// The same without the prefix: the 10 fields and " <timestamp_ns>".
+char* FormatTimeSeriesFields(char* out, const std::array<std::uint16_t, TimeSeriesPoints::kFields>& tenths,
+                             std::uint64_t timestamp_ns);
+
 }  // namespace shardwal::tools

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cmath>
@@ -110,6 +111,14 @@ TEST_F(DemoCliTest, ShortRunRecoversEveryAcknowledgedPoint) {
   EXPECT_EQ(ingest["durable_lsn"], ingest["points"]);
   EXPECT_EQ(ingest["writers"], 8);
   EXPECT_EQ(ingest["tags"], 100);
+  // Line protocol points (~360 bytes) and the WAL's write volume, uncompressed.
+  EXPECT_NE(r.out.find("MB/s of line protocol"), std::string::npos) << Describe(r);
+  EXPECT_GT(ingest["avg_point_bytes"].get<double>(), 250.0);
+  EXPECT_LT(ingest["avg_point_bytes"].get<double>(), 512.0);
+  EXPECT_NEAR(ingest["payload_bytes"].get<double>(),
+              ingest["avg_point_bytes"].get<double>() * ingest["points"].get<double>(), 1.0);
+  EXPECT_GT(ingest["segment_bytes"].get<std::uint64_t>(), ingest["payload_bytes"].get<std::uint64_t>());
+  EXPECT_EQ(ingest["compression"], "none");
   ExpectCrashVerified(j["crash"]);
   EXPECT_GT(j["crash"]["tags_seen"].get<std::uint32_t>(), 0u);
   EXPECT_FALSE(j["dir_kept"].get<bool>());
@@ -128,14 +137,21 @@ TEST_F(DemoCliTest, ChildKilledEarlyStillVerifies) {
 
 // --dir: the step sub-directories are made there; with --keep they stay and
 // are ordinary WALs (`shardwal verify` accepts them; the crashed one was
-// recovered by the demo, so it is clean too).
+// recovered by the demo, so it is clean too). Step 1's WAL is zstd-compressed
+// here: line protocol text compresses, and the report says by how much.
 TEST_F(DemoCliTest, KeepLeavesVerifiableWals) {
   const std::string d = dir_.Sub("kept");
-  const CliResult r =
-      Cli("demo --writers 4 --tags 8 --seconds 0.3 --crash-after 0.3 --skip-ship --skip-compare --keep --json --dir " +
-              Quote(d),
-          Tmp());
+  const CliResult r = Cli(
+      "demo --writers 4 --tags 8 --seconds 0.3 --crash-after 0.3 --compression zstd --skip-ship --skip-compare "
+      "--keep --json --dir " +
+          Quote(d),
+      Tmp());
   ASSERT_EQ(r.code, 0) << Describe(r);
+  const json j = LastJson(r);
+  const json& ingest = j["ingest"];
+  EXPECT_EQ(ingest["compression"], "zstd");
+  EXPECT_GT(ingest["uncompressed_bytes"].get<std::uint64_t>(), 2 * ingest["segment_bytes"].get<std::uint64_t>());
+  EXPECT_NE(r.out.find(":1 ("), std::string::npos) << Describe(r);
   EXPECT_TRUE(LastJson(r)["dir_kept"].get<bool>());
   for (const char* step : {"ingest", "crash"}) {
     const CliResult v = Cli("verify " + Quote(d + "/" + step), Tmp());
@@ -227,7 +243,7 @@ TEST_F(DemoCliTest, BadFlagsExitWithUsageError) {
   for (const std::string& args :
        {std::string("demo --writers 0"), std::string("demo --bogus"), std::string("demo --tags 4 --writers 8"),
         std::string("demo --seconds 0"), std::string("demo --crash-after -1"), std::string("demo --peers nosuch"),
-        std::string("demo --ship-seconds 0"),
+        std::string("demo --ship-seconds 0"), std::string("demo --compression gzip"),
         "demo --dir " + Quote(full), std::string("demo --seconds abc")}) {
     const CliResult r = Cli(args, Tmp());
     EXPECT_EQ(r.code, 2) << args << "\n" << Describe(r);
@@ -249,11 +265,7 @@ struct Rec {
   std::string payload;
 };
 
-std::string PointBytes(std::uint32_t tag, std::uint32_t seq) {
-  std::string p(kPointBytes, '\0');
-  EncodePoint(tag, seq, p.data());
-  return p;
-}
+std::string PointBytes(std::uint32_t tag, std::uint32_t seq) { return EncodePoint(tag, seq); }
 
 // 3 tags x 4 points, interleaved as the writers would: LSN 1..12.
 std::vector<Rec> Recovered() {
@@ -421,22 +433,105 @@ TEST(DemoPointTest, TagNamesRoundTrip) {
 }
 
 TEST(DemoPointTest, PayloadIsDeterministicAndChecked) {
-  std::array<char, kPointBytes> a{}, b{};
-  EncodePoint(42, 7, a.data());
-  EncodePoint(42, 7, b.data());
-  EXPECT_EQ(a, b);
+  const std::string a = EncodePoint(42, 7);
+  EXPECT_EQ(a, EncodePoint(42, 7));
+  // The writers' allocation-free form gives the same bytes.
+  std::array<char, kMaxPointBytes> buf{};
+  EXPECT_EQ(std::string_view(buf.data(), EncodePoint(42, 7, buf.data())), a);
   Point p;
-  ASSERT_TRUE(DecodePoint(std::string_view(a.data(), a.size()), &p));
+  ASSERT_TRUE(DecodePoint(a, &p)) << a;
   EXPECT_EQ(p.tag, 42u);
   EXPECT_EQ(p.seq, 7u);
   EXPECT_EQ(p.timestamp_ns, 1'704'067'200'000'000'000 + 7 * 10'000'000'000LL + 42 * 100'000);
-  EXPECT_GE(p.value, 0.0);
-  EXPECT_LT(p.value, 1000.0);
-  EncodePoint(42, 8, b.data());
-  EXPECT_NE(a, b);
-  a[17] ^= 1;
-  EXPECT_FALSE(DecodePoint(std::string_view(a.data(), a.size()), &p));
-  EXPECT_FALSE(DecodePoint(std::string_view(b.data(), b.size() - 1), &p));
+  EXPECT_NE(EncodePoint(42, 8), a);
+  EXPECT_NE(EncodePoint(43, 7), a);
+  // Damage DecodePoint must reject (and never read past the end of).
+  std::string bad = a;
+  bad[a.find("host_42") + 5] = 'x';  // hostname host_x2
+  EXPECT_FALSE(DecodePoint(bad, &p));
+  bad = a;
+  bad.back() = static_cast<char>(bad.back() + 1);  // timestamp 1 ns off
+  EXPECT_FALSE(DecodePoint(bad, &p));
+  for (std::size_t n = 0; n < a.size(); ++n) {
+    if (DecodePoint(std::string_view(a).substr(0, n), &p)) {
+      // A cut that still ends in a valid timestamp: not the point's bytes.
+      EXPECT_NE(EncodePoint(p.tag, p.seq), a.substr(0, n)) << n;
+    }
+  }
+  for (const char* junk : {"", "cpu", "cpu,hostname=host_", "cpu,hostname=host_1", "cpu,hostname=host_1, 5",
+                           "cpu,hostname=host_01,x y 1704067200000100000", "cpu,hostname=host_-1,x y 1",
+                           "cpu,hostname=host_99999999999,x y 1", "cpu,hostname=host_1,x y 99999999999999999999",
+                           "cpu,hostname=host_1,x y -1704067200000100000", "\xff\x00\x01"}) {
+    EXPECT_FALSE(DecodePoint(junk, &p)) << junk;
+  }
+}
+
+// A point is one line of InfluxDB line protocol, a TSBS cpu-only point:
+// "cpu,<10 tags> <10 fields> <timestamp>", each tag's timestamps 10 s apart.
+TEST(DemoPointTest, PointIsTsbsCpuOnlyLineProtocol) {
+  for (std::uint32_t tag : {0u, 1u, 42u, 9999u, 123456u}) {
+    std::int64_t previous_ts = 0;
+    for (std::uint32_t seq : {0u, 1u, 2u, 359u, 360u, 100000u}) {
+      const std::string line = EncodePoint(tag, seq);
+      SCOPED_TRACE(line);
+      ASSERT_LE(line.size(), kMaxPointBytes);
+      EXPECT_EQ(line.find('\n'), std::string::npos);
+      const std::size_t s1 = line.find(' '), s2 = line.find(' ', s1 + 1);
+      ASSERT_NE(s2, std::string::npos);
+      EXPECT_EQ(line.find(' ', s2 + 1), std::string::npos) << "exactly 3 space-separated parts";
+      const std::string series = line.substr(0, s1), fields = line.substr(s1 + 1, s2 - s1 - 1);
+      EXPECT_TRUE(series.starts_with("cpu,hostname=host_" + std::to_string(tag) + ",region="));
+      EXPECT_EQ(std::count(series.begin(), series.end(), ','), 10) << "10 tags, TSBS cpu-only's";
+      EXPECT_NE(series.find(",service_environment="), std::string::npos);
+      std::vector<std::string> kv;
+      for (std::size_t at = 0; at <= fields.size();) {
+        const std::size_t end = std::min(fields.find(',', at), fields.size());
+        kv.push_back(fields.substr(at, end - at));
+        at = end + 1;
+      }
+      ASSERT_EQ(kv.size(), 10u);
+      EXPECT_TRUE(kv[0].starts_with("usage_user="));
+      EXPECT_TRUE(kv[9].starts_with("usage_guest_nice="));
+      for (const std::string& f : kv) {
+        const std::size_t eq = f.find('=');
+        ASSERT_NE(eq, std::string::npos) << f;
+        const double v = std::stod(f.substr(eq + 1));
+        EXPECT_GE(v, 0.0) << f;
+        EXPECT_LE(v, 100.0) << f;
+      }
+      const std::int64_t ts = std::stoll(line.substr(s2 + 1));
+      if (seq == 1) {
+        EXPECT_EQ(ts - previous_ts, 10'000'000'000LL);
+      }
+      EXPECT_GT(ts, previous_ts);
+      previous_ts = ts;
+      Point p;
+      ASSERT_TRUE(DecodePoint(line, &p));
+      EXPECT_EQ(p.tag, tag);
+      EXPECT_EQ(p.seq, seq);
+      EXPECT_EQ(p.timestamp_ns, ts);
+    }
+  }
+  // The tag set is the bench's for the same host number.
+  EXPECT_TRUE(EncodePoint(12, 0).starts_with(shardwal::tools::TimeSeriesHostPrefix(12)));
+}
+
+// Every single damaged byte of a recovered point is reported as corrupted
+// (and its acknowledged point as missing), never as intact.
+TEST(DemoVerifierTest, CatchesEveryDamagedByteOfALine) {
+  const std::vector<Rec> recs = Recovered();
+  const std::vector<AckedPoint> acked = Acked(recs, 12);
+  const std::size_t size = recs[6].payload.size();
+  for (std::size_t byte = 0; byte < size; ++byte) {
+    std::vector<Rec> damaged = recs;
+    damaged[6].payload[byte] ^= 0x01;  // LSN 7: tag 0, seq 2
+    const VerifyReport r = Verify(damaged, acked);
+    ASSERT_EQ(r.corrupted, 1u) << byte << "\n" << Problems(r);
+    ASSERT_EQ(r.missing, 1u) << byte << "\n" << Problems(r);
+  }
+  std::vector<Rec> cut = recs;
+  cut[6].payload.pop_back();
+  EXPECT_EQ(Verify(cut, acked).corrupted, 1u);
 }
 
 // The progress line's p99 over one second: from two snapshots' cumulative

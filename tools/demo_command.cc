@@ -185,6 +185,10 @@ void AddDemoCommand(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(1u, kMaxTags));
   cmd->add_option("--seconds", f.seconds, "Step 1: ingestion time")->capture_default_str()->check(PositiveSeconds());
+  cmd->add_option("--compression", f.compression,
+                  "Step 1: Options::compression of its WAL (none, lz4, zstd); the report gives the ratio")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"none", "lz4", "zstd"}));
   cmd->add_option("--crash-after", f.crash_after,
                   "Step 2: seconds of ingestion (from the child's first acknowledged point) before SIGKILL")
       ->type_name("SECONDS")

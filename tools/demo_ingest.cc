@@ -89,11 +89,12 @@ class AckBuffer {
 
 struct alignas(64) WriterState {
   std::uint64_t appended = 0;
+  std::uint64_t payload_bytes = 0;  // of the points appended
 };
 
 // Writer `id`. Everything it needs is allocated before the start signal; the
-// loop allocates nothing (the payload is built in a stack buffer, tags are
-// views of names made up front).
+// loop allocates nothing (each point's line is formatted into one reused
+// stack buffer, tags are views of names made up front).
 void RunWriter(Shared& sh, std::uint32_t id, WriterState& st) {
   const IngestConfig& c = *sh.config;
   std::vector<std::uint32_t> tags;
@@ -104,19 +105,20 @@ void RunWriter(Shared& sh, std::uint32_t id, WriterState& st) {
   }
   std::vector<std::uint32_t> seqs(tags.size(), 0);
   AckBuffer acks(c.ack_fd);
-  std::array<char, kPointBytes> payload{};
+  std::array<char, kMaxPointBytes> payload{};
 
   sh.ready.count_down();
   const Clock::time_point deadline = sh.AwaitStart();
 
   for (std::size_t k = 0; !tags.empty() && !sh.Stopping(); k = k + 1 == tags.size() ? 0 : k + 1) {
-    EncodePoint(tags[k], seqs[k], payload.data());
-    Result<Lsn> r = c.wal->Append(names[k], std::string_view(payload.data(), payload.size()));
+    const std::size_t bytes = EncodePoint(tags[k], seqs[k], payload.data());
+    Result<Lsn> r = c.wal->Append(names[k], std::string_view(payload.data(), bytes));
     if (!r.ok()) {
       sh.Fail(r.status().WithContext("append " + std::string(names[k]) + " seq " + std::to_string(seqs[k])));
       break;
     }
     ++st.appended;
+    st.payload_bytes += bytes;
     const Clock::time_point now = Clock::now();
     if (c.ack_fd >= 0) {
       if (Status s = acks.Add(AckedPoint{tags[k], seqs[k], *r}, now); !s.ok()) {
@@ -290,7 +292,10 @@ Result<IngestResult> RunIngest(const IngestConfig& c) {
   if (!start_error.ok()) return start_error;
   if (Status s = sh.FirstError(); !s.ok()) return s;
   IngestResult r;
-  for (const WriterState& st : states) r.points += st.appended;
+  for (const WriterState& st : states) {
+    r.points += st.appended;
+    r.payload_bytes += st.payload_bytes;
+  }
   r.seconds = Secs(end - start);
   r.interrupted = c.stop != nullptr && c.stop->load();
   return r;

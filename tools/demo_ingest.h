@@ -47,6 +47,7 @@ struct IngestConfig {
 
 struct IngestResult {
   std::uint64_t points = 0;  // Appends that returned OK
+  std::uint64_t payload_bytes = 0;  // their payloads (line protocol text), summed
   double seconds = 0;        // from the start signal until the last writer stopped
   bool interrupted = false;  // *stop ended it
 };

@@ -43,7 +43,9 @@ json RunIngestStep(const DemoFlags& f, const std::string& root, const Progress& 
                    bool* interrupted) {
   std::cout << "\n1/4 time-series ingestion\n";
   StepDir dir(root, "ingest", f.keep);
-  auto opened = Wal::Open(demo::DemoWalOptions(dir.path()));
+  Options options = demo::DemoWalOptions(dir.path());
+  options.compression = *ParseCompression(f.compression);  // checked by the flag
+  auto opened = Wal::Open(options);
   if (!opened.ok()) throw StepFailure{"1/4 ingestion", opened.status()};
   Wal& wal = **opened;
   std::cout << "  " << f.writers << " writer threads append points of " << Grouped(std::uint64_t{f.tags})
@@ -71,6 +73,7 @@ json RunIngestStep(const DemoFlags& f, const std::string& root, const Progress& 
   const double close_seconds = Secs(Clock::now() - c0);
   if (!closed.ok()) throw StepFailure{"1/4 ingestion", closed.WithContext("closing WAL " + dir.path())};
   const WalMetrics m = wal.Metrics();
+  const ShardStats volume = wal.Stats().total;
   // Close returned OK: every appended point must be durable, LSNs 1..points.
   if (m.durable_lsn != m.last_lsn || m.last_lsn != r->points) {
     throw StepFailure{"1/4 ingestion",
@@ -85,10 +88,21 @@ json RunIngestStep(const DemoFlags& f, const std::string& root, const Progress& 
   const double fsyncs_per_s = Div(static_cast<double>(m.fsyncs), r->seconds);
   const double per_fsync = Div(static_cast<double>(r->points), static_cast<double>(m.fsyncs));
   const double avg_batch = Div(static_cast<double>(r->points), static_cast<double>(m.batches));
-  const double mb_per_s = points_per_s * demo::kPointBytes / 1e6;
+  const double mb_per_s = Div(static_cast<double>(r->payload_bytes), r->seconds) / 1e6;
+  const double avg_point_bytes = Div(static_cast<double>(r->payload_bytes), static_cast<double>(r->points));
   if (r->interrupted) std::cout << "  interrupted: the numbers cover the run up to the signal\n";
   Line(std::cout, "points", Grouped(r->points) + " in " + Fixed(r->seconds, 2) + " s = " + Grouped(points_per_s) +
-                                " points/s (" + Fixed(mb_per_s, 1) + " MB/s of 32-byte payloads)");
+                                " points/s (" + Fixed(mb_per_s, 1) + " MB/s of line protocol, " + Fixed(avg_point_bytes, 0) +
+                                " bytes a point on average)");
+  // payload_bytes counts tag + payload, bytes the segment writes (framing included).
+  std::string written = Fixed(volume.bytes / 1e6, 1) + " MB written to segments (x" +
+                        Fixed(Div(static_cast<double>(volume.bytes), static_cast<double>(volume.payload_bytes)), 2) + ")";
+  if (options.compression != Compression::kNone) {
+    written += "; " + std::string(CompressionName(options.compression)) + " " +
+               Fixed(Div(static_cast<double>(volume.uncompressed_bytes), static_cast<double>(volume.bytes)), 2) +
+               ":1 (" + Fixed(volume.uncompressed_bytes / 1e6, 1) + " MB uncompressed)";
+  }
+  Line(std::cout, "write volume", Fixed(volume.payload_bytes / 1e6, 1) + " MB appended (tags + points) -> " + written);
   Line(std::cout, "fsyncs", Grouped(m.fsyncs) + " = " + Grouped(fsyncs_per_s) + "/s; " + Fixed(per_fsync, 1) +
                                 " points per fdatasync, " + Fixed(avg_batch, 1) + " per batch");
   Line(std::cout, "append->durable", "p50 " + demo::FormatSeconds(lat.p50) + ", p99 " + demo::FormatSeconds(lat.p99) +
@@ -107,6 +121,11 @@ json RunIngestStep(const DemoFlags& f, const std::string& root, const Progress& 
               {"seconds", r->seconds},
               {"points_per_s", points_per_s},
               {"payload_mb_per_s", mb_per_s},
+              {"payload_bytes", r->payload_bytes},
+              {"avg_point_bytes", avg_point_bytes},
+              {"segment_bytes", volume.bytes},
+              {"uncompressed_bytes", volume.uncompressed_bytes},
+              {"compression", f.compression},
               {"fsyncs", m.fsyncs},
               {"fsyncs_per_s", fsyncs_per_s},
               {"batches", m.batches},

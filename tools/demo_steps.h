@@ -25,6 +25,7 @@ struct DemoFlags {
   std::uint32_t writers = 64;
   std::uint32_t tags = 10000;
   double seconds = 10;
+  std::string compression = "none";  // step 1's Options::compression (none, lz4, zstd)
   double crash_after = 4;
   double compare_seconds = 3;
   double probe_seconds = 2;

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 
@@ -12,17 +14,11 @@ namespace {
 
 constexpr std::array<std::string_view, 4> kMetrics = {"cpu", "mem", "disk", "net"};
 constexpr std::string_view kHost = ".host";
-constexpr std::int64_t kEpochNs = 1'704'067'200'000'000'000;  // 2024-01-01T00:00:00Z
-constexpr std::int64_t kIntervalNs = 10'000'000'000;           // one point per tag every 10 s
-
-std::uint64_t Fnv1a64(const char* p, std::size_t n) {
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  for (std::size_t i = 0; i < n; ++i) {
-    h ^= static_cast<unsigned char>(p[i]);
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
+constexpr std::uint64_t kEpochNs = 1'704'067'200'000'000'000;  // 2024-01-01T00:00:00Z
+constexpr std::uint64_t kIntervalNs = 10'000'000'000;           // one point per tag every 10 s
+constexpr std::string_view kLineStart = "cpu,hostname=host_";
+// The fields' wave: one period per hour of points (360 x 10 s).
+constexpr std::uint32_t kWavePeriod = 360;
 
 // splitmix64's finalizer: a well-spread value from (tag, seq).
 std::uint64_t Mix(std::uint32_t tag, std::uint32_t seq) {
@@ -30,6 +26,17 @@ std::uint64_t Mix(std::uint32_t tag, std::uint32_t seq) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   return z ^ (z >> 31);
+}
+
+// Tag t's first timestamp: tags start 100 us apart (< one interval), so
+// that the tags' points interleave in time as a real fleet's do.
+std::uint64_t FirstTimestampNs(std::uint32_t tag) { return kEpochNs + std::uint64_t{tag % 10000} * 100'000; }
+
+// Decimal digits without sign or leading zeros, <= max.
+bool ParseNumber(std::string_view s, std::uint64_t max, std::uint64_t* v) {
+  if (s.empty() || s.size() > 19 || (s.size() > 1 && s[0] == '0')) return false;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *v);
+  return ec == std::errc() && end == s.data() + s.size() && *v <= max;
 }
 
 std::string Printable(std::string_view s) {
@@ -47,6 +54,26 @@ std::string Printable(std::string_view s) {
 }
 
 }  // namespace
+
+std::size_t EncodePoint(std::uint32_t tag, std::uint32_t seq, char* out) {
+  const std::uint64_t noise = Mix(tag, seq);
+  std::array<std::uint16_t, TimeSeriesPoints::kFields> tenths;
+  for (std::size_t i = 0; i < tenths.size(); ++i) {
+    // Per (tag, field): a base level of 15.0 .. 65.0 % and a phase (the seq
+    // argument is beyond what real points reach). Around the base, a
+    // triangle wave of +-6.0 and +-1.6 of noise (6 bits of the hash each).
+    const std::uint64_t m = Mix(tag, 0xFFFF'FF00u + static_cast<std::uint32_t>(i));
+    const auto base = static_cast<int>(150 + m % 501);
+    const std::uint32_t at = static_cast<std::uint32_t>((seq % kWavePeriod + (m >> 32) % kWavePeriod) % kWavePeriod);
+    const int wave = static_cast<int>(at < kWavePeriod / 2 ? at : kWavePeriod - at) * 2 / 3 - 60;
+    const int jitter = static_cast<int>((noise >> (6 * i)) & 31) - 16;
+    tenths[i] = static_cast<std::uint16_t>(std::clamp(base + wave + jitter, 0, 1000));
+  }
+  // Seqs past ~7.5e8 (240 years of points) would overflow the timestamp.
+  const std::uint64_t ts = FirstTimestampNs(tag) + std::uint64_t{seq} * kIntervalNs;
+  char* const fields = FormatTimeSeriesHostPrefix(out, tag);
+  return static_cast<std::size_t>(FormatTimeSeriesFields(fields, tenths, ts) - out);
+}
 
 std::string TagName(std::uint32_t index) {
   char buf[32];
@@ -74,27 +101,26 @@ bool ParseTagName(std::string_view name, std::uint32_t tags, std::uint32_t* inde
   return true;
 }
 
-void EncodePoint(std::uint32_t tag, std::uint32_t seq, char* out) {
-  const std::int64_t ts = kEpochNs + static_cast<std::int64_t>(seq) * kIntervalNs +
-                          static_cast<std::int64_t>(tag % 10000) * 100'000;
-  const double value = static_cast<double>(Mix(tag, seq) % 100000) / 100.0;
-  std::memcpy(out, &tag, 4);
-  std::memcpy(out + 4, &seq, 4);
-  std::memcpy(out + 8, &ts, 8);
-  std::memcpy(out + 16, &value, 8);
-  const std::uint64_t sum = Fnv1a64(out, 24);
-  std::memcpy(out + 24, &sum, 8);
+std::string EncodePoint(std::uint32_t tag, std::uint32_t seq) {
+  std::array<char, kMaxPointBytes> buf;
+  return std::string(buf.data(), EncodePoint(tag, seq, buf.data()));
 }
 
 bool DecodePoint(std::string_view payload, Point* point) {
-  if (payload.size() != kPointBytes) return false;
-  std::uint64_t sum = 0;
-  std::memcpy(&sum, payload.data() + 24, 8);
-  if (sum != Fnv1a64(payload.data(), 24)) return false;
-  std::memcpy(&point->tag, payload.data(), 4);
-  std::memcpy(&point->seq, payload.data() + 4, 4);
-  std::memcpy(&point->timestamp_ns, payload.data() + 8, 8);
-  std::memcpy(&point->value, payload.data() + 16, 8);
+  if (!payload.starts_with(kLineStart)) return false;
+  const std::size_t comma = payload.find(',', kLineStart.size());
+  const std::size_t space = payload.rfind(' ');
+  std::uint64_t tag = 0, ts = 0;
+  if (comma == std::string_view::npos || space == std::string_view::npos || space < comma ||
+      !ParseNumber(payload.substr(kLineStart.size(), comma - kLineStart.size()), UINT32_MAX, &tag) ||
+      !ParseNumber(payload.substr(space + 1), INT64_MAX, &ts)) {
+    return false;
+  }
+  const std::uint64_t first = FirstTimestampNs(static_cast<std::uint32_t>(tag));
+  if (ts < first || (ts - first) % kIntervalNs != 0 || (ts - first) / kIntervalNs > UINT32_MAX) return false;
+  point->tag = static_cast<std::uint32_t>(tag);
+  point->seq = static_cast<std::uint32_t>((ts - first) / kIntervalNs);
+  point->timestamp_ns = static_cast<std::int64_t>(ts);
   return true;
 }
 
@@ -118,14 +144,14 @@ void Verifier::Add(Lsn lsn, std::string_view tag, std::string_view payload) {
   Entry e{lsn, 0, 0, false};
   std::uint32_t tag_index = 0;
   Point p;
-  std::array<char, kPointBytes> expected;
+  std::array<char, kMaxPointBytes> expected;
   if (!ParseTagName(tag, tags_, &tag_index)) {
     Problem("LSN " + std::to_string(lsn) + ": unknown tag '" + Printable(tag) + "'");
   } else if (!DecodePoint(payload, &p) || p.tag != tag_index) {
     Problem("LSN " + std::to_string(lsn) + " (tag " + std::string(tag) + "): payload of " +
-            std::to_string(payload.size()) + " bytes is not a valid point of this tag (checksum, size or tag field)");
-  } else if (EncodePoint(p.tag, p.seq, expected.data());
-             std::memcmp(expected.data(), payload.data(), kPointBytes) != 0) {
+            std::to_string(payload.size()) + " bytes is not a point of this tag (hostname or timestamp): '" +
+            Printable(payload) + "'");
+  } else if (std::string_view(expected.data(), EncodePoint(p.tag, p.seq, expected.data())) != payload) {
     Problem("LSN " + std::to_string(lsn) + " (tag " + std::string(tag) + " seq " + std::to_string(p.seq) +
             "): payload differs from the point that was appended");
   } else {

@@ -6,47 +6,64 @@
 // Tags: point tag i is "<metric>.host<NNNN>" with metric = cpu, mem, disk,
 // net for i % 4 and host number i / 4 ("cpu.host0042" is tag 168).
 //
-// A point's payload is a function of (tag index, seq) alone, so a reader can
-// tell from a recovered record whether it is exactly what was appended:
+// A point's payload is one line of InfluxDB line protocol, a point of the
+// TSBS cpu-only use case (bench/timeseries_payload.h formats it):
 //
-//   offset  bytes  field
-//        0      4  tag index (uint32)
-//        4      4  seq: the point's number within its tag, from 0 (uint32)
-//        8      8  timestamp, ns since the epoch (int64): 2024-01-01 + seq * 10 s + a per-tag offset
-//       16      8  value (double): (mix(tag, seq) % 100000) / 100, e.g. a CPU percentage
-//       24      8  checksum: FNV-1a 64 of bytes 0..23
+//   cpu,hostname=host_42,region=...,service_environment=staging usage_user=31.4,usage_system=47.0,...
+//   (10 fields) 1704067204200000000
 //
-// in host byte order (only this binary reads them back).
+//  * hostname: host_<tag index> (the WAL tag stays "<metric>.host<NNNN>",
+//    the routing key; the line names the tag's own host). Its tag set is
+//    that of TSBS host <tag index> in `shardwal bench --payload timeseries`.
+//  * the 10 fields, CPU percentages with one decimal: per (tag, field) a
+//    base level and a phase, plus a triangle wave of period 1 h (360 points)
+//    and hash noise of (tag, seq);
+//  * timestamp, ns: 2024-01-01 + seq * 10 s + tag % 10000 * 100 us, so each
+//    tag's timestamps increase by 10 s per point.
+//
+// All a function of (tag index, seq) alone, so a reader can tell from a
+// recovered record whether it is exactly what was appended: it parses the
+// tag and seq back out of the hostname and timestamp, formats that point
+// again and compares the bytes.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "bench/timeseries_payload.h"
 #include "shardwal/types.h"
 
 namespace shardwal::tools::demo {
 
-inline constexpr std::size_t kPointBytes = 32;
+// The longest point line.
+inline constexpr std::size_t kMaxPointBytes = TimeSeriesPoints::kMaxLineBytes;
 
 // "cpu.host0042"-style name of tag `index`.
 std::string TagName(std::uint32_t index);
 // The index of a tag name TagName made, if it is one (and < `tags`).
 bool ParseTagName(std::string_view name, std::uint32_t tags, std::uint32_t* index);
 
-// Writes the payload of point (tag, seq) to out[0..kPointBytes).
-void EncodePoint(std::uint32_t tag, std::uint32_t seq, char* out);
+// Writes the payload of point (tag, seq) at out[0..kMaxPointBytes) and
+// returns its size. Never allocates: the writers' loop formats each point
+// into one reused buffer.
+std::size_t EncodePoint(std::uint32_t tag, std::uint32_t seq, char* out);
+// The same, returned (for tests and one-offs).
+std::string EncodePoint(std::uint32_t tag, std::uint32_t seq);
 
 struct Point {
   std::uint32_t tag = 0;
   std::uint32_t seq = 0;
   std::int64_t timestamp_ns = 0;
-  double value = 0;
 };
-// Decodes a payload; false when it is not kPointBytes long or its checksum
-// does not match.
+// Parses the tag index (hostname) and seq (timestamp) out of a payload;
+// false when it does not start "cpu,hostname=host_<n>," or does not end
+// " <timestamp>" with a timestamp of one of host n's points. It does not
+// look at the rest: the payload is that point only if it equals
+// EncodePoint(point->tag, point->seq) byte for byte (the Verifier checks).
 bool DecodePoint(std::string_view payload, Point* point);
 
 // What the crash child reports through the pipe for each point whose
