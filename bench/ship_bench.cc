@@ -165,6 +165,8 @@ using ship::JsCtxPtr;
 using ship::NatsConnectionPtr;
 using ship::NatsError;
 using ship::NatsOptionsPtr;
+using ship::SetServers;
+using ship::SplitServerList;
 
 void OnAsyncError(jsCtx*, jsPubAckErr*, void* closure) { static_cast<std::atomic<std::uint64_t>*>(closure)->fetch_add(1); }
 
@@ -270,16 +272,7 @@ Result<ShipProbeResult> RunShipProbe(const std::string& url, double seconds_each
   NatsOptionsPtr opts(raw_opts);
   // A comma-separated list (a cluster's nodes) goes in as a server list, as
   // the shipper's StreamClient does.
-  std::vector<std::string> list;
-  for (std::size_t start = 0; start <= url.size();) {
-    std::size_t comma = url.find(',', start);
-    if (comma == std::string::npos) comma = url.size();
-    if (comma > start) list.push_back(url.substr(start, comma - start));
-    start = comma + 1;
-  }
-  std::vector<const char*> servers;
-  for (const auto& u : list) servers.push_back(u.c_str());
-  if (s == NATS_OK) s = natsOptions_SetServers(opts.get(), servers.data(), static_cast<int>(servers.size()));
+  if (s == NATS_OK) s = SetServers(opts.get(), SplitServerList(url));
   if (s == NATS_OK) s = natsOptions_SetTimeout(opts.get(), 5000);
   if (s != NATS_OK) return Status::InvalidArgument(NatsError("NATS options for " + url, s));
   natsConnection* raw_conn = nullptr;

@@ -33,17 +33,7 @@ Result<NatsConnectionPtr> NatsConnect(const std::string& urls, std::chrono::mill
   if (s != NATS_OK) return Status::IOError(NatsError("natsOptions_Create", s));
   NatsOptionsPtr opts(raw_opts);
   // Each step's status, first failure wins.
-  // natsOptions_SetURL takes one URL; a list goes to natsOptions_SetServers.
-  std::vector<std::string> list;
-  for (std::size_t start = 0; start <= urls.size();) {
-    std::size_t comma = urls.find(',', start);
-    if (comma == std::string::npos) comma = urls.size();
-    if (comma > start) list.push_back(urls.substr(start, comma - start));
-    start = comma + 1;
-  }
-  std::vector<const char*> servers;
-  for (auto& u : list) servers.push_back(u.c_str());
-  if (s == NATS_OK) s = natsOptions_SetServers(opts.get(), servers.data(), static_cast<int>(servers.size()));
+  if (s == NATS_OK) s = ship::SetServers(opts.get(), ship::SplitServerList(urls));
   if (s == NATS_OK) s = natsOptions_SetTimeout(opts.get(), timeout.count());
   if (s == NATS_OK) s = natsOptions_SetAllowReconnect(opts.get(), true);
   if (s == NATS_OK && !no_responders) s = natsOptions_DisableNoResponders(opts.get(), true);

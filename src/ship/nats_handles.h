@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace shardwal::ship {
 
@@ -25,6 +26,26 @@ using JsCtxPtr = std::unique_ptr<jsCtx, NatsDeleter>;
 using NatsMsgPtr = std::unique_ptr<natsMsg, NatsDeleter>;
 using JsPubAckPtr = std::unique_ptr<jsPubAck, NatsDeleter>;
 using JsStreamInfoPtr = std::unique_ptr<jsStreamInfo, NatsDeleter>;
+
+// One NATS URL or a comma-separated list of them (a cluster's nodes),
+// split; empty entries dropped.
+inline std::vector<std::string> SplitServerList(const std::string& urls) {
+  std::vector<std::string> list;
+  for (std::size_t start = 0; start <= urls.size();) {
+    std::size_t comma = urls.find(',', start);
+    if (comma == std::string::npos) comma = urls.size();
+    if (comma > start) list.push_back(urls.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return list;
+}
+
+// natsOptions_SetServers with `list` (natsOptions_SetURL takes one URL).
+inline natsStatus SetServers(natsOptions* opts, const std::vector<std::string>& list) {
+  std::vector<const char*> servers;
+  for (const auto& u : list) servers.push_back(u.c_str());
+  return natsOptions_SetServers(opts, servers.data(), static_cast<int>(servers.size()));
+}
 
 // "what: <natsStatus text> (jsErrCode N) [libnats' last error text]".
 inline std::string NatsError(const std::string& what, natsStatus s, jsErrCode js_err = static_cast<jsErrCode>(0)) {

@@ -39,17 +39,9 @@ Result<std::unique_ptr<StreamClient>> StreamClient::Connect(const std::string& u
   natsStatus s = natsOptions_Create(&raw_opts);
   if (s != NATS_OK) return Status::IOError(NatsError("natsOptions_Create", s));
   NatsOptionsPtr opts(raw_opts);
-  std::vector<std::string> list;
-  for (std::size_t start = 0; start <= url.size();) {
-    std::size_t comma = url.find(',', start);
-    if (comma == std::string::npos) comma = url.size();
-    if (comma > start) list.push_back(url.substr(start, comma - start));
-    start = comma + 1;
-  }
+  const std::vector<std::string> list = SplitServerList(url);
   if (list.empty()) return Status::InvalidArgument("no NATS URL given");
-  std::vector<const char*> servers;
-  for (auto& u : list) servers.push_back(u.c_str());
-  if (s == NATS_OK) s = natsOptions_SetServers(opts.get(), servers.data(), static_cast<int>(servers.size()));
+  if (s == NATS_OK) s = SetServers(opts.get(), list);
   if (s == NATS_OK) s = natsOptions_SetTimeout(opts.get(), 5000);
   if (s == NATS_OK) s = natsOptions_SetAllowReconnect(opts.get(), true);
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts.get(), -1);
