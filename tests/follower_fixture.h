@@ -27,6 +27,7 @@
 #include "shardwal/wal.h"
 #include "tests/cli_util.h"
 #include "tests/nats_server.h"
+#include "tests/tagged_records.h"
 
 namespace shardwal::follower_test {
 
@@ -61,32 +62,10 @@ inline FollowerOptions Follow(const std::string& url, const std::string& stream,
   return o;
 }
 
-// Appends `n` records (16-byte payloads) in batches of up to 100, each
-// batch one tag of 16 (so one shard, the shards interleaving); returns the
-// last LSN.
+// Appends `n` records in batches of up to 100 (tests/tagged_records.h);
+// returns the last LSN.
 inline Lsn AppendRecords(Wal& wal, std::uint64_t n, std::uint64_t seed) {
-  const std::string tags[] = {"t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7",
-                              "t8", "t9", "ta", "tb", "tc", "td", "te", "tf"};
-  std::vector<std::string> payloads;
-  std::vector<RecordSpec> specs;
-  Lsn last = kNoLsn;
-  for (std::uint64_t done = 0, call = 0; done < n; ++call) {
-    const std::uint64_t k = std::min<std::uint64_t>(100, n - done);
-    payloads.clear();
-    specs.clear();
-    for (std::uint64_t i = 0; i < k; ++i) {
-      char buf[17];
-      std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(seed * 1000003 + done + i));
-      payloads.emplace_back(buf, 16);
-    }
-    for (auto& p : payloads) specs.push_back(RecordSpec{tags[(seed + call) % 16], p});
-    auto r = wal.AppendBatch(specs);
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    if (!r.ok()) return last;
-    last = r->last;
-    done += k;
-  }
-  return last;
+  return testing::AppendTaggedRecords(wal, n, seed, 100);
 }
 
 // `shardwal follow` as a child process (stdout to /dev/null).

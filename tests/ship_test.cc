@@ -29,6 +29,7 @@
 #include "src/ship/stream_client.h"
 #include "tests/cli_util.h"
 #include "tests/nats_server.h"
+#include "tests/tagged_records.h"
 
 namespace shardwal {
 namespace {
@@ -47,33 +48,10 @@ Options WalOptions(const std::string& dir) {
   return o;
 }
 
-// Appends `n` records (16-byte payloads, 16 tags routed over the shards)
-// in batches of one tag each; returns the last LSN.
+// Appends `n` records in batches of up to 1000 (tests/tagged_records.h);
+// returns the last LSN.
 Lsn AppendRecords(Wal& wal, std::uint64_t n, std::uint64_t seed) {
-  std::vector<std::string> payloads;
-  std::vector<RecordSpec> specs;
-  const std::string tags[] = {"t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7",
-                              "t8", "t9", "ta", "tb", "tc", "td", "te", "tf"};
-  Lsn last = kNoLsn;
-  std::uint64_t done = 0, call = 0;
-  while (done < n) {
-    const std::uint64_t k = std::min<std::uint64_t>(1000, n - done);
-    payloads.clear();
-    specs.clear();
-    for (std::uint64_t i = 0; i < k; ++i) {
-      char buf[17];
-      std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(seed * 1000003 + done + i));
-      payloads.emplace_back(buf, 16);
-    }
-    for (auto& p : payloads) specs.push_back(RecordSpec{tags[(seed + call) % 16], p});
-    auto r = wal.AppendBatch(specs);
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    if (!r.ok()) return last;
-    last = r->last;
-    done += k;
-    ++call;
-  }
-  return last;
+  return testing::AppendTaggedRecords(wal, n, seed, 1000);
 }
 
 // Writes a closed WAL of `n` records.
