@@ -20,7 +20,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "shardwal/file_system.h"
+#include "shardwal/file_system_wrapper.h"
 #include "src/foundation/mutex.h"
 
 namespace shardwal::tools {
@@ -47,37 +47,18 @@ class TokenBucket {
   Clock::time_point tat_ GUARDED_BY(mu_){};  // when the bucket would be full again
 };
 
-class ThrottledFileSystem final : public FileSystem {
+class ThrottledFileSystem final : public FileSystemWrapper {
  public:
   // `bytes_per_second` > 0; bursts of 10 ms of it (at least 1 MiB).
   ThrottledFileSystem(std::shared_ptr<FileSystem> base, double bytes_per_second);
 
-  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path,
-                                                        FileAccess access = FileAccess::kOwner) override;
-  Result<std::unique_ptr<WritableFile>> ReopenWritableFile(const std::string& path) override;
-  Result<std::unique_ptr<ReadableFile>> NewReadableFile(const std::string& path) override {
-    return base_->NewReadableFile(path);
-  }
-  Status CreateDirs(const std::string& path, FileAccess access = FileAccess::kOwner) override {
-    return base_->CreateDirs(path, access);
-  }
-  Result<std::vector<std::string>> ListDir(const std::string& path) override { return base_->ListDir(path); }
-  Result<bool> FileExists(const std::string& path) override { return base_->FileExists(path); }
-  Result<std::uint64_t> FileSize(const std::string& path) override { return base_->FileSize(path); }
-  Status DeleteFile(const std::string& path) override { return base_->DeleteFile(path); }
-  Status RenameFile(const std::string& from, const std::string& to) override { return base_->RenameFile(from, to); }
-  Status SyncDir(const std::string& path) override { return base_->SyncDir(path); }
-  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path,
-                                             FileAccess access = FileAccess::kOwner) override {
-    return base_->LockFile(path, access);
-  }
-  Result<SpaceInfo> GetSpace(const std::string& path) override { return base_->GetSpace(path); }
-
   // Blocks the calling thread until `bytes` may be written.
   void Throttle(std::uint64_t bytes);
 
+ protected:
+  std::unique_ptr<WritableFile> WrapWritableFile(std::unique_ptr<WritableFile> file) override;
+
  private:
-  const std::shared_ptr<FileSystem> base_;
   TokenBucket bucket_;  // unguarded: synchronises itself
 };
 

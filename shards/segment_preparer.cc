@@ -29,6 +29,9 @@ void SegmentPreparer::Stop() {
     stop_ = true;
     cv_.notify_one();
   }
+  // A zero fill in progress ends at its next chunk (Close discards the
+  // segment; a filled one is not needed to close).
+  for (SegmentSet* set : sets_) set->InterruptFill();
   if (thread_.joinable()) thread_.join();
 }
 

@@ -89,9 +89,30 @@ Result<PreparedSegment> SegmentSet::TakeNext() {
   bool retried = false;
   for (;;) {
     if (!wal_error_.ok()) return wal_error_;
+    if (prepared_ && filling_) {
+      // Its size and directory entry are durable already; the zeros only
+      // make flushes cheaper. Wait for the chunk in flight (the preparer
+      // must not write over what this shard is about to write), not for
+      // the rest: that is written once, by the shard.
+      if (!stop_fill_) {
+        stop_fill_ = true;
+        const std::uint64_t seq = prepared_->seq;
+        lk.Unlock();
+        if (log_ != nullptr) {
+          log_->Debug("shard {} rotates into segment {} while it is being zero-filled: it waits for the chunk in "
+                      "flight only",
+                      config_.shard_id, SegmentPath(seq));
+        }
+        lk.Lock();
+        continue;
+      }
+      ready_cv_.Wait(lk);
+      continue;
+    }
     if (prepared_) {
       PreparedSegment p = std::move(*prepared_);
       prepared_.reset();
+      stop_fill_ = false;  // for the next one
       lk.Unlock();
       if (wake_preparer_) wake_preparer_();
       return p;
@@ -101,7 +122,7 @@ Result<PreparedSegment> SegmentSet::TakeNext() {
       retried = true;
       prepare_error_ = Status::OK();
       lk.Unlock();
-      (void)PrepareNext();
+      (void)PrepareNext(PrepareMode::kInline);
       lk.Lock();
       continue;
     }
@@ -167,6 +188,8 @@ Status SegmentSet::DiscardPrepared() {
   std::optional<PreparedSegment> p;
   {
     MutexLock lk(&mu_);
+    stop_fill_ = true;
+    while (filling_) ready_cv_.Wait(lk);
     p.swap(prepared_);
   }
   if (!p) return Status::OK();
@@ -211,12 +234,17 @@ void SegmentSet::LiftCap() {
   ready_cv_.NotifyAll();
 }
 
+void SegmentSet::InterruptFill() {
+  MutexLock lk(&mu_);
+  fills_interrupted_ = true;
+}
+
 void SegmentSet::RetryAfterCap() {
   MutexLock lk(&mu_);
   cap_blocked_ = false;
 }
 
-Status SegmentSet::PrepareNext(bool first) {
+Status SegmentSet::PrepareNext(PrepareMode mode) {
   std::string from;
   std::uint64_t seq;
   bool cap_lifted;
@@ -235,41 +263,108 @@ Status SegmentSet::PrepareNext(bool first) {
   p.seq = seq;
   p.capacity = config_.segment_bytes;
   const std::string path = SegmentPath(seq);
-  // Open prepares the first segment inline, and zero-filling a whole one
-  // there would make Open write segment_bytes per shard. Zero-filled
-  // blocks matter, though: an fdatasync after writing into fallocated
+  // Zero-filled blocks matter: an fdatasync after writing into fallocated
   // (unwritten) blocks must also persist the extent conversion, which made
-  // every group commit in the first segment ~1.5x slower (docs/benchmarks.md).
-  // So the first segment is a short one, zero-filled inline; the preparer
-  // has the full-size next one ready, zero-filled, long before it fills.
-  // (A recycled file is written already: it keeps its full size.)
+  // every group commit ~1.5x slower (docs/benchmarks.md). But the zeros are
+  // a second write of every block, and waiting for them made a busy shard's
+  // rotations wait (docs/operations.md). So the preparer publishes a fresh
+  // segment once its size is durable and zero-fills it afterwards: a shard
+  // that needs it sooner takes it mid-fill and writes the rest once. Open
+  // prepares its first segment inline, where a full zero fill would make
+  // Open write segment_bytes per shard: a short one, zero-filled before it
+  // is published. (A recycled file is written already: it keeps its size.)
   const bool zero_fill = config_.preallocation == Preallocation::kZeroFill;
   Status s;
   bool cap = false;
   if (!from.empty()) {
     s = PrepareRecycled(from, path, &p);
   } else {
-    if (first && zero_fill) p.capacity = std::min(config_.segment_bytes, kFirstSegmentBytes);
-    if (!space_->TryReserve(p.capacity, cap_lifted || first)) {
+    const bool open = mode == PrepareMode::kOpen;
+    if (open && zero_fill) p.capacity = std::min(config_.segment_bytes, kFirstSegmentBytes);
+    if (!space_->TryReserve(p.capacity, cap_lifted || open)) {
       cap = true;
       s = Status::Backpressure("max_wal_bytes reached");
     } else {
-      s = PrepareFresh(path, zero_fill, p.capacity, &p);
+      s = PrepareFresh(path, zero_fill && open, p.capacity, &p);
       if (!s.ok()) space_->Release(p.capacity);
     }
   }
-  MutexLock lk(&mu_);
-  preparing_ = false;
-  if (s.ok()) {
-    prepared_ = std::move(p);
-    next_seq_ = seq + 1;
-  } else if (cap) {
-    cap_blocked_ = !cap_lifted_;  // LiftCap may have come meanwhile
-  } else {
-    prepare_error_ = s.WithContext(Describe(seq));
+  const bool fill_later = s.ok() && zero_fill && from.empty() && mode == PrepareMode::kBackground;
+  WritableFile* const file = p.file.get();
+  const std::uint64_t capacity = p.capacity;
+  {
+    MutexLock lk(&mu_);
+    preparing_ = fill_later;
+    filling_ = fill_later;
+    if (s.ok()) {
+      prepared_ = std::move(p);
+      next_seq_ = seq + 1;
+    } else if (cap) {
+      cap_blocked_ = !cap_lifted_;  // LiftCap may have come meanwhile
+    } else {
+      prepare_error_ = s.WithContext(Describe(seq));
+    }
+    ready_cv_.NotifyAll();
+    if (!s.ok() && !cap) return prepare_error_;
   }
-  ready_cv_.NotifyAll();
-  return s.ok() ? s : cap ? s : prepare_error_;
+  if (!fill_later) return s;
+  return ZeroFillPublished(file, seq, capacity);
+}
+
+Status SegmentSet::ZeroFillPublished(WritableFile* file, std::uint64_t seq, std::uint64_t bytes) {
+  std::uint64_t done = 0;
+  bool stopped = false;
+  bool taken = false;
+  Status s;
+  while (done < bytes) {
+    {
+      MutexLock lk(&mu_);
+      taken = stop_fill_;
+      stopped = taken || fills_interrupted_ || !wal_error_.ok();
+    }
+    if (stopped) break;
+    const std::uint64_t n = std::min(kZeroFillChunkBytes, bytes - done);
+    s = WriteZeros(*file, done, n);
+    if (!s.ok()) break;
+    done += n;
+    preparation_bytes_.fetch_add(n, std::memory_order_relaxed);
+  }
+  // All zeros durable (and their blocks converted to written ones), so the
+  // flushes into this file only overwrite. Cut short, the shard's own
+  // fdatasyncs write back what was zeroed.
+  if (s.ok() && !stopped) s = file->Sync();
+  std::optional<PreparedSegment> failed;
+  {
+    MutexLock lk(&mu_);
+    filling_ = false;
+    preparing_ = false;
+    if (!s.ok()) {
+      // An error on this file (a zero write, or the fdatasync) may belong to
+      // pages the shard would write next: the file is not used, and the
+      // error is not retried into a success on it.
+      failed.swap(prepared_);
+      prepare_error_ = s.WithContext(Describe(seq));
+      s = prepare_error_;
+    }
+    ready_cv_.NotifyAll();
+  }
+  if (failed) DropFailed(std::move(*failed));
+  if (taken && s.ok() && log_ != nullptr) {
+    log_->Debug("shard {} took segment {} after {} of its {} bytes were zero-filled: the rest is written once",
+                config_.shard_id, SegmentPath(seq), done, bytes);
+  }
+  return s;
+}
+
+void SegmentSet::DropFailed(PreparedSegment p) {
+  // Best effort: the error that matters is in prepare_error_, and a
+  // header-less leftover is removed by the next preparation or by recovery.
+  const std::string path = p.file->path();
+  (void)p.file->Close();
+  if (config_.fs->DeleteFile(path).ok()) {
+    space_->Release(p.capacity);
+    (void)config_.fs->SyncDir(config_.dir);
+  }
 }
 
 Status SegmentSet::PrepareFresh(const std::string& path, bool zero_fill, std::uint64_t bytes, PreparedSegment* out) {

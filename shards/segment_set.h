@@ -9,8 +9,12 @@
 //     (TakeNext) and says what it wrote (Started / Finished);
 //   * the WAL's SegmentPreparer thread prepares the next segment in the
 //     background (PrepareNext): creates and preallocates it, or recycles a
-//     released one, and makes its directory entry durable - so a rotation
-//     only writes the new header and never waits for the file system;
+//     released one, and makes its size and directory entry durable - so a
+//     rotation only writes the new header and never waits for the file
+//     system. With kZeroFill the segment is published at that point and
+//     zero-filled afterwards, chunk by chunk; a rotation that comes while
+//     the fill runs takes the segment after the chunk in flight, and the
+//     rest of it is written once, by the shard (see PrepareNext);
 //   * Checkpoint / retention release whole segments from the front
 //     (PlanRelease, then Release once the MANIFEST says so).
 //
@@ -33,6 +37,7 @@
 #include "shardwal/options.h"
 #include "shardwal/status.h"
 #include "shardwal/types.h"
+#include "src/foundation/logger.h"
 #include "src/foundation/mutex.h"
 
 namespace shardwal {
@@ -76,6 +81,9 @@ struct RetentionRules {
 // With Preallocation::kZeroFill, the capacity of the first segment an Open
 // prepares (inline, zero-filled): small enough that Open stays fast.
 inline constexpr std::uint64_t kFirstSegmentBytes = 4ull << 20;
+// A published segment is zero-filled this much at a time: a rotation that
+// takes it mid-fill waits for at most one such write.
+inline constexpr std::uint64_t kZeroFillChunkBytes = 1ull << 20;
 
 struct PreparedSegment {
   std::uint64_t seq = 0;
@@ -112,9 +120,11 @@ class SegmentSet {
   // ---- the flush thread ---------------------------------------------------
   // The prepared next segment, waiting for the preparer if it is not ready
   // (and, while the size cap holds it back, until a checkpoint makes room or
-  // Close lifts the cap). A preparation that failed is tried once more here,
-  // inline - the disk may have room again - and its error returned if it
-  // fails again.
+  // Close lifts the cap). A segment still being zero-filled is taken once
+  // the chunk in flight is written: the preparer stops there, and never
+  // writes to the file again. A preparation that failed is tried once more
+  // here, inline (without zero fill) - the disk may have room again - and
+  // its error returned if it fails again.
   Result<PreparedSegment> TakeNext() EXCLUDES(mu_);
   // `bytes`: the segment's capacity (PreparedSegment::capacity).
   void Started(std::uint64_t seq, std::uint32_t epoch, Lsn first_lsn, std::string path, std::uint64_t bytes)
@@ -131,14 +141,28 @@ class SegmentSet {
   std::uint64_t preparation_bytes() const { return preparation_bytes_.load(std::memory_order_relaxed); }
   // Called when TakeNext consumed the prepared segment (wakes the preparer).
   void SetPreparerWake(std::function<void()> wake) { wake_preparer_ = std::move(wake); }
+  // Where zero fills cut short are logged (debug). Set once, before the
+  // preparer starts.
+  void SetLogger(const Logger* log) { log_ = log; }
 
   // ---- the preparer ---------------------------------------------------------
   // Whether a segment should be prepared now.
   bool WantsPreparation() const EXCLUDES(mu_);
-  // Prepares the next segment. `first`: the one Open prepares, which skips
-  // the zero fill (it would delay the first append) and may exceed the size
-  // cap, so that a WAL closed at its cap opens again (to be checkpointed).
-  Status PrepareNext(bool first = false) EXCLUDES(mu_);
+  // How a preparation is run:
+  //  kBackground  on the preparer thread: a fresh segment is published as
+  //               soon as its size and directory entry are durable, then
+  //               zero-filled (kZeroFill) until done or taken (TakeNext);
+  //  kOpen        Open's first segment, inline: short and zero-filled
+  //               before it is published (kFirstSegmentBytes), and it may
+  //               exceed the size cap, so that a WAL closed at its cap
+  //               opens again (to be checkpointed);
+  //  kInline      TakeNext's retry after a failed preparation, on the
+  //               flush thread: no zero fill.
+  enum class PrepareMode { kBackground, kOpen, kInline };
+  // Prepares the next segment.
+  Status PrepareNext(PrepareMode mode = PrepareMode::kBackground) EXCLUDES(mu_);
+  // Stops a background zero fill at its next chunk (the WAL is closing).
+  void InterruptFill() EXCLUDES(mu_);
   // Close: the prepared segment nobody will write goes back to the recycle
   // pool under its old name if it was recycled, and is deleted otherwise,
   // so a closed WAL's directories hold only real segments.
@@ -192,6 +216,11 @@ class SegmentSet {
   std::string SegmentPath(std::uint64_t seq) const;
   Status PrepareFresh(const std::string& path, bool zero_fill, std::uint64_t bytes, PreparedSegment* out);
   Status PrepareRecycled(const std::string& from, const std::string& path, PreparedSegment* out);
+  // The zero fill of published segment `seq` (its file: `file`), on the
+  // preparer thread, until done, taken or interrupted.
+  Status ZeroFillPublished(WritableFile* file, std::uint64_t seq, std::uint64_t bytes) EXCLUDES(mu_);
+  // A published segment whose fill failed: closed, deleted, space released.
+  void DropFailed(PreparedSegment p);
   std::string Describe(std::uint64_t seq) const;
 
   // Lock annotations (docs/design.md): every member says what guards it.
@@ -206,13 +235,17 @@ class SegmentSet {
   std::optional<PreparedSegment> prepared_ GUARDED_BY(mu_);
   Status prepare_error_ GUARDED_BY(mu_);       // the last preparation's failure
   Status wal_error_ GUARDED_BY(mu_);           // the WAL's failure (Fail)
-  bool preparing_ GUARDED_BY(mu_) = false;     // PrepareNext running
+  bool preparing_ GUARDED_BY(mu_) = false;     // PrepareNext running (its zero fill included)
+  bool filling_ GUARDED_BY(mu_) = false;       // prepared_ is being zero-filled: not to be taken yet
+  bool stop_fill_ GUARDED_BY(mu_) = false;     // ... stop at the next chunk: it is being taken
+  bool fills_interrupted_ GUARDED_BY(mu_) = false;  // InterruptFill: the WAL is closing
   bool cap_blocked_ GUARDED_BY(mu_) = false;   // the last preparation hit max_wal_bytes
   bool cap_lifted_ GUARDED_BY(mu_) = false;
   std::atomic<std::uint64_t> rotation_waits_{0};
   std::atomic<std::uint64_t> preparation_bytes_{0};  // bumped once per prepared segment
   Durable durable_ GUARDED_BY(mu_);
   std::function<void()> wake_preparer_;  // unguarded: set once, before the flush thread starts
+  const Logger* log_ = nullptr;          // unguarded: set once, before the preparer starts
 };
 
 }  // namespace shardwal

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Segment preparation end to end: the short zero-filled first segment and
-// full-size ones after it, a recycled first segment, and recycled segments
+// full-size ones after it, a rotation that takes the next segment while it
+// is being zero-filled, a recycled first segment, and recycled segments
 // (released by a checkpoint, renamed, written over from the front) that
 // replay exactly after a clean close and survive a crash and a power loss
 // in every loss mode (docs/design.md, sections 12-13).
@@ -10,13 +11,19 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <cstring>
+#include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "shards/segment_set.h"
+#include "shardwal/file_system_wrapper.h"
+#include "src/foundation/format.h"
 #include "tests/lifecycle_fixture.h"
 
 namespace shardwal {
@@ -48,6 +55,130 @@ TEST(Preallocation, ZeroFillStartsWithAShortZeroFilledSegmentThenFullSizeOnes) {
     EXPECT_EQ(segs[0].size, kFirstSegmentBytes) << segs[0].path << ": the first segment outgrew its capacity";
     EXPECT_EQ(segs[1].size, o.segment_bytes) << segs[1].path;
     ASSERT_TRUE(wal->Close().ok());
+  }
+  auto wal = OpenOrDie(o);
+  ASSERT_TRUE(wal);
+  EXPECT_EQ(CheckRecovered(*wal, log), "");
+}
+
+// Holds the zero fill of one segment file at its first chunk until Release(),
+// and remembers the order of that file's writes: zero chunks, then records.
+class GatedZeroFill final : public FileSystemWrapper {
+ public:
+  explicit GatedZeroFill(std::string file_name) : file_name_(std::move(file_name)) {}
+
+  // Blocks until the preparer is inside the gated chunk.
+  void WaitUntilHeld() {
+    std::unique_lock lk(mu_);
+    cv_.wait(lk, [&] { return held_; });
+  }
+  void Release() {
+    std::lock_guard lk(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+  std::uint64_t zero_bytes() const {
+    std::lock_guard lk(mu_);
+    return zero_bytes_;
+  }
+  // A zero chunk written after the file held records: the preparer wrote
+  // over the shard.
+  bool zeros_after_records() const {
+    std::lock_guard lk(mu_);
+    return zeros_after_records_;
+  }
+
+ protected:
+  std::unique_ptr<WritableFile> WrapWritableFile(std::unique_ptr<WritableFile> file) override {
+    if (file->path().find(file_name_) == std::string::npos) return file;
+    return std::make_unique<File>(this, std::move(file));
+  }
+
+ private:
+  class File final : public WritableFileWrapper {
+   public:
+    File(GatedZeroFill* fs, std::unique_ptr<WritableFile> file) : WritableFileWrapper(std::move(file)), fs_(fs) {}
+    Status PWritev(const struct iovec* iov, int iovcnt, std::uint64_t offset) override {
+      fs_->BeforeWrite(iov, iovcnt);
+      return WritableFileWrapper::PWritev(iov, iovcnt, offset);
+    }
+
+   private:
+    GatedZeroFill* fs_;
+  };
+
+  static bool IsZeroChunk(const struct iovec* iov, int iovcnt) {
+    if (iovcnt != 1 || iov[0].iov_len != kZeroFillChunkBytes) return false;
+    const auto* p = static_cast<const char*>(iov[0].iov_base);
+    return p[0] == 0 && std::memcmp(p, p + 1, iov[0].iov_len - 1) == 0;
+  }
+  void BeforeWrite(const struct iovec* iov, int iovcnt) {
+    std::unique_lock lk(mu_);
+    if (!IsZeroChunk(iov, iovcnt)) {
+      records_written_ = true;
+      return;
+    }
+    zeros_after_records_ = zeros_after_records_ || records_written_;
+    zero_bytes_ += iov[0].iov_len;
+    held_ = true;
+    cv_.notify_all();
+    cv_.wait(lk, [&] { return released_; });
+  }
+
+  const std::string file_name_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool held_ = false;
+  bool released_ = false;
+  bool records_written_ = false;
+  bool zeros_after_records_ = false;
+  std::uint64_t zero_bytes_ = 0;
+};
+
+// With kZeroFill the preparer publishes a fresh segment once its size and
+// directory entry are durable, then zero-fills it. A rotation that comes
+// meanwhile takes it after the chunk in flight: it waits neither for the
+// rest of the fill (which would double-write what the shard is about to
+// write) nor lets the preparer write zeros over its records. The gate holds
+// the preparer inside the first chunk of segment 2 until the flush thread
+// has asked for the segment (its debug line), which pins the interleaving.
+TEST(Preallocation, ARotationTakesASegmentMidFillAfterTheChunkInFlight) {
+  TempDir dir;
+  auto fs = std::make_shared<GatedZeroFill>(format::SegmentFileName(0, 2));
+  Options o = LifeOptions(dir.path(), 1, fs);
+  o.segment_bytes = 16 * kZeroFillChunkBytes;
+  std::mutex log_mu;
+  std::vector<std::string> lines;
+  o.log_level = LogLevel::kDebug;
+  o.log = [&](LogLevel, std::string_view message) {
+    if (message.find("zero-filled") == std::string_view::npos) return;
+    {
+      std::lock_guard lk(log_mu);
+      lines.emplace_back(message);
+    }
+    if (message.find("rotates into") != std::string_view::npos) fs->Release();
+  };
+  Log log;
+  {
+    auto wal = OpenOrDie(o);
+    ASSERT_TRUE(wal);
+    Writer w(*wal, log, 1);
+    ASSERT_TRUE(w.One(0, Durability::kGroup).ok());  // segment 1 taken: the preparer starts on segment 2
+    fs->WaitUntilHeld();
+    ASSERT_TRUE(w.Fill(kFirstSegmentBytes + kFirstSegmentBytes / 2).ok());
+    ASSERT_TRUE(w.Ack().ok());
+    ASSERT_GE(ListSegments(ShardDir(o, 0)).size(), 2u);
+    ASSERT_TRUE(wal->Close().ok());
+  }
+  EXPECT_EQ(fs->zero_bytes(), kZeroFillChunkBytes) << "the fill went on after the rotation asked for the segment";
+  EXPECT_FALSE(fs->zeros_after_records()) << "the preparer wrote zeros over the shard's records";
+  {
+    std::lock_guard lk(log_mu);
+    ASSERT_EQ(lines.size(), 2u);
+    EXPECT_NE(lines[1].find("after " + std::to_string(kZeroFillChunkBytes) + " of its " +
+                            std::to_string(*o.segment_bytes) + " bytes"),
+              std::string::npos)
+        << lines[1];
   }
   auto wal = OpenOrDie(o);
   ASSERT_TRUE(wal);

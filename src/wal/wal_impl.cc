@@ -45,6 +45,7 @@ WalImpl::WalImpl(Options options, OpenState state, std::vector<std::unique_ptr<F
   // push a checkpointed segment out of a count or bytes retention window:
   // it pokes the lifecycle chore too.
   for (std::uint32_t i = 0; i < num_shards_; ++i) {
+    sets_[i]->SetLogger(&log_);
     sets_[i]->SetPreparerWake([this, i] {
       preparers_[i]->Poke();
       lifecycle_->Poke();
@@ -115,7 +116,7 @@ void WalImpl::OnFirstFailure(const Status& error) {
 
 Status WalImpl::Start() {
   for (std::uint32_t i = 0; i < num_shards_; ++i) {
-    if (Status s = sets_[i]->PrepareNext(/*first=*/true); !s.ok()) {
+    if (Status s = sets_[i]->PrepareNext(SegmentSet::PrepareMode::kOpen); !s.ok()) {
       return s.WithContext("opening " + options_.dir + ": cannot prepare a segment");
     }
   }
