@@ -453,6 +453,7 @@ Result<BenchResult> RunBench(const BenchConfig& c) {
   r.segments_started = stats.total.segments;
   r.segment_files = stats.total.segment_files;
   r.rotation_waits = stats.total.rotation_waits;
+  r.zero_fills_skipped = stats.total.zero_fills_skipped;
   r.recycled_pool = stats.total.recycled_pool;
   r.wal_bytes = stats.wal_bytes;
   r.checkpoint_lsn = stats.checkpoint_lsn;

@@ -136,6 +136,7 @@ struct BenchResult {
   std::uint64_t segments_started = 0;  // total.segments (the first ones included)
   std::uint64_t segment_files = 0;     // total.segment_files held at the end
   std::uint64_t rotation_waits = 0;    // rotations that waited for the next segment
+  std::uint64_t zero_fills_skipped = 0;  // fresh segments not zero-filled (large fdatasyncs)
   std::uint64_t recycled_pool = 0;     // released segments waiting for reuse at the end
   std::uint64_t wal_bytes = 0;         // bytes of all segment files at the end
   Lsn checkpoint_lsn = kNoLsn;         // the last checkpoint (0: none)

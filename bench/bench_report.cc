@@ -57,8 +57,9 @@ void PrintBenchSummary(std::ostream& out, const BenchResult& r) {
   line("preallocation:", "%s", std::string(PreallocationName(r.preallocation)).c_str());
   line("recycle:", "%u (segments per shard)", r.recycle);
   line("segment bytes:", "%llu", static_cast<ull>(r.segment_bytes));
-  line("segments started:", "%llu (rotation waits %llu)", static_cast<ull>(r.segments_started),
-       static_cast<ull>(r.rotation_waits));
+  line("segments started:", "%llu (rotation waits %llu, zero fills skipped %llu)",
+       static_cast<ull>(r.segments_started), static_cast<ull>(r.rotation_waits),
+       static_cast<ull>(r.zero_fills_skipped));
   line("segment files:", "%llu (recycled pool %llu, wal bytes %llu)", static_cast<ull>(r.segment_files),
        static_cast<ull>(r.recycled_pool), static_cast<ull>(r.wal_bytes));
   if (r.checkpoint_every != 0) {
@@ -120,6 +121,7 @@ nlohmann::json BenchResultToJson(const BenchResult& r) {
   j["segments_started"] = r.segments_started;
   j["segment_files"] = r.segment_files;
   j["rotation_waits"] = r.rotation_waits;
+  j["zero_fills_skipped"] = r.zero_fills_skipped;
   j["recycled_pool"] = r.recycled_pool;
   j["wal_bytes"] = r.wal_bytes;
   j["checkpoint_lsn"] = r.checkpoint_lsn;

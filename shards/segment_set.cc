@@ -153,8 +153,9 @@ void SegmentSet::Finished(std::uint64_t seq, Lsn last_lsn, std::uint64_t last_co
   s.finished = true;
 }
 
-void SegmentSet::Synced(std::uint64_t seq, Lsn last_lsn) {
+void SegmentSet::Synced(std::uint64_t seq, Lsn last_lsn, std::uint64_t bytes) {
   MutexLock lk(&mu_);
+  sync_bytes_avg_ = sync_bytes_avg_ - sync_bytes_avg_ / 8 + bytes / 8;
   durable_.last_segment = std::max(durable_.last_segment, seq);
   durable_.last_lsn = std::max(durable_.last_lsn, last_lsn);
 }
@@ -248,12 +249,14 @@ Status SegmentSet::PrepareNext(PrepareMode mode) {
   std::string from;
   std::uint64_t seq;
   bool cap_lifted;
+  bool large_syncs;
   {
     MutexLock lk(&mu_);
     if (prepared_ || preparing_) return Status::OK();
     preparing_ = true;
     seq = next_seq_;
     cap_lifted = cap_lifted_;
+    large_syncs = sync_bytes_avg_ >= kZeroFillPaysBelowSyncBytes;
     if (!pool_.empty()) {
       from = std::move(pool_.back());
       pool_.pop_back();
@@ -267,13 +270,16 @@ Status SegmentSet::PrepareNext(PrepareMode mode) {
   // (unwritten) blocks must also persist the extent conversion, which made
   // every group commit ~1.5x slower (docs/benchmarks.md). But the zeros are
   // a second write of every block, and waiting for them made a busy shard's
-  // rotations wait (docs/operations.md). So the preparer publishes a fresh
-  // segment once its size is durable and zero-fills it afterwards: a shard
-  // that needs it sooner takes it mid-fill and writes the rest once. Open
-  // prepares its first segment inline, where a full zero fill would make
-  // Open write segment_bytes per shard: a short one, zero-filled before it
-  // is published. (A recycled file is written already: it keeps its size.)
-  const bool zero_fill = config_.preallocation == Preallocation::kZeroFill;
+  // rotations wait (docs/operations.md). So zeros are written only for a
+  // shard whose fdatasyncs are small (kZeroFillPaysBelowSyncBytes), and the
+  // preparer publishes a fresh segment once its size is durable and
+  // zero-fills it afterwards: a shard that needs it sooner takes it mid-fill
+  // and writes the rest once. Open prepares its first segment inline, where
+  // a full zero fill would make Open write segment_bytes per shard: a short
+  // one, zero-filled before it is published. (A recycled file is written
+  // already: it keeps its size.)
+  const bool zero_fill_mode = config_.preallocation == Preallocation::kZeroFill;
+  const bool zero_fill = zero_fill_mode && !(large_syncs && mode == PrepareMode::kBackground);
   Status s;
   bool cap = false;
   if (!from.empty()) {
@@ -281,6 +287,7 @@ Status SegmentSet::PrepareNext(PrepareMode mode) {
   } else {
     const bool open = mode == PrepareMode::kOpen;
     if (open && zero_fill) p.capacity = std::min(config_.segment_bytes, kFirstSegmentBytes);
+    if (zero_fill_mode && !zero_fill) zero_fills_skipped_.fetch_add(1, std::memory_order_relaxed);
     if (!space_->TryReserve(p.capacity, cap_lifted || open)) {
       cap = true;
       s = Status::Backpressure("max_wal_bytes reached");

@@ -84,6 +84,13 @@ inline constexpr std::uint64_t kFirstSegmentBytes = 4ull << 20;
 // A published segment is zero-filled this much at a time: a rotation that
 // takes it mid-fill waits for at most one such write.
 inline constexpr std::uint64_t kZeroFillChunkBytes = 1ull << 20;
+// kZeroFill zero-fills a fresh segment only while the shard's fdatasyncs
+// average less than this. Zeros save an fdatasync the extent conversion of
+// the blocks it writes into (one metadata commit, ~60 us here); they cost
+// a second write of every block. Below this size the saving is a large
+// share of each fdatasync; above it the zeros cost more device time than
+// they save (docs/operations.md has the measurements).
+inline constexpr std::uint64_t kZeroFillPaysBelowSyncBytes = 256ull << 10;
 
 struct PreparedSegment {
   std::uint64_t seq = 0;
@@ -130,12 +137,14 @@ class SegmentSet {
   void Started(std::uint64_t seq, std::uint32_t epoch, Lsn first_lsn, std::string path, std::uint64_t bytes)
       EXCLUDES(mu_);
   void Finished(std::uint64_t seq, Lsn last_lsn, std::uint64_t last_commit_ns, std::uint64_t bytes) EXCLUDES(mu_);
-  // After a successful fdatasync of segment `seq`: it exists durably, with
-  // every record up to `last_lsn` (0: none yet) in it.
-  void Synced(std::uint64_t seq, Lsn last_lsn) EXCLUDES(mu_);
+  // After a successful fdatasync of segment `seq` that made `bytes` more of
+  // it durable: it exists durably, with every record up to `last_lsn` (0:
+  // none yet) in it.
+  void Synced(std::uint64_t seq, Lsn last_lsn, std::uint64_t bytes) EXCLUDES(mu_);
   // Why TakeNext is blocked, for backpressure messages; empty if it is not.
   std::string BlockedReason() const EXCLUDES(mu_);
   std::uint64_t rotation_waits() const { return rotation_waits_.load(std::memory_order_relaxed); }
+  std::uint64_t zero_fills_skipped() const { return zero_fills_skipped_.load(std::memory_order_relaxed); }
   // Bytes written to prepare segments (zero fill, invalidated headers of
   // recycled files): ShardStats::preparation_bytes.
   std::uint64_t preparation_bytes() const { return preparation_bytes_.load(std::memory_order_relaxed); }
@@ -242,6 +251,10 @@ class SegmentSet {
   bool cap_blocked_ GUARDED_BY(mu_) = false;   // the last preparation hit max_wal_bytes
   bool cap_lifted_ GUARDED_BY(mu_) = false;
   std::atomic<std::uint64_t> rotation_waits_{0};
+  std::atomic<std::uint64_t> zero_fills_skipped_{0};
+  // Bytes per fdatasync, a moving average (1/8 weight to the newest): does
+  // zero-filling the next fresh segment pay?
+  std::uint64_t sync_bytes_avg_ GUARDED_BY(mu_) = 0;
   std::atomic<std::uint64_t> preparation_bytes_{0};  // bumped once per prepared segment
   Durable durable_ GUARDED_BY(mu_);
   std::function<void()> wake_preparer_;  // unguarded: set once, before the flush thread starts

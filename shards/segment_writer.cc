@@ -114,8 +114,8 @@ Status SegmentWriter::Sync() {
   if (!file_ || !unsynced_) return Status::OK();
   if (Status s = file_->Sync(); !s.ok()) return s.WithContext("fdatasync " + Where());
   unsynced_ = false;
+  set_->Synced(seq_, last_lsn_, offset_ - synced_offset_);
   synced_offset_ = offset_;
-  set_->Synced(seq_, last_lsn_);
   return Status::OK();
 }
 

@@ -183,6 +183,7 @@ ShardStats ShardLog::Stats() const {
   s.segment_files = config_.segment_set->segment_count();
   s.recycled_pool = config_.segment_set->pooled_count();
   s.rotation_waits = config_.segment_set->rotation_waits();
+  s.zero_fills_skipped = config_.segment_set->zero_fills_skipped();
   s.durable_frontier = core_->watermark.Frontier(config_.id);
   return s;
 }

@@ -185,6 +185,57 @@ TEST(Preallocation, ARotationTakesASegmentMidFillAfterTheChunkInFlight) {
   EXPECT_EQ(CheckRecovered(*wal, log), "");
 }
 
+// kZeroFill writes zeros only where they pay: for a shard whose fdatasyncs
+// are small (group commit), where they spare each fdatasync an extent
+// conversion; not for one that syncs large batches (pipelined ingestion),
+// where they would double the bytes written for a saving of one metadata
+// commit per many MiB (kZeroFillPaysBelowSyncBytes).
+TEST(Preallocation, ZeroFillOnlyForAShardThatSyncsSmallBatches) {
+  constexpr std::uint64_t kSegment = 128u << 10;
+  {
+    // Small syncs: one kGroup record of ~2 KiB at a time.
+    TempDir dir;
+    Options o = LifeOptions(dir.path(), 1);
+    o.segment_bytes = kSegment;
+    Log log;
+    auto wal = OpenOrDie(o);
+    ASSERT_TRUE(wal);
+    Writer w(*wal, log, 1);
+    while (wal->Stats().total.segments < 5) ASSERT_TRUE(w.One(0, Durability::kGroup, false, 2000).ok());
+    const ShardStats st = wal->Stats().total;
+    EXPECT_EQ(st.zero_fills_skipped, 0u);
+    // Every fresh segment started so far was zero-filled, in full or until taken.
+    EXPECT_GE(st.preparation_bytes, 4 * kZeroFillChunkBytes / 8) << "preparation_bytes " << st.preparation_bytes;
+    ASSERT_TRUE(wal->Close().ok());
+    auto again = OpenOrDie(o);
+    ASSERT_TRUE(again);
+    EXPECT_EQ(CheckRecovered(*again, log), "");
+  }
+  {
+    // Large syncs: each 1 MiB segment written whole before its (sealing)
+    // fdatasync.
+    TempDir dir;
+    Options o = LifeOptions(dir.path(), 1);
+    o.segment_bytes = 8 * kSegment;
+    o.max_buffered_bytes = 4 * *o.segment_bytes;  // no sync for lack of room
+    Log log;
+    auto wal = OpenOrDie(o);
+    ASSERT_TRUE(wal);
+    Writer w(*wal, log, 1);
+    ASSERT_TRUE(w.Fill(12 * *o.segment_bytes).ok());
+    ASSERT_TRUE(w.Ack().ok());
+    const ShardStats st = wal->Stats().total;
+    ASSERT_GE(st.segments, 10u);
+    // The average of the sync sizes needs three seals to pass 256 KiB, and
+    // two segments were prepared before any seal.
+    EXPECT_GE(st.zero_fills_skipped + 5, st.segments) << "segments " << st.segments;
+    ASSERT_TRUE(wal->Close().ok());
+    auto again = OpenOrDie(o);
+    ASSERT_TRUE(again);
+    EXPECT_EQ(CheckRecovered(*again, log), "");
+  }
+}
+
 // The short first segment is only for a fresh file: when Open finds
 // released segments to recycle, the first one is a recycled, full-size file
 // (already written, so it needs no zero-fill), used to its full size.

@@ -63,6 +63,9 @@ struct ShardStats {
   std::uint64_t segment_files = 0;  // segments held now (recovered + started - released)
   std::uint64_t recycled_pool = 0;  // released segments waiting to be reused
   std::uint64_t rotation_waits = 0; // rotations that found the next segment not yet prepared
+  // kZeroFill: fresh segments prepared without zeros, because the shard's
+  // fdatasyncs were large (Options::preallocation says why).
+  std::uint64_t zero_fills_skipped = 0;
   std::uint64_t buffered_bytes = 0; // waiting in the buffer right now
   std::uint64_t backpressure_waits = 0;
   Lsn durable_frontier = kNoLsn;    // F(s): every LSN <= this of this shard is durable

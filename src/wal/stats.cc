@@ -51,6 +51,7 @@ WalStats WalImpl::Stats() const {
     st.total.segment_files += s.segment_files;
     st.total.recycled_pool += s.recycled_pool;
     st.total.rotation_waits += s.rotation_waits;
+    st.total.zero_fills_skipped += s.zero_fills_skipped;
     st.shards.push_back(s);
   }
   st.total.durable_frontier = st.durable_lsn;
