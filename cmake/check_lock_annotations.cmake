@@ -33,7 +33,7 @@ endif()
 set(folders include src shards recovery)
 # Files whose classes were converted to shardwal::Mutex: a std::mutex member
 # in them is an error.
-set(ANNOTATED shards/shard_log.h shards/segment_set.h src/commit/durable_watermark.h src/commit/durable_watermark.cc
+set(ANNOTATED shards/shard_log.h shards/compression_worker.h shards/segment_set.h src/commit/durable_watermark.h src/commit/durable_watermark.cc
     src/wal/lifecycle.h src/wal/wal_impl.h src/wal/tailer_registry.h src/wal/watermark_publisher.h)
 
 set(violations "")

@@ -10,12 +10,15 @@ BatchBuffer::BatchBuffer(std::size_t max_body_bytes, std::size_t max_batch_bytes
     // new char[] leaves the memory untouched: pages are faulted in as
     // records fill them.
     : data_(new char[max_body_bytes]), capacity_(max_body_bytes), max_batch_bytes_(max_batch_bytes) {
+  batches_.reserve(MaxBatches(max_body_bytes, max_batch_bytes));
+}
+
+std::size_t BatchBuffer::MaxBatches(std::size_t max_body_bytes, std::size_t max_batch_bytes) {
   // A batch is only closed when the next record would take it past
   // max_batch_bytes, so any two neighbours together exceed it: at most
   // 2 * capacity / max_batch_bytes + 1 batches fit (and never more than
   // there are records).
-  batches_.reserve(std::min(2 * (max_body_bytes / max_batch_bytes) + 2,
-                            max_body_bytes / format::kRecordHeaderBytes + 1));
+  return std::min(2 * (max_body_bytes / max_batch_bytes) + 2, max_body_bytes / format::kRecordHeaderBytes + 1);
 }
 
 char* BatchBuffer::AddRecord(Lsn lsn, std::size_t bytes) {

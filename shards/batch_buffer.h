@@ -33,6 +33,9 @@ class BatchBuffer {
   // backpressure bound). Memory is reserved once and touched as it fills.
   BatchBuffer(std::size_t max_body_bytes, std::size_t max_batch_bytes);
 
+  // The most batches a buffer of `max_body_bytes` can hold.
+  static std::size_t MaxBatches(std::size_t max_body_bytes, std::size_t max_batch_bytes);
+
   bool empty() const { return size_ == 0; }
   std::size_t body_bytes() const { return size_; }
   std::size_t free_bytes() const { return capacity_ - size_; }
@@ -45,6 +48,8 @@ class BatchBuffer {
 
   std::span<Batch> batches() { return batches_; }
   std::span<const char> body(const Batch& b) const { return {data_.get() + b.begin, b.end - b.begin}; }
+  // Where the records start: Batch::begin and end are offsets from here.
+  const char* records() const { return data_.get(); }
 
   // What the flush thread knows when it writes a batch, for its header.
   struct Stamp {

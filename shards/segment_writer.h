@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // SegmentWriter: the segment files of one shard, from the flush thread's
-// side. Gathers the batches of one flush into one pwritev - a new segment's
-// header rides along - and rotates once a segment reaches segment_bytes:
-// seals the old segment (a seal batch, then fdatasync) and takes the next
-// one, which the SegmentPreparer made ready in the background (created or
-// recycled, preallocated, its directory entry durable). On a clean Close the
-// last segment is sealed and trimmed to its data.
+// side. Gathers the batches queued since the last Flush into one pwritev
+// (one flush's batches, or a group of them when ShardLog overlaps
+// compression with writing) - a new segment's header rides along - and
+// rotates once a segment reaches segment_bytes: seals the old segment (a
+// seal batch, then fdatasync) and takes the next one, which the
+// SegmentPreparer made ready in the background (created or recycled,
+// preallocated, its directory entry durable). On a clean Close the last
+// segment is sealed and trimmed to its data.
 #pragma once
 
 #include <atomic>

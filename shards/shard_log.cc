@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cassert>
 
+#include "shards/compression_worker.h"
+
 namespace shardwal {
 
 namespace {
@@ -43,6 +45,12 @@ ShardLog::~ShardLog() {
 }
 
 void ShardLog::Start() {
+  // The worker first: the flush thread reads overlap_ without a lock.
+  if (compressor_ != nullptr) {
+    overlap_ = std::make_unique<CompressionWorker>(
+        config_.compression, config_.compression_level,
+        BatchBuffer::MaxBatches(config_.max_buffered_bytes, config_.max_batch_bytes));
+  }
   // Alive from here on, so health never shows a shard that was just opened
   // as dead while its thread is still being scheduled.
   flush_thread_alive_.store(true, std::memory_order_release);
@@ -154,6 +162,7 @@ void ShardLog::BeginStop() {
 
 void ShardLog::Join() {
   if (thread_.joinable()) thread_.join();
+  overlap_.reset();  // idle: WriteBatch ends each flush it hands over
   // A clean stop seals the last segment; in the failed state nothing more
   // is written.
   Status s = segments_.Close(/*clean=*/!core_->failed(), core_->watermark.published());
@@ -314,42 +323,30 @@ void ShardLog::FlushLoop() {
 
 Status ShardLog::WriteBatch(bool sync) {
   const auto start = std::chrono::steady_clock::now();
-  const std::uint64_t commit_time = WallClockNanos();
+  const Stamping stamping{WallClockNanos(), core_->watermark.published()};
   const std::uint64_t segments_before = segments_.segments_created();
-  // Every LSN up to W was acknowledged as durable: recorded in each batch,
-  // it lets recovery tell a shard that came back short from a crash.
-  const Lsn durable = core_->watermark.published();
-  bool worked = false;
-  std::size_t packed_used = 0;
-  for (BatchBuffer::Batch& batch : flushing_.batches()) {
-    const auto body = flushing_.body(batch);
-    std::uint8_t codec = format::kCodecNone;
-    // Compressed before the segment is chosen: rotation goes by what is stored.
-    const auto stored = StoredBody(body, &packed_used, &codec);
-    auto seq = segments_.SegmentFor(format::kBatchHeaderBytes + stored.size(), batch.first_lsn, durable);
-    if (!seq.ok()) return seq.status();
-    BatchBuffer::Seal(batch, BatchBuffer::Stamp{commit_time, *seq, durable, segments_.synced_offset()},
-                      stored.size(), codec);
-    segments_.Queue(batch.header, stored, batch.last_lsn, commit_time);
-    bytes_.fetch_add(format::kBatchHeaderBytes + stored.size(), std::memory_order_relaxed);
-    uncompressed_bytes_.fetch_add(format::kBatchHeaderBytes + body.size(), std::memory_order_relaxed);
-    // Every record header is the same size, so the user's bytes (tag +
-    // payload) are the uncompressed body less them: counted here, once per batch.
-    payload_bytes_.fetch_add(body.size() - std::size_t{batch.records} * format::kRecordHeaderBytes,
-                             std::memory_order_relaxed);
-    batches_.fetch_add(1, std::memory_order_relaxed);
-    batch_records_.Record(batch.records);
-    batch_bytes_.Record(format::kBatchHeaderBytes + stored.size());
+  const std::size_t n = flushing_.batches().size();
+  if (overlap_ != nullptr && n >= 2 && n <= overlap_->max_batches()) {
+    if (Status s = WriteOverlapped(stamping); !s.ok()) return s;
+  } else {
+    std::size_t packed_used = 0;
+    for (BatchBuffer::Batch& batch : flushing_.batches()) {
+      const auto body = flushing_.body(batch);
+      std::uint8_t codec = format::kCodecNone;
+      // Compressed before the segment is chosen: rotation goes by what is stored.
+      const auto stored = StoredBody(body, &packed_used, &codec);
+      if (Status s = QueueBatch(batch, stored, codec, stamping); !s.ok()) return s;
+    }
+    if (!flushing_.empty()) {
+      if (Status s = segments_.Flush(); !s.ok()) return s;
+      writes_.fetch_add(1, std::memory_order_relaxed);
+    }
   }
   if (config_.log != nullptr && segments_.segments_created() != segments_before) {
     config_.log->Debug("{} started segment {} ({} since Open)", Describe(), segments_.current_path(),
                        segments_.segments_created());
   }
-  if (!flushing_.empty()) {
-    if (Status s = segments_.Flush(); !s.ok()) return s;
-    writes_.fetch_add(1, std::memory_order_relaxed);
-    worked = true;
-  }
+  bool worked = !flushing_.empty();
   if (sync && segments_.has_unsynced()) {
     const auto t0 = std::chrono::steady_clock::now();
     if (Status s = segments_.Sync(); !s.ok()) return s;
@@ -364,6 +361,54 @@ Status ShardLog::WriteBatch(bool sync) {
   if (worked) {
     flush_ns_.Record(static_cast<std::uint64_t>((std::chrono::steady_clock::now() - start).count()));
   }
+  return Status::OK();
+}
+
+Status ShardLog::WriteOverlapped(const Stamping& stamping) {
+  const std::span<BatchBuffer::Batch> batches = flushing_.batches();
+  overlap_->Begin(batches, flushing_.records(), packed_.get());
+  // Whatever happens below, the worker lets go of this flush before
+  // WriteBatch returns and the buffer is cleared.
+  struct EndFlush {
+    CompressionWorker* worker;
+    ~EndFlush() { worker->End(); }
+  } end_flush{overlap_.get()};
+  const std::uint8_t compressed = compressor_->codec_byte();
+  for (std::size_t i = 0; i < batches.size();) {
+    // Batch i (waiting for it if need be), then every following one already
+    // compressed: one pwritev for the group, while the worker goes on.
+    do {
+      BatchBuffer::Batch& batch = batches[i];
+      const std::size_t n = overlap_->Take(i, *compressor_);
+      const auto stored = n == 0 ? flushing_.body(batch) : std::span<const char>(packed_.get() + batch.begin, n);
+      if (Status s = QueueBatch(batch, stored, n == 0 ? format::kCodecNone : compressed, stamping); !s.ok()) {
+        return s;
+      }
+      ++i;
+    } while (i < batches.size() && overlap_->Ready(i));
+    if (Status s = segments_.Flush(); !s.ok()) return s;
+    writes_.fetch_add(1, std::memory_order_relaxed);
+  }
+  return Status::OK();
+}
+
+Status ShardLog::QueueBatch(BatchBuffer::Batch& batch, std::span<const char> stored, std::uint8_t codec,
+                            const Stamping& stamping) {
+  const std::size_t raw = batch.end - batch.begin;
+  auto seq = segments_.SegmentFor(format::kBatchHeaderBytes + stored.size(), batch.first_lsn, stamping.durable);
+  if (!seq.ok()) return seq.status();
+  BatchBuffer::Seal(batch,
+                    BatchBuffer::Stamp{stamping.commit_time_ns, *seq, stamping.durable, segments_.synced_offset()},
+                    stored.size(), codec);
+  segments_.Queue(batch.header, stored, batch.last_lsn, stamping.commit_time_ns);
+  bytes_.fetch_add(format::kBatchHeaderBytes + stored.size(), std::memory_order_relaxed);
+  uncompressed_bytes_.fetch_add(format::kBatchHeaderBytes + raw, std::memory_order_relaxed);
+  // Every record header is the same size, so the user's bytes (tag +
+  // payload) are the uncompressed body less them: counted here, once per batch.
+  payload_bytes_.fetch_add(raw - std::size_t{batch.records} * format::kRecordHeaderBytes, std::memory_order_relaxed);
+  batches_.fetch_add(1, std::memory_order_relaxed);
+  batch_records_.Record(batch.records);
+  batch_bytes_.Record(format::kBatchHeaderBytes + stored.size());
   return Status::OK();
 }
 

@@ -11,6 +11,13 @@
 // next batch fills. It blocks on a condition variable when there is nothing
 // to do: no polling.
 //
+// With compression, a flush of two or more batches is handed to the shard's
+// CompressionWorker (shards/compression_worker.h): it compresses batch i+1
+// while the flush thread writes batch i (one pwritev per group of batches
+// compressed by then; still one fdatasync per flush). Headers, segment
+// choice and rotation stay on the flush thread, in batch order. A flush of
+// one batch (group commit) compresses inline, as without the worker.
+//
 // A batch is cut when
 //   * a record someone waits for arrives (Durability::kGroup) or a waiter
 //     asks for it (RequestSync) - at once when the flush thread is idle,
@@ -28,6 +35,7 @@
 #include "shardwal/options.h"
 #include "shardwal/wal.h"
 #include "shards/batch_buffer.h"
+#include "shards/compression_worker.h"
 #include "shards/segment_writer.h"
 #include "src/foundation/batch_codec.h"
 #include "src/observability/histogram.h"
@@ -63,6 +71,8 @@ class ShardLog {
   ShardLog(const ShardConfig& config, WalCore* core);
   ~ShardLog();  // Stops and joins the flush thread.
 
+  // Starts the flush thread (and, with compression, the CompressionWorker,
+  // before it). On the owner's thread, once.
   void Start();
   std::uint32_t id() const { return config_.id; }
   const std::string& dir() const { return config_.dir; }
@@ -115,6 +125,22 @@ class ShardLog {
   // last sync (see CohortTracker): bounded by cohort_deadline_.
   bool AwaitingCohortLocked() const REQUIRES(mu_);
   Status WriteBatch(bool sync);
+  // What every batch header of one flush carries besides its own fields.
+  struct Stamping {
+    std::uint64_t commit_time_ns = 0;
+    // Every LSN up to W was acknowledged as durable: recorded in each batch,
+    // it lets recovery tell a shard that came back short from a crash.
+    Lsn durable = kNoLsn;
+  };
+  // Flush thread: writes flushing_'s batches (two or more, compression on)
+  // while overlap_ compresses the later ones: one pwritev per group of
+  // batches compressed by then. Returns only once the worker let go of
+  // flushing_, also on error. No fdatasync (WriteBatch's).
+  Status WriteOverlapped(const Stamping& stamping);
+  // Flush thread: picks the segment for `batch` stored as `stored` (rotating
+  // if it is full), seals its header and queues it; bumps the batch stats.
+  Status QueueBatch(BatchBuffer::Batch& batch, std::span<const char> stored, std::uint8_t codec,
+                    const Stamping& stamping);
   // The bytes to store for `body` (compressed into packed_ at *packed_used
   // when that makes it smaller, else `body` itself) and their codec byte.
   std::span<const char> StoredBody(std::span<const char> body, std::size_t* packed_used, std::uint8_t* codec);
@@ -129,9 +155,15 @@ class ShardLog {
   SegmentWriter segments_;   // unguarded: flush thread only (Stats reads its atomic counter)
   // Compression (null without): the compressor and where one flush's
   // compressed bodies go until its pwritev. Each stored body is smaller
-  // than its records, so max_buffered_bytes always holds a whole flush.
+  // than its records, so max_buffered_bytes always holds a whole flush;
+  // with the worker, each goes at its batch's offset in the buffer.
   std::unique_ptr<BatchCompressor> compressor_;  // unguarded: flush thread only
-  std::unique_ptr<char[]> packed_;               // unguarded: flush thread only
+  // (overlap_'s thread writes the slots of the batches it claimed, between Begin and End.)
+  std::unique_ptr<char[]> packed_;  // unguarded: flush thread only, but see above
+  // Compresses the later batches of a flush of several while the flush
+  // thread writes (null without compression, or before Start).
+  // unguarded: set in Start before the flush thread starts, reset in Join after it ended
+  std::unique_ptr<CompressionWorker> overlap_;
 
   Mutex mu_;
   CondVar flush_cv_;                              // the flush thread waits here

@@ -56,7 +56,7 @@ struct ShardStats {
   std::uint64_t uncompressed_bytes = 0; // what `bytes` would be with no compression
   std::uint64_t preparation_bytes = 0;  // written to prepare new segments (zero-fill)
   std::uint64_t batches = 0;        // batches written (each <= max_batch_bytes)
-  std::uint64_t writes = 0;         // pwritev calls (one per flush, covering its batches)
+  std::uint64_t writes = 0;         // pwritev calls (one per flush; with compression, per group of its batches)
   std::uint64_t fsyncs = 0;         // fdatasyncs completed
   std::uint64_t fsync_nanos = 0;    // time spent in them (fsync_nanos / fsyncs: the mean cost)
   std::uint64_t segments = 0;       // segments started since Open
