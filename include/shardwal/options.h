@@ -70,13 +70,16 @@ struct SHARDWAL_EXPORT Options {
   //             fdatasync also writes file-system metadata;
   //  kAllocate  fallocate'd to segment_bytes: a full disk is found here,
   //             early, and block allocation is off the flush path;
-  //  kZeroFill  fallocate'd and then written with zeros, so flushes only
-  //             overwrite blocks: the cheapest fdatasync, paid for with one
-  //             extra sequential write of each new segment - twice the
-  //             device bytes until segments are recycled, and pipelined
-  //             ingestion into fresh segments limited by the zero fill.
-  // Default kZeroFill (best group-commit latency; kAllocate writes half the
-  // bytes on fresh segments: docs/operations.md weighs them). (The WAL's own.)
+  //  kZeroFill  fallocate'd, and written with zeros in the background for
+  //             a shard whose fdatasyncs average under 256 KiB, so its
+  //             flushes only overwrite blocks: the cheapest fdatasync for
+  //             group commit, for one extra write of each fresh block. A
+  //             shard syncing larger batches gets kAllocate's segments
+  //             (zeros would double its bytes and save it nothing), and a
+  //             rotation never waits for zeros: it takes the segment after
+  //             the 1 MiB chunk in flight and writes the rest once.
+  // Default kZeroFill (best group-commit latency, and each block written
+  // once by pipelined ingestion: docs/operations.md). (The WAL's own.)
   std::optional<Preallocation> preallocation;
 
   // Up to this many segments per shard that a checkpoint released are kept
