@@ -348,8 +348,11 @@ Status SegmentSet::ZeroFillPublished(WritableFile* file, std::uint64_t seq, std:
     if (!s.ok()) {
       // An error on this file (a zero write, or the fdatasync) may belong to
       // pages the shard would write next: the file is not used, and the
-      // error is not retried into a success on it.
+      // error is not retried into a success on it. Its sequence number is
+      // given again (no gap between segments: recovery would take one for
+      // a lost segment).
       failed.swap(prepared_);
+      next_seq_ = seq;
       prepare_error_ = s.WithContext(Describe(seq));
       s = prepare_error_;
     }
@@ -368,10 +371,8 @@ void SegmentSet::DropFailed(PreparedSegment p) {
   // header-less leftover is removed by the next preparation or by recovery.
   const std::string path = p.file->path();
   (void)p.file->Close();
-  if (config_.fs->DeleteFile(path).ok()) {
-    space_->Release(p.capacity);
-    (void)config_.fs->SyncDir(config_.dir);
-  }
+  space_->Release(p.capacity);
+  if (config_.fs->DeleteFile(path).ok()) (void)config_.fs->SyncDir(config_.dir);
 }
 
 Status SegmentSet::PrepareFresh(const std::string& path, bool zero_fill, std::uint64_t bytes, PreparedSegment* out) {

@@ -185,6 +185,51 @@ TEST(Preallocation, ARotationTakesASegmentMidFillAfterTheChunkInFlight) {
   EXPECT_EQ(CheckRecovered(*wal, log), "");
 }
 
+// A zero fill that fails (here: its first write) discards the published
+// segment - an error on that file could belong to pages the shard would
+// write next - and the next preparation makes the file again under the same
+// sequence number: no gap between segments, nothing lost, the WAL healthy.
+TEST(Preallocation, AFailedZeroFillDiscardsTheSegmentAndReusesItsNumber) {
+  TempDir dir;
+  auto fs = std::make_shared<Fi>();
+  const std::string second = format::SegmentFileName(0, 2);
+  fs->InjectFault(FaultOp::kWrite, 1, EIO, second);
+  Options o = LifeOptions(dir.path(), 1, fs);
+  o.segment_bytes = 2 * kFirstSegmentBytes;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool fill_failed = false;
+  o.log = [&](LogLevel level, std::string_view message) {
+    if (level != LogLevel::kWarning || message.find(second) == std::string_view::npos) return;
+    std::lock_guard lk(mu);
+    fill_failed = true;
+    cv.notify_all();
+  };
+  Log log;
+  {
+    auto wal = OpenOrDie(o);
+    ASSERT_TRUE(wal);
+    Writer w(*wal, log, 1);
+    ASSERT_TRUE(w.One(0, Durability::kGroup).ok());  // segment 1 taken: the preparer starts on segment 2
+    {
+      std::unique_lock lk(mu);
+      cv.wait(lk, [&] { return fill_failed; });
+    }
+    ASSERT_TRUE(w.Fill(kFirstSegmentBytes + kFirstSegmentBytes / 2).ok());
+    ASSERT_TRUE(w.Ack().ok());
+    EXPECT_TRUE(wal->health().ok()) << wal->health().ToString();
+    std::vector<std::uint64_t> seqs;
+    for (const SegOnDisk& seg : ListSegments(ShardDir(o, 0))) seqs.push_back(seg.seq);
+    ASSERT_GE(seqs.size(), 2u);
+    EXPECT_EQ(seqs[0], 1u);
+    EXPECT_EQ(seqs[1], 2u) << "the failed segment's number was skipped";
+    ASSERT_TRUE(wal->Close().ok());
+  }
+  auto wal = OpenOrDie(o);
+  ASSERT_TRUE(wal);
+  EXPECT_EQ(CheckRecovered(*wal, log), "");
+}
+
 // kZeroFill writes zeros only where they pay: for a shard whose fdatasyncs
 // are small (group commit), where they spare each fdatasync an extent
 // conversion; not for one that syncs large batches (pipelined ingestion),
