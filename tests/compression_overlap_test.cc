@@ -16,6 +16,7 @@
 #include <string>
 #include <thread>
 
+#include "shardwal/file_system_wrapper.h"
 #include "shardwal/testing/fault_injection_file_system.h"
 #include "shardwal/wal.h"
 #include "tests/test_util.h"
@@ -28,63 +29,35 @@ using testing::OpenOrDie;
 using testing::ReplayedPayloads;
 using testing::TempDir;
 
-// A segment file whose writes take a while, like a slow volume: while the
-// flush thread writes, the writers fill the buffer with many batches. (The
-// sleep emulates the device; nothing waits on it.)
-class SlowFile : public WritableFile {
- public:
-  SlowFile(std::unique_ptr<WritableFile> base, std::chrono::microseconds delay)
-      : base_(std::move(base)), delay_(delay) {}
-  Status PWritev(const struct iovec* iov, int iovcnt, std::uint64_t offset) override {
-    std::this_thread::sleep_for(delay_);
-    return base_->PWritev(iov, iovcnt, offset);
-  }
-  Status Sync() override { return base_->Sync(); }
-  Status Truncate(std::uint64_t size) override { return base_->Truncate(size); }
-  Status Allocate(std::uint64_t offset, std::uint64_t len) override { return base_->Allocate(offset, len); }
-  Status Close() override { return base_->Close(); }
-  const std::string& path() const override { return base_->path(); }
-
- private:
-  std::unique_ptr<WritableFile> base_;
-  std::chrono::microseconds delay_;
-};
-
-// Forwards everything to `base`; segment files (".wal") write slowly.
-class SlowWritesFileSystem : public FileSystem {
+// Segment files (".wal") whose writes take a while, like a slow volume:
+// while the flush thread writes, the writers fill the buffer with many
+// batches. (The sleep emulates the device; nothing waits on it.)
+class SlowWritesFileSystem final : public FileSystemWrapper {
  public:
   SlowWritesFileSystem(std::shared_ptr<FileSystem> base, std::chrono::microseconds delay)
-      : base_(std::move(base)), delay_(delay) {}
+      : FileSystemWrapper(std::move(base)), delay_(delay) {}
 
-  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path, FileAccess access) override {
-    return Wrap(path, base_->NewWritableFile(path, access));
+ protected:
+  std::unique_ptr<WritableFile> WrapWritableFile(std::unique_ptr<WritableFile> file) override {
+    if (!Contains(file->path(), ".wal")) return file;
+    return std::make_unique<SlowFile>(std::move(file), delay_);
   }
-  Result<std::unique_ptr<WritableFile>> ReopenWritableFile(const std::string& path) override {
-    return Wrap(path, base_->ReopenWritableFile(path));
-  }
-  Result<std::unique_ptr<ReadableFile>> NewReadableFile(const std::string& path) override {
-    return base_->NewReadableFile(path);
-  }
-  Status CreateDirs(const std::string& path, FileAccess access) override { return base_->CreateDirs(path, access); }
-  Result<std::vector<std::string>> ListDir(const std::string& path) override { return base_->ListDir(path); }
-  Result<bool> FileExists(const std::string& path) override { return base_->FileExists(path); }
-  Result<std::uint64_t> FileSize(const std::string& path) override { return base_->FileSize(path); }
-  Status DeleteFile(const std::string& path) override { return base_->DeleteFile(path); }
-  Status RenameFile(const std::string& from, const std::string& to) override { return base_->RenameFile(from, to); }
-  Status SyncDir(const std::string& path) override { return base_->SyncDir(path); }
-  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path, FileAccess access) override {
-    return base_->LockFile(path, access);
-  }
-  Result<SpaceInfo> GetSpace(const std::string& path) override { return base_->GetSpace(path); }
 
  private:
-  Result<std::unique_ptr<WritableFile>> Wrap(const std::string& path, Result<std::unique_ptr<WritableFile>> file) {
-    if (!file.ok() || !Contains(path, ".wal")) return file;
-    return std::unique_ptr<WritableFile>(std::make_unique<SlowFile>(std::move(*file), delay_));
-  }
+  class SlowFile final : public WritableFileWrapper {
+   public:
+    SlowFile(std::unique_ptr<WritableFile> file, std::chrono::microseconds delay)
+        : WritableFileWrapper(std::move(file)), delay_(delay) {}
+    Status PWritev(const struct iovec* iov, int iovcnt, std::uint64_t offset) override {
+      std::this_thread::sleep_for(delay_);
+      return WritableFileWrapper::PWritev(iov, iovcnt, offset);
+    }
 
-  std::shared_ptr<FileSystem> base_;
-  std::chrono::microseconds delay_;
+   private:
+    const std::chrono::microseconds delay_;
+  };
+
+  const std::chrono::microseconds delay_;
 };
 
 // Compressible, like a log line: a counter in repeated text.
