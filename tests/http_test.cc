@@ -178,6 +178,25 @@ TEST(HttpEndpoint, MetricsJsonParsesAndItsAppendsGrow) {
   EXPECT_EQ(shard_appends, after["counters"]["appends"].get<std::uint64_t>());
 }
 
+// The replicated watermark R is in the snapshot beside W: 0 without a
+// replicator, what the replica acknowledged (never above W) with one.
+TEST(HttpEndpoint, MetricsJsonHasTheReplicatedWatermark) {
+  WalWithEndpoint w;
+  ASSERT_TRUE(w.ok());
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(w.wal->Append("tag" + std::to_string(i), "payload").ok());
+  json before = w.GetJson("/metrics.json");
+  ASSERT_TRUE(before["gauges"].contains("replicated_lsn")) << before["gauges"].dump();
+  EXPECT_EQ(before["gauges"]["replicated_lsn"].get<std::uint64_t>(), 0u);
+  auto replicator = w.wal->AttachReplicator("test replica");
+  ASSERT_TRUE(replicator.ok()) << replicator.status().ToString();
+  for (std::uint32_t shard = 0; shard < 2; ++shard) (*replicator)->Advance(shard, 7);
+  json after = w.GetJson("/metrics.json");
+  EXPECT_EQ(after["gauges"]["replicated_lsn"].get<std::uint64_t>(), 7u) << after["gauges"].dump();
+  EXPECT_EQ(after["gauges"]["replicated_lsn"].get<std::uint64_t>(), w.wal->ReplicatedLsn());
+  EXPECT_LE(after["gauges"]["replicated_lsn"].get<std::uint64_t>(),
+            after["gauges"]["durable_lsn"].get<std::uint64_t>());
+}
+
 TEST(HttpEndpoint, DashboardIsOneSelfContainedPage) {
   WalWithEndpoint w;
   ASSERT_TRUE(w.ok());
@@ -463,6 +482,8 @@ TEST(HttpDashboard, LoadsAndUpdatesInHeadlessChromium) {
   EXPECT_TRUE(commits.found && !commits.text.empty() && std::isdigit(static_cast<unsigned char>(commits.text[0])))
       << "no commits/s computed: '" << commits.text << "'";
   EXPECT_GE(FindByTestId(*first, "durable-lsn").value, 1);
+  const Element replicated = FindByTestId(*first, "replicated-lsn");
+  EXPECT_TRUE(replicated.found && replicated.text == "0") << "no replicator: R is 0, not '" << replicated.text << "'";
   // (The script holds the row template too: count in the table's body.)
   const auto body_start = first->find("data-testid=\"shards\">");
   ASSERT_NE(body_start, std::string::npos);

@@ -15,7 +15,7 @@
 // time zone) of the server's wall clock: start_time_seconds + uptime_seconds.
 //
 // Elements the tests (tests/http_test.cc) read, by data-testid: "updates"
-// (snapshots received), "last-lsn", "durable-lsn", "status", "commits-rate",
+// (snapshots received), "last-lsn", "durable-lsn", "replicated-lsn", "status", "commits-rate",
 // "fsyncs-rate", "avg-batch", "p99", "fsync-p99", "write-rate",
 // "checkpoint-lsn", "min-free", "errors-total", "js-errors" (script errors
 // caught on the page; 0 when healthy), "shard-row" (one per shard), and the
@@ -100,6 +100,7 @@ footer a { color: var(--c1); }
     <div class="tile" title="append to durable, p99 over the last interval"><div class="label">p99 latency</div><div class="value"><span id="p99" data-testid="p99">&mdash;</span></div></div>
     <div class="tile"><div class="label">last LSN</div><div class="value"><span id="last-lsn" data-testid="last-lsn">&mdash;</span></div></div>
     <div class="tile"><div class="label">durable LSN</div><div class="value"><span id="durable-lsn" data-testid="durable-lsn">&mdash;</span></div></div>
+    <div class="tile" title="the replicated watermark R: durable here and acknowledged by the replica (Durability::kReplicated); 0 without a replicator"><div class="label">replicated LSN</div><div class="value"><span id="replicated-lsn" data-testid="replicated-lsn">&mdash;</span></div></div>
     <div class="tile"><div class="label">watermark lag</div><div class="value"><span id="lag" data-testid="lag">&mdash;</span><span class="unit">LSNs</span></div></div>
     <div class="tile"><div class="label">buffered</div><div class="value"><span id="buffered" data-testid="buffered">&mdash;</span></div></div>
     <div class="tile" title="WAL bytes on disk: every segment file, prepared and recycled ones included"><div class="label">WAL size (retained)</div><div class="value"><span id="wal-bytes" data-testid="wal-bytes">&mdash;</span></div></div>
@@ -377,6 +378,7 @@ footer a { color: var(--c1); }
     setText('error', health.error ? String(health.error) : '');
     setText('last-lsn', String(num(g.last_lsn)), num(g.last_lsn));
     setText('durable-lsn', String(num(g.durable_lsn)), num(g.durable_lsn));
+    setText('replicated-lsn', String(num(g.replicated_lsn)), num(g.replicated_lsn));
     setText('lag', String(num(g.watermark_lag)), num(g.watermark_lag));
     setText('buffered', fmtBytes(num(g.buffered_bytes)), num(g.buffered_bytes));
     setText('wal-bytes', fmtBytes(num(g.wal_bytes)), num(g.wal_bytes));

@@ -136,6 +136,7 @@ std::string MetricsJsonText(const WalMetrics& m) {
   j["gauges"] = {
       {"last_lsn", m.last_lsn},
       {"durable_lsn", m.durable_lsn},
+      {"replicated_lsn", m.replicated_lsn},
       {"watermark_lag", m.watermark_lag},
       {"checkpoint_lsn", m.checkpoint_lsn},
       {"wal_bytes", m.wal_bytes},
