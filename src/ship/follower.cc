@@ -21,6 +21,7 @@
 #include "src/foundation/manifest.h"
 #include "src/foundation/mutex.h"
 #include "src/ship/follower_state.h"
+#include "src/ship/ordered_consumer.h"
 #include "src/ship/replica.h"
 #include "src/ship/stream_client.h"
 #include "src/wal/watermark_publisher.h"
@@ -29,71 +30,12 @@ namespace shardwal {
 
 namespace {
 
+using ship::Delivered;
 using ship::FollowerState;
+using ship::NextDelivered;
 using ship::Replica;
 using ship::StreamClient;
-
-struct SubDeleter {
-  // Unsubscribed first: libnats 3.4.1 freed a JetStream subscription
-  // destroyed while messages were still arriving for it under the
-  // connection's reader thread (valgrind: natsConn_processMsg reading the
-  // freed natsSubscription; heap corruption in ~1 run in 3 of
-  // FollowerTest.PowerLossAtRandomPointsNeverLosesWhatWasPublished, whose
-  // power losses end a round mid-stream). Unsubscribing removes it from
-  // the connection's table, under the lock the reader holds.
-  void operator()(natsSubscription* s) const {
-    (void)natsSubscription_Unsubscribe(s);
-    natsSubscription_Destroy(s);
-  }
-};
-using SubPtr = std::unique_ptr<natsSubscription, SubDeleter>;
-
-// An ordered consumer of every shard subject from stream sequence `start`.
-Result<SubPtr> Subscribe(StreamClient& client, const std::string& stream, std::uint64_t start) {
-  jsSubOptions so;
-  jsSubOptions_Init(&so);
-  so.Stream = stream.c_str();
-  so.Ordered = true;
-  if (start > 1) {
-    so.Config.DeliverPolicy = js_DeliverByStartSequence;
-    so.Config.OptStartSeq = start;
-  } else {
-    so.Config.DeliverPolicy = js_DeliverAll;
-  }
-  const std::string subject = stream + ".shard.*";
-  natsSubscription* raw = nullptr;
-  jsErrCode jerr = static_cast<jsErrCode>(0);
-  const natsStatus s = js_SubscribeSync(&raw, client.js(), subject.c_str(), nullptr, &so, &jerr);
-  if (s != NATS_OK) {
-    return Status::IOError(ship::NatsError("subscribing to " + subject + " from sequence " + std::to_string(start), s,
-                                           jerr));
-  }
-  return SubPtr(raw);
-}
-
-// The next message of `sub` (waiting up to `wait`), with its stream
-// sequence, timestamp and the stream's count of messages after it.
-struct Delivered {
-  ship::NatsMsgPtr msg;
-  std::uint64_t seq = 0, time_ns = 0, pending = 0;
-};
-Result<Delivered> Next(natsSubscription* sub, std::chrono::milliseconds wait) {
-  natsMsg* raw = nullptr;
-  const natsStatus s = natsSubscription_NextMsg(&raw, sub, wait.count());
-  if (s == NATS_TIMEOUT) return Status::Busy("no message");
-  if (s != NATS_OK) return Status::IOError(ship::NatsError("receiving from the stream", s));
-  Delivered d;
-  d.msg.reset(raw);
-  jsMsgMetaData* meta = nullptr;
-  if (natsMsg_GetMetaData(&meta, raw) != NATS_OK || meta == nullptr) {
-    return Status::Busy("not a stream message");  // a status message: nothing to take
-  }
-  d.seq = meta->Sequence.Stream;
-  d.time_ns = static_cast<std::uint64_t>(meta->Timestamp);
-  d.pending = meta->NumPending;
-  jsMsgMetaData_Destroy(meta);
-  return d;
-}
+using ship::SubscribeOrdered;
 
 std::string FenceName(const std::string& dir) {
   char host[256] = {};
@@ -225,12 +167,8 @@ class FollowerImpl final : public Follower {
         round_bytes += static_cast<std::size_t>(natsMsg_GetDataLength(d->msg.get()));
         if (Status s = replica_->Take(std::move(d->msg), d->seq, d->time_ns); !s.ok()) return s;
       }
-      int queued = 0;
-      if (round_bytes >= options_.max_round_bytes ||
-          natsSubscription_GetPending(sub, &queued, nullptr) != NATS_OK || queued == 0) {
-        break;
-      }
-      d = Next(sub, std::chrono::milliseconds(0));
+      if (round_bytes >= options_.max_round_bytes || ship::QueuedMessages(sub) == 0) break;
+      d = NextDelivered(sub, std::chrono::milliseconds(0));
       if (!d.ok() && !d.status().IsBusy()) return d.status();
     }
     bool rose = false;
@@ -251,7 +189,7 @@ class FollowerImpl final : public Follower {
     if (Status s = EnsurePublisher(); !s.ok()) return s;
     auto backoff = std::chrono::milliseconds(50);
     while (!stopping()) {
-      auto sub = Subscribe(*client_, options_.stream, replica_->last_delivered() + 1);
+      auto sub = SubscribeOrdered(*client_, options_.stream, replica_->last_delivered() + 1);
       if (!sub.ok()) {
         RecordError(sub.status());
         if (!Backoff(backoff)) break;
@@ -268,7 +206,7 @@ class FollowerImpl final : public Follower {
         // The wait is libnats' condition variable; the timeout only bounds
         // how long a silent stream keeps this loop from seeing Stop (which
         // also unsubscribes, waking it at once).
-        auto d = Next(sub->get(), std::chrono::seconds(1));
+        auto d = NextDelivered(sub->get(), std::chrono::seconds(1));
         if (!d.ok() && d.status().IsBusy()) continue;
         if (!d.ok()) {
           err = d.status();
@@ -387,7 +325,7 @@ Status CatchUp(StreamClient& client, Replica& replica, const std::string& stream
   if (!info.ok()) return info.status();
   const std::uint64_t end = info->last_seq;
   if (replica.last_delivered() >= end) return Status::OK();
-  auto sub = Subscribe(client, stream, replica.last_delivered() + 1);
+  auto sub = SubscribeOrdered(client, stream, replica.last_delivered() + 1);
   if (!sub.ok()) return sub.status();
   while (replica.last_delivered() < end) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
@@ -395,7 +333,7 @@ Status CatchUp(StreamClient& client, Replica& replica, const std::string& stream
       return Status::Busy("catching up with stream " + stream + ": at sequence " +
                           std::to_string(replica.last_delivered()) + " of " + std::to_string(end) + " at the deadline");
     }
-    auto d = Next(sub->get(), left);
+    auto d = NextDelivered(sub->get(), left);
     if (!d.ok() && d.status().IsBusy()) continue;
     if (!d.ok()) return d.status();
     const std::uint64_t before = replica.records.load();
