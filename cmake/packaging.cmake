@@ -2,7 +2,7 @@
 # CPack: `cpack -G DEB` in a build directory makes one .deb per install
 # component (CMakeLists.txt):
 #   shared build (BUILD_SHARED_LIBS=ON), the Debian way:
-#     libshardwal0.1  - runtime: libshardwal.so.0.1 (and _http, _testing), named after the SONAME
+#     libshardwal0.1  - runtime: libshardwal.so.0.1 (and _http, _testing, _ship), named after the SONAME
 #     libshardwal-dev - headers, the .so links, CMake and pkg-config files; depends on libshardwal0.1 (= version)
 #   static build (default):
 #     libshardwal-dev - headers, the static libraries, CMake and pkg-config files
@@ -48,17 +48,18 @@ if(BUILD_SHARED_LIBS)
   set(CPACK_DEBIAN_RUNTIME_DESCRIPTION
     "Multi-writer, partitioned write-ahead log for C++20 (shared libraries)\nMany writer threads append records with gap-free global LSNs over N shard logs,\neach with its own group-commit flush thread and segment files.")
   set(CPACK_DEBIAN_DEV_DESCRIPTION
-    "Multi-writer, partitioned write-ahead log for C++20 (development files)\nHeaders, the .so links, the CMake package (find_package(shardwal)) and\nthe pkg-config files (shardwal, shardwal-http).")
+    "Multi-writer, partitioned write-ahead log for C++20 (development files)\nHeaders, the .so links, the CMake package (find_package(shardwal)) and\nthe pkg-config files (shardwal, shardwal-http, shardwal-ship).")
   set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "${SHARDWAL_RUNTIME_PACKAGE} (= ${SHARDWAL_DEB_VERSION})")
 else()
   set(CPACK_COMPONENTS_ALL dev)
   set(CPACK_DEBIAN_DEV_DESCRIPTION
-    "Multi-writer, partitioned write-ahead log for C++20 (static libraries)\nHeaders, the static libraries, the CMake package (find_package(shardwal))\nand the pkg-config files (shardwal, shardwal-http).")
+    "Multi-writer, partitioned write-ahead log for C++20 (static libraries)\nHeaders, the static libraries, the CMake package (find_package(shardwal))\nand the pkg-config files (shardwal, shardwal-http, shardwal-ship).")
   # A static consumer links what libshardwal.a links (CMake and pkg-config
   # files name them).
   set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "libisal-dev, libxxhash-dev, liblz4-dev, libzstd-dev, pkg-config")
-  # shardwal::http (the http component, shardwal-http.pc) also needs cpp-httplib.
-  set(CPACK_DEBIAN_DEV_PACKAGE_RECOMMENDS "libcpp-httplib-dev")
+  # shardwal::http (the http component, shardwal-http.pc) also needs
+  # cpp-httplib, shardwal::ship (ship, shardwal-ship.pc) libnats.
+  set(CPACK_DEBIAN_DEV_PACKAGE_RECOMMENDS "libcpp-httplib-dev, libnats-dev")
 endif()
 if(SHARDWAL_BUILD_TOOLS)
   list(APPEND CPACK_COMPONENTS_ALL tools)

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "src/ship/stream_client.h"
 
+#include "shardwal/ship.h"  // CloseNatsLibrary: declared (and exported) there
+
 #include <vector>
 
 namespace shardwal::ship {
