@@ -805,50 +805,118 @@ TEST_F(ShipTest, RestoreOfStreamWithDeletedMessages) {
       << r.status().ToString();
 }
 
-// Calls `hook` once, at the first file the restore creates (after its
-// first message arrived, before it writes it): the test's thread, so the
-// hook may restart the server (tests/nats_server.h).
-class FirstFileHookFileSystem : public FileSystemWrapper {
+// Calls `hook` once, at the first directory the restore creates (before
+// it subscribes) or at its first file (after its first message arrived,
+// before it writes it): on the test's thread, so the hook may stop and
+// restart the server (tests/nats_server.h).
+class RestoreHookFileSystem : public FileSystemWrapper {
  public:
-  explicit FirstFileHookFileSystem(std::function<void()> hook) : hook_(std::move(hook)) {}
+  enum class At { kFirstDirectory, kFirstFile };
+  RestoreHookFileSystem(At at, std::function<void()> hook) : at_(at), hook_(std::move(hook)) {}
+  Status CreateDirs(const std::string& path, FileAccess access) override {
+    if (at_ == At::kFirstDirectory && hook_) std::exchange(hook_, nullptr)();
+    return FileSystemWrapper::CreateDirs(path, access);
+  }
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path, FileAccess access) override {
-    if (hook_) std::exchange(hook_, nullptr)();
+    if (at_ == At::kFirstFile && hook_) std::exchange(hook_, nullptr)();
     return FileSystemWrapper::NewWritableFile(path, access);
   }
 
  private:
+  const At at_;
   std::function<void()> hook_;
 };
 
-// The server restarted while the restore consumes the stream (after its
-// first message): the restore finishes with every record, none twice.
-// Where the restart falls in the delivery is not pinned: the client may
-// have received the rest of the ~600 messages already (it buffers up to
-// 64 MiB), or libnats recreates the ordered consumer from the next
-// sequence; either way nothing may fail, be lost or be taken twice.
-TEST_F(ShipTest, RestoreGoesOnAcrossAServerRestart) {
-  const std::string src = tmp_.Sub("src"), dst = tmp_.Sub("dst");
-  const std::uint64_t n = 20000;
+// A WAL of 20000 records shipped as ~600 small messages into `stream`.
+ShipStats ShipSmallMessages(const std::string& src, const ShipOptions& base, std::uint64_t n) {
   MakeWal(src, n);
-  ShipOptions so = Ship("restart");
-  so.max_message_bytes = 2048;  // many messages
-  const ShipStats shipped = ShipAll(src, so);
-  ASSERT_EQ(shipped.shipped_lsn, n);
-  RestoreOptions ro = RestoreTo(dst, "restart");
-  bool restarted = false;
-  ro.file_system = std::make_shared<FirstFileHookFileSystem>([&] {
-    restarted = server_.Stop().ok() && server_.Restart().ok();
-  });
+  ShipOptions so = base;
+  so.max_message_bytes = 2048;
+  Options o;
+  o.dir = src;
+  auto shipper = Shipper::Open(o, so, false);
+  EXPECT_TRUE(shipper.ok()) << shipper.status().ToString();
+  if (!shipper.ok()) return {};
+  EXPECT_TRUE((*shipper)->Wait().ok());
+  return (*shipper)->Stats();
+}
+
+// The server restarted while the restore consumes the stream: the restore
+// finishes with every record, none twice. At its first file (after the
+// first message) the restart may fall anywhere in the delivery - the
+// client may have received the rest already (it buffers up to 64 MiB), or
+// libnats recreates the ordered consumer; before it subscribes, the
+// subscription is refused until the client has reconnected, and retried.
+TEST_F(ShipTest, RestoreGoesOnAcrossAServerRestart) {
+  for (const auto at : {RestoreHookFileSystem::At::kFirstFile, RestoreHookFileSystem::At::kFirstDirectory}) {
+    SCOPED_TRACE(at == RestoreHookFileSystem::At::kFirstFile ? "at the first file" : "before subscribing");
+    const std::string name = at == RestoreHookFileSystem::At::kFirstFile ? "file" : "dir";
+    const std::string src = tmp_.Sub("src-" + name), dst = tmp_.Sub("dst-" + name);
+    const std::uint64_t n = 20000;
+    const ShipStats shipped = ShipSmallMessages(src, Ship("restart-" + name), n);
+    ASSERT_EQ(shipped.shipped_lsn, n);
+    RestoreOptions ro = RestoreTo(dst, "restart-" + name);
+    bool restarted = false;
+    ro.file_system = std::make_shared<RestoreHookFileSystem>(at, [&] {
+      restarted = server_.Stop().ok() && server_.Restart().ok();
+    });
+    auto r = Restore(ro);
+    ASSERT_TRUE(restarted);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->records, n);
+    EXPECT_EQ(r->messages, shipped.messages);
+    const testing::CliResult a = Cli("dump --json --payload hex " + testing::Quote(src));
+    const testing::CliResult b = Cli("dump --json --payload hex " + testing::Quote(dst));
+    ASSERT_EQ(a.code, 0) << testing::Describe(a);
+    ASSERT_EQ(b.code, 0) << testing::Describe(b);
+    EXPECT_TRUE(a.out == b.out) << "dumps differ (" << a.out.size() << " vs " << b.out.size() << " bytes)";
+  }
+}
+
+// The server gone for good before the restore subscribed: it gives up after
+// RestoreOptions::stall_timeout, naming the stream and the sequence reached
+// and the last error, and opens nothing as a WAL.
+TEST_F(ShipTest, RestoreFromAServerThatIsGoneFailsNamingWhereItStopped) {
+  const std::string src = tmp_.Sub("src"), dst = tmp_.Sub("dst");
+  ASSERT_EQ(ShipSmallMessages(src, Ship("gone"), 2000).shipped_lsn, 2000u);
+  RestoreOptions ro = RestoreTo(dst, "gone");
+  ro.stall_timeout = std::chrono::seconds(2);
+  ro.file_system = std::make_shared<RestoreHookFileSystem>(RestoreHookFileSystem::At::kFirstDirectory,
+                                                           [&] { ASSERT_TRUE(server_.Stop().ok()); });
+  const auto t0 = std::chrono::steady_clock::now();
   auto r = Restore(ro);
-  ASSERT_TRUE(restarted);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsIOError()) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("no message from stream gone for 2000 ms after sequence 0 of "),
+            std::string::npos)
+      << r.status().ToString();
+  EXPECT_NE(r.status().message().find("last error"), std::string::npos) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("into " + dst), std::string::npos) << r.status().ToString();
+  EXPECT_GE(took, std::chrono::seconds(2));
+  EXPECT_LT(took, std::chrono::seconds(10));
+  EXPECT_FALSE(std::filesystem::exists(dst + "/MANIFEST"));
+  ASSERT_TRUE(server_.Restart().ok());  // the fixture's teardown stops it
+}
+
+// Shard directories without a MANIFEST (a restore that failed half way,
+// here: a finished one whose MANIFEST is deleted) are refused by name
+// before anything is written, not at the first segment file that exists.
+TEST_F(ShipTest, RestoreRefusesADirectoryLeftByAnUnfinishedOne) {
+  const std::string src = tmp_.Sub("src"), dst = tmp_.Sub("dst");
+  MakeWal(src, 1000);
+  ShipAll(src, Ship("again"));
+  auto r = Restore(RestoreTo(dst, "again"));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(r->records, n);
-  EXPECT_EQ(r->messages, shipped.messages);
-  const testing::CliResult a = Cli("dump --json --payload hex " + testing::Quote(src));
-  const testing::CliResult b = Cli("dump --json --payload hex " + testing::Quote(dst));
-  ASSERT_EQ(a.code, 0) << testing::Describe(a);
-  ASSERT_EQ(b.code, 0) << testing::Describe(b);
-  EXPECT_TRUE(a.out == b.out) << "dumps differ (" << a.out.size() << " vs " << b.out.size() << " bytes)";
+  std::filesystem::remove(dst + "/MANIFEST");
+  r = Restore(RestoreTo(dst, "again"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsInvalidArgument()) << r.status().ToString();
+  EXPECT_NE(r.status().message().find(dst + " already holds shard-"), std::string::npos) << r.status().ToString();
+  std::filesystem::remove_all(dst);
+  r = Restore(RestoreTo(dst, "again"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->records, 1000u);
 }
 
 // `shardwal ship` SIGKILLed at random moments while a writer appends, and

@@ -147,6 +147,11 @@ struct RestoreOptions {
   std::optional<Lsn> until_lsn;
   std::uint64_t segment_bytes = 64ull << 20;
   std::shared_ptr<FileSystem> file_system;  // null: the default
+  // Give up (IOError naming the stream sequence reached) when no message
+  // arrived for this long while messages are still due: the server gone,
+  // or unreachable. A server restart, a reconnect or a recreated consumer
+  // take seconds.
+  std::chrono::milliseconds stall_timeout{30000};
 };
 
 struct RestoreReport {

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "shardwal/recovery.h"
@@ -274,26 +275,35 @@ class StreamRestore {
   Lsn min_lsn_ = kNoLsn, max_lsn_ = kNoLsn;
 };
 
-// How long the stream may send nothing, with messages still to come,
-// before the restore gives up. The ordered consumer's own recovery (a
-// server restart, a recreated consumer) takes seconds, not this long.
-constexpr std::chrono::seconds kStallTimeout{30};
-
 // Feeds `restore` the stream's messages from `state.first_seq` to
 // `state.last_seq` (those appended after the restore began are left out):
 // pushed by an ordered consumer; re-subscribed from the next sequence
-// after an error of the consumer. Deleted messages are skipped by the
-// consumer (the chain and the LSN check tell whether they mattered).
+// after an error of the consumer, and subscribing is retried while the
+// server is unreachable. Deleted messages are skipped by the consumer (the
+// chain and the LSN check tell whether they mattered). Gives up when
+// nothing arrived for `stall_timeout` with messages still due.
 Status ReadStream(StreamClient& client, const std::string& stream, const StreamClient::StreamState& state,
-                  StreamRestore& restore) {
+                  std::chrono::milliseconds stall_timeout, StreamRestore& restore) {
   std::uint64_t reached = state.first_seq - 1;  // the last stream sequence taken
   auto last_progress = std::chrono::steady_clock::now();
   ship::SubscriptionPtr sub;
-  Status consumer_error;
+  Status last_error;  // the last consumer, subscription or stream-info error, for the timeout's message
   while (reached < state.last_seq) {
+    if (std::chrono::steady_clock::now() - last_progress > stall_timeout) {
+      return Status::IOError("no message from stream " + stream + " for " + std::to_string(stall_timeout.count()) +
+                             " ms after sequence " + std::to_string(reached) + " of " +
+                             std::to_string(state.last_seq) +
+                             (last_error.ok() ? "" : " (last error: " + last_error.ToString() + ")"));
+    }
     if (!sub) {
       auto s = ship::SubscribeOrdered(client, stream, reached + 1);
-      if (!s.ok()) return s.status();
+      if (!s.ok()) {
+        // The server is unreachable (libnats reconnects meanwhile): a
+        // retry's pause, on this error path only.
+        last_error = s.status();
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        continue;
+      }
       sub = std::move(*s);
     }
     auto d = ship::NextDelivered(sub.get(), std::chrono::seconds(1));
@@ -306,18 +316,16 @@ Status ReadStream(StreamClient& client, const std::string& stream, const StreamC
       continue;
     }
     if (!d.ok() && !d.status().IsBusy()) {
-      consumer_error = d.status();
+      last_error = d.status();
       sub.reset();  // re-subscribed from reached + 1
     } else if (!d.ok()) {
       // Nothing for a second: the rest may have been deleted meanwhile.
       auto now = client.State(stream);
-      if (!now.ok()) return now.status();
-      if (now->messages == 0 || now->last_seq <= reached) break;
-    }
-    if (std::chrono::steady_clock::now() - last_progress > kStallTimeout) {
-      return Status::IOError("no message from stream " + stream + " for " + std::to_string(kStallTimeout.count()) +
-                             " s after sequence " + std::to_string(reached) + " of " + std::to_string(state.last_seq) +
-                             (consumer_error.ok() ? "" : " (" + consumer_error.ToString() + ")"));
+      if (!now.ok()) {
+        last_error = now.status();
+      } else if (now->messages == 0 || now->last_seq <= reached) {
+        break;
+      }
     }
   }
   return Status::OK();
@@ -336,6 +344,22 @@ Result<RestoreReport> Restore(const RestoreOptions& options) {
     if (!has.ok()) return has.status().WithContext(what);
     if (*has) return Status::InvalidArgument(what + ": " + options.dir + " already holds a WAL (a MANIFEST)");
   }
+  {
+    // Shard directories without a MANIFEST: an earlier restore that failed
+    // (or another WAL's leftovers). Refused up front, named, rather than
+    // failing later on the first segment file that exists.
+    auto exists = fs->FileExists(options.dir);
+    if (!exists.ok()) return exists.status().WithContext(what);
+    auto entries = *exists ? fs->ListDir(options.dir) : std::vector<std::string>{};
+    if (!entries.ok()) return entries.status().WithContext(what);
+    for (const std::string& e : *entries) {
+      if (e.rfind("shard-", 0) == 0) {
+        return Status::InvalidArgument(what + ": " + options.dir + " already holds " + e +
+                                       " but no MANIFEST (an unfinished restore?): delete its shard-* "
+                                       "directories, or restore into an empty directory");
+      }
+    }
+  }
 
   auto client_or = StreamClient::Connect(options.nats_url, std::chrono::milliseconds(500), std::chrono::seconds(5));
   if (!client_or.ok()) return client_or.status().WithContext(what);
@@ -346,7 +370,7 @@ Result<RestoreReport> Restore(const RestoreOptions& options) {
   if (Status s = fs->CreateDirs(options.dir); !s.ok()) return s.WithContext(what);
 
   StreamRestore restore(options, fs, state->description);
-  if (Status s = ReadStream(client, options.stream, *state, restore); !s.ok()) {
+  if (Status s = ReadStream(client, options.stream, *state, options.stall_timeout, restore); !s.ok()) {
     return s.IsCorruption() || s.IsNotSupported() ? s : s.WithContext(what);
   }
   auto report = restore.Finish();
