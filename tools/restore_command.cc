@@ -68,14 +68,15 @@ void AddRestoreCommand(CLI::App& app) {
   auto f = std::make_shared<RestoreFlags>();
   CLI::App* cmd = app.add_subcommand(
       "restore", "Rebuild a WAL directory from its NATS JetStream stream (written by `ship` or a Shipper)");
-  cmd->add_option("dir", f->dir, "The new WAL's directory (must not hold a WAL)")->required()->type_name("DIR");
+  cmd->add_option("dir", f->dir, "The new WAL's directory (must not hold a WAL, nor an unfinished restore's shard-* directories)")->required()->type_name("DIR");
   cmd->add_option("--nats", f->nats, "NATS server URL(s), comma-separated")->capture_default_str();
   cmd->add_option("--stream", f->stream, "The stream to restore from")->required();
   f->until_opt = AddLsnOption(cmd, "--until-lsn", &f->until_lsn, "Restore a point in time: records up to this LSN", 1);
   cmd->add_flag("--json", f->json, "Print one JSON object instead of text");
   cmd->footer(
       "A damaged stream (broken chain, bad CRC, another WAL's message) stops it with an error naming the subject "
-      "and stream sequence.\nExit status: 0 restored, 1 a failure, 2 bad usage.");
+      "and stream sequence; 30 s without a message while messages are due (the server gone) stops it naming the "
+      "sequence reached.\nExit status: 0 restored, 1 a failure, 2 bad usage.");
   cmd->callback([f] { RunRestore(*f); });
 }
 
