@@ -166,6 +166,18 @@ class ShipTest : public ::testing::Test {
     return (*shipper)->Stats();
   }
   testing::CliResult Cli(const std::string& args) const { return testing::RunCli(SHARDWAL_CLI_PATH, args); }
+  // `shardwal dump --json --payload hex` of both WALs is identical: the same
+  // records, LSNs, tags, payloads and commit times.
+  ::testing::AssertionResult SameDump(const std::string& a_dir, const std::string& b_dir) const {
+    const testing::CliResult a = Cli("dump --json --payload hex " + testing::Quote(a_dir));
+    const testing::CliResult b = Cli("dump --json --payload hex " + testing::Quote(b_dir));
+    if (a.code != 0) return ::testing::AssertionFailure() << testing::Describe(a);
+    if (b.code != 0) return ::testing::AssertionFailure() << testing::Describe(b);
+    if (a.out != b.out) {
+      return ::testing::AssertionFailure() << "dumps differ (" << a.out.size() << " vs " << b.out.size() << " bytes)";
+    }
+    return ::testing::AssertionSuccess();
+  }
 
   NatsServer server_;
   TempDir tmp_;
@@ -207,11 +219,7 @@ TEST_F(ShipTest, ShipAndRestoreRoundTrip) {
             std::string::npos)
       << metrics;
 
-  const testing::CliResult a = Cli("dump --json --payload hex " + testing::Quote(src));
-  const testing::CliResult b = Cli("dump --json --payload hex " + testing::Quote(dst));
-  ASSERT_EQ(a.code, 0) << testing::Describe(a);
-  ASSERT_EQ(b.code, 0) << testing::Describe(b);
-  EXPECT_TRUE(a.out == b.out) << "dumps differ (" << a.out.size() << " vs " << b.out.size() << " bytes)";
+  EXPECT_TRUE(SameDump(src, dst));
 
   // The restored WAL opens read-write and goes on from N.
   auto wal = Wal::Open(WalOptions(dst));
@@ -245,11 +253,7 @@ TEST_F(ShipTest, CompressedWalShipsAndRestoresTheSameRecords) {
   auto restored = Restore(RestoreTo(dst, stream));
   ASSERT_TRUE(restored.ok()) << restored.status().ToString();
   EXPECT_EQ(restored->records, n);
-  const testing::CliResult a = Cli("dump --json --payload hex " + testing::Quote(src));
-  const testing::CliResult b = Cli("dump --json --payload hex " + testing::Quote(dst));
-  ASSERT_EQ(a.code, 0) << testing::Describe(a);
-  ASSERT_EQ(b.code, 0) << testing::Describe(b);
-  EXPECT_TRUE(a.out == b.out) << "dumps differ (" << a.out.size() << " vs " << b.out.size() << " bytes)";
+  EXPECT_TRUE(SameDump(src, dst));
 }
 
 // `shardwal bench --ship`: the run ships every record exactly once, the
@@ -652,11 +656,7 @@ TEST_F(ShipTest, CheckpointedWalRestoresFromItsFirstRetainedLsn) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->first_lsn, 12001u);
   EXPECT_EQ(r->last_lsn, 20000u);
-  const testing::CliResult a = Cli("dump --json --payload hex " + testing::Quote(src));
-  const testing::CliResult b = Cli("dump --json --payload hex " + testing::Quote(dst));
-  ASSERT_EQ(a.code, 0) << testing::Describe(a);
-  ASSERT_EQ(b.code, 0) << testing::Describe(b);
-  EXPECT_TRUE(a.out == b.out) << "dumps differ (" << a.out.size() << " vs " << b.out.size() << " bytes)";
+  EXPECT_TRUE(SameDump(src, dst));
   auto wal = Wal::Open(WalOptions(dst));
   ASSERT_TRUE(wal.ok()) << wal.status().ToString();
   EXPECT_EQ((*wal)->recovery_report().checkpoint_lsn, 12000u);
@@ -725,15 +725,22 @@ std::string OneRecord(Lsn lsn, bool bad_crc) {
   return body;
 }
 
+// The headers of a hand-made message: one shard of a made-up WAL, one
+// record (the LSNs are the caller's).
+ship::MessageMeta HandMadeMeta() {
+  ship::MessageMeta m;
+  m.wal_id = "00112233445566778899aabbccddeeff";
+  m.shards = 1;
+  m.records = 1;
+  return m;
+}
+
 TEST_F(ShipTest, RestoreOfDamagedStreamNamesSubjectAndSequence) {
   auto conn = testing::NatsConnect(server_.client_url());
   ASSERT_TRUE(conn.ok());
   auto js = testing::JetStream(conn->get());
   ASSERT_TRUE(js.ok());
-  ship::MessageMeta m;
-  m.wal_id = "00112233445566778899aabbccddeeff";
-  m.shards = 1;
-  m.records = 1;
+  ship::MessageMeta m = HandMadeMeta();
   // Broken chain: the second message claims to follow LSN 5.
   ASSERT_TRUE(testing::AddStream(js->get(), "chain", "chain.shard.*").ok());
   m.first_lsn = m.last_lsn = 1;
@@ -775,10 +782,7 @@ TEST_F(ShipTest, RestoreOfStreamWithDeletedMessages) {
   ASSERT_TRUE(conn.ok());
   auto js = testing::JetStream(conn->get());
   ASSERT_TRUE(js.ok());
-  ship::MessageMeta m;
-  m.wal_id = "00112233445566778899aabbccddeeff";
-  m.shards = 1;
-  m.records = 1;
+  ship::MessageMeta m = HandMadeMeta();
   for (const std::string stream : {"tail", "middle"}) {
     ASSERT_TRUE(testing::AddStream(js->get(), stream, stream + ".shard.*").ok());
     for (Lsn lsn = 1; lsn <= 3; ++lsn) {
@@ -865,11 +869,7 @@ TEST_F(ShipTest, RestoreGoesOnAcrossAServerRestart) {
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     EXPECT_EQ(r->records, n);
     EXPECT_EQ(r->messages, shipped.messages);
-    const testing::CliResult a = Cli("dump --json --payload hex " + testing::Quote(src));
-    const testing::CliResult b = Cli("dump --json --payload hex " + testing::Quote(dst));
-    ASSERT_EQ(a.code, 0) << testing::Describe(a);
-    ASSERT_EQ(b.code, 0) << testing::Describe(b);
-    EXPECT_TRUE(a.out == b.out) << "dumps differ (" << a.out.size() << " vs " << b.out.size() << " bytes)";
+    EXPECT_TRUE(SameDump(src, dst));
   }
 }
 
