@@ -147,6 +147,14 @@ TEST(ShipCodec, FollowerStateRoundTripsAndDamageIsNamed) {
   ASSERT_FALSE(bad.ok());
   EXPECT_TRUE(bad.status().IsCorruption());
   EXPECT_NE(bad.status().message().find("F line 10"), std::string::npos) << bad.status().ToString();
+  // A damaged shard count is refused before it sizes anything.
+  text = st.Encode();
+  text.replace(text.find("shards 2"), 8, "shards 4000000000");
+  bad = FollowerState::Parse(text, "F");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(bad.status().IsCorruption());
+  EXPECT_NE(bad.status().message().find("shards 4000000000 (a WAL has 1..256)"), std::string::npos)
+      << bad.status().ToString();
 }
 
 TEST(ShipCodec, DropThroughKeepsBodyAndRunsConsistent) {
@@ -253,6 +261,40 @@ TEST(ShipCodec, MissingOrMalformedHeadersAreCorruption) {
   r = GetHeaders(msg.get(), "w");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("Shardwal-Last-Lsn is not a number"), std::string::npos) << r.status().ToString();
+}
+
+// A shard count or shard id read from a damaged (or hostile) message is
+// bounded before anyone sizes per-shard state by it: restore and the
+// follower would otherwise allocate billions of entries, or a shard id past
+// 2^32 would wrap to a valid one.
+TEST(ShipCodec, ShardCountAndIdOutOfRangeAreCorruption) {
+  natsMsg* raw = nullptr;
+  ASSERT_EQ(natsMsg_Create(&raw, "s.shard.0", nullptr, "", 0), NATS_OK);
+  NatsMsgPtr msg(raw);
+  MessageMeta m;
+  m.wal_id = "00";
+  m.shards = 4;
+  m.first_lsn = m.last_lsn = 5;
+  m.records = 1;
+  ASSERT_EQ(SetHeaders(msg.get(), m), NATS_OK);
+  ASSERT_TRUE(GetHeaders(msg.get(), "w").ok());
+  for (const char* shards : {"4000000000", "0", "257"}) {
+    ASSERT_EQ(natsMsgHeader_Set(msg.get(), "Shardwal-Shards", shards), NATS_OK);
+    auto r = GetHeaders(msg.get(), "w");
+    ASSERT_FALSE(r.ok()) << shards;
+    EXPECT_TRUE(r.status().IsCorruption()) << r.status().ToString();
+    EXPECT_NE(r.status().message().find(std::string("w: header Shardwal-Shards is ") + shards + " (a WAL has 1..256"),
+              std::string::npos)
+        << r.status().ToString();
+  }
+  ASSERT_EQ(natsMsgHeader_Set(msg.get(), "Shardwal-Shards", "256"), NATS_OK);
+  ASSERT_TRUE(GetHeaders(msg.get(), "w").ok());
+  ASSERT_EQ(natsMsgHeader_Set(msg.get(), "Shardwal-Shard", "4294967297"), NATS_OK);  // 2^32 + 1
+  auto r = GetHeaders(msg.get(), "w");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("w: header Shardwal-Shard is 4294967297, but the WAL has 256 shards"),
+            std::string::npos)
+      << r.status().ToString();
 }
 
 }  // namespace

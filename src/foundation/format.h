@@ -32,6 +32,11 @@ namespace shardwal::format {
 inline constexpr std::uint32_t kFormatVersion = 2;
 inline constexpr std::uint32_t kOldestReadableFormatVersion = 1;
 
+// The most shards a WAL has (Options::num_shards 1..kMaxShards): anything a
+// reader sizes by a shard count read from outside (a shipped message's
+// headers) is bounded by it.
+inline constexpr std::uint32_t kMaxShards = 256;
+
 // ---- segment header -------------------------------------------------------
 // Version 2 (96 bytes):
 //  0  u64  magic "SHRDWAL\x01" read as little-endian u64

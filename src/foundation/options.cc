@@ -11,7 +11,7 @@
 namespace shardwal {
 
 namespace {
-constexpr std::uint32_t kMaxShards = 256;
+using format::kMaxShards;
 constexpr std::uint64_t kMinSegmentBytes = 64 * 1024;
 constexpr std::size_t kMinBatchBytes = 4096;
 // The batch header stores body bytes in 32 bits.

@@ -6,6 +6,8 @@
 #include <charconv>
 #include <sstream>
 
+#include "src/foundation/format.h"
+
 namespace shardwal::ship {
 
 namespace {
@@ -64,6 +66,8 @@ Result<FollowerState> FollowerState::Parse(const std::string& text, const std::s
     } else if (key == "wal_id") {
       st.wal_id = value == "-" ? "" : value;
     } else if (key == "shards" && ParseU64(value, &n)) {
+      // 0: no message received yet. Bounded before it sizes anything.
+      if (n > format::kMaxShards) return bad("shards " + value + " (a WAL has 1.." + std::to_string(format::kMaxShards) + ")");
       st.shards = static_cast<std::uint32_t>(n);
     } else if (key == "base") {
       if (value != "-") {

@@ -79,17 +79,29 @@ Result<MessageMeta> GetHeaders(natsMsg* msg, const std::string& where) {
   m.wal_id = id;
   std::uint64_t* fields[] = {nullptr, nullptr, &m.first_lsn, &m.last_lsn, &m.prev_lsn, &m.records};
   const char* keys[] = {kShard, kShards, kFirst, kLast, kPrev, kRecords};
+  std::uint64_t shard = 0;
   for (int i = 0; i < 6; ++i) {
     auto n = GetNumber(msg, keys[i], where);
     if (!n.ok()) return n.status();
     if (i == 0) {
-      m.shard = static_cast<std::uint32_t>(*n);
+      shard = *n;  // checked against the count below
     } else if (i == 1) {
+      // Readers size their per-shard state by it: a damaged count must not
+      // allocate billions of entries.
+      if (*n < 1 || *n > format::kMaxShards) {
+        return Status::Corruption(where + ": header " + std::string(kShards) + " is " + std::to_string(*n) +
+                                  " (a WAL has 1.." + std::to_string(format::kMaxShards) + " shards)");
+      }
       m.shards = static_cast<std::uint32_t>(*n);
     } else {
       *fields[i] = *n;
     }
   }
+  if (shard >= m.shards) {
+    return Status::Corruption(where + ": header " + std::string(kShard) + " is " + std::to_string(shard) +
+                              ", but the WAL has " + std::to_string(m.shards) + " shards");
+  }
+  m.shard = static_cast<std::uint32_t>(shard);
   const char* runs = nullptr;
   if (natsMsgHeader_Get(msg, kCommitTimes, &runs) == NATS_OK && runs != nullptr) {
     std::string_view text(runs);
