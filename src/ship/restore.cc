@@ -11,7 +11,6 @@
 #include <chrono>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "shardwal/recovery.h"
@@ -296,12 +295,13 @@ Status ReadStream(StreamClient& client, const std::string& stream, const StreamC
                              (last_error.ok() ? "" : " (last error: " + last_error.ToString() + ")"));
     }
     if (!sub) {
+      const std::uint64_t reconnects = client.events().reconnects.load();
       auto s = ship::SubscribeOrdered(client, stream, reached + 1);
       if (!s.ok()) {
-        // The server is unreachable (libnats reconnects meanwhile): a
-        // retry's pause, on this error path only.
+        // Unreachable: retried once libnats has reconnected (or, connected
+        // but refused - JetStream still starting - after a pause).
         last_error = s.status();
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        client.WaitForReconnect(reconnects, std::chrono::milliseconds(200));
         continue;
       }
       sub = std::move(*s);

@@ -18,7 +18,9 @@ void OnDisconnected(natsConnection*, void* closure) {
 void OnReconnected(natsConnection*, void* closure) {
   auto* e = static_cast<ConnectionEvents*>(closure);
   e->connected.store(true);
+  MutexLock lk(&e->mu);  // a waiter checks the count under it: no lost wake-up
   e->reconnects.fetch_add(1);
+  e->reconnected_cv.NotifyAll();
 }
 
 void OnClosed(natsConnection*, void* closure) {
@@ -151,6 +153,14 @@ Result<StreamClient::Stored> StreamClient::LastMessage(const std::string& stream
   st.meta = std::move(*meta);
   st.msg = std::move(msg);
   return st;
+}
+
+void StreamClient::WaitForReconnect(std::uint64_t reconnects_before, std::chrono::milliseconds at_most) {
+  const auto deadline = std::chrono::steady_clock::now() + at_most;
+  MutexLock lk(&events_->mu);
+  while (events_->reconnects.load() == reconnects_before) {
+    if (events_->reconnected_cv.WaitUntil(lk, deadline) == std::cv_status::timeout) break;
+  }
 }
 
 Result<NatsMsgPtr> StreamClient::GetMessage(const std::string& stream, std::uint64_t seq) {

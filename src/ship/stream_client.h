@@ -30,6 +30,7 @@ struct ConnectionEvents {
   Mutex mu;
   CondVar closed_cv;
   bool closed GUARDED_BY(mu) = false;
+  CondVar reconnected_cv;  // signalled under mu with each reconnect
 };
 
 class StreamClient {
@@ -72,6 +73,11 @@ class StreamClient {
   // else appended to the subject.
   Status Publish(const std::string& subject, const MessageMeta& meta, std::string_view body,
                  std::uint64_t expect_seq, std::uint64_t* seq, bool* duplicate, bool* conflict);
+
+  // Blocks until libnats has reconnected since events().reconnects read
+  // `reconnects_before`, or `at_most` passed (returns at once if it has).
+  // For a caller whose request failed while the server was unreachable.
+  void WaitForReconnect(std::uint64_t reconnects_before, std::chrono::milliseconds at_most);
 
   jsCtx* js() const { return js_.get(); }
   ConnectionEvents& events() { return *events_; }
