@@ -7,9 +7,11 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "src/foundation/format.h"
+
 namespace shardwal::tools {
 
-inline constexpr std::uint32_t kMaxShards = 256;  // Options' limit
+inline constexpr std::uint32_t kMaxShards = format::kMaxShards;  // Options' limit
 inline constexpr std::uint32_t kMaxWriters = 4096;
 inline constexpr std::size_t kMaxRecordBytes = 64u << 20;
 inline constexpr std::uint32_t kMaxTags = 1'000'000;

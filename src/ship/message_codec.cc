@@ -134,7 +134,7 @@ Result<MessageMeta> GetHeaders(natsMsg* msg, const std::string& where) {
   const char* fence = nullptr;
   if (natsMsgHeader_Get(msg, kFence, &fence) == NATS_OK && fence != nullptr && *fence != '\0') {
     m.fence = fence;
-    if (m.records != 0 || m.first_lsn != m.last_lsn || m.shard >= m.shards) {
+    if (m.records != 0 || m.first_lsn != m.last_lsn) {
       return Status::Corruption(where + ": inconsistent fence headers: shard " + std::to_string(m.shard) + " of " +
                                 std::to_string(m.shards) + ", LSN " + std::to_string(m.first_lsn) + ".." +
                                 std::to_string(m.last_lsn) + " after " + std::to_string(m.prev_lsn) + ", " +
@@ -142,8 +142,7 @@ Result<MessageMeta> GetHeaders(natsMsg* msg, const std::string& where) {
     }
     return m;
   }
-  if (m.records == 0 || m.first_lsn == kNoLsn || m.last_lsn < m.first_lsn || m.prev_lsn >= m.first_lsn ||
-      m.shard >= m.shards) {
+  if (m.records == 0 || m.first_lsn == kNoLsn || m.last_lsn < m.first_lsn || m.prev_lsn >= m.first_lsn) {
     return Status::Corruption(where + ": inconsistent headers: shard " + std::to_string(m.shard) + " of " +
                               std::to_string(m.shards) + ", LSN " + std::to_string(m.first_lsn) + ".." +
                               std::to_string(m.last_lsn) + " after " + std::to_string(m.prev_lsn) + ", " +
